@@ -1,0 +1,37 @@
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Head;
+
+/// <summary>Settings of a head process (or of the head embedded in a driver).</summary>
+public sealed class HeadOptions
+{
+    /// <summary>Where the head listens. Required.</summary>
+    public IReadOnlyList<Endpoint> Endpoints { get; init; } = [];
+
+    /// <summary>The cluster token every call must present. Required.</summary>
+    public string Token { get; init; } = "";
+
+    /// <summary>How often nodes report in. Default: 1 second.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A node silent for this long is declared dead. Default: 10 seconds.</summary>
+    public TimeSpan NodeDeathTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The clock. Default: <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    internal void Validate()
+    {
+        if (Endpoints.Count == 0)
+        {
+            throw new ArgumentException($"{nameof(Endpoints)} must name at least one endpoint", nameof(Endpoints));
+        }
+
+        ArgumentException.ThrowIfNullOrEmpty(Token, nameof(Token));
+        if (HeartbeatInterval <= TimeSpan.Zero || NodeDeathTimeout <= HeartbeatInterval)
+        {
+            throw new ArgumentException(
+                $"{nameof(NodeDeathTimeout)} ({NodeDeathTimeout}) must exceed {nameof(HeartbeatInterval)} ({HeartbeatInterval}), which must be positive");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using Terrarium.Protocol;
+
+namespace Terrarium.Head.Internal;
+
+/// <summary>What the head knows, in memory. One lock: the head's traffic is small.</summary>
+internal sealed class HeadState(HeadOptions options)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, NodeRecord> _nodes = [];
+    private readonly Dictionary<string, JobRecord> _jobs = [];
+    private readonly Dictionary<string, LookupActorReply> _actorNames = [];
+    private int _nextJob;
+
+    public void RegisterNode(NodeInfo node)
+    {
+        lock (_lock)
+        {
+            _nodes[node.NodeId] = new NodeRecord(node) { LastSeen = options.TimeProvider.GetUtcNow() };
+        }
+    }
+
+    public bool Heartbeat(string nodeId, IDictionary<string, double> available)
+    {
+        lock (_lock)
+        {
+            if (!_nodes.TryGetValue(nodeId, out var record) || !IsAlive(record))
+            {
+                return false;
+            }
+
+            record.LastSeen = options.TimeProvider.GetUtcNow();
+            record.Available = new Dictionary<string, double>(available);
+            return true;
+        }
+    }
+
+    public List<NodeState> ListNodes()
+    {
+        lock (_lock)
+        {
+            return _nodes.Values.Select(r =>
+            {
+                var state = new NodeState { Node = r.Info, Alive = IsAlive(r) };
+                state.Available.Add(r.Available);
+                return state;
+            }).ToList();
+        }
+    }
+
+    public string RegisterJob(string driver, string defaultEnv)
+    {
+        lock (_lock)
+        {
+            var id = $"job-{++_nextJob:D4}-{Guid.NewGuid().ToString("N")[..6]}";
+            _jobs[id] = new JobRecord(driver, defaultEnv);
+            return id;
+        }
+    }
+
+    public void FinishJob(string jobId)
+    {
+        lock (_lock)
+        {
+            _jobs.Remove(jobId);
+            foreach (var name in _actorNames.Where(kv => kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList())
+            {
+                _actorNames.Remove(name);
+            }
+        }
+    }
+
+    /// <returns>False when the name is taken by a different actor.</returns>
+    public bool TryRegisterActorName(RegisterActorNameRequest request)
+    {
+        lock (_lock)
+        {
+            if (_actorNames.TryGetValue(request.Name, out var existing) && existing.ActorId != request.ActorId)
+            {
+                return false;
+            }
+
+            _actorNames[request.Name] = new LookupActorReply
+            {
+                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName,
+            };
+            return true;
+        }
+    }
+
+    public void ReleaseActorName(string name, string actorId)
+    {
+        lock (_lock)
+        {
+            if (_actorNames.TryGetValue(name, out var existing) && existing.ActorId == actorId)
+            {
+                _actorNames.Remove(name);
+            }
+        }
+    }
+
+    public LookupActorReply LookupActor(string name)
+    {
+        lock (_lock)
+        {
+            return _actorNames.TryGetValue(name, out var reply) ? reply : new LookupActorReply { Found = false };
+        }
+    }
+
+    private bool IsAlive(NodeRecord record) =>
+        options.TimeProvider.GetUtcNow() - record.LastSeen < options.NodeDeathTimeout;
+
+    private sealed class NodeRecord(NodeInfo info)
+    {
+        public NodeInfo Info { get; } = info;
+
+        public DateTimeOffset LastSeen { get; set; }
+
+        public Dictionary<string, double> Available { get; set; } = new(info.Resources);
+    }
+
+    private sealed record JobRecord(string Driver, string DefaultEnv);
+}

@@ -1,0 +1,92 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>The node's connection to the head: registration, heartbeats, actor-name releases.</summary>
+internal sealed class HeadLink(NodeOptions options, ResourceLedger ledger, ILogger<HeadLink> logger) : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private GrpcChannel? _channel;
+    private Protocol.Head.HeadClient? _client;
+    private Task _heartbeats = Task.CompletedTask;
+    private int _disposed;
+
+    public async Task StartAsync(string nodeAddress, CancellationToken ct)
+    {
+        var (channel, invoker) = ClusterChannel.Open(options.Head!, options.Token);
+        _channel = channel;
+        _client = new Protocol.Head.HeadClient(invoker);
+        var info = new NodeInfo { NodeId = options.NodeId, Address = nodeAddress };
+        info.Resources.Add(ledger.Total);
+        var reply = await _client.RegisterNodeAsync(new RegisterNodeRequest { Node = info }, cancellationToken: ct).ConfigureAwait(false);
+        var interval = TimeSpan.FromSeconds(Math.Max(0.05, reply.HeartbeatIntervalSeconds));
+        _heartbeats = Task.Run(() => HeartbeatLoopAsync(info, interval, _stop.Token), CancellationToken.None);
+    }
+
+    public void ReleaseActorName(string name, string actorId)
+    {
+        if (_client is null)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _client.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId }).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                NodeLog.HeadCallFailed(logger, "ReleaseActorName", e.Status.Detail);
+            }
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _heartbeats.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+
+        _channel?.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task HeartbeatLoopAsync(NodeInfo info, TimeSpan interval, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(interval, options.TimeProvider);
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            try
+            {
+                var heartbeat = new HeartbeatRequest { NodeId = options.NodeId };
+                heartbeat.Available.Add(ledger.Snapshot());
+                var reply = await _client!.HeartbeatAsync(heartbeat, cancellationToken: ct).ConfigureAwait(false);
+                if (!reply.Known)
+                {
+                    await _client.RegisterNodeAsync(new RegisterNodeRequest { Node = info }, cancellationToken: ct).ConfigureAwait(false);
+                }
+            }
+            catch (RpcException e)
+            {
+                NodeLog.HeadCallFailed(logger, "Heartbeat", e.Status.Detail);
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+using Terrarium.Protocol;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>Who a worker reports to: the task dispatcher, or the supervisor of its actor.</summary>
+internal interface IWorkerOwner
+{
+    void OnAttached(WorkerProcess worker);
+
+    void OnDone(WorkerProcess worker, WorkDone done);
+
+    void OnActorStarted(WorkerProcess worker, ActorStarted started);
+
+    /// <summary>The process ended (crash, kill or normal shutdown).</summary>
+    void OnExited(WorkerProcess worker, int exitCode);
+}

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Logging;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>The node's log messages. Env var values and tokens are never logged.</summary>
+internal static partial class NodeLog
+{
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Node {NodeId} listening on {Endpoints}")]
+    public static partial void NodeStarted(ILogger logger, string nodeId, string endpoints);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Debug, Message = "Session {SessionId} opened for job {JobId} (worker '{WorkerId}')")]
+    public static partial void SessionOpened(ILogger logger, string sessionId, string jobId, string workerId);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "Session {SessionId} closed")]
+    public static partial void SessionClosed(ILogger logger, string sessionId);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Session {SessionId} sent an invalid request: {Problem}")]
+    public static partial void InvalidRequest(ILogger logger, string sessionId, string problem);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Debug, Message = "Worker {WorkerId} started as pid {Pid} for job {JobId}, env '{EnvHash}', actor '{ActorId}'")]
+    public static partial void WorkerStarted(ILogger logger, string workerId, int pid, string jobId, string envHash, string actorId);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Error, Message = "Worker {WorkerId} could not be started with '{Dotnet}': {Reason}")]
+    public static partial void WorkerStartFailed(ILogger logger, string workerId, string dotnet, string reason);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Debug, Message = "Worker {WorkerId} (pid {Pid}) exited with code {ExitCode}")]
+    public static partial void WorkerExited(ILogger logger, string workerId, int pid, int exitCode);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Debug, Message = "Stopping idle worker {WorkerId}")]
+    public static partial void ReapingIdleWorker(ILogger logger, string workerId);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Warning, Message = "Worker {WorkerId} reported a result for {WorkId}, which it was not running")]
+    public static partial void UnexpectedResult(ILogger logger, string workerId, string workId);
+
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Information, Message = "Retrying task {TaskId} after {Cause} (retry {Retry})")]
+    public static partial void RetryingTask(ILogger logger, string taskId, string cause, int retry);
+
+    [LoggerMessage(EventId = 2030, Level = LogLevel.Debug, Message = "Actor {ActorId} started in pid {Pid}")]
+    public static partial void ActorStarted(ILogger logger, string actorId, int pid);
+
+    [LoggerMessage(EventId = 2031, Level = LogLevel.Information, Message = "Restarting actor {ActorId} (restart {Restart} of {MaxRestarts})")]
+    public static partial void RestartingActor(ILogger logger, string actorId, int restart, int maxRestarts);
+
+    [LoggerMessage(EventId = 2032, Level = LogLevel.Debug, Message = "Actor {ActorId} is dead: {Cause}")]
+    public static partial void ActorDied(ILogger logger, string actorId, string cause);
+
+    [LoggerMessage(EventId = 2040, Level = LogLevel.Information, Message = "Building runtime env {Hash}")]
+    public static partial void BuildingEnv(ILogger logger, string hash);
+
+    [LoggerMessage(EventId = 2041, Level = LogLevel.Information, Message = "Retrying the setup of runtime env {Hash}, which failed earlier")]
+    public static partial void RetryingFailedEnv(ILogger logger, string hash);
+
+    [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Call {Call} to the head failed: {Detail}")]
+    public static partial void HeadCallFailed(ILogger logger, string call, string detail);
+}

@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using Google.Protobuf;
+using Terrarium.Protocol;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>The outcome of a task or call: a MessagePack value or an error.</summary>
+internal sealed record ObjectResult(ByteString? Value, TaskError? Error)
+{
+    public static ObjectResult Failed(TaskError error) => new(null, error);
+}
+
+/// <summary>
+/// Results held on this node until their owner releases them. A task that depends on an object
+/// holds its completion task, so releasing never pulls a value out from under a waiting task.
+/// </summary>
+internal sealed class ObjectStore
+{
+    private readonly ConcurrentDictionary<string, Entry> _objects = new(StringComparer.Ordinal);
+
+    public int Count => _objects.Count;
+
+    /// <summary>Creates a pending object; the owner is told when it completes.</summary>
+    /// <returns>False when the id is already in use.</returns>
+    public bool TryCreate(string id, ClientSession owner) => _objects.TryAdd(id, new Entry(owner));
+
+    /// <summary>Completes an object and notifies its owner. Later completions of the same id are ignored.</summary>
+    public void Complete(string id, ObjectResult result)
+    {
+        if (_objects.TryGetValue(id, out var entry) && entry.Result.TrySetResult(result))
+        {
+            entry.Owner.NotifyReady(id, result);
+        }
+    }
+
+    /// <summary>The object's eventual result, or null when this node does not hold it.</summary>
+    public Task<ObjectResult>? Find(string id) => _objects.TryGetValue(id, out var entry) ? entry.Result.Task : null;
+
+    public void Release(string id) => _objects.TryRemove(id, out _);
+
+    /// <summary>Drops everything a session owns (it ended).</summary>
+    public void ReleaseOwnedBy(ClientSession owner)
+    {
+        foreach (var (id, entry) in _objects)
+        {
+            if (entry.Owner == owner)
+            {
+                _objects.TryRemove(id, out _);
+            }
+        }
+    }
+
+    private sealed class Entry(ClientSession owner)
+    {
+        public ClientSession Owner { get; } = owner;
+
+        public TaskCompletionSource<ObjectResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,58 @@
+using Terrarium.Protocol;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>An amount of CPU and custom resources; immutable.</summary>
+internal sealed class ResourceSet
+{
+    public const string Cpu = "CPU";
+
+    private ResourceSet(Dictionary<string, double> amounts) => Amounts = amounts;
+
+    public static ResourceSet Empty { get; } = new([]);
+
+    public IReadOnlyDictionary<string, double> Amounts { get; }
+
+    public static ResourceSet From(ResourceRequest? request)
+    {
+        var amounts = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (request is null)
+        {
+            return Empty;
+        }
+
+        if (request.NumCpus > 0)
+        {
+            amounts[Cpu] = request.NumCpus;
+        }
+
+        foreach (var (name, amount) in request.Custom)
+        {
+            if (amount > 0)
+            {
+                amounts[name] = amount;
+            }
+        }
+
+        return new ResourceSet(amounts);
+    }
+
+    public static ResourceSet From(IReadOnlyDictionary<string, double> amounts) => new(new Dictionary<string, double>(amounts));
+
+    /// <summary>What in this demand exceeds <paramref name="total"/>, for an error message; null when it fits.</summary>
+    public string? ExceedsTotal(IReadOnlyDictionary<string, double> total)
+    {
+        foreach (var (name, amount) in Amounts)
+        {
+            var have = total.GetValueOrDefault(name);
+            if (amount > have)
+            {
+                return $"needs {amount} {name} but the node has {have} in total";
+            }
+        }
+
+        return null;
+    }
+
+    public override string ToString() => Amounts.Count == 0 ? "{}" : string.Join(", ", Amounts.Select(kv => $"{kv.Key}={kv.Value}"));
+}

@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>
+/// Starts worker processes, connects them to their command streams when they attach, relays their
+/// output and reports their exit to their owner. Scheduling decisions belong to the owners.
+/// </summary>
+internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<WorkerPool> logger) : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
+    private int _nextWorker;
+    private int _disposed;
+
+    public IEnumerable<WorkerProcess> All => _workers.Values;
+
+    /// <summary>Starts a worker process; its owner hears <see cref="IWorkerOwner.OnAttached"/> when it is ready.</summary>
+    public WorkerProcess Start(string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
+    {
+        var id = $"{options.NodeId}-w{Interlocked.Increment(ref _nextWorker)}";
+        var worker = new WorkerProcess(id, jobId, jobCodeDir, env, actorId, owner);
+        _workers[id] = worker;
+
+        var host = options.WorkerHost!;
+        var start = new ProcessStartInfo(host.DotnetPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = env.WorkingDirectory ?? WorkerDirectory(),
+        };
+        start.ArgumentList.Add(host.HostAssemblyPath);
+        start.ArgumentList.Add("worker");
+        start.Environment["TERRARIUM_NODE_ADDRESS"] = options.WorkerEndpoint.ToString();
+        start.Environment["TERRARIUM_WORKER_ID"] = id;
+        start.Environment[ClusterToken.EnvironmentVariable] = options.Token;
+        foreach (var (name, value) in env.EnvVars)
+        {
+            start.Environment[name] = value;
+        }
+
+        try
+        {
+            var process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
+            worker.Process = process;
+            worker.Pid = process.Id;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            NodeLog.WorkerStartFailed(logger, id, host.DotnetPath, e.Message);
+            worker.RecordStderr($"could not start '{host.DotnetPath}': {e.Message}");
+            _ = Task.Run(() => Exited(worker, -1));
+            return worker;
+        }
+
+        NodeLog.WorkerStarted(logger, id, worker.Pid, jobId, env.Hash, actorId ?? "");
+        _ = PumpOutputAsync(worker, worker.Process.StandardOutput, stderr: false);
+        _ = PumpOutputAsync(worker, worker.Process.StandardError, stderr: true);
+        _ = MonitorAsync(worker);
+        return worker;
+    }
+
+    /// <summary>Serves one worker's AttachWorker stream until it ends.</summary>
+    public async Task AttachAsync(IAsyncStreamReader<WorkerBatch> events, IServerStreamWriter<WorkerCommandBatch> commands, ServerCallContext context)
+    {
+        if (!await events.MoveNext(context.CancellationToken).ConfigureAwait(false) ||
+            events.Current.Events.FirstOrDefault()?.Hello is not { } hello)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "a worker's first event must be WorkerHello"));
+        }
+
+        if (!_workers.TryGetValue(hello.WorkerId, out var worker) || worker.IsAttached)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"worker '{hello.WorkerId}' was not started by this node or is attached already"));
+        }
+
+        var writer = new BatchingWriter<WorkerCommand, WorkerCommandBatch>(
+            commands, () => new WorkerCommandBatch(), (b, c) => b.Commands.Add(c), context.CancellationToken);
+        worker.Attach(writer);
+        worker.Send(new WorkerCommand
+        {
+            Setup = new WorkerSetup
+            {
+                NodeId = options.NodeId,
+                JobId = worker.JobId,
+                JobCodeDir = worker.JobCodeDir,
+                RuntimeEnvJson = worker.Env.CanonicalJson,
+                RuntimeEnvHash = worker.Env.Hash,
+                ActorId = worker.ActorId ?? "",
+                HeadAddress = options.Head!.ToString(),
+            },
+        });
+        worker.Owner.OnAttached(worker);
+
+        try
+        {
+            await foreach (var batch in events.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+            {
+                foreach (var e in batch.Events)
+                {
+                    switch (e.KindCase)
+                    {
+                        case WorkerEvent.KindOneofCase.Done:
+                            worker.Owner.OnDone(worker, e.Done);
+                            break;
+                        case WorkerEvent.KindOneofCase.ActorStarted:
+                            worker.Owner.OnActorStarted(worker, e.ActorStarted);
+                            break;
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
+        {
+            // The worker went away; MonitorAsync reports the exit.
+        }
+        finally
+        {
+            writer.Complete();
+            // A worker without its stream is useless: make sure it is gone.
+            worker.Kill();
+        }
+    }
+
+    public void KillJob(string jobId)
+    {
+        foreach (var worker in _workers.Values.Where(w => w.JobId == jobId))
+        {
+            worker.Kill();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var exits = new List<Task>();
+        foreach (var worker in _workers.Values)
+        {
+            worker.Kill();
+            if (worker.Process is { } process)
+            {
+                exits.Add(process.WaitForExitAsync());
+            }
+        }
+
+        await Task.WhenAll(exits).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    private string WorkerDirectory()
+    {
+        var directory = Path.Combine(options.SessionDirectory, "workers");
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    private async Task MonitorAsync(WorkerProcess worker)
+    {
+        var process = worker.Process!;
+        using var startTimeout = new CancellationTokenSource(options.WorkerStartTimeout);
+        using var killIfNotAttached = startTimeout.Token.Register(() =>
+        {
+            if (!worker.IsAttached)
+            {
+                worker.RecordStderr($"the worker did not attach within {options.WorkerStartTimeout}; killed");
+                worker.Kill();
+            }
+        });
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        Exited(worker, process.ExitCode);
+    }
+
+    private void Exited(WorkerProcess worker, int exitCode)
+    {
+        _workers.TryRemove(worker.Id, out _);
+        worker.Shutdown();
+        NodeLog.WorkerExited(logger, worker.Id, worker.Pid, exitCode);
+        worker.Owner.OnExited(worker, exitCode);
+        worker.Process?.Dispose();
+    }
+
+    private async Task PumpOutputAsync(WorkerProcess worker, StreamReader reader, bool stderr)
+    {
+        var logPath = Path.Combine(options.SessionDirectory, "logs", $"{worker.Id}.{(stderr ? "err" : "out")}");
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        await using var file = new StreamWriter(logPath, append: true) { AutoFlush = true };
+        while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+        {
+            await file.WriteLineAsync(line).ConfigureAwait(false);
+            if (stderr)
+            {
+                worker.RecordStderr(line);
+            }
+
+            logs.Publish(worker.JobId, new LogLines { WorkerId = worker.Id, Pid = worker.Pid, Stderr = stderr, Lines = { line } });
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Node.Internal;
+
+internal enum WorkerState
+{
+    Starting,
+    Idle,
+    Busy,
+    Dead,
+}
+
+/// <summary>One worker process and its command stream. Its state belongs to its owner, which guards it.</summary>
+internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
+{
+    private const int StderrTailLines = 30;
+    private readonly Queue<string> _stderrTail = new();
+    private BatchingWriter<WorkerCommand, WorkerCommandBatch>? _commands;
+
+    public string Id { get; } = id;
+
+    public string JobId { get; } = jobId;
+
+    public string JobCodeDir { get; } = jobCodeDir;
+
+    public PreparedEnv Env { get; } = env;
+
+    public string? ActorId { get; } = actorId;
+
+    public IWorkerOwner Owner { get; } = owner;
+
+    public string PoolKey => JobId + "|" + Env.Hash;
+
+    public Process? Process { get; set; }
+
+    public int Pid { get; set; }
+
+    public WorkerState State { get; set; } = WorkerState.Starting;
+
+    /// <summary>The task it runs, or the one it will run once attached.</summary>
+    public TaskRecord? Current { get; set; }
+
+    /// <summary>Resources held for <see cref="Current"/>.</summary>
+    public ResourceSet Held { get; set; } = ResourceSet.Empty;
+
+    /// <summary>Its task waits on another object and has lent its resources back.</summary>
+    public bool Blocked { get; set; }
+
+    public DateTimeOffset IdleSince { get; set; }
+
+    public int TasksRun { get; set; }
+
+    public bool IsAttached => _commands is not null;
+
+    public void Attach(BatchingWriter<WorkerCommand, WorkerCommandBatch> commands) => _commands = commands;
+
+    /// <summary>Queues a command; false once the worker's stream has ended.</summary>
+    public bool Send(WorkerCommand command) => _commands?.TryWrite(command) ?? false;
+
+    /// <summary>Asks the worker to exit by ending its command stream.</summary>
+    public void Shutdown() => _commands?.Complete();
+
+    public void Kill()
+    {
+        try
+        {
+            Process?.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+
+    public void RecordStderr(string line)
+    {
+        lock (_stderrTail)
+        {
+            _stderrTail.Enqueue(line);
+            if (_stderrTail.Count > StderrTailLines)
+            {
+                _stderrTail.Dequeue();
+            }
+        }
+    }
+
+    /// <summary>The last lines the worker wrote to stderr, to explain a crash.</summary>
+    public string StderrTail()
+    {
+        lock (_stderrTail)
+        {
+            return string.Join('\n', _stderrTail);
+        }
+    }
+}

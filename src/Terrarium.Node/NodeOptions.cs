@@ -1,0 +1,75 @@
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Node;
+
+/// <summary>Settings of a node daemon (or of the node embedded in a driver).</summary>
+public sealed class NodeOptions
+{
+    /// <summary>A unique id. Default: a new one.</summary>
+    public string NodeId { get; init; } = "node-" + Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>Where the node listens for drivers and workers. Required; the first Unix socket serves workers.</summary>
+    public IReadOnlyList<Endpoint> Endpoints { get; init; } = [];
+
+    /// <summary>The head this node joins. Required.</summary>
+    public Endpoint? Head { get; init; }
+
+    /// <summary>The cluster token. Required.</summary>
+    public string Token { get; init; } = "";
+
+    /// <summary>CPUs the node offers. Default: <see cref="Environment.ProcessorCount"/>.</summary>
+    public double NumCpus { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Custom resources the node offers (name → amount). Default: none.</summary>
+    public IReadOnlyDictionary<string, double> Resources { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>How workers are started. Required.</summary>
+    public WorkerHostCommand? WorkerHost { get; init; }
+
+    /// <summary>Where the node keeps worker logs and sockets for this run. Required.</summary>
+    public string SessionDirectory { get; init; } = "";
+
+    /// <summary>A task worker idle this long is stopped. Default: 30 seconds.</summary>
+    public TimeSpan IdleWorkerTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A worker that has not attached this long after its start is killed. Default: 60 seconds.</summary>
+    public TimeSpan WorkerStartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A failed runtime-env setup is not retried for this long. Default: 30 seconds.</summary>
+    public TimeSpan FailedSetupRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The clock. Default: <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    internal Endpoint WorkerEndpoint => Endpoints.FirstOrDefault(e => e.SocketPath is not null) ?? Endpoints[0];
+
+    internal void Validate()
+    {
+        if (Endpoints.Count == 0)
+        {
+            throw new ArgumentException($"{nameof(Endpoints)} must name at least one endpoint", nameof(Endpoints));
+        }
+
+        ArgumentNullException.ThrowIfNull(Head, nameof(Head));
+        ArgumentNullException.ThrowIfNull(WorkerHost, nameof(WorkerHost));
+        ArgumentException.ThrowIfNullOrEmpty(Token, nameof(Token));
+        ArgumentException.ThrowIfNullOrEmpty(SessionDirectory, nameof(SessionDirectory));
+        if (NumCpus < 0 || double.IsNaN(NumCpus))
+        {
+            throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        foreach (var (name, amount) in Resources)
+        {
+            if (string.IsNullOrWhiteSpace(name) || amount < 0 || double.IsNaN(amount))
+            {
+                throw new ArgumentException($"resource '{name}' = {amount}: names must be non-empty and amounts zero or more", nameof(Resources));
+            }
+        }
+
+        if (!File.Exists(WorkerHost.HostAssemblyPath))
+        {
+            throw new ArgumentException($"worker host assembly '{WorkerHost.HostAssemblyPath}' does not exist", nameof(WorkerHost));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Terrarium.Node.Internal;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Node;
+
+/// <summary>A running node daemon, served over gRPC and registered with its head.</summary>
+public sealed class NodeServer : IAsyncDisposable
+{
+    private readonly GrpcServer _server;
+
+    private NodeServer(GrpcServer server, NodeOptions options)
+    {
+        _server = server;
+        Options = options;
+    }
+
+    /// <summary>The node's settings.</summary>
+    public NodeOptions Options { get; }
+
+    /// <summary>Where the node listens (ephemeral ports resolved).</summary>
+    public IReadOnlyList<Endpoint> Endpoints => _server.Endpoints;
+
+    /// <summary>Starts a node and registers it with its head.</summary>
+    public static async Task<NodeServer> StartAsync(NodeOptions options, ILoggerFactory loggerFactory, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Directory.CreateDirectory(options.SessionDirectory);
+        var total = new Dictionary<string, double>(options.Resources) { [ResourceSet.Cpu] = options.NumCpus };
+        var server = await GrpcServer.StartAsync(
+            options.Endpoints, options.Token, loggerFactory,
+            services => services
+                .AddSingleton(options)
+                .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
+                .AddSingleton(new ResourceLedger(total))
+                .AddSingleton<ObjectStore>()
+                .AddSingleton<LogRelay>()
+                .AddSingleton<WorkerPool>()
+                .AddSingleton<RuntimeEnvAgent>()
+                .AddSingleton<HeadLink>()
+                .AddSingleton<TaskDispatcher>()
+                .AddSingleton<ActorSupervisor>(),
+            app => app.MapGrpcService<NodeService>(),
+            ct).ConfigureAwait(false);
+        var node = new NodeServer(server, options);
+        try
+        {
+            var advertised = server.Endpoints.FirstOrDefault(e => e.SocketPath is null) ?? server.Endpoints[0];
+            await server.Services.GetRequiredService<HeadLink>().StartAsync(advertised.ToString(), ct).ConfigureAwait(false);
+            NodeLog.NodeStarted(loggerFactory.CreateLogger<NodeServer>(), options.NodeId, string.Join(", ", server.Endpoints));
+        }
+        catch
+        {
+            await node.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return node;
+    }
+
+    /// <summary>Stops the node: its workers are killed and its sessions end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var services = _server.Services;
+        await services.GetRequiredService<HeadLink>().DisposeAsync().ConfigureAwait(false);
+        services.GetRequiredService<TaskDispatcher>().Dispose();
+        services.GetRequiredService<ActorSupervisor>().Dispose();
+        await services.GetRequiredService<WorkerPool>().DisposeAsync().ConfigureAwait(false);
+        await _server.DisposeAsync().ConfigureAwait(false);
+    }
+}

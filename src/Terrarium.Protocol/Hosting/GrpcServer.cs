@@ -1,0 +1,114 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Terrarium.Protocol.Hosting;
+
+/// <summary>
+/// A Kestrel host serving gRPC services over HTTP/2 on Unix sockets and/or TCP, with the cluster
+/// token checked on every call. Head and node each run one.
+/// </summary>
+public sealed class GrpcServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private GrpcServer(WebApplication app, IReadOnlyList<Endpoint> endpoints)
+    {
+        _app = app;
+        Endpoints = endpoints;
+    }
+
+    /// <summary>The endpoints the server listens on, with ephemeral TCP ports resolved.</summary>
+    public IReadOnlyList<Endpoint> Endpoints { get; }
+
+    /// <summary>The service provider, to reach singletons registered by <c>configureServices</c>.</summary>
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Builds and starts a server.</summary>
+    /// <param name="endpoints">Where to listen; a TCP port of 0 picks a free one.</param>
+    /// <param name="token">The cluster token every call must present.</param>
+    /// <param name="loggerFactory">Where the host's own logs go.</param>
+    /// <param name="configureServices">Registers the service implementations and their dependencies.</param>
+    /// <param name="mapServices">Maps the gRPC services.</param>
+    /// <param name="ct">Cancels the start.</param>
+    public static async Task<GrpcServer> StartAsync(
+        IReadOnlyList<Endpoint> endpoints, string token, ILoggerFactory loggerFactory,
+        Action<IServiceCollection> configureServices, Action<WebApplication> mapServices, CancellationToken ct)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddGrpc(options =>
+        {
+            options.MaxReceiveMessageSize = null;
+            options.MaxSendMessageSize = null;
+            options.EnableDetailedErrors = true;
+            options.Interceptors.Add<TokenCheckInterceptor>(token);
+        });
+        configureServices(builder.Services);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+            kestrel.Limits.MaxRequestBodySize = null;
+            foreach (var endpoint in endpoints)
+            {
+                if (endpoint.SocketPath is { } path)
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    File.Delete(path);
+                    kestrel.ListenUnixSocket(path, o => o.Protocols = HttpProtocols.Http2);
+                }
+                else
+                {
+                    var address = endpoint.Host is "localhost" ? IPAddress.Loopback : IPAddress.Parse(endpoint.Host!);
+                    kestrel.Listen(address, endpoint.Port, o => o.Protocols = HttpProtocols.Http2);
+                }
+            }
+        });
+
+        var app = builder.Build();
+        mapServices(app);
+        await app.StartAsync(ct).ConfigureAwait(false);
+
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Where(a => !a.Contains("unix:", StringComparison.Ordinal))
+            .Select(a => new Uri(a).Port)
+            .ToList();
+        var resolved = new List<Endpoint>();
+        var tcpIndex = 0;
+        foreach (var endpoint in endpoints)
+        {
+            resolved.Add(endpoint.SocketPath is null && endpoint.Port == 0 && tcpIndex < bound.Count
+                ? endpoint.WithPort(bound[tcpIndex++])
+                : endpoint);
+        }
+
+        return new GrpcServer(app, resolved);
+    }
+
+    /// <summary>Stops listening and ends open calls.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _app.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+            foreach (var endpoint in Endpoints)
+            {
+                if (endpoint.SocketPath is { } path)
+                {
+                    File.Delete(path);
+                }
+            }
+        }
+    }
+}

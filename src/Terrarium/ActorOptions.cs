@@ -1,0 +1,40 @@
+namespace Terrarium;
+
+/// <summary>How one actor runs.</summary>
+public sealed class ActorOptions
+{
+    /// <summary>The actor's runtime env, merged over the job's (or the creating worker's). Default: none.</summary>
+    public RuntimeEnv? RuntimeEnv { get; init; }
+
+    /// <summary>A cluster-wide name to find the actor by with <see cref="Cluster.GetActorAsync{T}"/>. Default: none.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>How often the actor is restarted (its constructor rerun) after its worker crashed. Default: 0.</summary>
+    public int MaxRestarts { get; init; }
+
+    /// <summary>CPUs the actor holds for its lifetime. Default: 0, so that idle actors do not starve tasks.</summary>
+    public double NumCpus { get; init; }
+
+    /// <summary>Custom resources the actor holds for its lifetime. Default: none.</summary>
+    public IDictionary<string, double> Resources { get; init; } = new Dictionary<string, double>();
+
+    internal void Validate()
+    {
+        if (NumCpus < 0 || double.IsNaN(NumCpus))
+        {
+            throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        if (MaxRestarts < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxRestarts), MaxRestarts, $"{nameof(MaxRestarts)} must be zero or more");
+        }
+
+        if (Name is not null && string.IsNullOrWhiteSpace(Name))
+        {
+            throw new ArgumentException($"{nameof(Name)} must not be blank; leave it null for an unnamed actor", nameof(Name));
+        }
+
+        Internal.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
+    }
+}

@@ -1,0 +1,116 @@
+using System.Linq.Expressions;
+using Grpc.Core;
+using Terrarium.Internal;
+using Terrarium.Protocol;
+
+namespace Terrarium;
+
+public sealed partial class Cluster
+{
+    private static readonly ActorOptions s_defaultActorOptions = new();
+
+    /// <summary>
+    /// Creates an actor in a worker process of its own: <c>cluster.CreateActor(() =&gt; new Counter(10))</c>.
+    /// Constructor arguments are evaluated now.
+    /// </summary>
+    /// <exception cref="ArgumentException">The expression is not one constructor call, the options or runtime env are invalid, or the name is taken.</exception>
+    public ActorHandle<T> CreateActor<T>(Expression<Func<T>> constructor, ActorOptions? options = null)
+    {
+        ThrowIfDisposed();
+        options ??= s_defaultActorOptions;
+        options.Validate();
+        var analyzed = CallAnalyzer.AnalyzeConstructor(constructor, nameof(constructor));
+        var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(ActorOptions.RuntimeEnv)}");
+        var resources = ToRequest(options.NumCpus, options.Resources);
+        CheckFeasible(resources, analyzed.DisplayName, nameof(options));
+
+        var actorId = $"{JobId}/actor-{_session.NewObjectId()}";
+        if (options.Name is { } name)
+        {
+            RegisterName(name, actorId, analyzed.Function.Type);
+        }
+
+        _session.DefineEnv(env);
+        var create = new CreateActor
+        {
+            ActorId = actorId,
+            Constructor = analyzed.Function,
+            EnvHash = env.Hash,
+            Resources = resources,
+            MaxRestarts = options.MaxRestarts,
+            Name = options.Name ?? "",
+        };
+        foreach (var arg in analyzed.Args)
+        {
+            create.Args.Add(arg.ToProto());
+        }
+
+        _session.Send(new ClientRequest { CreateActor = create });
+        return new ActorHandle<T>(this, actorId, options.Name);
+    }
+
+    /// <summary>Finds a named actor.</summary>
+    /// <exception cref="KeyNotFoundException">No live actor has that name.</exception>
+    public async Task<ActorHandle<T>> GetActorAsync<T>(string name, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var found = await _head.LookupActorAsync(new LookupActorRequest { Name = name }, cancellationToken: ct).ConfigureAwait(false);
+        if (!found.Found)
+        {
+            throw new KeyNotFoundException($"no actor named '{name}' exists in the cluster");
+        }
+
+        if (typeof(T).IsSealed && found.ClassName != typeof(T).FullName)
+        {
+            throw new ArgumentException($"actor '{name}' is a {found.ClassName}, not a {typeof(T).FullName}", nameof(T));
+        }
+
+        return new ActorHandle<T>(this, found.ActorId, name);
+    }
+
+    internal ObjectRef<TResult> CallActor<TResult>(string actorId, LambdaExpression call)
+    {
+        ThrowIfDisposed();
+        RefuseTaskTypes(typeof(TResult), nameof(call));
+        var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
+        var id = _session.NewObjectId();
+        var handle = _session.Track(id);
+        var request = new CallActor { ActorId = actorId, CallId = id, Method = analyzed.Function };
+        foreach (var arg in analyzed.Args)
+        {
+            request.Args.Add(arg.ToProto());
+        }
+
+        _session.Send(new ClientRequest { CallActor = request });
+        return new ObjectRef<TResult>(handle);
+    }
+
+    internal async Task KillActorAsync(string actorId, CancellationToken ct)
+    {
+        ThrowIfDisposed();
+        var id = _session.NewObjectId();
+        var handle = _session.Track(id);
+        _session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });
+        var ready = await handle.Ready.WaitAsync(ct).ConfigureAwait(false);
+        if (ready.Error is { } error)
+        {
+            throw Errors.ToException(error);
+        }
+    }
+
+    private void RegisterName(string name, string actorId, string className)
+    {
+        try
+        {
+            _head.RegisterActorName(new RegisterActorNameRequest
+            {
+                Name = name, ActorId = actorId, NodeId = NodeId, JobId = JobId, ClassName = className,
+            });
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
+        {
+            throw new ArgumentException(e.Status.Detail, "options", e);
+        }
+    }
+}

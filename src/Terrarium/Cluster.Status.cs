@@ -1,0 +1,39 @@
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium;
+
+public sealed partial class Cluster
+{
+    /// <summary>A snapshot of the cluster: nodes, resources, workers and runtime envs.</summary>
+    public async Task<ClusterStatus> GetStatusAsync(CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        var nodes = await _head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
+        var summaries = new List<NodeSummary>();
+        foreach (var node in nodes.Nodes)
+        {
+            NodeStatus? status = null;
+            if (node.Alive)
+            {
+                var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), _token);
+                using (channel)
+                {
+                    status = await new Protocol.Node.NodeClient(invoker).GetStatusAsync(new GetStatusRequest(), cancellationToken: ct).ConfigureAwait(false);
+                }
+            }
+
+            summaries.Add(new NodeSummary(
+                node.Node.NodeId, node.Node.Address, node.Alive,
+                new Dictionary<string, double>(node.Node.Resources),
+                new Dictionary<string, double>(status?.Available ?? node.Available),
+                status?.Workers.Select(w => new WorkerSummary(w.WorkerId, w.Pid, w.JobId, w.EnvHash,
+                    w.ActorId.Length > 0 ? w.ActorId : null, w.State, w.TasksRun)).ToList() ?? [],
+                status?.RuntimeEnvs.Select(e => new RuntimeEnvSummary(e.Hash, e.State, e.References)).ToList() ?? [],
+                status?.QueuedTasks ?? 0,
+                status?.Objects ?? 0));
+        }
+
+        return new ClusterStatus(summaries);
+    }
+}

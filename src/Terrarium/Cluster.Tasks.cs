@@ -1,0 +1,174 @@
+using System.Linq.Expressions;
+using System.Runtime.CompilerServices;
+using Terrarium.Internal;
+using Terrarium.Protocol;
+
+namespace Terrarium;
+
+public sealed partial class Cluster
+{
+    private static readonly TaskOptions s_defaultTaskOptions = new();
+    private readonly ConditionalWeakTable<RuntimeEnv, ResolvedEnv> _resolvedEnvs = [];
+
+    /// <summary>
+    /// Submits one call of a static method as a task: <c>cluster.Submit(() =&gt; MyTasks.Square(4))</c>.
+    /// Arguments are evaluated now; an <see cref="ObjectRef{T}"/> passed where the method expects a
+    /// value makes the task wait for that value.
+    /// </summary>
+    /// <exception cref="ArgumentException">The expression is not one static call, an argument cannot be serialized, or the options or runtime env are invalid.</exception>
+    public ObjectRef<T> Submit<T>(Expression<Func<T>> call, TaskOptions? options = null) => SubmitCore<T>(call, options);
+
+    /// <summary>Submits one call of an async static method as a task; the ref holds the awaited value.</summary>
+    /// <exception cref="ArgumentException">The expression is not one static call, an argument cannot be serialized, or the options or runtime env are invalid.</exception>
+    public ObjectRef<T> Submit<T>(Expression<Func<Task<T>>> call, TaskOptions? options = null) => SubmitCore<T>(call, options);
+
+    /// <summary>Waits for all the values, in the order of <paramref name="refs"/>.</summary>
+    public Task<T[]> GetAsync<T>(IEnumerable<ObjectRef<T>> refs, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(refs);
+        return Task.WhenAll(refs.Select(r => r.GetAsync(ct)));
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="numReturns"/> of the refs are ready (with a value or an error) or the
+    /// timeout passes. Both lists keep the order of <paramref name="refs"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="numReturns"/> is not between 1 and the number of refs.</exception>
+    public async Task<(IReadOnlyList<ObjectRef<T>> Ready, IReadOnlyList<ObjectRef<T>> Pending)> WaitAsync<T>(
+        IEnumerable<ObjectRef<T>> refs, int numReturns, TimeSpan timeout, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(refs);
+        var all = refs.ToList();
+        if (numReturns < 1 || numReturns > all.Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(numReturns), numReturns, $"{nameof(numReturns)} must be between 1 and the number of refs ({all.Count})");
+        }
+
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"{nameof(timeout)} must be positive or Timeout.InfiniteTimeSpan");
+        }
+
+        var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var remaining = numReturns;
+        foreach (var reference in all)
+        {
+            _ = reference.Handle.Ready.ContinueWith(_ =>
+            {
+                if (Interlocked.Decrement(ref remaining) == 0)
+                {
+                    enough.TrySetResult();
+                }
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        using (_session.EnterBlocked())
+        {
+            try
+            {
+                await enough.Task.WaitAsync(timeout, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Report what is ready by now.
+            }
+        }
+
+        var ready = all.Where(r => r.IsReady).Take(numReturns).ToList();
+        var readySet = ready.ToHashSet();
+        return (ready, all.Where(r => !readySet.Contains(r)).ToList());
+    }
+
+    private ObjectRef<T> SubmitCore<T>(LambdaExpression call, TaskOptions? options)
+    {
+        ThrowIfDisposed();
+        options ??= s_defaultTaskOptions;
+        options.Validate();
+        RefuseTaskTypes(typeof(T), nameof(call));
+        var analyzed = CallAnalyzer.AnalyzeStaticCall(call, nameof(call));
+        var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(TaskOptions.RuntimeEnv)}");
+        var resources = ToRequest(options.NumCpus, options.Resources);
+        CheckFeasible(resources, analyzed.DisplayName, nameof(options));
+
+        _session.DefineEnv(env);
+        var id = _session.NewObjectId();
+        var handle = _session.Track(id);
+        var submit = new SubmitTask
+        {
+            TaskId = id,
+            Function = analyzed.Function,
+            EnvHash = env.Hash,
+            Resources = resources,
+            MaxRetries = options.MaxRetries,
+            RetryExceptions = options.RetryExceptions,
+        };
+        foreach (var arg in analyzed.Args)
+        {
+            submit.Args.Add(arg.ToProto());
+        }
+
+        _session.Send(new ClientRequest { SubmitTask = submit });
+        return new ObjectRef<T>(handle);
+    }
+
+    /// <summary>The effective env of a task or actor: its own env merged over this connection's base env.</summary>
+    private ResolvedEnv Resolve(RuntimeEnv? own, string paramName)
+    {
+        if (own is null)
+        {
+            return _baseEnv;
+        }
+
+        if (_resolvedEnvs.TryGetValue(own, out var cached))
+        {
+            return cached;
+        }
+
+        RuntimeEnvValidator.Validate(own, paramName);
+        var resolved = ResolvedEnv.From(RuntimeEnvMerge.Merge(_baseEnv.Env, own));
+        _resolvedEnvs.AddOrUpdate(own, resolved);
+        return resolved;
+    }
+
+    private static ResourceRequest ToRequest(double numCpus, IDictionary<string, double> custom)
+    {
+        var request = new ResourceRequest { NumCpus = numCpus };
+        if (custom.Count > 0)
+        {
+            request.Custom.Add(custom);
+        }
+
+        return request;
+    }
+
+    /// <summary>Refuses work no node of the cluster could ever run, rather than queue it forever.</summary>
+    private void CheckFeasible(ResourceRequest request, string what, string paramName)
+    {
+        if (_nodeTotals.Any(total => Fits(request, total)))
+        {
+            return;
+        }
+
+        _nodeTotals = ListNodeTotalsAsync(_head, CancellationToken.None).GetAwaiter().GetResult();
+        if (_nodeTotals.Any(total => Fits(request, total)))
+        {
+            return;
+        }
+
+        var wanted = string.Join(", ", request.Custom.Select(kv => $"{kv.Key}={kv.Value}").Prepend($"CPU={request.NumCpus}"));
+        var offered = string.Join("; ", _nodeTotals.Select(t => string.Join(", ", t.Select(kv => $"{kv.Key}={kv.Value}"))));
+        throw new ArgumentException($"{what} asks for {wanted}, which no node of the cluster offers (nodes offer: {offered})", paramName);
+    }
+
+    private static bool Fits(ResourceRequest request, IReadOnlyDictionary<string, double> total) =>
+        request.NumCpus <= total.GetValueOrDefault("CPU") && request.Custom.All(kv => kv.Value <= total.GetValueOrDefault(kv.Key));
+
+    private static void RefuseTaskTypes(Type resultType, string paramName)
+    {
+        if (resultType == typeof(Task) || resultType == typeof(ValueTask) ||
+            (resultType.IsGenericType && resultType.GetGenericTypeDefinition() == typeof(ValueTask<>)))
+        {
+            throw new ArgumentException($"the called method returns {resultType.Name}; return a value or a Task<T> so the result can be sent back", paramName);
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using Terrarium.Internal;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium;
+
+/// <summary>
+/// A connection to a Terrarium cluster, through which a driver (or a task or actor) submits tasks and
+/// creates actors. <see cref="InitAsync"/> with no address starts an embedded cluster inside this
+/// process; disposing the cluster ends the job and stops its workers.
+/// </summary>
+public sealed partial class Cluster : IAsyncDisposable
+{
+    private static readonly object s_currentGate = new();
+    private static Cluster? s_current;
+    private static Func<Cluster>? s_workerClusterFactory;
+
+    private readonly NodeSession _session;
+    private readonly GrpcChannel _headChannel;
+    private readonly Protocol.Head.HeadClient _head;
+    private readonly EmbeddedCluster? _embedded;
+    private readonly ResolvedEnv _baseEnv;
+    private readonly ClusterLogPrinter? _printer;
+    private readonly string _token;
+    private IReadOnlyList<IReadOnlyDictionary<string, double>> _nodeTotals;
+    private int _disposed;
+
+    private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string token, string jobId, RuntimeEnv? baseEnv,
+        IReadOnlyList<IReadOnlyDictionary<string, double>> nodeTotals, EmbeddedCluster? embedded, ClusterLogPrinter? printer)
+    {
+        _session = session;
+        _headChannel = headChannel;
+        _head = new Protocol.Head.HeadClient(head);
+        _embedded = embedded;
+        _baseEnv = ResolvedEnv.From(baseEnv);
+        _nodeTotals = nodeTotals;
+        _printer = printer;
+        _token = token;
+        JobId = jobId;
+        DriverContext = new RuntimeContext(jobId, session.NodeId, null, null, baseEnv);
+    }
+
+    /// <summary>
+    /// The ambient cluster: inside a task or actor, the one to submit nested work to (children
+    /// inherit the worker's runtime env); in a driver, the cluster initialised last.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No cluster has been initialised in this process.</exception>
+    public static Cluster Current
+    {
+        get
+        {
+            lock (s_currentGate)
+            {
+                if (s_current is null && s_workerClusterFactory is { } factory)
+                {
+                    s_current = factory();
+                }
+
+                return s_current ?? throw new InvalidOperationException(
+                    "there is no current cluster: call Cluster.InitAsync() first (inside a task or actor, Cluster.Current is set for you)");
+            }
+        }
+    }
+
+    /// <summary>The id of this cluster connection's job.</summary>
+    public string JobId { get; }
+
+    /// <summary>The node this connection submits to.</summary>
+    public string NodeId => _session.NodeId;
+
+    internal RuntimeContext DriverContext { get; }
+
+    /// <summary>
+    /// Starts an embedded cluster (no address) or joins a running one, and registers a job.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are invalid (the message names the option).</exception>
+    /// <exception cref="InvalidOperationException">The cluster could not be reached or has no live node.</exception>
+    public static async Task<Cluster> InitAsync(ClusterOptions? options = null, CancellationToken ct = default)
+    {
+        options ??= new ClusterOptions();
+        options.Validate();
+        var loggerFactory = options.LoggerFactory ?? DefaultLoggerFactory.Instance;
+        var address = options.Address ?? Environment.GetEnvironmentVariable(ClusterOptions.AddressEnvironmentVariable);
+        EmbeddedCluster? embedded = null;
+        Endpoint headEndpoint;
+        string token;
+        if (string.IsNullOrWhiteSpace(address))
+        {
+            embedded = await EmbeddedCluster.StartAsync(options, loggerFactory, ct).ConfigureAwait(false);
+            headEndpoint = embedded.Head;
+            token = embedded.Token;
+        }
+        else
+        {
+            try
+            {
+                headEndpoint = Endpoint.Parse(address);
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException(e.Message, nameof(options), e);
+            }
+
+            token = options.Token ?? Environment.GetEnvironmentVariable(ClusterToken.EnvironmentVariable)
+                ?? throw new ArgumentException(
+                    $"joining the cluster at {address} needs its token: set {nameof(ClusterOptions.Token)} or {ClusterToken.EnvironmentVariable}", nameof(options));
+        }
+
+        try
+        {
+            var cluster = await ConnectAsync(headEndpoint, token, options, embedded, ct).ConfigureAwait(false);
+            lock (s_currentGate)
+            {
+                s_current = cluster;
+            }
+
+            return cluster;
+        }
+        catch
+        {
+            if (embedded is not null)
+            {
+                await embedded.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Ends the job: its workers and actors stop, and an embedded cluster shuts down.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        lock (s_currentGate)
+        {
+            if (s_current == this)
+            {
+                s_current = null;
+            }
+        }
+
+        await _session.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _head.FinishJobAsync(new FinishJobRequest { JobId = JobId }, deadline: DateTime.UtcNow.AddSeconds(5)).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+            // The head is gone: nothing left to tell it.
+        }
+
+        _headChannel.Dispose();
+        if (_embedded is not null)
+        {
+            await _embedded.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _printer?.Dispose();
+    }
+
+    /// <summary>Makes <see cref="Current"/> in a worker connect on first use.</summary>
+    internal static void SetWorkerClusterFactory(Func<Cluster> factory) => s_workerClusterFactory = factory;
+
+    /// <summary>A worker's own connection: its nested submissions inherit <paramref name="workerEnv"/>.</summary>
+    internal static async Task<Cluster> ConnectWorkerAsync(Endpoint node, Endpoint head, string token, string jobId, string jobCodeDir,
+        string workerId, RuntimeEnv? workerEnv, CancellationToken ct)
+    {
+        var (headChannel, headInvoker) = ClusterChannel.Open(head, token);
+        var totals = await ListNodeTotalsAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
+        var session = await NodeSession.OpenAsync(node, token,
+            new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, WorkerId = workerId }, null, ct).ConfigureAwait(false);
+        return new Cluster(session, headChannel, headInvoker, token, jobId, workerEnv, totals, null, null);
+    }
+
+    private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, string token, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
+    {
+        var (headChannel, headInvoker) = ClusterChannel.Open(headEndpoint, token);
+        try
+        {
+            var head = new Protocol.Head.HeadClient(headInvoker);
+            var jobEnv = options.Job?.RuntimeEnv;
+            var nodes = await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
+            var node = nodes.Nodes.Where(n => n.Alive).OrderBy(n => Endpoint.Parse(n.Node.Address).IsLoopback ? 0 : 1).FirstOrDefault()
+                ?? throw new InvalidOperationException($"the cluster at {headEndpoint} has no live node to run work on");
+            var job = await head.RegisterJobAsync(new RegisterJobRequest
+            {
+                Driver = $"{Environment.MachineName} pid {Environment.ProcessId}",
+                DefaultRuntimeEnv = jobEnv?.ToJson() ?? "",
+            }, cancellationToken: ct).ConfigureAwait(false);
+
+            var printer = options.LogToDriver ? new ClusterLogPrinter() : null;
+            var session = await NodeSession.OpenAsync(Endpoint.Parse(node.Node.Address), token, new OpenSession
+            {
+                JobId = job.JobId,
+                JobCodeDir = AppContext.BaseDirectory,
+                SubscribeLogs = options.LogToDriver,
+            }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
+            var totals = nodes.Nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources).ToList();
+            return new Cluster(session, headChannel, headInvoker, token, job.JobId, jobEnv, totals, embedded, printer);
+        }
+        catch (RpcException e)
+        {
+            headChannel.Dispose();
+            throw new InvalidOperationException($"could not reach the cluster at {headEndpoint}: {e.Status.Detail}", e);
+        }
+        catch
+        {
+            headChannel.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<IReadOnlyList<IReadOnlyDictionary<string, double>>> ListNodeTotalsAsync(Protocol.Head.HeadClient head, CancellationToken ct)
+    {
+        var nodes = await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
+        return nodes.Nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources).ToList();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);
+
+    private static class DefaultLoggerFactory
+    {
+        public static readonly ILoggerFactory Instance = Microsoft.Extensions.Logging.LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(LogLevel.Warning)
+            .AddSimpleConsole(o => o.SingleLine = true));
+    }
+}

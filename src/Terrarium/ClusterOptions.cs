@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging;
+
+namespace Terrarium;
+
+/// <summary>How <see cref="Cluster.InitAsync"/> starts or joins a cluster.</summary>
+public sealed class ClusterOptions
+{
+    /// <summary>The environment variable read when <see cref="Address"/> is null.</summary>
+    public const string AddressEnvironmentVariable = "TERRARIUM_ADDRESS";
+
+    /// <summary>
+    /// A running cluster's node to join (<c>host:port</c> or <c>unix:/path</c>). Default: null, which
+    /// reads <c>TERRARIUM_ADDRESS</c> and otherwise starts an embedded cluster inside this process.
+    /// </summary>
+    public string? Address { get; init; }
+
+    /// <summary>The cluster token when joining a running cluster. Default: <c>TERRARIUM_TOKEN</c>.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>The job's settings, such as its default runtime env. Default: none.</summary>
+    public JobConfig? Job { get; init; }
+
+    /// <summary>CPUs the embedded node offers. Default: null, the machine's processor count.</summary>
+    public int? NumCpus { get; init; }
+
+    /// <summary>Custom resources the embedded node offers (name → amount). Default: none.</summary>
+    public IReadOnlyDictionary<string, double>? Resources { get; init; }
+
+    /// <summary>How long an idle task worker of the embedded node lives. Default: null, 30 seconds.</summary>
+    public TimeSpan? IdleWorkerTimeout { get; init; }
+
+    /// <summary>Print workers' stdout and stderr in this process, prefixed with their pid. Default: true.</summary>
+    public bool LogToDriver { get; init; } = true;
+
+    /// <summary>Where Terrarium's own logs go. Default: warnings and errors to the console.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    internal void Validate()
+    {
+        if (NumCpus is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        if (IdleWorkerTimeout is { } idle && idle <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IdleWorkerTimeout), idle, $"{nameof(IdleWorkerTimeout)} must be positive");
+        }
+
+        Internal.ResourceValidation.Validate(Resources, nameof(Resources));
+        if (Job?.RuntimeEnv is { } env)
+        {
+            Internal.RuntimeEnvValidator.Validate(env, $"{nameof(Job)}.{nameof(JobConfig.RuntimeEnv)}");
+        }
+    }
+}

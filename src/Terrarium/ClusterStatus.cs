@@ -1,0 +1,36 @@
+namespace Terrarium;
+
+/// <summary>A snapshot of a cluster: its nodes, their resources, workers and runtime envs.</summary>
+/// <param name="Nodes">Every node the head knows, live or dead.</param>
+public sealed record ClusterStatus(IReadOnlyList<NodeSummary> Nodes);
+
+/// <summary>One node's state.</summary>
+/// <param name="NodeId">The node's id.</param>
+/// <param name="Address">Where drivers reach it.</param>
+/// <param name="Alive">Whether it heartbeats.</param>
+/// <param name="Total">Resources it offers (<c>CPU</c> and custom).</param>
+/// <param name="Available">Resources free now.</param>
+/// <param name="Workers">Its worker processes (empty for a node that could not be asked).</param>
+/// <param name="RuntimeEnvs">Runtime envs it has built or is building.</param>
+/// <param name="QueuedTasks">Tasks waiting for resources.</param>
+/// <param name="Objects">Objects it holds.</param>
+public sealed record NodeSummary(
+    string NodeId, string Address, bool Alive,
+    IReadOnlyDictionary<string, double> Total, IReadOnlyDictionary<string, double> Available,
+    IReadOnlyList<WorkerSummary> Workers, IReadOnlyList<RuntimeEnvSummary> RuntimeEnvs, int QueuedTasks, int Objects);
+
+/// <summary>One worker process.</summary>
+/// <param name="WorkerId">Its id.</param>
+/// <param name="Pid">Its process id.</param>
+/// <param name="JobId">The job it works for.</param>
+/// <param name="RuntimeEnvHash">The hash of its runtime env; empty for none.</param>
+/// <param name="ActorId">The actor it hosts; null for a task worker.</param>
+/// <param name="State"><c>starting</c>, <c>idle</c>, <c>busy</c>, <c>blocked</c> or <c>dead</c>.</param>
+/// <param name="TasksRun">How many tasks it has finished.</param>
+public sealed record WorkerSummary(string WorkerId, int Pid, string JobId, string RuntimeEnvHash, string? ActorId, string State, int TasksRun);
+
+/// <summary>One runtime env on a node.</summary>
+/// <param name="Hash">Its identity.</param>
+/// <param name="State"><c>building</c>, <c>ready</c> or <c>failed</c>.</param>
+/// <param name="Workers">Live workers using it.</param>
+public sealed record RuntimeEnvSummary(string Hash, string State, int Workers);

@@ -1,0 +1,98 @@
+using Microsoft.Extensions.Logging;
+using Terrarium.Head;
+using Terrarium.Node;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Internal;
+
+/// <summary>
+/// A head and one node hosted inside the driver: the same components and gRPC contracts as a
+/// multi-machine cluster, on Unix sockets in a private session directory.
+/// </summary>
+internal sealed class EmbeddedCluster : IAsyncDisposable
+{
+    private readonly HeadServer _head;
+    private readonly NodeServer _node;
+
+    private EmbeddedCluster(string directory, string token, HeadServer head, NodeServer node)
+    {
+        SessionDirectory = directory;
+        Token = token;
+        _head = head;
+        _node = node;
+    }
+
+    public string SessionDirectory { get; }
+
+    public string Token { get; }
+
+    public Endpoint Head => _head.Endpoints[0];
+
+    public static async Task<EmbeddedCluster> StartAsync(ClusterOptions options, ILoggerFactory loggerFactory, CancellationToken ct)
+    {
+        // Short paths: Unix socket paths are limited to about 100 bytes.
+        var directory = Path.Combine(Path.GetTempPath(), "terrarium", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(directory);
+        var token = ClusterToken.NewToken();
+        HeadServer? head = null;
+        try
+        {
+            head = await HeadServer.StartAsync(new HeadOptions
+            {
+                Endpoints = [Endpoint.UnixSocket(Path.Combine(directory, "head.sock"))],
+                Token = token,
+            }, loggerFactory, ct).ConfigureAwait(false);
+            var nodeOptions = new NodeOptions
+            {
+                Endpoints = [Endpoint.UnixSocket(Path.Combine(directory, "node.sock"))],
+                Head = head.Endpoints[0],
+                Token = token,
+                NumCpus = options.NumCpus ?? Environment.ProcessorCount,
+                Resources = options.Resources ?? new Dictionary<string, double>(),
+                WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
+                SessionDirectory = directory,
+                IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
+            };
+            var node = await NodeServer.StartAsync(nodeOptions, loggerFactory, ct).ConfigureAwait(false);
+            return new EmbeddedCluster(directory, token, head, node);
+        }
+        catch
+        {
+            if (head is not null)
+            {
+                await head.DisposeAsync().ConfigureAwait(false);
+            }
+
+            TryDelete(directory);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _node.DisposeAsync().ConfigureAwait(false);
+            await _head.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            TryDelete(SessionDirectory);
+        }
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A worker's log file may still be closing; the temp directory is cleaned eventually.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,52 @@
+namespace Terrarium.Internal;
+
+/// <summary>Checks an env completely before anything is uploaded or run.</summary>
+internal static class RuntimeEnvValidator
+{
+    private const string ReservedPrefix = "TERRARIUM_";
+
+    /// <exception cref="ArgumentException">Names the field and value that are wrong.</exception>
+    public static void Validate(RuntimeEnv env, string paramName)
+    {
+        RefuseUnsupported("working_dir", env.WorkingDir, paramName);
+        RefuseUnsupported("modules", env.Modules, paramName);
+        RefuseUnsupported("excludes", env.Excludes, paramName);
+        RefuseUnsupported("nuget", env.NuGet, paramName);
+        RefuseUnsupported("pip", env.Pip, paramName);
+        RefuseUnsupported("conda", env.Conda, paramName);
+        RefuseUnsupported("container", env.Container, paramName);
+
+        foreach (var (name, value) in env.EnvVars ?? new Dictionary<string, string>())
+        {
+            if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"runtime_env.env_vars has an invalid variable name '{name}': names must be non-empty and contain no '=' or NUL", paramName);
+            }
+
+            if (name.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ArgumentException($"runtime_env.env_vars.{name}: names starting with {ReservedPrefix} are reserved for Terrarium", paramName);
+            }
+
+            if (value is null || value.Contains('\0', StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"runtime_env.env_vars.{name} must be a string without NUL characters", paramName);
+            }
+        }
+
+        if (env.Config is { SetupTimeoutSeconds: <= 0 } config)
+        {
+            throw new ArgumentException($"runtime_env.config.setup_timeout_seconds must be positive, got {config.SetupTimeoutSeconds}", paramName);
+        }
+    }
+
+    private static void RefuseUnsupported(string field, object? value, string paramName)
+    {
+        if (value is not null)
+        {
+            throw new ArgumentException(
+                $"runtime_env field '{field}' is not supported yet by this version of Terrarium; only 'env_vars' and 'config' take effect",
+                paramName);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using Google.Protobuf;
+using MessagePack;
+using MessagePack.Resolvers;
+
+namespace Terrarium.Internal;
+
+/// <summary>
+/// MessagePack for arguments and results: contractless, hardened for untrusted data, and typed by
+/// the called method's signature on both ends, so no type named by the wire is ever instantiated.
+/// </summary>
+internal static class Serializer
+{
+    public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
+        .WithResolver(ContractlessStandardResolver.Instance)
+        .WithSecurity(MessagePackSecurity.UntrustedData);
+
+    /// <exception cref="ArgumentException">The value cannot be serialized; names <paramref name="what"/> and the type.</exception>
+    public static ByteString Serialize(Type type, object? value, string what)
+    {
+        try
+        {
+            return UnsafeByteOperations.UnsafeWrap(MessagePackSerializer.Serialize(type, value, Options));
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or TypeInitializationException or InvalidOperationException or NotSupportedException)
+        {
+            throw new ArgumentException($"{what} of type {Describe(type)} cannot be serialized with MessagePack: {Innermost(e).Message}", e);
+        }
+    }
+
+    public static object? Deserialize(Type type, ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize(type, bytes, Options);
+
+    public static T Deserialize<T>(ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize<T>(bytes, Options);
+
+    public static string Describe(Type type) => type.IsGenericType
+        ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", type.GetGenericArguments().Select(Describe))}>"
+        : type.FullName ?? type.Name;
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+
+        return e;
+    }
+}

@@ -1,0 +1,35 @@
+namespace Terrarium;
+
+/// <summary>How one task runs.</summary>
+public sealed class TaskOptions
+{
+    /// <summary>The task's runtime env, merged over the job's (or the submitting worker's). Default: none.</summary>
+    public RuntimeEnv? RuntimeEnv { get; init; }
+
+    /// <summary>CPUs the task holds while it runs. Default: 1.</summary>
+    public double NumCpus { get; init; } = 1;
+
+    /// <summary>Custom resources the task holds while it runs. Default: none.</summary>
+    public IDictionary<string, double> Resources { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>How often the task is rerun after its worker crashed (and after exceptions with <see cref="RetryExceptions"/>). Default: 3.</summary>
+    public int MaxRetries { get; init; } = 3;
+
+    /// <summary>Retry application exceptions too, not only worker crashes. Default: false.</summary>
+    public bool RetryExceptions { get; init; }
+
+    internal void Validate()
+    {
+        if (NumCpus < 0 || double.IsNaN(NumCpus))
+        {
+            throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        if (MaxRetries < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxRetries), MaxRetries, $"{nameof(MaxRetries)} must be zero or more");
+        }
+
+        Internal.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
+    }
+}

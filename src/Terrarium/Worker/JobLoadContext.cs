@@ -1,0 +1,73 @@
+using System.Reflection;
+using System.Runtime.Loader;
+
+namespace Terrarium.Worker;
+
+/// <summary>
+/// Where a worker loads user code. Resolution order: the env's packages and modules, then the job's
+/// code, then the host. Only Terrarium's own assemblies are always the host's (so that user code and
+/// the worker agree on <see cref="Cluster"/>, <see cref="ObjectRef{T}"/> and friends); a job's copy of
+/// an assembly the host carries in the same version is the host's too, so there is one copy of it.
+/// </summary>
+internal sealed class JobLoadContext : AssemblyLoadContext
+{
+    private static readonly HashSet<string> s_shared = ["Terrarium", "Terrarium.Protocol", "Terrarium.Head", "Terrarium.Node"];
+    private readonly IReadOnlyList<string> _envDirectories;
+    private readonly string _jobDirectory;
+    private readonly Dictionary<string, string> _hostAssemblies;
+
+    /// <param name="envDirectories">Directories of the env's packages and modules, in priority order.</param>
+    /// <param name="jobDirectory">The job's code.</param>
+    public JobLoadContext(IReadOnlyList<string> envDirectories, string jobDirectory) : base("terrarium-job")
+    {
+        _envDirectories = envDirectories;
+        _jobDirectory = jobDirectory;
+        _hostAssemblies = ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .GroupBy(Path.GetFileNameWithoutExtension, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key!, g => g.First(), StringComparer.OrdinalIgnoreCase);
+    }
+
+    protected override Assembly? Load(AssemblyName assemblyName)
+    {
+        var name = assemblyName.Name!;
+        if (s_shared.Contains(name))
+        {
+            return null;
+        }
+
+        foreach (var directory in _envDirectories)
+        {
+            var candidate = Path.Combine(directory, name + ".dll");
+            if (File.Exists(candidate))
+            {
+                return LoadFromAssemblyPath(candidate);
+            }
+        }
+
+        var jobCopy = Path.Combine(_jobDirectory, name + ".dll");
+        if (!File.Exists(jobCopy))
+        {
+            return null;
+        }
+
+        return IsSameAsHost(name, jobCopy) ? null : LoadFromAssemblyPath(jobCopy);
+    }
+
+    private bool IsSameAsHost(string name, string jobCopy)
+    {
+        if (!_hostAssemblies.TryGetValue(name, out var hostPath))
+        {
+            return false;
+        }
+
+        try
+        {
+            return AssemblyName.GetAssemblyName(jobCopy).Version == AssemblyName.GetAssemblyName(hostPath).Version;
+        }
+        catch (BadImageFormatException)
+        {
+            return false;
+        }
+    }
+}

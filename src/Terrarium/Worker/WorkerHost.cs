@@ -1,0 +1,72 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Worker;
+
+/// <summary>
+/// The worker process: attaches to its node, learns what it is for, then runs the tasks (or hosts
+/// the actor) the node sends, one at a time, reporting each result. It exits when the node ends
+/// its stream.
+/// </summary>
+internal static class WorkerHost
+{
+    public static async Task<int> RunAsync()
+    {
+        var nodeAddress = Environment.GetEnvironmentVariable("TERRARIUM_NODE_ADDRESS");
+        var workerId = Environment.GetEnvironmentVariable("TERRARIUM_WORKER_ID");
+        var token = Environment.GetEnvironmentVariable(ClusterToken.EnvironmentVariable);
+        if (nodeAddress is null || workerId is null || token is null)
+        {
+            await Console.Error.WriteLineAsync("a worker needs TERRARIUM_NODE_ADDRESS, TERRARIUM_WORKER_ID and TERRARIUM_TOKEN; nodes start workers themselves").ConfigureAwait(false);
+            return 2;
+        }
+
+        // User code and its child processes have no business with the cluster's secret.
+        Environment.SetEnvironmentVariable(ClusterToken.EnvironmentVariable, null);
+
+        var node = Endpoint.Parse(nodeAddress);
+        var (channel, invoker) = ClusterChannel.Open(node, token);
+        using (channel)
+        {
+            using var call = new Protocol.Node.NodeClient(invoker).AttachWorker();
+            var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
+            events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
+
+            var work = Channel.CreateUnbounded<WorkerCommand>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            WorkExecutor? executor = null;
+            Task running = Task.CompletedTask;
+            try
+            {
+                await foreach (var batch in call.ResponseStream.ReadAllAsync().ConfigureAwait(false))
+                {
+                    foreach (var command in batch.Commands)
+                    {
+                        if (command.KindCase == WorkerCommand.KindOneofCase.Setup)
+                        {
+                            executor = new WorkExecutor(command.Setup, node, workerId, token, events);
+                            running = Task.Run(() => executor.RunAsync(work.Reader));
+                        }
+                        else
+                        {
+                            work.Writer.TryWrite(command);
+                        }
+                    }
+                }
+            }
+            catch (RpcException)
+            {
+                // The node went away: nothing left to work for.
+            }
+
+            work.Writer.TryComplete();
+            await running.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            events.Complete();
+        }
+
+        // User code may have left foreground threads behind; the worker's life is over regardless.
+        Environment.Exit(0);
+        return 0;
+    }
+}
