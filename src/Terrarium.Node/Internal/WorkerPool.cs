@@ -97,33 +97,20 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         });
         worker.Owner.OnAttached(worker);
 
+        // The call ends when either side is done: the worker's events stop, or the node shut the
+        // worker down by completing its commands (which the worker sees as the end of its stream).
         try
         {
-            await foreach (var batch in events.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
-            {
-                foreach (var e in batch.Events)
-                {
-                    switch (e.KindCase)
-                    {
-                        case WorkerEvent.KindOneofCase.Done:
-                            worker.Owner.OnDone(worker, e.Done);
-                            break;
-                        case WorkerEvent.KindOneofCase.ActorStarted:
-                            worker.Owner.OnActorStarted(worker, e.ActorStarted);
-                            break;
-                    }
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
-        {
-            // The worker went away; MonitorAsync reports the exit.
+            await Task.WhenAny(ReadEventsAsync(worker, events, context.CancellationToken), writer.Completion).ConfigureAwait(false);
         }
         finally
         {
             writer.Complete();
             // A worker without its stream is useless: make sure it is gone.
-            worker.Kill();
+            if (!writer.Completion.IsCompletedSuccessfully)
+            {
+                worker.Kill();
+            }
         }
     }
 
@@ -153,6 +140,35 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         }
 
         await Task.WhenAll(exits).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    private static async Task ReadEventsAsync(WorkerProcess worker, IAsyncStreamReader<WorkerBatch> events, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var batch in events.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                foreach (var e in batch.Events)
+                {
+                    switch (e.KindCase)
+                    {
+                        case WorkerEvent.KindOneofCase.Done:
+                            worker.Owner.OnDone(worker, e.Done);
+                            break;
+                        case WorkerEvent.KindOneofCase.ActorStarted:
+                            worker.Owner.OnActorStarted(worker, e.ActorStarted);
+                            break;
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
+        {
+            // The worker went away; MonitorAsync reports the exit.
+        }
+
+        // Its stream ended without a shutdown: the worker is broken or gone.
+        worker.Kill();
     }
 
     private string WorkerDirectory()

@@ -56,8 +56,9 @@ internal static class RuntimeEnvReader
     /// <summary>An error for an unknown key, suggesting the closest known one.</summary>
     public static ArgumentException UnknownKey(string key, string where, IReadOnlyList<string> known)
     {
-        var closest = known.MinBy(k => Distance(key.ToLowerInvariant(), k));
-        var suggestion = closest is not null && Distance(key.ToLowerInvariant(), closest) <= Math.Max(2, closest.Length / 3)
+        var lowered = key.ToLowerInvariant();
+        var closest = known.FirstOrDefault(k => k.StartsWith(lowered, StringComparison.Ordinal)) ?? known.MinBy(k => Distance(lowered, k));
+        var suggestion = closest is not null && (closest.StartsWith(lowered, StringComparison.Ordinal) || Distance(lowered, closest) <= Math.Max(2, closest.Length / 3))
             ? $"; did you mean '{closest}'?"
             : "";
         return new ArgumentException($"unknown key '{key}' in {where}{suggestion} (known keys: {string.Join(", ", known)})");

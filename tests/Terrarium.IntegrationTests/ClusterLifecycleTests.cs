@@ -1,0 +1,141 @@
+using System.Diagnostics;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>Tests that need a cluster of their own: job defaults, shutdown, reaping, CPU bounds.</summary>
+public sealed class ClusterLifecycleTests
+{
+    [Fact]
+    public async Task JobDefaultEnv_AppliesToEveryTask_AndTaskEnvMergesOverIt()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions
+        {
+            NumCpus = 2,
+            LogToDriver = false,
+            Job = new JobConfig { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["STAGE"] = "job", ["REGION"] = "eu" } } },
+        }).DefaultTimeout();
+        var taskEnv = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["STAGE"] = "task" } } };
+
+        Assert.Equal("job", await cluster.Submit(() => TestTasks.GetEnv("STAGE")).DefaultTimeout());
+        Assert.Equal("task", await cluster.Submit(() => TestTasks.GetEnv("STAGE"), taskEnv).DefaultTimeout());
+        Assert.Equal("eu", await cluster.Submit(() => TestTasks.GetEnv("REGION"), taskEnv).DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task DisposeAsync_StopsTheJobsWorkers_AndANewInitWorks()
+    {
+        int taskPid, actorPid;
+        await using (var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout())
+        {
+            taskPid = await cluster.Submit(() => TestTasks.Pid()).DefaultTimeout();
+            actorPid = await cluster.CreateActor(() => new Counter(0)).Call(c => c.Pid()).DefaultTimeout();
+        }
+
+        Assert.True(HasExited(taskPid), $"task worker {taskPid} still runs");
+        Assert.True(HasExited(actorPid), $"actor worker {actorPid} still runs");
+
+        await using var again = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+        Assert.Equal(9, await again.Submit(() => TestTasks.Square(3)).DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task DisposedCluster_RefusesSubmissions()
+    {
+        var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 1, LogToDriver = false }).DefaultTimeout();
+        await cluster.DisposeAsync();
+
+        Assert.Throws<ObjectDisposedException>(() => cluster.Submit(() => TestTasks.Square(1)));
+    }
+
+    [Fact]
+    public async Task IdleTaskWorkers_AreReaped()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions
+        {
+            NumCpus = 2, LogToDriver = false, IdleWorkerTimeout = TimeSpan.FromMilliseconds(300),
+        }).DefaultTimeout();
+        var pid = await cluster.Submit(() => TestTasks.Pid()).DefaultTimeout();
+
+        await TestWaits.UntilAsync(async () => (await cluster.GetStatusAsync()).Nodes.Single().Workers.Count == 0, "idle workers to be reaped");
+
+        await TestWaits.UntilAsync(() => HasExited(pid), $"worker {pid} to exit");
+    }
+
+    [Fact]
+    public async Task TaskWorkers_AreBoundedByTheNodesCpus()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+
+        var pids = await cluster.GetAsync(Enumerable.Range(0, 8).Select(_ => cluster.Submit(() => TestTasks.BusyPid(300)))).DefaultTimeout();
+
+        Assert.InRange(pids.Distinct().Count(), 1, 2);
+    }
+
+    [Fact]
+    public async Task CustomResources_TaskRunsOnANodeThatOffersThem()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions
+        {
+            NumCpus = 1, LogToDriver = false, Resources = new Dictionary<string, double> { ["gpu-a"] = 1 },
+        }).DefaultTimeout();
+
+        var value = await cluster.Submit(() => TestTasks.Square(7), new TaskOptions { Resources = { ["gpu-a"] = 1 } }).DefaultTimeout();
+
+        Assert.Equal(49, value);
+    }
+
+    [Fact]
+    public async Task NestedTasksThatWait_DoNotDeadlockANodeWithFewCpus()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+
+        var parents = Enumerable.Range(0, 3).Select(_ => cluster.Submit(() => TestTasks.FanOut(3))).ToList();
+        var deep = cluster.Submit(() => TestTasks.NestedDepth(4));
+
+        Assert.Equal(new[] { 3, 3, 3 }, await cluster.GetAsync(parents).DefaultTimeout());
+        Assert.Equal(4, await deep.DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task Status_ShowsWorkersWithTheirEnvHash()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+        var env = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["S"] = "1" } };
+        var pid = await cluster.Submit(() => TestTasks.Pid(), new TaskOptions { RuntimeEnv = env }).DefaultTimeout();
+
+        var node = (await cluster.GetStatusAsync().DefaultTimeout()).Nodes.Single();
+
+        var worker = Assert.Single(node.Workers, w => w.Pid == pid);
+        Assert.Equal(64, worker.RuntimeEnvHash.Length);
+        Assert.Equal(cluster.JobId, worker.JobId);
+        Assert.Contains(node.RuntimeEnvs, e => e.Hash == worker.RuntimeEnvHash && e.State == "ready");
+        Assert.Equal(2, node.Total["CPU"]);
+    }
+
+    [Fact]
+    public async Task InitAsync_BadAddress_ThrowsArgumentException()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => Cluster.InitAsync(new ClusterOptions { Address = "not an address", Token = "t" }));
+    }
+
+    [Fact]
+    public async Task InitAsync_NegativeCpus_ThrowsNamingTheOption()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Cluster.InitAsync(new ClusterOptions { NumCpus = -1 }));
+
+        Assert.Equal("NumCpus", error.ParamName);
+    }
+
+    private static bool HasExited(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true;
+        }
+    }
+}

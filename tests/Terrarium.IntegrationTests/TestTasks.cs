@@ -1,0 +1,149 @@
+using System.Diagnostics;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>The remote functions the integration tests run in worker processes.</summary>
+public static class TestTasks
+{
+    public static int Square(int x) => x * x;
+
+    public static int Add(int a, int b) => a + b;
+
+    public static async Task<string> ConcatAsync(string a, string b)
+    {
+        await Task.Yield();
+        return a + b;
+    }
+
+    public static int Pid() => Environment.ProcessId;
+
+    public static T Echo<T>(T value) => value;
+
+    public static Point Move(Point p, int dx) => p with { X = p.X + dx };
+
+    public static string? GetEnv(string name) => Environment.GetEnvironmentVariable(name);
+
+    public static int Throw(string message) => throw new InvalidOperationException(message);
+
+    public static int Exit(int code)
+    {
+        Environment.Exit(code);
+        return 0;
+    }
+
+    /// <summary>Crashes the worker the first time (leaving a marker), succeeds after.</summary>
+    public static int CrashOnce(string marker)
+    {
+        if (!File.Exists(marker))
+        {
+            File.WriteAllText(marker, "crashed");
+            Environment.Exit(7);
+        }
+
+        return 42;
+    }
+
+    /// <summary>Throws the first time (leaving a marker), succeeds after.</summary>
+    public static int ThrowOnce(string marker)
+    {
+        if (!File.Exists(marker))
+        {
+            File.WriteAllText(marker, "threw");
+            throw new IOException("transient");
+        }
+
+        return 43;
+    }
+
+    /// <summary>Returns once <paramref name="gate"/> exists: lets a test decide when a task finishes.</summary>
+    public static int WaitForFile(string gate, int result)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(gate))
+        {
+            if (watch.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                throw new TimeoutException($"gate {gate} never appeared");
+            }
+
+            Thread.Sleep(10);
+        }
+
+        return result;
+    }
+
+    /// <summary>Keeps a CPU busy for a while and reports the worker's pid.</summary>
+    public static int BusyPid(int milliseconds)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.ElapsedMilliseconds < milliseconds)
+        {
+            Thread.SpinWait(1000);
+        }
+
+        return Environment.ProcessId;
+    }
+
+    public static Stream OpenStream() => new MemoryStream([1, 2, 3]);
+
+    public static string ContextSummary()
+    {
+        var context = RuntimeContext.Current;
+        return $"{context.JobId}|{context.WorkerId}|{context.TaskId}|{context.IsWorker}|{context.RuntimeEnv?.ToJson()}";
+    }
+
+    public static async Task<string?> ChildGetEnv(string name) => await Cluster.Current.Submit(() => GetEnv(name));
+
+    public static async Task<string?> ChildGetEnvWithOwn(string name, string childValue) =>
+        await Cluster.Current.Submit(() => GetEnv(name), new TaskOptions
+        {
+            RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["CHILD_ONLY"] = childValue } },
+        });
+
+    /// <summary>Fans out children and waits for them, holding its own CPU: would deadlock a 2-CPU node without CPU lending.</summary>
+    public static async Task<int> FanOut(int children)
+    {
+        var refs = Enumerable.Range(1, children).Select(i => Cluster.Current.Submit(() => BusyPid(50))).ToList();
+        var pids = await Cluster.Current.GetAsync(refs);
+        return pids.Length;
+    }
+
+    public static async Task<int> NestedDepth(int depth) =>
+        depth == 0 ? 0 : 1 + await Cluster.Current.Submit(() => NestedDepth(depth - 1));
+}
+
+public sealed record Point(int X, int Y);
+
+public sealed class Counter(int start)
+{
+    private int _value = start;
+
+    public int Value => _value;
+
+    public int Increment(int by) => _value += by;
+
+    public async Task<int> IncrementLaterAsync(int by)
+    {
+        await Task.Delay(1);
+        return _value += by;
+    }
+
+    public int Fail(string message) => throw new ArgumentException(message);
+
+    public int Pid() => Environment.ProcessId;
+
+    public int Crash()
+    {
+        Environment.Exit(9);
+        return 0;
+    }
+
+    public string? GetEnv(string name) => Environment.GetEnvironmentVariable(name);
+}
+
+public sealed class FailingActor
+{
+    public FailingActor(string reason) => throw new InvalidOperationException(reason);
+
+    public int Never() => 0;
+}

@@ -1,0 +1,27 @@
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Tests;
+
+public sealed class EndpointTests
+{
+    [Fact]
+    public void Parse_HostAndPort() => Assert.Equal(("10.0.0.5", 6380), (Endpoint.Parse("10.0.0.5:6380").Host, Endpoint.Parse("10.0.0.5:6380").Port));
+
+    [Fact]
+    public void Parse_UnixSocket_KeepsThePath() => Assert.Equal("/tmp/x/node.sock", Endpoint.Parse("unix:/tmp/x/node.sock").SocketPath);
+
+    [Fact]
+    public void Parse_IPv6_RoundTrips() => Assert.Equal("[::1]:7000", Endpoint.Parse("[::1]:7000").ToString());
+
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("host:0")]
+    [InlineData("host:99999")]
+    [InlineData(":80")]
+    public void Parse_Malformed_ThrowsFormatExceptionNamingTheAddress(string address)
+    {
+        var error = Assert.Throws<FormatException>(() => Endpoint.Parse(address));
+
+        Assert.Contains($"'{address}'", error.Message, StringComparison.Ordinal);
+    }
+}
