@@ -32,6 +32,18 @@ public sealed class NodeOptions
     /// <summary>A task worker idle this long is stopped. Default: 30 seconds.</summary>
     public TimeSpan IdleWorkerTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How many tasks of one env may be sent to a busy task worker ahead of time, so that short tasks
+    /// do not each wait for a round trip to the node. Default: 8; 1 turns pipelining off.
+    /// </summary>
+    public int MaxTasksInFlightPerWorker { get; init; } = 8;
+
+    /// <summary>
+    /// Tasks sent ahead to a worker whose running task has taken this long are taken back when
+    /// resources are free elsewhere, so that a long task does not hold up short ones. Default: 200 ms.
+    /// </summary>
+    public TimeSpan RebalanceAfter { get; init; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>A worker that has not attached this long after its start is killed. Default: 60 seconds.</summary>
     public TimeSpan WorkerStartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -57,6 +69,11 @@ public sealed class NodeOptions
         if (NumCpus < 0 || double.IsNaN(NumCpus))
         {
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        if (MaxTasksInFlightPerWorker < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxTasksInFlightPerWorker), MaxTasksInFlightPerWorker, $"{nameof(MaxTasksInFlightPerWorker)} must be at least 1");
         }
 
         foreach (var (name, amount) in Resources)

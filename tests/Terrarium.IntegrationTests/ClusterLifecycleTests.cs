@@ -113,6 +113,53 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task Resources_AfterCrashesRetriesNestingAndPipelining_AreAllReturned()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+        var markers = Directory.CreateTempSubdirectory("terrarium-markers-").FullName;
+
+        var work = new List<Task>
+        {
+            cluster.GetAsync(Enumerable.Range(0, 200).Select(i => cluster.Submit(() => TestTasks.Square(i)))),
+            cluster.Submit(() => TestTasks.FanOut(3)).GetAsync(),
+            cluster.Submit(() => TestTasks.NestedDepth(3)).GetAsync(),
+            cluster.Submit(() => TestTasks.CrashOnce(Path.Combine(markers, "c")), new TaskOptions { MaxRetries = 1 }).GetAsync(),
+            cluster.Submit(() => TestTasks.ThrowOnce(Path.Combine(markers, "t")), new TaskOptions { MaxRetries = 1, RetryExceptions = true }).GetAsync(),
+            Assert.ThrowsAsync<WorkerCrashedException>(() => cluster.Submit(() => TestTasks.Exit(2), new TaskOptions { MaxRetries = 0 }).GetAsync()),
+            Assert.ThrowsAsync<TaskFailedException>(() => cluster.Submit(() => TestTasks.Throw("x")).GetAsync()),
+        };
+        await Task.WhenAll(work).DefaultTimeout();
+
+        await TestWaits.UntilAsync(async () =>
+        {
+            var node = (await cluster.GetStatusAsync()).Nodes.Single();
+            return node.Available["CPU"] == node.Total["CPU"];
+        }, "every CPU to be available again");
+        Directory.Delete(markers, recursive: true);
+    }
+
+    [Fact]
+    public async Task ShortTaskSentAheadBehindALongOne_RunsElsewhereOnceAWorkerIsFree()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+        var gates = Directory.CreateTempSubdirectory("terrarium-gates-").FullName;
+        var (first, second) = (Path.Combine(gates, "1"), Path.Combine(gates, "2"));
+        var long1 = cluster.Submit(() => TestTasks.WaitForFile(first, 1));
+        var long2 = cluster.Submit(() => TestTasks.WaitForFile(second, 2));
+        await TestWaits.UntilAsync(async () => (await cluster.GetStatusAsync()).Nodes.Single().Available["CPU"] == 0, "both CPUs to be taken");
+
+        var shortTask = cluster.Submit(() => TestTasks.Square(5));
+        File.WriteAllText(second, "");
+
+        Assert.Equal(25, await shortTask.DefaultTimeout());
+        Assert.False(long1.IsReady);
+        File.WriteAllText(first, "");
+        Assert.Equal(1, await long1.DefaultTimeout());
+        Assert.Equal(2, await long2.DefaultTimeout());
+        Directory.Delete(gates, recursive: true);
+    }
+
+    [Fact]
     public async Task InitAsync_BadAddress_ThrowsArgumentException()
     {
         await Assert.ThrowsAsync<ArgumentException>(() => Cluster.InitAsync(new ClusterOptions { Address = "not an address", Token = "t" }));

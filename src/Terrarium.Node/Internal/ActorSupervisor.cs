@@ -163,6 +163,9 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         Pump(actor);
     }
 
+    public void OnReturned(WorkerProcess worker, Returned returned) =>
+        NodeLog.UnexpectedResult(_logger, worker.Id, string.Join(",", returned.WorkIds));
+
     public void OnDone(WorkerProcess worker, WorkDone done)
     {
         if (!_actors.TryGetValue(worker.ActorId!, out var actor))

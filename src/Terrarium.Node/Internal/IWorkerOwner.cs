@@ -11,6 +11,9 @@ internal interface IWorkerOwner
 
     void OnActorStarted(WorkerProcess worker, ActorStarted started);
 
+    /// <summary>The worker gave back tasks it had not started (after a Reclaim).</summary>
+    void OnReturned(WorkerProcess worker, Returned returned);
+
     /// <summary>The process ended (crash, kill or normal shutdown).</summary>
     void OnExited(WorkerProcess worker, int exitCode);
 }

@@ -32,16 +32,22 @@ internal sealed class ResourceLedger
     {
         lock (_lock)
         {
-            foreach (var (name, amount) in demand.Amounts)
+            if (!Fits(demand))
             {
-                if (_available.GetValueOrDefault(name) < amount - 1e-9)
-                {
-                    return false;
-                }
+                return false;
             }
 
             Subtract(demand);
             return true;
+        }
+    }
+
+    /// <summary>Whether <paramref name="demand"/> would fit now, without taking it.</summary>
+    public bool CanAcquire(ResourceSet demand)
+    {
+        lock (_lock)
+        {
+            return Fits(demand);
         }
     }
 
@@ -72,6 +78,8 @@ internal sealed class ResourceLedger
 
         Released?.Invoke();
     }
+
+    private bool Fits(ResourceSet demand) => demand.Amounts.All(kv => _available.GetValueOrDefault(kv.Key) >= kv.Value - 1e-9);
 
     private void Subtract(ResourceSet demand)
     {

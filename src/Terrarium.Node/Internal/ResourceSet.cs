@@ -7,11 +7,18 @@ internal sealed class ResourceSet
 {
     public const string Cpu = "CPU";
 
-    private ResourceSet(Dictionary<string, double> amounts) => Amounts = amounts;
+    private ResourceSet(Dictionary<string, double> amounts)
+    {
+        Amounts = amounts;
+        Key = amounts.Count == 0 ? "{}" : string.Join(", ", amounts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
+    }
 
     public static ResourceSet Empty { get; } = new([]);
 
     public IReadOnlyDictionary<string, double> Amounts { get; }
+
+    /// <summary>Equal for equal amounts: identifies a demand shape.</summary>
+    public string Key { get; }
 
     public static ResourceSet From(ResourceRequest? request)
     {
@@ -54,5 +61,5 @@ internal sealed class ResourceSet
         return null;
     }
 
-    public override string ToString() => Amounts.Count == 0 ? "{}" : string.Join(", ", Amounts.Select(kv => $"{kv.Key}={kv.Value}"));
+    public override string ToString() => Key;
 }

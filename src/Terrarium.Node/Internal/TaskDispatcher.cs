@@ -11,7 +11,8 @@ namespace Terrarium.Node.Internal;
 internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
 {
     private readonly object _gate = new();
-    private readonly LinkedList<TaskRecord> _queue = new();
+    // One FIFO per scheduling class (pool and demand shape), visited in the order classes appeared.
+    private readonly Dictionary<string, LinkedList<TaskRecord>> _queues = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Stack<WorkerProcess>> _idle = new(StringComparer.Ordinal);
     private readonly Dictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
     private readonly NodeOptions _options;
@@ -31,8 +32,8 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         _pool = pool;
         _agent = agent;
         _logger = logger;
-        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 100, options.IdleWorkerTimeout.Ticks / 4));
-        _reaper = options.TimeProvider.CreateTimer(_ => ReapIdleWorkers(), null, period, period);
+        var period = TimeSpan.FromTicks(Math.Clamp(options.IdleWorkerTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 50, options.RebalanceAfter.Ticks));
+        _reaper = options.TimeProvider.CreateTimer(_ => OnTimer(), null, period, period);
         ledger.Released += Dispatch;
     }
 
@@ -42,7 +43,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         {
             lock (_gate)
             {
-                return _queue.Count;
+                return _queues.Values.Sum(q => q.Count);
             }
         }
     }
@@ -66,13 +67,16 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         _ = PrepareAsync(task, envJson);
     }
 
-    /// <summary>A worker's task waits on an object (lend its resources back) or resumes (take them again).</summary>
+    /// <summary>
+    /// A worker's running task waits on an object: lend its resources back and take back the tasks
+    /// sent ahead of it (they may be what it waits for). Or it resumes: take the resources again.
+    /// </summary>
     public void SetBlocked(string workerId, bool blocked)
     {
         ResourceSet lent;
         lock (_gate)
         {
-            if (!_workers.TryGetValue(workerId, out var worker) || worker.Current is null || worker.Blocked == blocked)
+            if (!_workers.TryGetValue(workerId, out var worker) || worker.Assigned.Count == 0 || worker.Blocked == blocked)
             {
                 return;
             }
@@ -85,6 +89,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
             }
 
             lent = worker.Held;
+            Reclaim(worker);
         }
 
         _ledger.Release(lent);
@@ -96,15 +101,9 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         List<WorkerProcess> doomed;
         lock (_gate)
         {
-            for (var node = _queue.First; node is not null;)
+            foreach (var key in _queues.Keys.Where(k => k.StartsWith(jobId + "|", StringComparison.Ordinal)).ToList())
             {
-                var next = node.Next;
-                if (node.Value.JobId == jobId)
-                {
-                    _queue.Remove(node);
-                }
-
-                node = next;
+                _queues.Remove(key);
             }
 
             doomed = _workers.Values.Where(w => w.JobId == jobId).ToList();
@@ -120,13 +119,17 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     {
         lock (_gate)
         {
-            if (worker.Current is { } task)
+            if (worker.Assigned.Count == 0)
             {
-                Execute(worker, task);
+                MakeIdle(worker);
             }
             else
             {
-                MakeIdle(worker);
+                worker.State = WorkerState.Busy;
+                foreach (var task in worker.Assigned)
+                {
+                    Send(worker, task);
+                }
             }
         }
 
@@ -136,29 +139,25 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     public void OnDone(WorkerProcess worker, WorkDone done)
     {
         TaskRecord? finished;
-        ResourceSet released;
+        ResourceSet released = ResourceSet.Empty;
         lock (_gate)
         {
-            finished = worker.Current;
-            if (finished is null || finished.Spec.TaskId != done.WorkId)
+            finished = Take(worker, done.WorkId);
+            if (finished is null)
             {
                 NodeLog.UnexpectedResult(_logger, worker.Id, done.WorkId);
                 return;
             }
 
-            released = worker.Blocked ? ResourceSet.Empty : worker.Held;
-            worker.Current = null;
-            worker.Held = ResourceSet.Empty;
-            worker.Blocked = false;
             worker.TasksRun++;
-            MakeIdle(worker);
-
+            worker.HeadSince = _options.TimeProvider.GetUtcNow();
+            released = EndLeaseIfEmpty(worker, runningTaskFinished: true);
             if (done.Error is { Kind: ErrorKind.Application } && finished.Spec.RetryExceptions &&
                 finished.ExceptionCount < finished.Spec.MaxRetries)
             {
                 finished.ExceptionCount++;
                 NodeLog.RetryingTask(_logger, finished.Spec.TaskId, "exception", finished.ExceptionCount);
-                _queue.AddFirst(finished);
+                Requeue(finished);
                 finished = null;
             }
         }
@@ -173,12 +172,30 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         _ledger.Release(released);
     }
 
+    public void OnReturned(WorkerProcess worker, Returned returned)
+    {
+        ResourceSet released;
+        lock (_gate)
+        {
+            worker.ReclaimPending = false;
+            var given = returned.WorkIds.Select(id => Take(worker, id)).OfType<TaskRecord>().ToList();
+            for (var i = given.Count - 1; i >= 0; i--)
+            {
+                Requeue(given[i]);
+            }
+
+            released = EndLeaseIfEmpty(worker, runningTaskFinished: false);
+        }
+
+        _ledger.Release(released);
+    }
+
     public void OnActorStarted(WorkerProcess worker, ActorStarted started) =>
         NodeLog.UnexpectedResult(_logger, worker.Id, started.ActorId);
 
     public void OnExited(WorkerProcess worker, int exitCode)
     {
-        TaskRecord? lost;
+        TaskRecord? lost = null;
         ResourceSet released;
         lock (_gate)
         {
@@ -189,16 +206,29 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
             }
 
             worker.State = WorkerState.Dead;
-            lost = worker.Current;
             released = worker.Blocked ? ResourceSet.Empty : worker.Held;
-            worker.Current = null;
             worker.Held = ResourceSet.Empty;
-            if (lost is not null && lost.CrashCount < lost.Spec.MaxRetries)
+            if (worker.Assigned.Count > 0)
             {
-                lost.CrashCount++;
-                NodeLog.RetryingTask(_logger, lost.Spec.TaskId, $"worker exit code {exitCode}", lost.CrashCount);
-                _queue.AddFirst(lost);
-                lost = null;
+                // The first task was running; the ones sent ahead never started and go back unharmed.
+                var running = worker.Assigned.First!.Value;
+                var waiting = worker.Assigned.Skip(1).ToList();
+                worker.Assigned.Clear();
+                for (var i = waiting.Count - 1; i >= 0; i--)
+                {
+                    Requeue(waiting[i]);
+                }
+
+                if (running.CrashCount < running.Spec.MaxRetries)
+                {
+                    running.CrashCount++;
+                    NodeLog.RetryingTask(_logger, running.Spec.TaskId, $"worker exit code {exitCode}", running.CrashCount);
+                    Requeue(running);
+                }
+                else
+                {
+                    lost = running;
+                }
             }
         }
 
@@ -236,7 +266,8 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
             }
 
             task.Args = args;
-            task.Env = await _agent.PrepareAsync(task.Spec.EnvHash, envJson, CancellationToken.None).ConfigureAwait(false);
+            var env = await _agent.PrepareAsync(task.Spec.EnvHash, envJson, CancellationToken.None).ConfigureAwait(false);
+            task.SetEnv(env);
         }
         catch (RuntimeEnvSetupFailure e)
         {
@@ -246,7 +277,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
 
         lock (_gate)
         {
-            _queue.AddLast(task);
+            QueueOf(task).AddLast(task);
         }
 
         Dispatch();
@@ -256,54 +287,172 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     {
         lock (_gate)
         {
-            // Tasks with the same demand as one that did not fit will not fit either.
-            HashSet<string>? blockedDemands = null;
-            for (var node = _queue.First; node is not null;)
+            foreach (var queue in _queues.Values)
             {
-                var next = node.Next;
-                var task = node.Value;
-                var demandKey = task.Demand.ToString();
-                if (blockedDemands?.Contains(demandKey) != true)
+                while (queue.First is { } head)
                 {
+                    var task = head.Value;
                     if (_ledger.TryAcquire(task.Demand))
                     {
-                        _queue.Remove(node);
-                        Assign(task);
+                        queue.RemoveFirst();
+                        StartLease(task);
+                    }
+                    else if (LeastLoadedLease(task) is { } worker)
+                    {
+                        queue.RemoveFirst();
+                        Assign(worker, task);
                     }
                     else
                     {
-                        (blockedDemands ??= []).Add(demandKey);
+                        break;
                     }
                 }
+            }
 
-                node = next;
+            Rebalance();
+        }
+    }
+
+    /// <summary>
+    /// Takes back tasks sent ahead to a worker when they could start elsewhere now: an idle worker of
+    /// their pool waits, or the task in front of them has run for a while and resources are free.
+    /// </summary>
+    private void Rebalance()
+    {
+        var now = _options.TimeProvider.GetUtcNow();
+        foreach (var worker in _workers.Values)
+        {
+            if (worker.Assigned.Count > 1 && !worker.ReclaimPending && !worker.Blocked && worker.IsAttached &&
+                ((_idle.TryGetValue(worker.PoolKey, out var idle) && idle.Count > 0) || now - worker.HeadSince >= _options.RebalanceAfter) &&
+                _ledger.CanAcquire(worker.Held))
+            {
+                Reclaim(worker);
             }
         }
     }
 
-    private void Assign(TaskRecord task)
+    private static void Reclaim(WorkerProcess worker)
+    {
+        if (worker.Assigned.Count > 1 && !worker.ReclaimPending)
+        {
+            worker.ReclaimPending = true;
+            worker.Send(new WorkerCommand { Reclaim = new Reclaim() });
+        }
+    }
+
+    private void OnTimer()
+    {
+        ReapIdleWorkers();
+        lock (_gate)
+        {
+            Rebalance();
+        }
+    }
+
+    private LinkedList<TaskRecord> QueueOf(TaskRecord task)
+    {
+        if (!_queues.TryGetValue(task.ClassKey, out var queue))
+        {
+            _queues[task.ClassKey] = queue = new LinkedList<TaskRecord>();
+        }
+
+        return queue;
+    }
+
+    /// <summary>Puts a task back at the head of its queue (a retry, or a task a worker gave back).</summary>
+    private void Requeue(TaskRecord task) => QueueOf(task).AddFirst(task);
+
+    /// <summary>Runs a task with freshly acquired resources: on an idle worker of its pool, or a new one.</summary>
+    private void StartLease(TaskRecord task)
     {
         if (_idle.TryGetValue(task.PoolKey, out var idle) && idle.Count > 0)
         {
             var worker = idle.Pop();
             worker.Held = task.Demand;
-            Execute(worker, task);
+            worker.State = WorkerState.Busy;
+            Assign(worker, task);
             return;
         }
 
         var started = _pool.Start(task.JobId, task.Owner.JobCodeDir, task.Env, actorId: null, this);
-        started.Current = task;
         started.Held = task.Demand;
+        started.HeadSince = _options.TimeProvider.GetUtcNow();
+        started.Assigned.AddLast(task);
         _workers[started.Id] = started;
     }
 
-    private static void Execute(WorkerProcess worker, TaskRecord task)
+    /// <summary>A worker of the task's pool, leased for the same demand, with room for one more task.</summary>
+    private WorkerProcess? LeastLoadedLease(TaskRecord task)
     {
-        worker.Current = task;
-        worker.State = WorkerState.Busy;
+        WorkerProcess? best = null;
+        foreach (var worker in _workers.Values)
+        {
+            if (worker.PoolKey == task.PoolKey && worker.State != WorkerState.Dead && !worker.Blocked &&
+                worker.Assigned.Count > 0 && worker.Assigned.Count < _options.MaxTasksInFlightPerWorker &&
+                worker.Held.Key == task.Demand.Key && (best is null || worker.Assigned.Count < best.Assigned.Count))
+            {
+                best = worker;
+            }
+        }
+
+        return best;
+    }
+
+    private void Assign(WorkerProcess worker, TaskRecord task)
+    {
+        if (worker.Assigned.Count == 0)
+        {
+            worker.HeadSince = _options.TimeProvider.GetUtcNow();
+        }
+
+        worker.Assigned.AddLast(task);
+        if (worker.IsAttached)
+        {
+            Send(worker, task);
+        }
+    }
+
+    private static void Send(WorkerProcess worker, TaskRecord task)
+    {
         var execute = new Execute { WorkId = task.Spec.TaskId, Function = task.Spec.Function };
         execute.Args.AddRange(task.Args);
         worker.Send(new WorkerCommand { Execute = execute });
+    }
+
+    private static TaskRecord? Take(WorkerProcess worker, string taskId)
+    {
+        for (var node = worker.Assigned.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Spec.TaskId == taskId)
+            {
+                worker.Assigned.Remove(node);
+                return node.Value;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>When a worker has no tasks left its lease ends: it goes idle and its resources return.</summary>
+    private ResourceSet EndLeaseIfEmpty(WorkerProcess worker, bool runningTaskFinished)
+    {
+        if (worker.Assigned.Count > 0)
+        {
+            if (runningTaskFinished && worker.Blocked)
+            {
+                // The blocked task finished; the next one runs with the lease's resources again.
+                worker.Blocked = false;
+                _ledger.ForceAcquire(worker.Held);
+            }
+
+            return ResourceSet.Empty;
+        }
+
+        var released = worker.Blocked ? ResourceSet.Empty : worker.Held;
+        worker.Held = ResourceSet.Empty;
+        worker.Blocked = false;
+        MakeIdle(worker);
+        return released;
     }
 
     private void MakeIdle(WorkerProcess worker)

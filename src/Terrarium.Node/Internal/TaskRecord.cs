@@ -17,10 +17,19 @@ internal sealed class TaskRecord(SubmitTask spec, ClientSession owner, ResourceS
     /// <summary>Argument values, once every dependency is ready.</summary>
     public IReadOnlyList<ByteString> Args { get; set; } = [];
 
-    public PreparedEnv Env { get; set; } = PreparedEnv.None;
+    public PreparedEnv Env { get; private set; } = PreparedEnv.None;
 
     /// <summary>Workers of the same job and env are interchangeable.</summary>
     public string PoolKey => JobId + "|" + Env.Hash;
+
+    /// <summary>Tasks of one pool and demand shape queue together and may share a worker's lease.</summary>
+    public string ClassKey { get; private set; } = "";
+
+    public void SetEnv(PreparedEnv env)
+    {
+        Env = env;
+        ClassKey = PoolKey + "|" + Demand.Key;
+    }
 
     public int CrashCount { get; set; }
 

@@ -133,13 +133,10 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         foreach (var worker in _workers.Values)
         {
             worker.Kill();
-            if (worker.Process is { } process)
-            {
-                exits.Add(process.WaitForExitAsync());
-            }
+            exits.Add(worker.HasExited.Task);
         }
 
-        await Task.WhenAll(exits).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        await Task.WhenAll(exits).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private static async Task ReadEventsAsync(WorkerProcess worker, IAsyncStreamReader<WorkerBatch> events, CancellationToken ct)
@@ -157,6 +154,9 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
                             break;
                         case WorkerEvent.KindOneofCase.ActorStarted:
                             worker.Owner.OnActorStarted(worker, e.ActorStarted);
+                            break;
+                        case WorkerEvent.KindOneofCase.Returned:
+                            worker.Owner.OnReturned(worker, e.Returned);
                             break;
                     }
                 }
@@ -200,7 +200,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         worker.Shutdown();
         NodeLog.WorkerExited(logger, worker.Id, worker.Pid, exitCode);
         worker.Owner.OnExited(worker, exitCode);
-        worker.Process?.Dispose();
+        worker.HasExited.TrySetResult();
     }
 
     private async Task PumpOutputAsync(WorkerProcess worker, StreamReader reader, bool stderr)

@@ -39,13 +39,22 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
 
     public WorkerState State { get; set; } = WorkerState.Starting;
 
-    /// <summary>The task it runs, or the one it will run once attached.</summary>
-    public TaskRecord? Current { get; set; }
+    /// <summary>
+    /// Tasks sent to it (or to be sent once it attaches), in order: the first runs, the rest wait
+    /// in the worker. Empty for an idle worker.
+    /// </summary>
+    public LinkedList<TaskRecord> Assigned { get; } = new();
 
-    /// <summary>Resources held for <see cref="Current"/>.</summary>
+    /// <summary>Resources held while it has tasks: one task's demand, shared by the tasks sent ahead.</summary>
     public ResourceSet Held { get; set; } = ResourceSet.Empty;
 
-    /// <summary>Its task waits on another object and has lent its resources back.</summary>
+    /// <summary>A Reclaim was sent and its Returned has not arrived yet.</summary>
+    public bool ReclaimPending { get; set; }
+
+    /// <summary>When the task at the head of <see cref="Assigned"/> became the head.</summary>
+    public DateTimeOffset HeadSince { get; set; }
+
+    /// <summary>Its running task waits on another object and has lent its resources back.</summary>
     public bool Blocked { get; set; }
 
     public DateTimeOffset IdleSince { get; set; }
@@ -53,6 +62,9 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     public int TasksRun { get; set; }
 
     public bool IsAttached => _commands is not null;
+
+    /// <summary>Completes once the process has exited and its owner was told.</summary>
+    public TaskCompletionSource HasExited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Attach(BatchingWriter<WorkerCommand, WorkerCommandBatch> commands) => _commands = commands;
 

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
@@ -23,9 +22,9 @@ internal sealed class WorkExecutor
             node, head, token, setup.JobId, setup.JobCodeDir, workerId, env, CancellationToken.None).GetAwaiter().GetResult());
     }
 
-    public async Task RunAsync(ChannelReader<WorkerCommand> work)
+    public async Task RunAsync(WorkQueue work)
     {
-        await foreach (var command in work.ReadAllAsync().ConfigureAwait(false))
+        while (await work.TakeAsync().ConfigureAwait(false) is { } command)
         {
             switch (command.KindCase)
             {

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
@@ -34,7 +33,7 @@ internal static class WorkerHost
             var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
 
-            var work = Channel.CreateUnbounded<WorkerCommand>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            var work = new WorkQueue();
             WorkExecutor? executor = null;
             Task running = Task.CompletedTask;
             try
@@ -46,11 +45,15 @@ internal static class WorkerHost
                         if (command.KindCase == WorkerCommand.KindOneofCase.Setup)
                         {
                             executor = new WorkExecutor(command.Setup, node, workerId, token, events);
-                            running = Task.Run(() => executor.RunAsync(work.Reader));
+                            running = Task.Run(() => executor.RunAsync(work));
+                        }
+                        else if (command.KindCase == WorkerCommand.KindOneofCase.Reclaim)
+                        {
+                            events.TryWrite(new WorkerEvent { Returned = new Returned { WorkIds = { work.ReclaimTasks() } } });
                         }
                         else
                         {
-                            work.Writer.TryWrite(command);
+                            work.Add(command);
                         }
                     }
                 }
@@ -60,7 +63,7 @@ internal static class WorkerHost
                 // The node went away: nothing left to work for.
             }
 
-            work.Writer.TryComplete();
+            work.Complete();
             await running.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             events.Complete();
         }

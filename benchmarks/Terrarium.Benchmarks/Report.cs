@@ -1,0 +1,64 @@
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Terrarium.Benchmarks;
+
+/// <summary>Prints the figures beside Ray's published ones and the goals, and writes them as JSON.</summary>
+public static class Report
+{
+    // Ray 2.48 release microbenchmarks, 64 vCPUs.
+    private static readonly Dictionary<string, double> s_ray = new()
+    {
+        ["single_client_tasks_sync"] = 981,
+        ["single_client_tasks_async"] = 8041,
+        ["1_1_actor_calls_sync"] = 2012,
+        ["1_1_actor_calls_async"] = 8664,
+        ["n_n_actor_calls_async"] = 27376,
+    };
+
+    // Goals on a 2-core machine (reported, never asserted).
+    private static readonly Dictionary<string, string> s_goals = new()
+    {
+        ["single_client_tasks_sync"] = ">= 3,000",
+        ["single_client_tasks_async"] = ">= 25,000",
+        ["1_1_actor_calls_sync"] = ">= 5,000",
+        ["1_1_actor_calls_async"] = ">= 30,000",
+        ["env_vars_tasks_ratio"] = ">= 0.95",
+        ["worker_start_ratio"] = "<= 1.5",
+        ["actor_sync_vs_orleans"] = ">= 1",
+        ["actor_async_vs_orleans"] = ">= 1",
+    };
+
+    public static void Print(IReadOnlyList<Measurement> results)
+    {
+        var table = new Table().AddColumns("metric", "Terrarium", "±", "unit", "Ray 2.48 (64 vCPU)", "goal (2 cores)");
+        foreach (var m in results)
+        {
+            table.AddRow(
+                Markup.Escape(m.Name),
+                m.Value.ToString(m.Unit == "x" ? "N2" : "N1"),
+                m.StdDev == 0 ? "" : m.StdDev.ToString("N1"),
+                m.Unit,
+                s_ray.TryGetValue(m.Name, out var ray) ? ray.ToString("N0") : "",
+                s_goals.GetValueOrDefault(m.Name, ""));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    public static string Write(IReadOnlyList<Measurement> results, bool quick)
+    {
+        var directory = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "results"));
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "latest.json");
+        var document = new
+        {
+            machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
+            quick,
+            taken = DateTimeOffset.UtcNow,
+            metrics = results.ToDictionary(m => m.Name, m => new { value = Math.Round(m.Value, 3), stddev = Math.Round(m.StdDev, 3), unit = m.Unit, description = m.Description }),
+        };
+        File.WriteAllText(path, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+        return path;
+    }
+}

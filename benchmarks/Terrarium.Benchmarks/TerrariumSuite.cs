@@ -1,0 +1,102 @@
+using System.Diagnostics;
+
+namespace Terrarium.Benchmarks;
+
+/// <summary>Ray's microbenchmark set and Terrarium's own figures, on an embedded cluster.</summary>
+public static class TerrariumSuite
+{
+    public static async Task RunAsync(Harness harness)
+    {
+        var batch = 1000;
+        var syncCalls = harness.Quick ? 300 : 2000;
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false });
+
+        await harness.RateAsync("single_client_tasks_sync", "submit one task and await it, in a loop", syncCalls, async () =>
+        {
+            for (var i = 0; i < syncCalls; i++)
+            {
+                await cluster.Submit(() => BenchTasks.Noop());
+            }
+        });
+
+        await harness.RateAsync("single_client_tasks_async", "submit 1000 tasks, then wait for all", batch, async () =>
+        {
+            var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop())).ToList();
+            await cluster.WaitAsync(refs, refs.Count, Timeout.InfiniteTimeSpan);
+        });
+
+        await harness.RateAsync("single_client_tasks_and_get_batch", "submit 1000 tasks, then get all their values", batch, async () =>
+        {
+            var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop())).ToList();
+            await cluster.GetAsync(refs);
+        });
+
+        await harness.RateAsync("single_client_wait_1k_refs", "submit 1000 tasks, then wait for them one at a time (rounds/s)", 1, async () =>
+        {
+            IReadOnlyList<ObjectRef<int>> pending = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop())).ToList();
+            while (pending.Count > 0)
+            {
+                (_, pending) = await cluster.WaitAsync(pending, 1, Timeout.InfiniteTimeSpan);
+            }
+        });
+
+        var envVars = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["BENCH"] = "1" } } };
+        await harness.RateAsync("env_vars_tasks_async", "as single_client_tasks_async, with an env_vars-only runtime env", batch, async () =>
+        {
+            var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop(), envVars)).ToList();
+            await cluster.WaitAsync(refs, refs.Count, Timeout.InfiniteTimeSpan);
+        });
+        harness.Ratio("env_vars_tasks_ratio", "env_vars_tasks_async / single_client_tasks_async (goal >= 0.95)", "env_vars_tasks_async", "single_client_tasks_async");
+
+        var actor = cluster.CreateActor(() => new BenchActor());
+        await actor.Call(a => a.Noop());
+        await harness.RateAsync("1_1_actor_calls_sync", "call an actor and await, in a loop", syncCalls, async () =>
+        {
+            for (var i = 0; i < syncCalls; i++)
+            {
+                await actor.Call(a => a.Noop());
+            }
+        });
+
+        await harness.RateAsync("1_1_actor_calls_async", "1000 pipelined calls to one actor", batch, async () =>
+        {
+            var refs = Enumerable.Range(0, batch).Select(_ => actor.Call(a => a.Noop())).ToList();
+            await cluster.GetAsync(refs);
+        });
+
+        await harness.RateAsync("1_1_async_actor_calls_async", "1000 pipelined calls of an async method", batch, async () =>
+        {
+            var refs = Enumerable.Range(0, batch).Select(_ => actor.Call(a => a.NoopAsync())).ToList();
+            await cluster.GetAsync(refs);
+        });
+
+        var actors = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => cluster.CreateActor(() => new BenchActor())).ToList();
+        await cluster.GetAsync(actors.Select(a => a.Call(x => x.Noop())));
+        await harness.RateAsync("n_n_actor_calls_async", $"1000 pipelined calls to each of {actors.Count} actors at once (the driver is the only client)", batch * actors.Count, async () =>
+        {
+            var refs = actors.SelectMany(a => Enumerable.Range(0, batch).Select(_ => a.Call(x => x.Noop()))).ToList();
+            await cluster.GetAsync(refs);
+        });
+
+        var samples = harness.Quick ? 3 : 8;
+        var fresh = 0;
+        await harness.LatencyAsync("worker_start", "a task in a new runtime env: request to result, including the worker's start", samples, async () =>
+        {
+            var env = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["FRESH"] = (++fresh).ToString() } } };
+            var watch = Stopwatch.StartNew();
+            await cluster.Submit(() => BenchTasks.Noop(), env);
+            return watch.Elapsed;
+        });
+
+        var hello = Path.Combine(AppContext.BaseDirectory, "Hello.dll");
+        var dotnet = Node.WorkerHostCommand.CurrentDotnet();
+        await harness.LatencyAsync("bare_dotnet_start", "dotnet Hello.dll, start to exit: the floor for a worker start", samples, async () =>
+        {
+            var watch = Stopwatch.StartNew();
+            using var process = Process.Start(new ProcessStartInfo(dotnet, [hello]) { RedirectStandardOutput = true })!;
+            await process.WaitForExitAsync();
+            return watch.Elapsed;
+        });
+        harness.Ratio("worker_start_ratio", "worker_start / bare_dotnet_start (goal <= 1.5)", "worker_start", "bare_dotnet_start");
+    }
+}
