@@ -17,6 +17,12 @@ public sealed class HeadOptions
     /// <summary>A node silent for this long is declared dead. Default: 10 seconds.</summary>
     public TimeSpan NodeDeathTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Where the package store keeps archives. Required.</summary>
+    public string StorageDirectory { get; init; } = "";
+
+    /// <summary>The largest package the store accepts. Default: 1 GiB.</summary>
+    public long MaxPackageBytes { get; init; } = 1L << 30;
+
     /// <summary>The clock. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -28,6 +34,7 @@ public sealed class HeadOptions
         }
 
         ArgumentException.ThrowIfNullOrEmpty(Token, nameof(Token));
+        ArgumentException.ThrowIfNullOrEmpty(StorageDirectory, nameof(StorageDirectory));
         if (HeartbeatInterval <= TimeSpan.Zero || NodeDeathTimeout <= HeartbeatInterval)
         {
             throw new ArgumentException(

@@ -23,7 +23,7 @@ public sealed class HeadServer : IAsyncDisposable
         options.Validate();
         var server = await GrpcServer.StartAsync(
             options.Endpoints, options.Token, loggerFactory,
-            services => services.AddSingleton(options).AddSingleton<HeadState>(),
+            services => services.AddSingleton(options).AddSingleton<HeadState>().AddSingleton<PackageStore>(),
             app => app.MapGrpcService<HeadService>(),
             ct).ConfigureAwait(false);
         return new HeadServer(server);

@@ -29,6 +29,12 @@ public sealed class NodeOptions
     /// <summary>Where the node keeps worker logs and sockets for this run. Required.</summary>
     public string SessionDirectory { get; init; } = "";
 
+    /// <summary>Where the runtime-env agent caches packages and environments across runs. Required.</summary>
+    public string CacheDirectory { get; init; } = "";
+
+    /// <summary>The most an archive from outside may unpack to. Default: 4 GiB.</summary>
+    public long MaxUnpackedBytes { get; init; } = 4L << 30;
+
     /// <summary>A task worker idle this long is stopped. Default: 30 seconds.</summary>
     public TimeSpan IdleWorkerTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -66,6 +72,7 @@ public sealed class NodeOptions
         ArgumentNullException.ThrowIfNull(WorkerHost, nameof(WorkerHost));
         ArgumentException.ThrowIfNullOrEmpty(Token, nameof(Token));
         ArgumentException.ThrowIfNullOrEmpty(SessionDirectory, nameof(SessionDirectory));
+        ArgumentException.ThrowIfNullOrEmpty(CacheDirectory, nameof(CacheDirectory));
         if (NumCpus < 0 || double.IsNaN(NumCpus))
         {
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");

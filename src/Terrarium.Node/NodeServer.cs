@@ -39,6 +39,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<ObjectStore>()
                 .AddSingleton<LogRelay>()
                 .AddSingleton<WorkerPool>()
+                .AddSingleton<PackageCache>()
                 .AddSingleton<RuntimeEnvAgent>()
                 .AddSingleton<HeadLink>()
                 .AddSingleton<TaskDispatcher>()

@@ -34,6 +34,7 @@ public sealed partial class Cluster
                 status?.Objects ?? 0));
         }
 
-        return new ClusterStatus(summaries);
+        var packages = await _head.ListPackagesAsync(new ListPackagesRequest(), cancellationToken: ct).ConfigureAwait(false);
+        return new ClusterStatus(summaries, packages.Packages.Select(p => new PackageSummary(p.Hash, p.Size, p.Uploads)).OrderBy(p => p.Hash).ToList());
     }
 }

@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using System.Runtime.CompilerServices;
 using Terrarium.Internal;
+using Terrarium.Internal.Packaging;
 using Terrarium.Protocol;
 
 namespace Terrarium;
@@ -111,22 +112,40 @@ public sealed partial class Cluster
         return new ObjectRef<T>(handle);
     }
 
-    /// <summary>The effective env of a task or actor: its own env merged over this connection's base env.</summary>
+    /// <summary>
+    /// The effective env of a task or actor: its own env merged over this connection's base env, with
+    /// local paths packaged into content URIs.
+    /// </summary>
     private ResolvedEnv Resolve(RuntimeEnv? own, string paramName)
     {
-        if (own is null)
+        if (own is null && _baseEnv is not null)
         {
             return _baseEnv;
         }
 
-        if (_resolvedEnvs.TryGetValue(own, out var cached))
+        if (own is not null && _resolvedEnvs.TryGetValue(own, out var cached))
         {
             return cached;
         }
 
-        RuntimeEnvValidator.Validate(own, paramName);
-        var resolved = ResolvedEnv.From(RuntimeEnvMerge.Merge(_baseEnv.Env, own));
-        _resolvedEnvs.AddOrUpdate(own, resolved);
+        if (own is not null)
+        {
+            RuntimeEnvValidator.Validate(own, paramName);
+        }
+
+        var merged = RuntimeEnvMerge.Merge(_baseEnvSpec, own);
+        if (merged is not null && EnvPackager.HasLocalPaths(merged))
+        {
+            // Not cached: the files may have changed since the last submission.
+            return ResolvedEnv.From(_envPackager.Resolve(merged, paramName));
+        }
+
+        var resolved = ResolvedEnv.From(merged is null ? null : _envPackager.Resolve(merged, paramName));
+        if (own is not null)
+        {
+            _resolvedEnvs.AddOrUpdate(own, resolved);
+        }
+
         return resolved;
     }
 

@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Terrarium.Internal;
+using Terrarium.Internal.Packaging;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
@@ -22,20 +23,27 @@ public sealed partial class Cluster : IAsyncDisposable
     private readonly GrpcChannel _headChannel;
     private readonly Protocol.Head.HeadClient _head;
     private readonly EmbeddedCluster? _embedded;
-    private readonly ResolvedEnv _baseEnv;
+    private readonly RuntimeEnv? _baseEnvSpec;
+    private readonly ResolvedEnv? _baseEnv;
+    private readonly EnvPackager _envPackager;
     private readonly ClusterLogPrinter? _printer;
     private readonly string _token;
     private IReadOnlyList<IReadOnlyDictionary<string, double>> _nodeTotals;
     private int _disposed;
 
     private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string token, string jobId, RuntimeEnv? baseEnv,
-        IReadOnlyList<IReadOnlyDictionary<string, double>> nodeTotals, EmbeddedCluster? embedded, ClusterLogPrinter? printer)
+        IReadOnlyList<IReadOnlyDictionary<string, double>> nodeTotals, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes)
     {
         _session = session;
         _headChannel = headChannel;
         _head = new Protocol.Head.HeadClient(head);
         _embedded = embedded;
-        _baseEnv = ResolvedEnv.From(baseEnv);
+        _baseEnvSpec = baseEnv;
+        // A base env with local paths is packaged at each submission, so that edits are picked up.
+        _baseEnv = baseEnv is not null && EnvPackager.HasLocalPaths(baseEnv) ? null : ResolvedEnv.From(baseEnv);
+        _envPackager = new EnvPackager(
+            new DirectoryPackager(maxPackageBytes, message => Console.Error.WriteLine("warning: " + message)),
+            new PackageUploader(_head));
         _nodeTotals = nodeTotals;
         _printer = printer;
         _token = token;
@@ -176,7 +184,7 @@ public sealed partial class Cluster : IAsyncDisposable
         var totals = await ListNodeTotalsAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
         var session = await NodeSession.OpenAsync(node, token,
             new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, WorkerId = workerId }, null, ct).ConfigureAwait(false);
-        return new Cluster(session, headChannel, headInvoker, token, jobId, workerEnv, totals, null, null);
+        return new Cluster(session, headChannel, headInvoker, token, jobId, workerEnv, totals, null, null, new ClusterOptions().MaxPackageBytes);
     }
 
     private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, string token, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
@@ -203,7 +211,19 @@ public sealed partial class Cluster : IAsyncDisposable
                 SubscribeLogs = options.LogToDriver,
             }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
             var totals = nodes.Nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources).ToList();
-            return new Cluster(session, headChannel, headInvoker, token, job.JobId, jobEnv, totals, embedded, printer);
+            var cluster = new Cluster(session, headChannel, headInvoker, token, job.JobId, jobEnv, totals, embedded, printer, options.MaxPackageBytes);
+            try
+            {
+                // Package and check the job's local paths now, so that a bad one fails InitAsync.
+                cluster.Resolve(null, $"{nameof(options)}.{nameof(ClusterOptions.Job)}.{nameof(JobConfig.RuntimeEnv)}");
+            }
+            catch
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            return cluster;
         }
         catch (RpcException e)
         {

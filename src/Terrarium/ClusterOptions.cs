@@ -29,11 +29,27 @@ public sealed class ClusterOptions
     /// <summary>How long an idle task worker of the embedded node lives. Default: null, 30 seconds.</summary>
     public TimeSpan? IdleWorkerTimeout { get; init; }
 
+    /// <summary>
+    /// Where the embedded node caches packages and environments across runs. Default: null, which is
+    /// <c>TERRARIUM_CACHE_DIR</c> or else <c>terrarium</c> under the user's cache directory.
+    /// </summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>The largest package (working dir or module) this driver uploads. Default: 1 GiB.</summary>
+    public long MaxPackageBytes { get; init; } = 1L << 30;
+
     /// <summary>Print workers' stdout and stderr in this process, prefixed with their pid. Default: true.</summary>
     public bool LogToDriver { get; init; } = true;
 
     /// <summary>Where Terrarium's own logs go. Default: warnings and errors to the console.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    internal string ResolveCacheDirectory() =>
+        CacheDirectory
+        ?? Environment.GetEnvironmentVariable("TERRARIUM_CACHE_DIR")
+        ?? Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "terrarium");
 
     internal void Validate()
     {
@@ -45,6 +61,11 @@ public sealed class ClusterOptions
         if (IdleWorkerTimeout is { } idle && idle <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(IdleWorkerTimeout), idle, $"{nameof(IdleWorkerTimeout)} must be positive");
+        }
+
+        if (MaxPackageBytes <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPackageBytes), MaxPackageBytes, $"{nameof(MaxPackageBytes)} must be positive");
         }
 
         Internal.ResourceValidation.Validate(Resources, nameof(Resources));

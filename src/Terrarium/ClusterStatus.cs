@@ -1,8 +1,15 @@
 namespace Terrarium;
 
-/// <summary>A snapshot of a cluster: its nodes, their resources, workers and runtime envs.</summary>
+/// <summary>A snapshot of a cluster: its nodes, their resources, workers and runtime envs, and the head's package store.</summary>
 /// <param name="Nodes">Every node the head knows, live or dead.</param>
-public sealed record ClusterStatus(IReadOnlyList<NodeSummary> Nodes);
+/// <param name="Packages">The packages (<c>pkg://</c> archives) in the head's store.</param>
+public sealed record ClusterStatus(IReadOnlyList<NodeSummary> Nodes, IReadOnlyList<PackageSummary> Packages);
+
+/// <summary>One package in the head's content-addressed store.</summary>
+/// <param name="Hash">The SHA-256 of the archive; its URI is <c>pkg://</c> followed by it.</param>
+/// <param name="Size">The archive's size in bytes.</param>
+/// <param name="Uploads">How often it was uploaded: drivers skip the upload when the head has it.</param>
+public sealed record PackageSummary(string Hash, long Size, int Uploads);
 
 /// <summary>One node's state.</summary>
 /// <param name="NodeId">The node's id.</param>

@@ -22,6 +22,34 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task JobDefaultWorkingDir_AppliesToTasksAndActors()
+    {
+        var dir = Directory.CreateTempSubdirectory("terrarium-jobwd-").FullName;
+        File.WriteAllText(Path.Combine(dir, "job.txt"), "job-wide data");
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions
+        {
+            NumCpus = 2, LogToDriver = false, Job = new JobConfig { RuntimeEnv = new RuntimeEnv { WorkingDir = dir } },
+        }).DefaultTimeout();
+
+        Assert.Equal("job-wide data", await cluster.Submit(() => FileTasks.Read("job.txt")).DefaultTimeout());
+        Assert.Equal("job-wide data", await cluster.CreateActor(() => new FileReader()).Call(r => r.Read("job.txt")).DefaultTimeout());
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task JobDefaultWorkingDir_Missing_FailsInitAsync()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "terrarium-missing-" + Guid.NewGuid().ToString("N"));
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => Cluster.InitAsync(new ClusterOptions
+        {
+            LogToDriver = false, Job = new JobConfig { RuntimeEnv = new RuntimeEnv { WorkingDir = missing } },
+        }));
+
+        Assert.Contains(missing, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DisposeAsync_StopsTheJobsWorkers_AndANewInitWorks()
     {
         int taskPid, actorPid;

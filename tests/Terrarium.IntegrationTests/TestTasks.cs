@@ -147,3 +147,25 @@ public sealed class FailingActor
 
     public int Never() => 0;
 }
+
+public static class FileTasks
+{
+    public static string Read(string relativePath) => File.ReadAllText(relativePath);
+
+    public static string CurrentDirectory() => Environment.CurrentDirectory;
+
+    public static string? WorkingDirUri() => RuntimeContext.Current.RuntimeEnv?.WorkingDir;
+
+    /// <summary>Calls a static method of an assembly the test project does not reference.</summary>
+    public static string CallModule(string assemblyName, string typeName, string method) =>
+        (string)System.Reflection.Assembly.Load(assemblyName).GetType(typeName, throwOnError: true)!.GetMethod(method)!.Invoke(null, null)!;
+
+    /// <summary>Submits a child whose working_dir is a path relative to this worker's own working dir.</summary>
+    public static async Task<string> ChildReadsFromSubdirectory(string subdirectory, string file) =>
+        await Cluster.Current.Submit(() => Read(file), new TaskOptions { RuntimeEnv = new RuntimeEnv { WorkingDir = subdirectory } });
+}
+
+public sealed class FileReader
+{
+    public string Read(string relativePath) => File.ReadAllText(relativePath);
+}

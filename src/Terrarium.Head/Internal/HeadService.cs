@@ -4,8 +4,24 @@ using Terrarium.Protocol;
 namespace Terrarium.Head.Internal;
 
 /// <summary>The gRPC face of <see cref="HeadState"/>: validates requests and answers.</summary>
-internal sealed class HeadService(HeadState state, HeadOptions options) : Protocol.Head.HeadBase
+internal sealed class HeadService(HeadState state, PackageStore packages, HeadOptions options) : Protocol.Head.HeadBase
 {
+    public override Task<HasPackageReply> HasPackage(HasPackageRequest request, ServerCallContext context) =>
+        Task.FromResult(new HasPackageReply { Present = packages.Has(request.Hash) });
+
+    public override async Task<UploadPackageReply> UploadPackage(IAsyncStreamReader<PackageChunk> requestStream, ServerCallContext context) =>
+        new() { Stored = await packages.ReceiveAsync(requestStream, context.CancellationToken).ConfigureAwait(false) };
+
+    public override Task DownloadPackage(DownloadPackageRequest request, IServerStreamWriter<PackageChunk> responseStream, ServerCallContext context) =>
+        packages.SendAsync(request.Hash, responseStream, context.CancellationToken);
+
+    public override Task<ListPackagesReply> ListPackages(ListPackagesRequest request, ServerCallContext context)
+    {
+        var reply = new ListPackagesReply();
+        reply.Packages.AddRange(packages.List());
+        return Task.FromResult(reply);
+    }
+
     public override Task<RegisterNodeReply> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
         if (request.Node is null || string.IsNullOrEmpty(request.Node.NodeId))

@@ -27,6 +27,34 @@ internal sealed class HeadLink(NodeOptions options, ResourceLedger ledger, ILogg
         _heartbeats = Task.Run(() => HeartbeatLoopAsync(info, interval, _stop.Token), CancellationToken.None);
     }
 
+    /// <summary>Streams a package from the head's store to <paramref name="destination"/>, verifying its hash.</summary>
+    public async Task DownloadPackageAsync(string hash, string destination, CancellationToken ct)
+    {
+        try
+        {
+            using var call = _client!.DownloadPackage(new DownloadPackageRequest { Hash = hash }, cancellationToken: ct);
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            await using (var file = File.Create(destination))
+            {
+                await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    sha.AppendData(chunk.Data.Span);
+                    await file.WriteAsync(chunk.Data.Memory, ct).ConfigureAwait(false);
+                }
+            }
+
+            var actual = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+            if (actual != hash)
+            {
+                throw new PackageFetchException($"pkg://{hash}: the head sent content hashing to {actual}");
+            }
+        }
+        catch (RpcException e)
+        {
+            throw new PackageFetchException($"pkg://{hash}: cannot download from the head: {e.Status.Detail}", e);
+        }
+    }
+
     public void ReleaseActorName(string name, string actorId)
     {
         if (_client is null)

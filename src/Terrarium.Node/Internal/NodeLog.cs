@@ -50,6 +50,12 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2041, Level = LogLevel.Information, Message = "Retrying the setup of runtime env {Hash}, which failed earlier")]
     public static partial void RetryingFailedEnv(ILogger logger, string hash);
 
+    [LoggerMessage(EventId = 2042, Level = LogLevel.Information, Message = "Fetching package {Uri}")]
+    public static partial void FetchingPackage(ILogger logger, string uri);
+
+    [LoggerMessage(EventId = 2043, Level = LogLevel.Warning, Message = "Setting up runtime env {Hash} failed in {Field}: {Reason}")]
+    public static partial void EnvSetupFailed(ILogger logger, string hash, string field, string reason);
+
     [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Call {Call} to the head failed: {Detail}")]
     public static partial void HeadCallFailed(ILogger logger, string call, string detail);
 }

@@ -15,4 +15,7 @@ internal sealed class PreparedEnv
 
     /// <summary>The worker's current directory; null for the node's worker directory.</summary>
     public string? WorkingDirectory { get; init; }
+
+    /// <summary>Where the worker finds the env's assemblies, ahead of the job's code: modules, then the working dir.</summary>
+    public IReadOnlyList<string> AssemblyDirectories { get; init; } = [];
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using NuGet.Frameworks;
 
 namespace Terrarium.Node.Internal;
 
@@ -9,8 +10,9 @@ namespace Terrarium.Node.Internal;
 /// the same build; a failed build is remembered for <see cref="NodeOptions.FailedSetupRetryDelay"/>
 /// so that a broken env is not rebuilt in a tight loop.
 /// </summary>
-internal sealed class RuntimeEnvAgent(NodeOptions options, ILogger<RuntimeEnvAgent> logger)
+internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages, ILogger<RuntimeEnvAgent> logger)
 {
+    private static readonly NuGetFramework s_runtime = NuGetFramework.Parse("net" + Environment.Version.ToString(2));
     private readonly ConcurrentDictionary<string, Build> _builds = new(StringComparer.Ordinal);
 
     public async Task<PreparedEnv> PrepareAsync(string hash, string canonicalJson, CancellationToken ct)
@@ -22,10 +24,10 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, ILogger<RuntimeEnvAge
 
         while (true)
         {
-            var build = _builds.GetOrAdd(hash, h => new Build(Task.Run(() => BuildAsync(h, canonicalJson, ct), CancellationToken.None), options.TimeProvider));
+            var build = _builds.GetOrAdd(hash, h => new Build(Task.Run(() => BuildWithTimeoutAsync(h, canonicalJson), CancellationToken.None), options.TimeProvider));
             try
             {
-                return await build.Result.ConfigureAwait(false);
+                return await build.Result.WaitAsync(ct).ConfigureAwait(false);
             }
             catch (RuntimeEnvSetupFailure) when (options.TimeProvider.GetUtcNow() - build.FinishedAt > options.FailedSetupRetryDelay)
             {
@@ -43,13 +45,38 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, ILogger<RuntimeEnvAge
             kv.Value.Result.IsCompletedSuccessfully ? "ready" : kv.Value.Result.IsFaulted ? "failed" : "building",
             kv.Value.Result.IsCompletedSuccessfully ? kv.Value.Result.Result.CanonicalJson : ""));
 
-    private Task<PreparedEnv> BuildAsync(string hash, string canonicalJson, CancellationToken ct)
+    private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson)
     {
-        _ = ct;
-        NodeLog.BuildingEnv(logger, hash);
         using var document = ParseOrFail(canonicalJson);
+        var timeout = TimeSpan.FromSeconds(600);
+        if (document.RootElement.TryGetProperty("config", out var config) &&
+            config.TryGetProperty("setup_timeout_seconds", out var seconds) && seconds.TryGetInt32(out var value) && value > 0)
+        {
+            timeout = TimeSpan.FromSeconds(value);
+        }
+
+        using var cts = new CancellationTokenSource(timeout, options.TimeProvider);
+        try
+        {
+            return await BuildAsync(hash, canonicalJson, document.RootElement, cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw Failed(hash, new RuntimeEnvSetupFailure("config", $"the setup took longer than setup_timeout_seconds ({timeout.TotalSeconds:0})", ""));
+        }
+        catch (RuntimeEnvSetupFailure e)
+        {
+            throw Failed(hash, e);
+        }
+    }
+
+    private async Task<PreparedEnv> BuildAsync(string hash, string canonicalJson, JsonElement root, CancellationToken ct)
+    {
+        NodeLog.BuildingEnv(logger, hash);
         var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var field in document.RootElement.EnumerateObject())
+        string? workingDir = null;
+        var assemblyDirectories = new List<string>();
+        foreach (var field in root.EnumerateObject())
         {
             switch (field.Name)
             {
@@ -60,13 +87,68 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, ILogger<RuntimeEnvAge
                     }
 
                     break;
+                case "working_dir":
+                    workingDir = await FetchAsync("working_dir", field.Value.GetString()!, ct).ConfigureAwait(false);
+                    break;
+                case "modules":
+                    foreach (var module in field.Value.EnumerateArray())
+                    {
+                        assemblyDirectories.Add(AssemblyDirectoryOf(await FetchAsync("modules", module.GetString()!, ct).ConfigureAwait(false)));
+                    }
+
+                    break;
+                case "config":
+                    break;
                 default:
-                    throw new RuntimeEnvSetupFailure(field.Name,
-                        $"runtime_env field '{field.Name}' is not supported by node {options.NodeId}", "");
+                    throw new RuntimeEnvSetupFailure(field.Name, $"runtime_env field '{field.Name}' is not supported by node {options.NodeId}", "");
             }
         }
 
-        return Task.FromResult(new PreparedEnv { Hash = hash, CanonicalJson = canonicalJson, EnvVars = envVars });
+        if (workingDir is not null)
+        {
+            assemblyDirectories.Add(workingDir);
+        }
+
+        return new PreparedEnv
+        {
+            Hash = hash,
+            CanonicalJson = canonicalJson,
+            EnvVars = envVars,
+            WorkingDirectory = workingDir,
+            AssemblyDirectories = assemblyDirectories,
+        };
+    }
+
+    private async Task<string> FetchAsync(string field, string uri, CancellationToken ct)
+    {
+        try
+        {
+            return await packages.GetDirectoryAsync(uri, ct).ConfigureAwait(false);
+        }
+        catch (PackageFetchException e)
+        {
+            throw new RuntimeEnvSetupFailure(field, e.Message, e.ToString());
+        }
+    }
+
+    /// <summary>A module's assemblies: a .nupkg's lib folder nearest this runtime, else the module's root.</summary>
+    private static string AssemblyDirectoryOf(string unpacked)
+    {
+        var lib = Path.Combine(unpacked, "lib");
+        if (Directory.GetFiles(unpacked, "*.nuspec").Length == 0 || !Directory.Exists(lib))
+        {
+            return unpacked;
+        }
+
+        var frameworks = Directory.GetDirectories(lib).ToDictionary(d => NuGetFramework.ParseFolder(Path.GetFileName(d)), d => d);
+        var nearest = new FrameworkReducer().GetNearest(s_runtime, frameworks.Keys);
+        return nearest is null ? unpacked : frameworks[nearest];
+    }
+
+    private RuntimeEnvSetupFailure Failed(string hash, RuntimeEnvSetupFailure failure)
+    {
+        NodeLog.EnvSetupFailed(logger, hash, failure.Field, failure.Message);
+        return failure;
     }
 
     private static JsonDocument ParseOrFail(string json)

@@ -93,6 +93,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
                 RuntimeEnvHash = worker.Env.Hash,
                 ActorId = worker.ActorId ?? "",
                 HeadAddress = options.Head!.ToString(),
+                AssemblyDirectories = { worker.Env.AssemblyDirectories },
             },
         });
         worker.Owner.OnAttached(worker);

@@ -41,6 +41,8 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
             {
                 Endpoints = [Endpoint.UnixSocket(Path.Combine(directory, "head.sock"))],
                 Token = token,
+                StorageDirectory = Path.Combine(directory, "head"),
+                MaxPackageBytes = options.MaxPackageBytes,
             }, loggerFactory, ct).ConfigureAwait(false);
             var nodeOptions = new NodeOptions
             {
@@ -51,6 +53,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 Resources = options.Resources ?? new Dictionary<string, double>(),
                 WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
                 SessionDirectory = directory,
+                CacheDirectory = options.ResolveCacheDirectory(),
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
             };
             var node = await NodeServer.StartAsync(nodeOptions, loggerFactory, ct).ConfigureAwait(false);

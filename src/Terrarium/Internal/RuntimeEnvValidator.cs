@@ -8,9 +8,13 @@ internal static class RuntimeEnvValidator
     /// <exception cref="ArgumentException">Names the field and value that are wrong.</exception>
     public static void Validate(RuntimeEnv env, string paramName)
     {
-        RefuseUnsupported("working_dir", env.WorkingDir, paramName);
-        RefuseUnsupported("modules", env.Modules, paramName);
-        RefuseUnsupported("excludes", env.Excludes, paramName);
+        if (env.WorkingDir is { } workingDir && string.IsNullOrWhiteSpace(workingDir))
+        {
+            throw new ArgumentException("runtime_env.working_dir must not be blank", paramName);
+        }
+
+        CheckEntries("modules", env.Modules, paramName);
+        CheckEntries("excludes", env.Excludes, paramName);
         RefuseUnsupported("nuget", env.NuGet, paramName);
         RefuseUnsupported("pip", env.Pip, paramName);
         RefuseUnsupported("conda", env.Conda, paramName);
@@ -40,12 +44,23 @@ internal static class RuntimeEnvValidator
         }
     }
 
+    private static void CheckEntries(string field, IReadOnlyList<string>? values, string paramName)
+    {
+        for (var i = 0; i < (values?.Count ?? 0); i++)
+        {
+            if (string.IsNullOrWhiteSpace(values![i]))
+            {
+                throw new ArgumentException($"runtime_env.{field}[{i}] must not be blank", paramName);
+            }
+        }
+    }
+
     private static void RefuseUnsupported(string field, object? value, string paramName)
     {
         if (value is not null)
         {
             throw new ArgumentException(
-                $"runtime_env field '{field}' is not supported yet by this version of Terrarium; only 'env_vars' and 'config' take effect",
+                $"runtime_env field '{field}' is not supported yet by this version of Terrarium; 'working_dir', 'modules', 'excludes', 'env_vars' and 'config' take effect",
                 paramName);
         }
     }

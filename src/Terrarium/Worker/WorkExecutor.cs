@@ -14,7 +14,7 @@ internal sealed class WorkExecutor
     {
         _events = events;
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
-        var context = new JobLoadContext([], setup.JobCodeDir);
+        var context = new JobLoadContext(setup.AssemblyDirectories, setup.JobCodeDir);
         _invoker = new FunctionInvoker(context);
         RuntimeContext.WorkerContext = new RuntimeContext(setup.JobId, setup.NodeId, workerId, setup.ActorId.Length > 0 ? setup.ActorId : null, env);
         var head = Endpoint.Parse(setup.HeadAddress);

@@ -1,0 +1,55 @@
+using System.IO.Compression;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>
+/// Unpacks archives from outside the node without trusting them: entries that would land outside
+/// the target (zip-slip), symlink entries, and archives over the size limit are refused.
+/// </summary>
+internal static class SafeZip
+{
+    private const int UnixFileTypeMask = 0xF000;
+    private const int UnixSymlink = 0xA000;
+
+    /// <exception cref="InvalidDataException">The archive is malformed or breaks a rule; the message says which.</exception>
+    public static void Extract(string zipPath, string target, long maxBytes)
+    {
+        var root = Path.GetFullPath(target) + Path.DirectorySeparatorChar;
+        Directory.CreateDirectory(root);
+        using var zip = ZipFile.OpenRead(zipPath);
+        long total = 0;
+        foreach (var entry in zip.Entries)
+        {
+            var destination = Path.GetFullPath(Path.Combine(root, entry.FullName));
+            if (!destination.StartsWith(root, StringComparison.Ordinal) && destination + Path.DirectorySeparatorChar != root)
+            {
+                throw new InvalidDataException($"archive entry '{entry.FullName}' would be written outside the target directory; refused");
+            }
+
+            var mode = (entry.ExternalAttributes >> 16) & 0xFFFF;
+            if ((mode & UnixFileTypeMask) == UnixSymlink)
+            {
+                throw new InvalidDataException($"archive entry '{entry.FullName}' is a symlink; refused");
+            }
+
+            total += entry.Length;
+            if (total > maxBytes)
+            {
+                throw new InvalidDataException($"archive unpacks to more than {maxBytes} bytes; refused");
+            }
+
+            if (entry.FullName.EndsWith('/'))
+            {
+                Directory.CreateDirectory(destination);
+                continue;
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            entry.ExtractToFile(destination, overwrite: false);
+            if (!OperatingSystem.IsWindows() && (mode & 0x1FF) != 0)
+            {
+                File.SetUnixFileMode(destination, (UnixFileMode)(mode & 0x1FF) | UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+    }
+}
