@@ -32,6 +32,12 @@ public sealed class NodeOptions
     /// <summary>Where the runtime-env agent caches packages and environments across runs. Required.</summary>
     public string CacheDirectory { get; init; } = "";
 
+    /// <summary>
+    /// The NuGet.Config restores use (sources, credentials). Default: null, NuGet's usual lookup from
+    /// the restore directory and the user's and machine's configs.
+    /// </summary>
+    public string? NuGetConfigFile { get; init; }
+
     /// <summary>The most an archive from outside may unpack to. Default: 4 GiB.</summary>
     public long MaxUnpackedBytes { get; init; } = 4L << 30;
 

@@ -40,6 +40,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<LogRelay>()
                 .AddSingleton<WorkerPool>()
                 .AddSingleton<PackageCache>()
+                .AddSingleton<NuGetRestorer>()
                 .AddSingleton<RuntimeEnvAgent>()
                 .AddSingleton<HeadLink>()
                 .AddSingleton<TaskDispatcher>()

@@ -31,7 +31,8 @@ public sealed partial class Cluster
                     w.ActorId.Length > 0 ? w.ActorId : null, w.State, w.TasksRun)).ToList() ?? [],
                 status?.RuntimeEnvs.Select(e => new RuntimeEnvSummary(e.Hash, e.State, e.References)).ToList() ?? [],
                 status?.QueuedTasks ?? 0,
-                status?.Objects ?? 0));
+                status?.Objects ?? 0,
+                status?.NugetRestores ?? 0));
         }
 
         var packages = await _head.ListPackagesAsync(new ListPackagesRequest(), cancellationToken: ct).ConfigureAwait(false);

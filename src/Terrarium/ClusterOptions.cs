@@ -35,6 +35,12 @@ public sealed class ClusterOptions
     /// </summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>
+    /// The NuGet.Config the embedded node restores <c>nuget</c> envs with (sources, credentials).
+    /// Default: null, NuGet's usual lookup (user and machine configs).
+    /// </summary>
+    public string? NuGetConfigFile { get; init; }
+
     /// <summary>The largest package (working dir or module) this driver uploads. Default: 1 GiB.</summary>
     public long MaxPackageBytes { get; init; } = 1L << 30;
 
@@ -66,6 +72,11 @@ public sealed class ClusterOptions
         if (MaxPackageBytes <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxPackageBytes), MaxPackageBytes, $"{nameof(MaxPackageBytes)} must be positive");
+        }
+
+        if (NuGetConfigFile is not null && !File.Exists(NuGetConfigFile))
+        {
+            throw new ArgumentException($"{nameof(NuGetConfigFile)} '{NuGetConfigFile}' does not exist (resolved to {Path.GetFullPath(NuGetConfigFile)})", nameof(NuGetConfigFile));
         }
 
         Internal.ResourceValidation.Validate(Resources, nameof(Resources));

@@ -21,10 +21,11 @@ public sealed record PackageSummary(string Hash, long Size, int Uploads);
 /// <param name="RuntimeEnvs">Runtime envs it has built or is building.</param>
 /// <param name="QueuedTasks">Tasks waiting for resources.</param>
 /// <param name="Objects">Objects it holds.</param>
+/// <param name="NuGetRestores">NuGet restores it has run; envs whose packages were restored before reuse them.</param>
 public sealed record NodeSummary(
     string NodeId, string Address, bool Alive,
     IReadOnlyDictionary<string, double> Total, IReadOnlyDictionary<string, double> Available,
-    IReadOnlyList<WorkerSummary> Workers, IReadOnlyList<RuntimeEnvSummary> RuntimeEnvs, int QueuedTasks, int Objects);
+    IReadOnlyList<WorkerSummary> Workers, IReadOnlyList<RuntimeEnvSummary> RuntimeEnvs, int QueuedTasks, int Objects, int NuGetRestores);
 
 /// <summary>One worker process.</summary>
 /// <param name="WorkerId">Its id.</param>

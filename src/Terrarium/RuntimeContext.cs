@@ -42,6 +42,9 @@ public sealed class RuntimeContext
     /// <summary>The effective runtime env (in a driver: the job's default). Null for none.</summary>
     public RuntimeEnv? RuntimeEnv { get; }
 
+    /// <summary>The NuGet packages restored for this worker's env (transitive ones included); empty without a <c>nuget</c> field.</summary>
+    public IReadOnlyList<NuGetPackageInfo> NuGetPackages { get; init; } = [];
+
     internal static RuntimeContext? WorkerContext { get; set; }
 
     internal static void SetCurrentWork(string? workId) => s_currentWork.Value = workId;

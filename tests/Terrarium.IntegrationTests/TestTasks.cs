@@ -169,3 +169,26 @@ public sealed class FileReader
 {
     public string Read(string relativePath) => File.ReadAllText(relativePath);
 }
+
+public static class NuGetTasks
+{
+    public static string DepLibVersion() => DepLib.Info.Describe();
+
+    public static string ConsumerDescribe() => (string)System.Reflection.Assembly.Load("DepLib.Consumer")
+        .GetType("DepLib.Consumer.Use", throwOnError: true)!.GetMethod("Describe")!.Invoke(null, null)!;
+
+    public static string NativeZlibVersion() => (string)System.Reflection.Assembly.Load("Native.Version")
+        .GetType("NativeVersion.Zlib", throwOnError: true)!.GetMethod("Version")!.Invoke(null, null)!;
+
+    public static string[] RestoredPackages() => RuntimeContext.Current.NuGetPackages.Select(p => $"{p.Id}@{p.Version}").ToArray();
+
+    public static string Combined(string variable, string file) =>
+        $"{DepLib.Info.Describe()}|{Environment.GetEnvironmentVariable(variable)}|{File.ReadAllText(file)}";
+}
+
+public sealed class VersionedActor
+{
+    public string Version() => DepLib.Info.Describe();
+
+    public int Pid() => Environment.ProcessId;
+}

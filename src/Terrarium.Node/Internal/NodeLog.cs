@@ -56,6 +56,9 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2043, Level = LogLevel.Warning, Message = "Setting up runtime env {Hash} failed in {Field}: {Reason}")]
     public static partial void EnvSetupFailed(ILogger logger, string hash, string field, string reason);
 
+    [LoggerMessage(EventId = 2044, Level = LogLevel.Information, Message = "Restoring NuGet packages {Packages}")]
+    public static partial void RestoringNuGet(ILogger logger, string packages);
+
     [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Call {Call} to the head failed: {Detail}")]
     public static partial void HeadCallFailed(ILogger logger, string call, string detail);
 }

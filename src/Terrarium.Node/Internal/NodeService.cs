@@ -7,7 +7,7 @@ namespace Terrarium.Node.Internal;
 /// <summary>The node's gRPC face: client sessions, worker attachment and status.</summary>
 internal sealed class NodeService(
     NodeOptions options, ObjectStore objects, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
-    RuntimeEnvAgent agent, ResourceLedger ledger, LogRelay logs, ILogger<NodeService> logger) : Protocol.Node.NodeBase
+    RuntimeEnvAgent agent, NuGetRestorer restorer, ResourceLedger ledger, LogRelay logs, ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
     private static int s_nextSession;
 
@@ -67,7 +67,7 @@ internal sealed class NodeService(
 
     public override Task<NodeStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
-        var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count };
+        var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, NugetRestores = restorer.RestoresRun };
         status.Total.Add(ledger.Total);
         status.Available.Add(ledger.Snapshot());
         foreach (var worker in pool.All)

@@ -18,4 +18,7 @@ internal sealed class PreparedEnv
 
     /// <summary>Where the worker finds the env's assemblies, ahead of the job's code: modules, then the working dir.</summary>
     public IReadOnlyList<string> AssemblyDirectories { get; init; } = [];
+
+    /// <summary>The env's restored NuGet packages, if it has a <c>nuget</c> field.</summary>
+    public NuGetEnvironment? NuGet { get; init; }
 }

@@ -10,7 +10,7 @@ namespace Terrarium.Node.Internal;
 /// the same build; a failed build is remembered for <see cref="NodeOptions.FailedSetupRetryDelay"/>
 /// so that a broken env is not rebuilt in a tight loop.
 /// </summary>
-internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages, ILogger<RuntimeEnvAgent> logger)
+internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages, NuGetRestorer restorer, ILogger<RuntimeEnvAgent> logger)
 {
     private static readonly NuGetFramework s_runtime = NuGetFramework.Parse("net" + Environment.Version.ToString(2));
     private readonly ConcurrentDictionary<string, Build> _builds = new(StringComparer.Ordinal);
@@ -75,6 +75,7 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
         NodeLog.BuildingEnv(logger, hash);
         var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
         string? workingDir = null;
+        NuGetEnvironment? nuget = null;
         var assemblyDirectories = new List<string>();
         foreach (var field in root.EnumerateObject())
         {
@@ -97,6 +98,9 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
                     }
 
                     break;
+                case "nuget":
+                    nuget = await RestoreAsync(field.Value, ct).ConfigureAwait(false);
+                    break;
                 case "config":
                     break;
                 default:
@@ -116,7 +120,25 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
             EnvVars = envVars,
             WorkingDirectory = workingDir,
             AssemblyDirectories = assemblyDirectories,
+            NuGet = nuget,
         };
+    }
+
+    /// <summary>Restores <c>nuget</c>: a list of packages, or <c>{packages, sources}</c> whose shipped sources are unpacked first.</summary>
+    private async Task<NuGetEnvironment> RestoreAsync(JsonElement nuget, CancellationToken ct)
+    {
+        var list = nuget.ValueKind == JsonValueKind.Array ? nuget : nuget.GetProperty("packages");
+        var packageSpecs = list.EnumerateArray().Select(p => p.GetString()!).ToList();
+        var sources = new List<string>();
+        if (nuget.ValueKind == JsonValueKind.Object && nuget.TryGetProperty("sources", out var declared))
+        {
+            foreach (var source in declared.EnumerateArray().Select(s => s.GetString()!))
+            {
+                sources.Add(source.StartsWith("pkg://", StringComparison.Ordinal) ? await FetchAsync("nuget", source, ct).ConfigureAwait(false) : source);
+            }
+        }
+
+        return await restorer.RestoreAsync(packageSpecs, sources, ct).ConfigureAwait(false);
     }
 
     private async Task<string> FetchAsync(string field, string uri, CancellationToken ct)

@@ -82,7 +82,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         var writer = new BatchingWriter<WorkerCommand, WorkerCommandBatch>(
             commands, () => new WorkerCommandBatch(), (b, c) => b.Commands.Add(c), context.CancellationToken);
         worker.Attach(writer);
-        worker.Send(new WorkerCommand
+        var setup = new WorkerCommand
         {
             Setup = new WorkerSetup
             {
@@ -95,7 +95,15 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
                 HeadAddress = options.Head!.ToString(),
                 AssemblyDirectories = { worker.Env.AssemblyDirectories },
             },
-        });
+        };
+        if (worker.Env.NuGet is { } nuget)
+        {
+            setup.Setup.NugetAssemblies.Add(nuget.Assemblies.ToDictionary());
+            setup.Setup.NativeLibraries.Add(nuget.NativeLibraries.ToDictionary());
+            setup.Setup.NugetPackages.AddRange(nuget.Packages);
+        }
+
+        worker.Send(setup);
         worker.Owner.OnAttached(worker);
 
         // The call ends when either side is done: the worker's events stop, or the node shut the

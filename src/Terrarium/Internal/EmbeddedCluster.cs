@@ -54,6 +54,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
                 SessionDirectory = directory,
                 CacheDirectory = options.ResolveCacheDirectory(),
+                NuGetConfigFile = options.NuGetConfigFile is { } config ? Path.GetFullPath(config) : null,
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
             };
             var node = await NodeServer.StartAsync(nodeOptions, loggerFactory, ct).ConfigureAwait(false);

@@ -15,7 +15,10 @@ internal static class RuntimeEnvValidator
 
         CheckEntries("modules", env.Modules, paramName);
         CheckEntries("excludes", env.Excludes, paramName);
-        RefuseUnsupported("nuget", env.NuGet, paramName);
+        if (env.NuGet is { } nuget)
+        {
+            NuGetSpecValidator.Validate(nuget, paramName);
+        }
         RefuseUnsupported("pip", env.Pip, paramName);
         RefuseUnsupported("conda", env.Conda, paramName);
         RefuseUnsupported("container", env.Container, paramName);
@@ -60,7 +63,7 @@ internal static class RuntimeEnvValidator
         if (value is not null)
         {
             throw new ArgumentException(
-                $"runtime_env field '{field}' is not supported yet by this version of Terrarium; 'working_dir', 'modules', 'excludes', 'env_vars' and 'config' take effect",
+                $"runtime_env field '{field}' is not supported yet by this version of Terrarium; 'working_dir', 'modules', 'excludes', 'nuget', 'env_vars' and 'config' take effect",
                 paramName);
         }
     }

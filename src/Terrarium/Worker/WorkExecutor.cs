@@ -14,9 +14,12 @@ internal sealed class WorkExecutor
     {
         _events = events;
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
-        var context = new JobLoadContext(setup.AssemblyDirectories, setup.JobCodeDir);
+        var context = new JobLoadContext(setup.NugetAssemblies, setup.NativeLibraries, setup.AssemblyDirectories, setup.JobCodeDir);
         _invoker = new FunctionInvoker(context);
-        RuntimeContext.WorkerContext = new RuntimeContext(setup.JobId, setup.NodeId, workerId, setup.ActorId.Length > 0 ? setup.ActorId : null, env);
+        RuntimeContext.WorkerContext = new RuntimeContext(setup.JobId, setup.NodeId, workerId, setup.ActorId.Length > 0 ? setup.ActorId : null, env)
+        {
+            NuGetPackages = setup.NugetPackages.Select(p => new NuGetPackageInfo(p.Id, p.Version, p.Assets.ToList())).ToList(),
+        };
         var head = Endpoint.Parse(setup.HeadAddress);
         Cluster.SetWorkerClusterFactory(() => Cluster.ConnectWorkerAsync(
             node, head, token, setup.JobId, setup.JobCodeDir, workerId, env, CancellationToken.None).GetAwaiter().GetResult());

@@ -11,10 +11,12 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
 {
     private static readonly string[] s_remoteSchemes = ["https://", "http://", "file://"];
 
-    public static bool HasPathsOrUris(RuntimeEnv env) => env.WorkingDir is not null || env.Modules is not null || env.Excludes is not null;
+    public static bool HasPathsOrUris(RuntimeEnv env) =>
+        env.WorkingDir is not null || env.Modules is not null || env.Excludes is not null || env.NuGet?.Sources.Count > 0;
 
     public static bool HasLocalPaths(RuntimeEnv env) =>
-        (env.WorkingDir is { } dir && IsLocal(dir)) || env.Modules?.Any(IsLocal) == true || env.Excludes is not null;
+        (env.WorkingDir is { } dir && IsLocal(dir)) || env.Modules?.Any(IsLocal) == true || env.Excludes is not null ||
+        env.NuGet?.Sources.Any(IsLocalFolderSource) == true;
 
     /// <exception cref="ArgumentException">A path is missing or unreadable, a URI is not a zip, or a package is too large.</exception>
     public RuntimeEnv Resolve(RuntimeEnv env, string paramName)
@@ -27,7 +29,10 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
         var excludes = env.Excludes ?? [];
         var workingDir = env.WorkingDir is { } dir ? ResolveWorkingDir(dir, excludes, paramName) : null;
         var modules = env.Modules?.Select(m => ResolveModule(m, excludes, paramName)).ToList();
-        return env with { WorkingDir = workingDir, Modules = modules, Excludes = null };
+        var nuget = env.NuGet is { Sources.Count: > 0 } spec
+            ? spec with { Sources = spec.Sources.Select(s => ResolveNuGetSource(s, paramName)).ToList() }
+            : env.NuGet;
+        return env with { WorkingDir = workingDir, Modules = modules, Excludes = null, NuGet = nuget };
     }
 
     private string ResolveWorkingDir(string value, IReadOnlyList<string> excludes, string paramName)
@@ -49,6 +54,31 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
         }
 
         throw new ArgumentException($"working_dir '{value}' does not exist or is neither a directory nor a .zip (resolved to {path})", paramName);
+    }
+
+    /// <summary>A local folder feed is shipped like a working dir, so that any node can restore from it.</summary>
+    private string ResolveNuGetSource(string source, string paramName)
+    {
+        if (!IsLocalFolderSource(source))
+        {
+            return source;
+        }
+
+        var path = Uri.TryCreate(source, UriKind.Absolute, out var uri) ? uri.LocalPath : Path.GetFullPath(source);
+        return Directory.Exists(path)
+            ? Upload(packager.PackDirectory(path, [], "nuget.sources"))
+            : throw new ArgumentException($"nuget source '{source}' is neither a feed URL nor an existing folder (resolved to {path})", paramName);
+    }
+
+    private static bool IsLocalFolderSource(string source)
+    {
+        if (source.StartsWith(PackageUri.Scheme, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        // On Unix "/abs/path" parses as a file URI; "https://feed/v3/index.json" is not local.
+        return !Uri.TryCreate(source, UriKind.Absolute, out var uri) || uri.IsFile;
     }
 
     private string ResolveModule(string value, IReadOnlyList<string> excludes, string paramName)

@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Xml.Linq;
+using Microsoft.Extensions.Logging;
+using NuGet.Frameworks;
+using NuGet.ProjectModel;
+using Terrarium.Protocol;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>The outcome of a restore: the packages NuGet chose and the files the worker loads.</summary>
+internal sealed record NuGetEnvironment(
+    IReadOnlyList<ResolvedPackage> Packages,
+    IReadOnlyDictionary<string, string> Assemblies,
+    IReadOnlyDictionary<string, string> NativeLibraries);
+
+/// <summary>
+/// Restores an env's <c>nuget</c> packages with the SDK's own restore of a generated project, so that
+/// NuGet's semantics hold: transitive dependencies, ranges, NuGet.Config sources and credentials,
+/// and the RID-specific and native assets of this node. Packages land in one node-wide folder; a
+/// restore is done once per package spec and remembered on disk.
+/// </summary>
+internal sealed class NuGetRestorer(NodeOptions options, ILogger<NuGetRestorer> logger)
+{
+    private static readonly string s_rid = RuntimeInformation.RuntimeIdentifier;
+    private static readonly NuGetFramework s_framework = NuGetFramework.Parse("net" + Environment.Version.ToString(2));
+    private readonly SemaphoreSlim _restores = new(2);
+    private int _restoresRun;
+
+    /// <summary>How many restores this node has run (remembered ones do not count).</summary>
+    public int RestoresRun => _restoresRun;
+
+    private string PackagesFolder => Path.Combine(options.CacheDirectory, "nuget", "packages");
+
+    /// <exception cref="RuntimeEnvSetupFailure">The restore failed; the message names the package, the log has the output.</exception>
+    public async Task<NuGetEnvironment> RestoreAsync(IReadOnlyList<string> packages, IReadOnlyList<string> sources, CancellationToken ct)
+    {
+        var key = Key(packages, sources);
+        var directory = Path.Combine(options.CacheDirectory, "nuget", "envs", key);
+        var resolvedPath = Path.Combine(directory, "resolved.json");
+        if (TryLoad(resolvedPath) is { } remembered)
+        {
+            return remembered;
+        }
+
+        await _restores.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (TryLoad(resolvedPath) is { } restoredMeanwhile)
+            {
+                return restoredMeanwhile;
+            }
+
+            Directory.CreateDirectory(directory);
+            var project = Path.Combine(directory, "restore.csproj");
+            File.WriteAllText(project, ProjectXml(packages));
+            NodeLog.RestoringNuGet(logger, string.Join(", ", packages));
+            Interlocked.Increment(ref _restoresRun);
+            var (exitCode, output) = await RunRestoreAsync(project, sources, ct).ConfigureAwait(false);
+            if (exitCode != 0)
+            {
+                throw new RuntimeEnvSetupFailure("nuget", "restore failed: " + Summarize(output, packages), output);
+            }
+
+            var environment = ReadAssets(Path.Combine(directory, "obj", "project.assets.json"), output);
+            File.WriteAllText(resolvedPath, JsonSerializer.Serialize(Remembered.From(environment)));
+            return environment;
+        }
+        finally
+        {
+            _restores.Release();
+        }
+    }
+
+    private static string ProjectXml(IReadOnlyList<string> packages)
+    {
+        var references = packages.Select(spec =>
+        {
+            var at = spec.IndexOf('@', StringComparison.Ordinal);
+            var (id, range) = at < 0 ? (spec, "*") : (spec[..at], spec[(at + 1)..]);
+            return new XElement("PackageReference", new XAttribute("Include", id), new XAttribute("Version", range));
+        });
+        var project = new XElement("Project", new XAttribute("Sdk", "Microsoft.NET.Sdk"),
+            new XElement("PropertyGroup",
+                new XElement("TargetFramework", s_framework.GetShortFolderName()),
+                new XElement("RuntimeIdentifier", s_rid),
+                new XElement("ImplicitUsings", "disable"),
+                new XElement("NuGetAudit", "false"),
+                new XElement("TreatWarningsAsErrors", "false")),
+            new XElement("ItemGroup", references));
+        return project.ToString();
+    }
+
+    private async Task<(int ExitCode, string Output)> RunRestoreAsync(string project, IReadOnlyList<string> sources, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo(options.WorkerHost!.DotnetPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(project)!,
+        };
+        foreach (var argument in new[]
+        {
+            "restore", project, "--nologo", "-v:minimal",
+            $"-p:RestorePackagesPath={PackagesFolder}",
+            // The generated project stands alone: no Directory.Build/Packages.props of a tree it may sit in.
+            "-p:ImportDirectoryBuildProps=false", "-p:ImportDirectoryBuildTargets=false", "-p:ImportDirectoryPackagesProps=false",
+            "-p:ManagePackageVersionsCentrally=false",
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        if (sources.Count > 0)
+        {
+            start.ArgumentList.Add($"-p:RestoreAdditionalProjectSources={string.Join("%3B", sources)}");
+        }
+
+        if (options.NuGetConfigFile is { } config)
+        {
+            start.ArgumentList.Add($"-p:RestoreConfigFile={config}");
+        }
+
+        // A node started by 'dotnet test' or 'dotnet run' inherits MSBuild settings meant for that build.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+
+        using var process = Process.Start(start) ?? throw new RuntimeEnvSetupFailure("nuget", $"could not start '{start.FileName} restore'", "");
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        try
+        {
+            await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, (await stdout.ConfigureAwait(false)) + (await stderr.ConfigureAwait(false)));
+    }
+
+    private NuGetEnvironment ReadAssets(string assetsPath, string output)
+    {
+        var lockFile = LockFileUtilities.GetLockFile(assetsPath, NuGet.Common.NullLogger.Instance)
+            ?? throw new RuntimeEnvSetupFailure("nuget", $"restore wrote no readable assets file at {assetsPath}", output);
+        var target = lockFile.GetTarget(s_framework, s_rid) ?? lockFile.GetTarget(s_framework, null)
+            ?? throw new RuntimeEnvSetupFailure("nuget", $"the assets file has no target for {s_framework.GetShortFolderName()}/{s_rid}", output);
+        var packages = new List<ResolvedPackage>();
+        var assemblies = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var natives = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var library in target.Libraries.Where(l => l.Type == "package"))
+        {
+            var folder = Path.Combine(PackagesFolder, library.Name!.ToLowerInvariant(), library.Version!.ToNormalizedString().ToLowerInvariant());
+            var resolved = new ResolvedPackage { Id = library.Name, Version = library.Version.ToNormalizedString() };
+            foreach (var item in library.RuntimeAssemblies.Where(a => !a.Path.EndsWith("/_._", StringComparison.Ordinal)))
+            {
+                assemblies[Path.GetFileNameWithoutExtension(item.Path)] = Path.Combine(folder, item.Path);
+                resolved.Assets.Add(item.Path);
+            }
+
+            foreach (var item in library.NativeLibraries.Where(a => !a.Path.EndsWith("/_._", StringComparison.Ordinal)))
+            {
+                natives[NativeName(item.Path)] = Path.Combine(folder, item.Path);
+                resolved.Assets.Add(item.Path);
+            }
+
+            packages.Add(resolved);
+        }
+
+        return new NuGetEnvironment(packages, assemblies, natives);
+    }
+
+    /// <summary>"runtimes/linux-x64/native/libfoo.so" → "foo", the name DllImport asks for.</summary>
+    private static string NativeName(string path)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        return name.StartsWith("lib", StringComparison.Ordinal) && !OperatingSystem.IsWindows() ? name[3..] : name;
+    }
+
+    /// <summary>The NuGet errors of a failed restore, which name the packages; else its last lines.</summary>
+    private static string Summarize(string output, IReadOnlyList<string> packages)
+    {
+        var errors = output.Split('\n')
+            .Select(line => line.Trim())
+            .Where(line => line.Contains(": error NU", StringComparison.Ordinal) || line.StartsWith("error NU", StringComparison.Ordinal))
+            .Select(line => line[(line.IndexOf("error NU", StringComparison.Ordinal))..])
+            .Select(line => line.Contains(" [", StringComparison.Ordinal) ? line[..line.LastIndexOf(" [", StringComparison.Ordinal)] : line)
+            .Distinct()
+            .ToList();
+        return errors.Count > 0
+            ? string.Join("; ", errors)
+            : $"dotnet restore of [{string.Join(", ", packages)}] failed: {string.Join(" ", output.Split('\n').TakeLast(5)).Trim()}";
+    }
+
+    private static string Key(IReadOnlyList<string> packages, IReadOnlyList<string> sources)
+    {
+        var text = $"{s_framework.GetShortFolderName()}|{s_rid}|{string.Join(";", packages)}|{string.Join(";", sources)}";
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32].ToLowerInvariant();
+    }
+
+    private static NuGetEnvironment? TryLoad(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            var remembered = JsonSerializer.Deserialize<Remembered>(File.ReadAllText(path));
+            // Someone may have cleaned the package folder since.
+            return remembered is not null && remembered.Assemblies.Values.Concat(remembered.Natives.Values).All(File.Exists)
+                ? remembered.ToEnvironment()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record RememberedPackage(string Id, string Version, List<string> Assets);
+
+    private sealed record Remembered(List<RememberedPackage> PackageList, Dictionary<string, string> Assemblies, Dictionary<string, string> Natives)
+    {
+        public static Remembered From(NuGetEnvironment environment) => new(
+            environment.Packages.Select(p => new RememberedPackage(p.Id, p.Version, p.Assets.ToList())).ToList(),
+            new Dictionary<string, string>(environment.Assemblies),
+            new Dictionary<string, string>(environment.NativeLibraries));
+
+        public NuGetEnvironment ToEnvironment() => new(
+            PackageList.Select(p => new ResolvedPackage { Id = p.Id, Version = p.Version, Assets = { p.Assets } }).ToList(),
+            Assemblies, Natives);
+    }
+}

@@ -1,0 +1,70 @@
+using NuGet.Frameworks;
+using NuGet.Packaging;
+using NuGet.Packaging.Core;
+using NuGet.Versioning;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// A local folder feed the NuGet tests restore from: DepLib 1.0.0, 2.0.0 and 2.1.0-beta1 (the
+/// driver references 3.0.0), DepLib.Consumer 1.0.0 depending on DepLib, and Native.Version with a
+/// native library for linux-x64. Built with Roslyn and NuGet's own PackageBuilder.
+/// </summary>
+public static class LocalFeed
+{
+    private const string DepLibSource = """
+        [assembly: System.Reflection.AssemblyVersion("VERSION")]
+        namespace DepLib { public static class Info { public static string Describe() => $"DepLib {typeof(Info).Assembly.GetName().Version}"; } }
+        """;
+
+    public static void Build(string feed)
+    {
+        Directory.CreateDirectory(feed);
+        var scratch = Directory.CreateTempSubdirectory("terrarium-feed-build-").FullName;
+        try
+        {
+            string? depLib1 = null;
+            foreach (var version in new[] { "1.0.0", "2.0.0", "2.1.0-beta1" })
+            {
+                var assemblyVersion = version.Split('-')[0] + ".0";
+                var dll = LibraryBuilder.Build(Path.Combine(scratch, version), "DepLib", DepLibSource.Replace("VERSION", assemblyVersion, StringComparison.Ordinal));
+                depLib1 ??= dll;
+                Pack(feed, "DepLib", version, [], [($"lib/net8.0/DepLib.dll", dll)]);
+            }
+
+            var consumer = LibraryBuilder.Build(Path.Combine(scratch, "consumer"), "DepLib.Consumer",
+                "namespace DepLib.Consumer { public static class Use { public static string Describe() => \"consumer uses \" + DepLib.Info.Describe(); } }",
+                depLib1!);
+            Pack(feed, "DepLib.Consumer", "1.0.0", [new PackageDependency("DepLib", VersionRange.Parse("1.0.0"))], [("lib/net8.0/DepLib.Consumer.dll", consumer)]);
+
+            var native = LibraryBuilder.Build(Path.Combine(scratch, "native"), "Native.Version",
+                "namespace NativeVersion { public static class Zlib { [System.Runtime.InteropServices.DllImport(\"tzlib\")] private static extern System.IntPtr zlibVersion(); " +
+                "public static string Version() => System.Runtime.InteropServices.Marshal.PtrToStringAnsi(zlibVersion())!; } }");
+            var zlib = new[] { "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1" }.First(File.Exists);
+            Pack(feed, "Native.Version", "1.0.0", [], [("lib/net8.0/Native.Version.dll", native), ("runtimes/linux-x64/native/libtzlib.so", zlib)]);
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    private static void Pack(string feed, string id, string version, PackageDependency[] dependencies, (string Target, string Source)[] files)
+    {
+        var builder = new PackageBuilder
+        {
+            Id = id,
+            Version = NuGetVersion.Parse(version),
+            Description = $"{id} for Terrarium's tests",
+            Authors = { "terrarium-tests" },
+        };
+        builder.DependencyGroups.Add(new PackageDependencyGroup(NuGetFramework.Parse("net8.0"), dependencies));
+        foreach (var (target, source) in files)
+        {
+            builder.Files.Add(new PhysicalPackageFile { SourcePath = source, TargetPath = target });
+        }
+
+        using var output = File.Create(Path.Combine(feed, $"{id}.{version}.nupkg"));
+        builder.Save(output);
+    }
+}
