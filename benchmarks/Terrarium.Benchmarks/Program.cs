@@ -2,7 +2,7 @@ using System.CommandLine;
 using Terrarium.Benchmarks;
 
 var quick = new Option<bool>("--quick") { Description = "Fewer rounds and calls: a smoke run, not figures to quote" };
-var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, orleans", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, env, orleans", AllowMultipleArgumentsPerToken = true };
 var silo = new Option<int?>("--orleans-silo") { Description = "Internal: host the Orleans peer's silo with this gateway port", Hidden = true };
 var root = new RootCommand("Terrarium's benchmarks: Ray's microbenchmark set, worker start, env overhead, and an Orleans peer")
 {
@@ -17,12 +17,18 @@ root.SetAction(async (parse, ct) =>
     }
 
     var isQuick = parse.GetValue(quick);
-    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "orleans"];
+    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "env", "orleans"];
     var harness = new Harness(rounds: isQuick ? 2 : 5, isQuick);
     if (groups.Contains("terrarium"))
     {
         Console.Error.WriteLine("Terrarium (embedded cluster):");
         await TerrariumSuite.RunAsync(harness);
+    }
+
+    if (groups.Contains("env"))
+    {
+        Console.Error.WriteLine("Runtime environments:");
+        await EnvSuite.RunAsync(harness);
     }
 
     if (groups.Contains("orleans"))

@@ -27,6 +27,7 @@ public static class Report
         ["worker_start_ratio"] = "<= 1.5",
         ["actor_sync_vs_orleans"] = ">= 1",
         ["actor_async_vs_orleans"] = ">= 1",
+        ["nuget_first_result_packages_cached"] = "< 2,000",
     };
 
     public static void Print(IReadOnlyList<Measurement> results)
@@ -36,7 +37,7 @@ public static class Report
         {
             table.AddRow(
                 Markup.Escape(m.Name),
-                m.Value.ToString(m.Unit == "x" ? "N2" : "N1"),
+                m.Value.ToString(m.Unit is "x" ? "N2" : "N1"),
                 m.StdDev == 0 ? "" : m.StdDev.ToString("N1"),
                 m.Unit,
                 s_ray.TryGetValue(m.Name, out var ray) ? ray.ToString("N0") : "",

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf;
 using Terrarium.Protocol;
@@ -10,11 +11,20 @@ internal sealed class PackageUploader(Protocol.Head.HeadClient head)
     private const int ChunkSize = 1 << 20;
     private const long ProgressThreshold = 16L << 20;
 
+    // The head's store only grows, so a hash it had once it still has: no need to ask again.
+    private readonly ConcurrentDictionary<string, bool> _onHead = new(StringComparer.Ordinal);
+
     /// <returns>True when the package was sent, false when the head had it already.</returns>
     public async Task<bool> EnsureUploadedAsync(PackageFile package, CancellationToken ct)
     {
+        if (_onHead.ContainsKey(package.Hash))
+        {
+            return false;
+        }
+
         if ((await head.HasPackageAsync(new HasPackageRequest { Hash = package.Hash }, cancellationToken: ct).ConfigureAwait(false)).Present)
         {
+            _onHead[package.Hash] = true;
             return false;
         }
 
@@ -51,6 +61,7 @@ internal sealed class PackageUploader(Protocol.Head.HeadClient head)
 
         await call.RequestStream.CompleteAsync().ConfigureAwait(false);
         await call.ResponseAsync.ConfigureAwait(false);
+        _onHead[package.Hash] = true;
         return true;
     }
 }
