@@ -155,6 +155,19 @@ public sealed class NuGetTests(NuGetFixture fixture) : IClassFixture<NuGetFixtur
         Assert.Equal(restores, await RestoresAsync());
     }
 
+    [Fact]
+    public async Task FailedEnv_SubmittedAgainAtOnce_IsNotRebuilt()
+    {
+        var options = With("Missing.Again@1.0.0");
+        await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => Cluster.Submit(() => NuGetTasks.DepLibVersion(), options).DefaultTimeout());
+        var restores = await RestoresAsync();
+
+        var again = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => Cluster.Submit(() => NuGetTasks.DepLibVersion(), options).DefaultTimeout());
+
+        Assert.Contains("Missing.Again", again.Message, StringComparison.Ordinal);
+        Assert.Equal(restores, await RestoresAsync());
+    }
+
     [Theory]
     [InlineData("Bad Id@1.0.0", "not a valid package id")]
     [InlineData("DepLib@not-a-version", "not a NuGet version or range")]

@@ -126,6 +126,20 @@ public sealed class DirectoryPackagerTests : IDisposable
         Assert.Contains("over the", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Pack_FileOver50MiB_Warns()
+    {
+        var dir = Write("warn", ("small.txt", "x"));
+        using (var large = File.Create(Path.Combine(dir, "huge.bin")))
+        {
+            large.SetLength(DirectoryPackager.LargeFileBytes + 1);
+        }
+
+        Packager().PackDirectory(dir, [], "working_dir");
+
+        Assert.Contains(_warnings, w => w.Contains("'huge.bin' is 50 MiB", StringComparison.Ordinal));
+    }
+
     public void Dispose() => _scratch.Delete(recursive: true);
 
     private static List<string> Entries(PackageFile package)
