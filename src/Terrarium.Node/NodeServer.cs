@@ -52,6 +52,7 @@ public sealed class NodeServer : IAsyncDisposable
         {
             var advertised = server.Endpoints.FirstOrDefault(e => e.SocketPath is null) ?? server.Endpoints[0];
             await server.Services.GetRequiredService<HeadLink>().StartAsync(advertised.ToString(), ct).ConfigureAwait(false);
+            server.Services.GetRequiredService<WorkerPool>().Prestart();
             NodeLog.NodeStarted(loggerFactory.CreateLogger<NodeServer>(), options.NodeId, string.Join(", ", server.Endpoints));
         }
         catch

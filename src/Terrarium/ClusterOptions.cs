@@ -44,6 +44,12 @@ public sealed class ClusterOptions
     /// <summary>The largest package (working dir or module) this driver uploads. Default: 1 GiB.</summary>
     public long MaxPackageBytes { get; init; } = 1L << 30;
 
+    /// <summary>
+    /// Generic workers the embedded node keeps started ahead of need, so that a new job or env does
+    /// not wait for a process to start. Default: null, which is 1; 0 turns this off.
+    /// </summary>
+    public int? PrestartWorkers { get; init; }
+
     /// <summary>Print workers' stdout and stderr in this process, prefixed with their pid. Default: true.</summary>
     public bool LogToDriver { get; init; } = true;
 
@@ -62,6 +68,11 @@ public sealed class ClusterOptions
         if (NumCpus is < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        if (PrestartWorkers is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PrestartWorkers), PrestartWorkers, $"{nameof(PrestartWorkers)} must be zero or more");
         }
 
         if (IdleWorkerTimeout is { } idle && idle <= TimeSpan.Zero)

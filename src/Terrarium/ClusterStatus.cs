@@ -33,7 +33,7 @@ public sealed record NodeSummary(
 /// <param name="JobId">The job it works for.</param>
 /// <param name="RuntimeEnvHash">The hash of its runtime env; empty for none.</param>
 /// <param name="ActorId">The actor it hosts; null for a task worker.</param>
-/// <param name="State"><c>starting</c>, <c>idle</c>, <c>busy</c>, <c>blocked</c> or <c>dead</c>.</param>
+/// <param name="State"><c>warm</c> (pre-started, ready for any job and env), <c>starting</c>, <c>idle</c>, <c>busy</c>, <c>blocked</c> or <c>dead</c>.</param>
 /// <param name="TasksRun">How many tasks it has finished.</param>
 public sealed record WorkerSummary(string WorkerId, int Pid, string JobId, string RuntimeEnvHash, string? ActorId, string State, int TasksRun);
 

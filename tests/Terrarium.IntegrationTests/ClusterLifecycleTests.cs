@@ -84,9 +84,29 @@ public sealed class ClusterLifecycleTests
         }).DefaultTimeout();
         var pid = await cluster.Submit(() => TestTasks.Pid()).DefaultTimeout();
 
-        await TestWaits.UntilAsync(async () => (await cluster.GetStatusAsync()).Nodes.Single().Workers.Count == 0, "idle workers to be reaped");
+        await TestWaits.UntilAsync(async () => (await cluster.GetStatusAsync()).Nodes.Single().Workers.All(w => w.Pid != pid), "idle workers to be reaped");
 
         await TestWaits.UntilAsync(() => HasExited(pid), $"worker {pid} to exit");
+    }
+
+    [Fact]
+    public async Task PrestartedWorker_TakesOnTheEnvVarsNativelyAndTheWorkingDir()
+    {
+        var dir = Directory.CreateTempSubdirectory("terrarium-warm-").FullName;
+        File.WriteAllText(Path.Combine(dir, "here.txt"), "in the working dir");
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false, PrestartWorkers = 1 }).DefaultTimeout();
+        var warm = 0;
+        await TestWaits.UntilAsync(async () =>
+        {
+            warm = (await cluster.GetStatusAsync()).Nodes.Single().Workers.FirstOrDefault(w => w.State == "warm")?.Pid ?? 0;
+            return warm != 0;
+        }, "a pre-started worker to be ready");
+        var env = new RuntimeEnv { WorkingDir = dir, EnvVars = new Dictionary<string, string> { ["WARM_VAR"] = "set late" } };
+
+        var seen = await cluster.Submit(() => TestTasks.EnvironmentReport("WARM_VAR", "here.txt"), new TaskOptions { RuntimeEnv = env }).DefaultTimeout();
+
+        Assert.Equal($"{warm}|set late|set late|in the working dir", seen);
+        Directory.Delete(dir, recursive: true);
     }
 
     [Fact]

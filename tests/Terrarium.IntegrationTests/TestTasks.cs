@@ -86,6 +86,13 @@ public static class TestTasks
 
     public static Stream OpenStream() => new MemoryStream([1, 2, 3]);
 
+    /// <summary>Pid, the variable as .NET and as the C library see it, and a file read by relative path.</summary>
+    public static string EnvironmentReport(string variable, string file) =>
+        $"{Environment.ProcessId}|{Environment.GetEnvironmentVariable(variable)}|{System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeGetEnv(variable))}|{File.ReadAllText(file)}";
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getenv")]
+    private static extern IntPtr NativeGetEnv([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string name);
+
     public static string ContextSummary()
     {
         var context = RuntimeContext.Current;

@@ -20,6 +20,9 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2010, Level = LogLevel.Debug, Message = "Worker {WorkerId} started as pid {Pid} for job {JobId}, env '{EnvHash}', actor '{ActorId}'")]
     public static partial void WorkerStarted(ILogger logger, string workerId, int pid, string jobId, string envHash, string actorId);
 
+    [LoggerMessage(EventId = 2015, Level = LogLevel.Debug, Message = "Pre-started worker {WorkerId} (pid {Pid}) taken for job {JobId}, env '{EnvHash}'")]
+    public static partial void WorkerTaken(ILogger logger, string workerId, int pid, string jobId, string envHash);
+
     [LoggerMessage(EventId = 2011, Level = LogLevel.Error, Message = "Worker {WorkerId} could not be started with '{Dotnet}': {Reason}")]
     public static partial void WorkerStartFailed(ILogger logger, string workerId, string dotnet, string reason);
 

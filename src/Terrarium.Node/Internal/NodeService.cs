@@ -79,7 +79,9 @@ internal sealed class NodeService(
                 JobId = worker.JobId,
                 EnvHash = worker.Env.Hash,
                 ActorId = worker.ActorId ?? "",
-                State = worker.Blocked ? "blocked" : worker.State.ToString().ToLowerInvariant(),
+                State = worker.Blocked ? "blocked"
+                    : worker.State == WorkerState.Warm && !worker.IsAttached ? "starting"
+                    : worker.State.ToString().ToLowerInvariant(),
                 TasksRun = worker.TasksRun,
             });
         }

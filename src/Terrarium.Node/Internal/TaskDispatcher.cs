@@ -322,7 +322,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         var now = _options.TimeProvider.GetUtcNow();
         foreach (var worker in _workers.Values)
         {
-            if (worker.Assigned.Count > 1 && !worker.ReclaimPending && !worker.Blocked && worker.IsAttached &&
+            if (worker.Assigned.Count > 1 && !worker.ReclaimPending && !worker.Blocked && worker.State == WorkerState.Busy &&
                 ((_idle.TryGetValue(worker.PoolKey, out var idle) && idle.Count > 0) || now - worker.HeadSince >= _options.RebalanceAfter) &&
                 _ledger.CanAcquire(worker.Held))
             {
@@ -406,7 +406,8 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         }
 
         worker.Assigned.AddLast(task);
-        if (worker.IsAttached)
+        // A starting worker gets its tasks in OnAttached, after its setup.
+        if (worker.State != WorkerState.Starting)
         {
             Send(worker, task);
         }

@@ -14,16 +14,69 @@ namespace Terrarium.Node.Internal;
 internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<WorkerPool> logger) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<WorkerProcess> _warm = new();
     private int _nextWorker;
     private int _disposed;
 
     public IEnumerable<WorkerProcess> All => _workers.Values;
 
-    /// <summary>Starts a worker process; its owner hears <see cref="IWorkerOwner.OnAttached"/> when it is ready.</summary>
+    /// <summary>Starts the pre-started workers the node keeps ready.</summary>
+    public void Prestart()
+    {
+        for (var i = 0; i < options.PrestartWorkers; i++)
+        {
+            StartWarm();
+        }
+    }
+
+    /// <summary>
+    /// A worker for this job and env: a pre-started one if one is waiting, else a new process. Its
+    /// owner hears <see cref="IWorkerOwner.OnAttached"/> once it is ready, never from within this call.
+    /// </summary>
     public WorkerProcess Start(string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
     {
-        var id = $"{options.NodeId}-w{Interlocked.Increment(ref _nextWorker)}";
-        var worker = new WorkerProcess(id, jobId, jobCodeDir, env, actorId, owner);
+        while (_warm.TryDequeue(out var warm))
+        {
+            if (warm.State != WorkerState.Warm)
+            {
+                continue;
+            }
+
+            bool attached;
+            lock (warm)
+            {
+                warm.Bind(jobId, jobCodeDir, env, actorId, owner);
+                attached = warm.IsAttached;
+            }
+
+            NodeLog.WorkerTaken(logger, warm.Id, warm.Pid, jobId, env.Hash);
+            _ = Task.Run(StartWarm);
+            if (attached)
+            {
+                // Callers hold their own locks while they record the worker; tell its owner afterwards.
+                _ = Task.Run(() => Activate(warm));
+            }
+
+            return warm;
+        }
+
+        return Launch(new WorkerProcess(NewId(), jobId, jobCodeDir, env, actorId, owner));
+    }
+
+    private void StartWarm()
+    {
+        if (_disposed == 0)
+        {
+            _warm.Enqueue(Launch(new WorkerProcess(NewId(), "", "", PreparedEnv.None, null, null) { State = WorkerState.Warm }));
+        }
+    }
+
+    private string NewId() => $"{options.NodeId}-w{Interlocked.Increment(ref _nextWorker)}";
+
+    private WorkerProcess Launch(WorkerProcess worker)
+    {
+        var id = worker.Id;
+        var env = worker.Env;
         _workers[id] = worker;
 
         var host = options.WorkerHost!;
@@ -58,11 +111,39 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             return worker;
         }
 
-        NodeLog.WorkerStarted(logger, id, worker.Pid, jobId, env.Hash, actorId ?? "");
+        NodeLog.WorkerStarted(logger, id, worker.Pid, worker.JobId, env.Hash, worker.ActorId ?? "");
         _ = PumpOutputAsync(worker, worker.Process.StandardOutput, stderr: false);
         _ = PumpOutputAsync(worker, worker.Process.StandardError, stderr: true);
         _ = MonitorAsync(worker);
         return worker;
+    }
+
+    /// <summary>Tells a worker that is both attached and bound what it is for, and its owner that it is ready.</summary>
+    private void Activate(WorkerProcess worker)
+    {
+        var env = worker.Env;
+        var setup = new WorkerSetup
+        {
+            NodeId = options.NodeId,
+            JobId = worker.JobId,
+            JobCodeDir = worker.JobCodeDir,
+            RuntimeEnvJson = env.CanonicalJson,
+            RuntimeEnvHash = env.Hash,
+            ActorId = worker.ActorId ?? "",
+            HeadAddress = options.Head!.ToString(),
+            AssemblyDirectories = { env.AssemblyDirectories },
+            EnvVars = { env.EnvVars.ToDictionary() },
+            WorkingDirectory = env.WorkingDirectory ?? "",
+        };
+        if (env.NuGet is { } nuget)
+        {
+            setup.NugetAssemblies.Add(nuget.Assemblies.ToDictionary());
+            setup.NativeLibraries.Add(nuget.NativeLibraries.ToDictionary());
+            setup.NugetPackages.AddRange(nuget.Packages);
+        }
+
+        worker.Send(new WorkerCommand { Setup = setup });
+        worker.Owner!.OnAttached(worker);
     }
 
     /// <summary>Serves one worker's AttachWorker stream until it ends.</summary>
@@ -81,30 +162,18 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
         var writer = new BatchingWriter<WorkerCommand, WorkerCommandBatch>(
             commands, () => new WorkerCommandBatch(), (b, c) => b.Commands.Add(c), context.CancellationToken);
-        worker.Attach(writer);
-        var setup = new WorkerCommand
+        bool bound;
+        lock (worker)
         {
-            Setup = new WorkerSetup
-            {
-                NodeId = options.NodeId,
-                JobId = worker.JobId,
-                JobCodeDir = worker.JobCodeDir,
-                RuntimeEnvJson = worker.Env.CanonicalJson,
-                RuntimeEnvHash = worker.Env.Hash,
-                ActorId = worker.ActorId ?? "",
-                HeadAddress = options.Head!.ToString(),
-                AssemblyDirectories = { worker.Env.AssemblyDirectories },
-            },
-        };
-        if (worker.Env.NuGet is { } nuget)
-        {
-            setup.Setup.NugetAssemblies.Add(nuget.Assemblies.ToDictionary());
-            setup.Setup.NativeLibraries.Add(nuget.NativeLibraries.ToDictionary());
-            setup.Setup.NugetPackages.AddRange(nuget.Packages);
+            worker.Attach(writer);
+            bound = worker.IsBound;
         }
 
-        worker.Send(setup);
-        worker.Owner.OnAttached(worker);
+        // A pre-started worker waits, attached, until Start binds it to a job and env.
+        if (bound)
+        {
+            Activate(worker);
+        }
 
         // The call ends when either side is done: the worker's events stop, or the node shut the
         // worker down by completing its commands (which the worker sees as the end of its stream).
@@ -159,13 +228,13 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
                     switch (e.KindCase)
                     {
                         case WorkerEvent.KindOneofCase.Done:
-                            worker.Owner.OnDone(worker, e.Done);
+                            worker.Owner!.OnDone(worker, e.Done);
                             break;
                         case WorkerEvent.KindOneofCase.ActorStarted:
-                            worker.Owner.OnActorStarted(worker, e.ActorStarted);
+                            worker.Owner!.OnActorStarted(worker, e.ActorStarted);
                             break;
                         case WorkerEvent.KindOneofCase.Returned:
-                            worker.Owner.OnReturned(worker, e.Returned);
+                            worker.Owner!.OnReturned(worker, e.Returned);
                             break;
                     }
                 }
@@ -208,7 +277,18 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         _workers.TryRemove(worker.Id, out _);
         worker.Shutdown();
         NodeLog.WorkerExited(logger, worker.Id, worker.Pid, exitCode);
-        worker.Owner.OnExited(worker, exitCode);
+        IWorkerOwner? owner;
+        lock (worker)
+        {
+            owner = worker.Owner;
+            if (owner is null)
+            {
+                // A pre-started worker died before anyone took it: nobody waits on it.
+                worker.State = WorkerState.Dead;
+            }
+        }
+
+        owner?.OnExited(worker, exitCode);
         worker.HasExited.TrySetResult();
     }
 

@@ -6,14 +6,19 @@ namespace Terrarium.Node.Internal;
 
 internal enum WorkerState
 {
+    /// <summary>Pre-started, not yet given a job or env.</summary>
+    Warm,
     Starting,
     Idle,
     Busy,
     Dead,
 }
 
-/// <summary>One worker process and its command stream. Its state belongs to its owner, which guards it.</summary>
-internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
+/// <summary>
+/// One worker process and its command stream. Its state belongs to its owner, which guards it. A
+/// pre-started worker has no job, env or owner until <see cref="Bind"/> gives it one.
+/// </summary>
+internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner? owner)
 {
     private const int StderrTailLines = 30;
     private readonly Queue<string> _stderrTail = new();
@@ -21,15 +26,18 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
 
     public string Id { get; } = id;
 
-    public string JobId { get; } = jobId;
+    public string JobId { get; private set; } = jobId;
 
-    public string JobCodeDir { get; } = jobCodeDir;
+    public string JobCodeDir { get; private set; } = jobCodeDir;
 
-    public PreparedEnv Env { get; } = env;
+    public PreparedEnv Env { get; private set; } = env;
 
-    public string? ActorId { get; } = actorId;
+    public string? ActorId { get; private set; } = actorId;
 
-    public IWorkerOwner Owner { get; } = owner;
+    /// <summary>Null while the worker is pre-started and unbound.</summary>
+    public IWorkerOwner? Owner { get; private set; } = owner;
+
+    public bool IsBound => Owner is not null;
 
     public string PoolKey => JobId + "|" + Env.Hash;
 
@@ -62,6 +70,17 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     public int TasksRun { get; set; }
 
     public bool IsAttached => _commands is not null;
+
+    /// <summary>Gives a pre-started worker its job, env and owner.</summary>
+    public void Bind(string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
+    {
+        JobId = jobId;
+        JobCodeDir = jobCodeDir;
+        Env = env;
+        ActorId = actorId;
+        State = WorkerState.Starting;
+        Owner = owner;
+    }
 
     /// <summary>Completes once the process has exited and its owner was told.</summary>
     public TaskCompletionSource HasExited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -56,6 +56,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 CacheDirectory = options.ResolveCacheDirectory(),
                 NuGetConfigFile = options.NuGetConfigFile is { } config ? Path.GetFullPath(config) : null,
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
+                PrestartWorkers = options.PrestartWorkers ?? 1,
             };
             var node = await NodeServer.StartAsync(nodeOptions, loggerFactory, ct).ConfigureAwait(false);
             return new EmbeddedCluster(directory, token, head, node);

@@ -16,7 +16,11 @@ internal sealed class JobLoadContext : AssemblyLoadContext
     private readonly IReadOnlyDictionary<string, string> _nativeLibraries;
     private readonly IReadOnlyList<string> _envDirectories;
     private readonly string _jobDirectory;
-    private readonly Dictionary<string, string> _hostAssemblies;
+    private static readonly Lazy<Dictionary<string, string>> s_hostAssemblies = new(() =>
+        ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .GroupBy(Path.GetFileNameWithoutExtension, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key!, g => g.First(), StringComparer.OrdinalIgnoreCase));
 
     /// <param name="packageAssemblies">The env's NuGet assemblies by simple name: they win over everything but Terrarium.</param>
     /// <param name="nativeLibraries">The env's native libraries by the name DllImport asks for.</param>
@@ -29,11 +33,10 @@ internal sealed class JobLoadContext : AssemblyLoadContext
         _nativeLibraries = nativeLibraries;
         _envDirectories = envDirectories;
         _jobDirectory = jobDirectory;
-        _hostAssemblies = ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .GroupBy(Path.GetFileNameWithoutExtension, StringComparer.OrdinalIgnoreCase)
-            .ToDictionary(g => g.Key!, g => g.First(), StringComparer.OrdinalIgnoreCase);
     }
+
+    /// <summary>Reads the host's assembly list ahead of the first load (see <see cref="WorkerWarmUp"/>).</summary>
+    public static void WarmUp() => _ = s_hostAssemblies.Value;
 
     protected override Assembly? Load(AssemblyName assemblyName)
     {
@@ -79,7 +82,7 @@ internal sealed class JobLoadContext : AssemblyLoadContext
 
     private bool IsSameAsHost(string name, string jobCopy)
     {
-        if (!_hostAssemblies.TryGetValue(name, out var hostPath))
+        if (!s_hostAssemblies.Value.TryGetValue(name, out var hostPath))
         {
             return false;
         }

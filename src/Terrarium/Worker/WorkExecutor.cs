@@ -13,6 +13,7 @@ internal sealed class WorkExecutor
     public WorkExecutor(WorkerSetup setup, Endpoint node, string workerId, string token, BatchingWriter<WorkerEvent, WorkerBatch> events)
     {
         _events = events;
+        ProcessEnvironment.Apply(setup.EnvVars, setup.WorkingDirectory);
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
         var context = new JobLoadContext(setup.NugetAssemblies, setup.NativeLibraries, setup.AssemblyDirectories, setup.JobCodeDir);
         _invoker = new FunctionInvoker(context);

@@ -32,6 +32,7 @@ internal static class WorkerHost
             using var call = new Protocol.Node.NodeClient(invoker).AttachWorker();
             var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
+            _ = Task.Run(WorkerWarmUp.Run);
 
             var work = new WorkQueue();
             WorkExecutor? executor = null;

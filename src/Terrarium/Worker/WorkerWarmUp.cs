@@ -1,0 +1,31 @@
+using Google.Protobuf;
+using Terrarium.Internal;
+using Terrarium.Protocol;
+
+namespace Terrarium.Worker;
+
+/// <summary>
+/// Runs, once, the code paths every first task takes — MessagePack's non-generic serializer,
+/// reflection invoke, protobuf messages, JSON — while the worker waits for its setup, so that a
+/// pre-started worker pays their first-use cost before anyone waits on it.
+/// </summary>
+internal static class WorkerWarmUp
+{
+    public static void Run()
+    {
+        foreach (var (type, value) in new (Type, object?)[] { (typeof(int), 1), (typeof(string), "x"), (typeof(long), 1L), (typeof(double), 1.0), (typeof(int[]), new[] { 1 }) })
+        {
+            var bytes = Serializer.Serialize(type, value, "warm-up");
+            Serializer.Deserialize(type, bytes.Memory);
+        }
+
+        var invocation = new Invocation(typeof(WorkerWarmUp).GetMethod(nameof(Echo), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+        var result = invocation.InvokeAsync(null, invocation.ReadArgs([Serializer.Serialize(typeof(int), 1, "warm-up")])).GetAwaiter().GetResult();
+        var done = new WorkerEvent { Done = new WorkDone { WorkId = "warm-up", Value = invocation.WriteResult(result) } };
+        WorkerEvent.Parser.ParseFrom(done.ToByteArray());
+        RuntimeEnv.FromJson("""{"env_vars":{"A":"1"}}""").ToJson();
+        JobLoadContext.WarmUp();
+    }
+
+    private static int Echo(int value) => value;
+}
