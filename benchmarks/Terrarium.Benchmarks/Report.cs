@@ -32,6 +32,8 @@ public static class Report
 
     public static void Print(IReadOnlyList<Measurement> results)
     {
+        // Redirected output defaults to 80 columns, which wraps the metric names.
+        AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150);
         var table = new Table().AddColumns("metric", "Terrarium", "±", "unit", "Ray 2.48 (64 vCPU)", "goal (2 cores)");
         foreach (var m in results)
         {
