@@ -31,7 +31,7 @@ public sealed partial class Cluster : IAsyncDisposable
     private IReadOnlyList<IReadOnlyDictionary<string, double>> _nodeTotals;
     private int _disposed;
 
-    private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string token, string jobId, RuntimeEnv? baseEnv,
+    private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string headAddress, string token, string jobId, RuntimeEnv? baseEnv,
         IReadOnlyList<IReadOnlyDictionary<string, double>> nodeTotals, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes)
     {
         _session = session;
@@ -47,6 +47,7 @@ public sealed partial class Cluster : IAsyncDisposable
         _nodeTotals = nodeTotals;
         _printer = printer;
         _token = token;
+        Address = headAddress;
         JobId = jobId;
         DriverContext = new RuntimeContext(jobId, session.NodeId, null, null, baseEnv);
     }
@@ -72,6 +73,12 @@ public sealed partial class Cluster : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The head's address: other drivers join this cluster with it (and its token) as
+    /// <see cref="ClusterOptions.Address"/>. For an embedded cluster, a Unix socket on this machine.
+    /// </summary>
+    public string Address { get; }
 
     /// <summary>The id of this cluster connection's job.</summary>
     public string JobId { get; }
@@ -184,7 +191,7 @@ public sealed partial class Cluster : IAsyncDisposable
         var totals = await ListNodeTotalsAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
         var session = await NodeSession.OpenAsync(node, token,
             new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, WorkerId = workerId }, null, ct).ConfigureAwait(false);
-        return new Cluster(session, headChannel, headInvoker, token, jobId, workerEnv, totals, null, null, new ClusterOptions().MaxPackageBytes);
+        return new Cluster(session, headChannel, headInvoker, head.ToString(), token, jobId, workerEnv, totals, null, null, new ClusterOptions().MaxPackageBytes);
     }
 
     private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, string token, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
@@ -211,7 +218,7 @@ public sealed partial class Cluster : IAsyncDisposable
                 SubscribeLogs = options.LogToDriver,
             }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
             var totals = nodes.Nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources).ToList();
-            var cluster = new Cluster(session, headChannel, headInvoker, token, job.JobId, jobEnv, totals, embedded, printer, options.MaxPackageBytes);
+            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), token, job.JobId, jobEnv, totals, embedded, printer, options.MaxPackageBytes);
             try
             {
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.

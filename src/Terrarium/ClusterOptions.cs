@@ -14,7 +14,10 @@ public sealed class ClusterOptions
     /// </summary>
     public string? Address { get; init; }
 
-    /// <summary>The cluster token when joining a running cluster. Default: <c>TERRARIUM_TOKEN</c>.</summary>
+    /// <summary>
+    /// The cluster token: when joining, the running cluster's (default: <c>TERRARIUM_TOKEN</c>); for an
+    /// embedded cluster, the token other drivers must present to join it (default: a new random one).
+    /// </summary>
     public string? Token { get; init; }
 
     /// <summary>The job's settings, such as its default runtime env. Default: none.</summary>
@@ -65,6 +68,11 @@ public sealed class ClusterOptions
 
     internal void Validate()
     {
+        if (Token is not null && Token.Length < 16)
+        {
+            throw new ArgumentException($"{nameof(Token)} must be at least 16 characters", nameof(Token));
+        }
+
         if (NumCpus is < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");

@@ -208,9 +208,39 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task SecondDriver_JoinsByAddressAndToken_AndRunsItsOwnJob()
+    {
+        var token = "join-test-token-" + Guid.NewGuid().ToString("N");
+        await using var first = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false, Token = token }).DefaultTimeout();
+
+        await using var second = await Cluster.InitAsync(new ClusterOptions { Address = first.Address, Token = token, LogToDriver = false }).DefaultTimeout();
+
+        Assert.NotEqual(first.JobId, second.JobId);
+        Assert.Equal(first.NodeId, second.NodeId);
+        Assert.Equal(36, await second.Submit(() => TestTasks.Square(6)).DefaultTimeout());
+        Assert.Equal(49, await first.Submit(() => TestTasks.Square(7)).DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task JoiningWithTheWrongToken_IsRefusedClearly()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions
+        {
+            NumCpus = 1, LogToDriver = false, Token = "right-token-" + Guid.NewGuid().ToString("N"),
+        }).DefaultTimeout();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Cluster.InitAsync(new ClusterOptions
+        {
+            Address = cluster.Address, Token = "wrong-token-" + Guid.NewGuid().ToString("N"), LogToDriver = false,
+        }));
+
+        Assert.Contains("wrong cluster token", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task InitAsync_BadAddress_ThrowsArgumentException()
     {
-        await Assert.ThrowsAsync<ArgumentException>(() => Cluster.InitAsync(new ClusterOptions { Address = "not an address", Token = "t" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => Cluster.InitAsync(new ClusterOptions { Address = "not an address", Token = "a-token-of-enough-length" }));
     }
 
     [Fact]

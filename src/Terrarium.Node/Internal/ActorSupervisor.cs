@@ -60,6 +60,12 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 
     public void Call(CallActor spec, ClientSession caller)
     {
+        if (string.IsNullOrEmpty(spec.CallId))
+        {
+            NodeLog.InvalidRequest(_logger, caller.Id, "CallActor needs a call_id");
+            return;
+        }
+
         if (!_objects.TryCreate(spec.CallId, caller))
         {
             NodeLog.InvalidRequest(_logger, caller.Id, $"actor call id '{spec.CallId}' is already in use");
@@ -72,6 +78,12 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             {
                 Kind = ErrorKind.ActorDied, Message = $"no actor with id {spec.ActorId} lives on this node",
             }));
+            return;
+        }
+
+        if (spec.Method is null)
+        {
+            _objects.Complete(spec.CallId, ObjectResult.Failed(new TaskError { Kind = ErrorKind.InvalidRequest, Message = "CallActor needs a method" }));
             return;
         }
 
@@ -99,7 +111,12 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 
     public void Kill(KillActor spec, ClientSession caller)
     {
-        _objects.TryCreate(spec.KillId, caller);
+        if (string.IsNullOrEmpty(spec.KillId) || !_objects.TryCreate(spec.KillId, caller))
+        {
+            NodeLog.InvalidRequest(_logger, caller.Id, $"KillActor needs a kill_id not in use (got '{spec.KillId}')");
+            return;
+        }
+
         if (!_actors.TryGetValue(spec.ActorId, out var actor))
         {
             _objects.Complete(spec.KillId, new ObjectResult(Google.Protobuf.ByteString.Empty, null));

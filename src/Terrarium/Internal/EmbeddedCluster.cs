@@ -33,7 +33,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
         // Short paths: Unix socket paths are limited to about 100 bytes.
         var directory = Path.Combine(Path.GetTempPath(), "terrarium", Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
-        var token = ClusterToken.NewToken();
+        var token = options.Token ?? ClusterToken.NewToken();
         HeadServer? head = null;
         try
         {
