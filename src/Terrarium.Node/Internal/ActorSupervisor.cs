@@ -43,15 +43,10 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
-        if (actor.Demand.ExceedsTotal(_ledger.Total) is { } shortfall)
+        var (envJson, refusal) = Admission.Check($"actor {actor.ClassName}", actor.Demand, _ledger, owner, spec.EnvHash);
+        if (refusal is not null)
         {
-            Die(actor, new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor {actor.ClassName} can never start here: it {shortfall}" });
-            return;
-        }
-
-        if (!owner.TryGetEnv(spec.EnvHash, out var envJson))
-        {
-            Die(actor, new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"runtime env {spec.EnvHash} was not defined in this session" });
+            Die(actor, refusal);
             return;
         }
 

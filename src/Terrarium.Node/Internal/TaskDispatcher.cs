@@ -52,15 +52,10 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     {
         var demand = ResourceSet.From(spec.Resources);
         var task = new TaskRecord(spec, owner, demand);
-        if (demand.ExceedsTotal(_ledger.Total) is { } shortfall)
+        var (envJson, refusal) = Admission.Check($"task {task.FunctionName}", demand, _ledger, owner, spec.EnvHash);
+        if (refusal is not null)
         {
-            Fail(task, new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"task {task.FunctionName} can never run here: it {shortfall}" });
-            return;
-        }
-
-        if (!owner.TryGetEnv(spec.EnvHash, out var envJson))
-        {
-            Fail(task, new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"runtime env {spec.EnvHash} was not defined in this session" });
+            Fail(task, refusal);
             return;
         }
 
