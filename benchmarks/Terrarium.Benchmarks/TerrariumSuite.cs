@@ -40,6 +40,25 @@ public static class TerrariumSuite
             }
         });
 
+        var small = new byte[64];
+        await harness.RateAsync("single_client_put_calls", "put a 64-byte value, in a loop", batch, () =>
+        {
+            for (var i = 0; i < batch; i++)
+            {
+                cluster.Put(small);
+            }
+
+            return Task.CompletedTask;
+        });
+
+        await harness.RateAsync("single_client_get_calls", "put a value and get it back through its fresh ref (deserialized each time), in a loop", batch, async () =>
+        {
+            for (var i = 0; i < batch; i++)
+            {
+                await cluster.Put(i);
+            }
+        });
+
         var envVars = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["BENCH"] = "1" } } };
         await harness.RateAsync("env_vars_tasks_async", "as single_client_tasks_async, with an env_vars-only runtime env", batch, async () =>
         {

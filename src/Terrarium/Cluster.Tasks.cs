@@ -23,6 +23,22 @@ public sealed partial class Cluster
     /// <exception cref="ArgumentException">The expression is not one static call, an argument cannot be serialized, or the options or runtime env are invalid.</exception>
     public ObjectRef<T> Submit<T>(Expression<Func<Task<T>>> call, TaskOptions? options = null) => SubmitCore<T>(call, options);
 
+    /// <summary>
+    /// Stores a value in the cluster once, so that many tasks can take it as an argument (pass the
+    /// ref where a method expects a <typeparamref name="T"/>) without sending it again each time.
+    /// </summary>
+    /// <exception cref="ArgumentException">The value cannot be serialized.</exception>
+    public ObjectRef<T> Put<T>(T value)
+    {
+        ThrowIfDisposed();
+        var bytes = Serializer.Serialize(typeof(T), value, "the value put");
+        var id = _session.NewObjectId();
+        var handle = _session.Untracked(id);
+        _session.Send(new ClientRequest { Put = new PutObject { ObjectId = id, Value = bytes } });
+        handle.Complete(new ObjectReady { ObjectId = id, Value = bytes });
+        return new ObjectRef<T>(handle);
+    }
+
     /// <summary>Waits for all the values, in the order of <paramref name="refs"/>.</summary>
     public Task<T[]> GetAsync<T>(IEnumerable<ObjectRef<T>> refs, CancellationToken ct = default)
     {

@@ -125,6 +125,25 @@ public sealed class TaskTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Put_ValueIsReadyAtOnce_AndTasksTakeItAsAnArgument()
+    {
+        var points = Cluster.Put(new Point(3, 4));
+
+        Assert.True(points.IsReady);
+        Assert.Equal(new Point(3, 4), await points.DefaultTimeout());
+        var moved = Enumerable.Range(1, 3).Select(dx => Cluster.Submit(() => TestTasks.Move(points, dx))).ToList();
+        Assert.Equal(new[] { new Point(4, 4), new Point(5, 4), new Point(6, 4) }, await Cluster.GetAsync(moved).DefaultTimeout());
+    }
+
+    [Fact]
+    public void Put_UnserializableValue_ThrowsArgumentExceptionNamingTheType()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Cluster.Put<Stream>(new MemoryStream()));
+
+        Assert.Contains("System.IO.Stream", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ImplicitConversion_OutsideAnExpression_ThrowsInsteadOfBlocking()
     {
         var reference = Cluster.Submit(() => TestTasks.Square(2));

@@ -128,6 +128,13 @@ internal sealed class NodeService(
                     }
 
                     break;
+                case ClientRequest.KindOneofCase.Put:
+                    if (string.IsNullOrEmpty(request.Put.ObjectId) || !objects.TryPut(request.Put.ObjectId, session, request.Put.Value))
+                    {
+                        NodeLog.InvalidRequest(logger, session.Id, $"PutObject needs an object_id not in use (got '{request.Put.ObjectId}')");
+                    }
+
+                    break;
                 case ClientRequest.KindOneofCase.Blocked:
                     tasks.SetBlocked(session.WorkerId, request.Blocked.Blocked);
                     break;

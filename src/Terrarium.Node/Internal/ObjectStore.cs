@@ -33,6 +33,15 @@ internal sealed class ObjectStore
         }
     }
 
+    /// <summary>Stores a value its owner already has (a put): no notification goes back.</summary>
+    /// <returns>False when the id is already in use.</returns>
+    public bool TryPut(string id, ClientSession owner, ByteString value)
+    {
+        var entry = new Entry(owner);
+        entry.Result.SetResult(new ObjectResult(value, null));
+        return _objects.TryAdd(id, entry);
+    }
+
     /// <summary>The object's eventual result, or null when this node does not hold it.</summary>
     public Task<ObjectResult>? Find(string id) => _objects.TryGetValue(id, out var entry) ? entry.Result.Task : null;
 

@@ -76,6 +76,9 @@ internal sealed class NodeSession : IAsyncDisposable
         return handle;
     }
 
+    /// <summary>A handle for an object this session completes itself (a put); the node sends nothing for it.</summary>
+    public ObjectHandle Untracked(string id) => new(id, this);
+
     /// <summary>Sends a runtime env's definition the first time this session uses it.</summary>
     public void DefineEnv(ResolvedEnv env)
     {
