@@ -184,6 +184,7 @@ public sealed partial class Cluster
             return;
         }
 
+        // Rare (only when no known node fits) and inside the synchronous Submit: nodes may have joined since.
         _nodeTotals = ListNodeTotalsAsync(_head, CancellationToken.None).GetAwaiter().GetResult();
         if (_nodeTotals.Any(total => Fits(request, total)))
         {

@@ -22,6 +22,7 @@ internal sealed class WorkExecutor
             NuGetPackages = setup.NugetPackages.Select(p => new NuGetPackageInfo(p.Id, p.Version, p.Assets.ToList())).ToList(),
         };
         var head = Endpoint.Parse(setup.HeadAddress);
+        // Cluster.Current is a property: the worker's own connection is opened on its first use.
         Cluster.SetWorkerClusterFactory(() => Cluster.ConnectWorkerAsync(
             node, head, token, setup.JobId, setup.JobCodeDir, workerId, env, CancellationToken.None).GetAwaiter().GetResult());
     }

@@ -133,6 +133,8 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
 
     private string Upload(PackageFile package)
     {
+        // Submit is synchronous by contract (it returns the ref at once), and the upload must finish
+        // before the task that needs it is sent; no synchronization context is involved here.
         uploader.EnsureUploadedAsync(package, CancellationToken.None).GetAwaiter().GetResult();
         return package.Uri;
     }
