@@ -40,10 +40,7 @@ public sealed partial class Cluster
             MaxRestarts = options.MaxRestarts,
             Name = options.Name ?? "",
         };
-        foreach (var arg in analyzed.Args)
-        {
-            create.Args.Add(arg.ToProto());
-        }
+        create.Args.AddRange(analyzed.ProtoArgs);
 
         _session.Send(new ClientRequest { CreateActor = create });
         return new ActorHandle<T>(this, actorId, options.Name);
@@ -77,10 +74,7 @@ public sealed partial class Cluster
         var id = _session.NewObjectId();
         var handle = _session.Track(id);
         var request = new CallActor { ActorId = actorId, CallId = id, Method = analyzed.Function };
-        foreach (var arg in analyzed.Args)
-        {
-            request.Args.Add(arg.ToProto());
-        }
+        request.Args.AddRange(analyzed.ProtoArgs);
 
         _session.Send(new ClientRequest { CallActor = request });
         return new ObjectRef<TResult>(handle);

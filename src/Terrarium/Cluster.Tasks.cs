@@ -119,10 +119,7 @@ public sealed partial class Cluster
             MaxRetries = options.MaxRetries,
             RetryExceptions = options.RetryExceptions,
         };
-        foreach (var arg in analyzed.Args)
-        {
-            submit.Args.Add(arg.ToProto());
-        }
+        submit.Args.AddRange(analyzed.ProtoArgs);
 
         _session.Send(new ClientRequest { SubmitTask = submit });
         return new ObjectRef<T>(handle);

@@ -13,7 +13,11 @@ internal readonly record struct CallArg(ByteString? Value, ObjectRef? Dependency
 }
 
 /// <summary>A call read from an expression: what to call, and its arguments evaluated now.</summary>
-internal sealed record AnalyzedCall(FunctionDescriptor Function, string DisplayName, CallArg[] Args);
+internal sealed record AnalyzedCall(FunctionDescriptor Function, string DisplayName, CallArg[] Args)
+{
+    /// <summary>The arguments as they go on the wire.</summary>
+    public IEnumerable<Arg> ProtoArgs => Args.Select(a => a.ToProto());
+}
 
 /// <summary>
 /// Reads <c>() =&gt; Type.Method(args)</c>, <c>() =&gt; new Type(args)</c> and <c>x =&gt; x.Method(args)</c>
