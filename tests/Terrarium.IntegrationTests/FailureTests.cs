@@ -27,6 +27,21 @@ public sealed class FailureTests(ClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task TaskThatFinished_IsNotChargedWithTheCrashOfTheTaskAfterIt_OnTheSameWorker()
+    {
+        // One CPU: each pair is pipelined onto one worker, the exit right behind the result.
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 1, LogToDriver = false }).DefaultTimeout();
+        for (var round = 0; round < 10; round++)
+        {
+            var finished = cluster.Submit(() => TestTasks.Square(round), new TaskOptions { MaxRetries = 0 });
+            var crashing = cluster.Submit(() => TestTasks.Exit(4), new TaskOptions { MaxRetries = 0 });
+
+            Assert.Equal(round * round, await finished.DefaultTimeout());
+            Assert.Equal(4, (await Assert.ThrowsAsync<WorkerCrashedException>(() => crashing.DefaultTimeout())).ExitCode);
+        }
+    }
+
+    [Fact]
     public async Task Submit_WorkerCrashesOnce_RetrySucceeds()
     {
         var marker = Path.Combine(_markers, "crash");

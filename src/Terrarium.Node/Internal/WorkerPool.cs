@@ -13,6 +13,7 @@ namespace Terrarium.Node.Internal;
 /// </summary>
 internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<WorkerPool> logger) : IAsyncDisposable
 {
+    private static readonly TimeSpan EventsAfterExitGrace = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<WorkerProcess> _warm = new();
     private int _nextWorker;
@@ -244,6 +245,10 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         {
             // The worker went away; MonitorAsync reports the exit.
         }
+        finally
+        {
+            worker.EventsRead.TrySetResult();
+        }
 
         // Its stream ended without a shutdown: the worker is broken or gone.
         worker.Kill();
@@ -269,6 +274,13 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             }
         });
         await process.WaitForExitAsync().ConfigureAwait(false);
+        if (worker.IsAttached)
+        {
+            // Results the worker sent just before it died may still be in the socket; a task that
+            // finished must not be charged with the crash of the one after it.
+            await worker.EventsRead.Task.WaitAsync(EventsAfterExitGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         Exited(worker, process.ExitCode);
     }
 

@@ -85,6 +85,9 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     /// <summary>Completes once the process has exited and its owner was told.</summary>
     public TaskCompletionSource HasExited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Completes once every event the worker sent has been read and handled.</summary>
+    public TaskCompletionSource EventsRead { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public void Attach(BatchingWriter<WorkerCommand, WorkerCommandBatch> commands) => _commands = commands;
 
     /// <summary>Queues a command; false once the worker's stream has ended.</summary>

@@ -11,6 +11,8 @@ namespace Terrarium.Worker;
 /// </summary>
 internal static class WorkerHost
 {
+    private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
+
     public static async Task<int> RunAsync()
     {
         var nodeAddress = Environment.GetEnvironmentVariable("TERRARIUM_NODE_ADDRESS");
@@ -31,6 +33,13 @@ internal static class WorkerHost
         {
             using var call = new Protocol.Node.NodeClient(invoker).AttachWorker();
             var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
+            // Results already reported must reach the node even when user code ends the process
+            // (Environment.Exit in the next task, or the worker's own exit below).
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                events.Complete();
+                Task.WhenAny(events.Completion, Task.Delay(FlushGrace)).Wait();
+            };
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
             _ = Task.Run(WorkerWarmUp.Run);
 
@@ -67,6 +76,7 @@ internal static class WorkerHost
             work.Complete();
             await running.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             events.Complete();
+            await Task.WhenAny(events.Completion, Task.Delay(FlushGrace)).ConfigureAwait(false);
         }
 
         // User code may have left foreground threads behind; the worker's life is over regardless.
