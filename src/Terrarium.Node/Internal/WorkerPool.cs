@@ -14,6 +14,7 @@ namespace Terrarium.Node.Internal;
 internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<WorkerPool> logger) : IAsyncDisposable
 {
     private static readonly TimeSpan EventsAfterExitGrace = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ExitAfterEventsEndGrace = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<WorkerProcess> _warm = new();
     private int _nextWorker;
@@ -178,16 +179,23 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
         // The call ends when either side is done: the worker's events stop, or the node shut the
         // worker down by completing its commands (which the worker sees as the end of its stream).
+        var reading = ReadEventsAsync(worker, events, context.CancellationToken);
         try
         {
-            await Task.WhenAny(ReadEventsAsync(worker, events, context.CancellationToken), writer.Completion).ConfigureAwait(false);
+            await Task.WhenAny(reading, writer.Completion).ConfigureAwait(false);
         }
         finally
         {
             writer.Complete();
-            // A worker without its stream is useless: make sure it is gone.
-            if (!writer.Completion.IsCompletedSuccessfully)
+            if (reading is { IsCompletedSuccessfully: true, Result: true })
             {
+                // The worker ended its events itself: user code is ending the process, and the
+                // worker waits for this call to end to know its last results arrived.
+                _ = KillIfStillRunningAsync(worker);
+            }
+            else if (!writer.Completion.IsCompletedSuccessfully)
+            {
+                // A worker without its stream is useless: make sure it is gone.
                 worker.Kill();
             }
         }
@@ -218,7 +226,8 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         await Task.WhenAll(exits).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    private static async Task ReadEventsAsync(WorkerProcess worker, IAsyncStreamReader<WorkerBatch> events, CancellationToken ct)
+    /// <summary>Handles the worker's events until its stream ends; true if the worker ended it cleanly.</summary>
+    private static async Task<bool> ReadEventsAsync(WorkerProcess worker, IAsyncStreamReader<WorkerBatch> events, CancellationToken ct)
     {
         try
         {
@@ -240,17 +249,24 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
                     }
                 }
             }
+
+            return true;
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
         {
             // The worker went away; MonitorAsync reports the exit.
+            worker.Kill();
+            return false;
         }
         finally
         {
             worker.EventsRead.TrySetResult();
         }
+    }
 
-        // Its stream ended without a shutdown: the worker is broken or gone.
+    private static async Task KillIfStillRunningAsync(WorkerProcess worker)
+    {
+        await worker.HasExited.Task.WaitAsync(ExitAfterEventsEndGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         worker.Kill();
     }
 

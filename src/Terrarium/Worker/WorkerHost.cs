@@ -33,13 +33,8 @@ internal static class WorkerHost
         {
             using var call = new Protocol.Node.NodeClient(invoker).AttachWorker();
             var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
-            // Results already reported must reach the node even when user code ends the process
-            // (Environment.Exit in the next task, or the worker's own exit below).
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                events.Complete();
-                Task.WhenAny(events.Completion, Task.Delay(FlushGrace)).Wait();
-            };
+            var callEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => DeliverLastEventsBeforeExit(events, call.RequestStream, callEnded.Task);
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
             _ = Task.Run(WorkerWarmUp.Run);
 
@@ -72,6 +67,10 @@ internal static class WorkerHost
             {
                 // The node went away: nothing left to work for.
             }
+            finally
+            {
+                callEnded.TrySetResult();
+            }
 
             work.Complete();
             await running.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -82,5 +81,32 @@ internal static class WorkerHost
         // User code may have left foreground threads behind; the worker's life is over regardless.
         Environment.Exit(0);
         return 0;
+    }
+
+    /// <summary>
+    /// Results already reported must reach the node even when user code ends the process
+    /// (Environment.Exit in the task after them): flush them, end the event stream, and wait for
+    /// the node to end the call, which it does once it has read every event.
+    /// </summary>
+    private static void DeliverLastEventsBeforeExit(BatchingWriter<WorkerEvent, WorkerBatch> events, IClientStreamWriter<WorkerBatch> stream, Task callEnded)
+    {
+        var deadline = Task.Delay(FlushGrace);
+        events.Complete();
+        Task.WhenAny(events.Completion, deadline).Wait();
+        if (!events.Completion.IsCompletedSuccessfully || callEnded.IsCompleted)
+        {
+            return;
+        }
+
+        try
+        {
+            Task.WhenAny(stream.CompleteAsync(), deadline).Wait();
+        }
+        catch (InvalidOperationException)
+        {
+            // The call is over already.
+        }
+
+        Task.WhenAny(callEnded, deadline).Wait();
     }
 }
