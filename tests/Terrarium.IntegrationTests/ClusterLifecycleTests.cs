@@ -161,6 +161,19 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task Status_ShowsARunningActorsWorkerAsBusy()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+        var counter = cluster.CreateActor(() => new Counter(0));
+        var pid = await counter.Call(c => c.Pid()).DefaultTimeout();
+
+        var worker = Assert.Single((await cluster.GetStatusAsync().DefaultTimeout()).Nodes.Single().Workers, w => w.Pid == pid);
+
+        Assert.Equal(counter.ActorId, worker.ActorId);
+        Assert.Equal("busy", worker.State);
+    }
+
+    [Fact]
     public async Task Resources_AfterCrashesRetriesNestingAndPipelining_AreAllReturned()
     {
         await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();

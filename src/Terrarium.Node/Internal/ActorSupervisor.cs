@@ -168,6 +168,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             if (actor.State == ActorState.Starting && actor.Worker == worker)
             {
                 actor.State = ActorState.Alive;
+                worker.State = WorkerState.Busy;
             }
         }
 
