@@ -84,7 +84,7 @@ public static class EnvSuite
 
         var built = new TaskOptions { RuntimeEnv = new RuntimeEnv { NuGet = new NuGetSpec { Packages = ["Bench.Lib@1.0.0"], Sources = [feed] } } };
         await cluster.Submit(() => BenchTasks.Noop(), built);
-        var calls = harness.Quick ? 100 : 500;
+        var calls = 100;
         await harness.RateAsync("nuget_env_tasks_sync", "tasks in an env already built, submit and await in a loop (compare single_client_tasks_sync)", calls, async () =>
         {
             for (var i = 0; i < calls; i++)

@@ -5,26 +5,54 @@ namespace Terrarium.Benchmarks;
 /// <summary>One figure: mean and spread over the timed rounds.</summary>
 public sealed record Measurement(string Name, double Value, double StdDev, string Unit, string Description);
 
-/// <summary>Times a workload the way Ray's microbenchmarks do: warm-up, then several timed rounds.</summary>
-public sealed class Harness(int rounds, bool quick)
+/// <summary>
+/// Times a workload the way Ray's microbenchmarks do: repeat it for a warm-up period, then for
+/// several timed rounds of a fixed duration each, and report the mean rate and its spread.
+/// </summary>
+public sealed class Harness(bool quick)
 {
+    private readonly int _rounds = quick ? 2 : 4;
+    private readonly TimeSpan _warmUp = TimeSpan.FromSeconds(quick ? 1 : 2);
+    private readonly TimeSpan _roundLength = TimeSpan.FromSeconds(quick ? 1 : 2);
+
     public bool Quick { get; } = quick;
 
     public List<Measurement> Results { get; } = [];
 
-    /// <summary>Runs <paramref name="round"/> (which performs <paramref name="operations"/> operations) and records operations per second.</summary>
-    public async Task RateAsync(string name, string description, int operations, Func<Task> round)
+    /// <summary>Repeats <paramref name="body"/> (which performs <paramref name="operations"/> operations) and records operations per second.</summary>
+    public async Task RateAsync(string name, string description, int operations, Func<Task> body)
     {
-        await round();
+        await RepeatForAsync(_warmUp, body);
         var rates = new List<double>();
-        for (var i = 0; i < rounds; i++)
+        for (var i = 0; i < _rounds; i++)
         {
-            var watch = Stopwatch.StartNew();
-            await round();
-            rates.Add(operations / watch.Elapsed.TotalSeconds);
+            var (repetitions, elapsed) = await RepeatForAsync(_roundLength, body);
+            rates.Add(operations * repetitions / elapsed.TotalSeconds);
         }
 
         Record(name, description, rates, "/s");
+    }
+
+    /// <summary>Records the rate of one run of <paramref name="body"/>, without warm-up: what a fresh process sees.</summary>
+    public async Task ColdRateAsync(string name, string description, int operations, Func<Task> body)
+    {
+        var watch = Stopwatch.StartNew();
+        await body();
+        Record(name, description, [operations / watch.Elapsed.TotalSeconds], "/s");
+    }
+
+    private static async Task<(int Repetitions, TimeSpan Elapsed)> RepeatForAsync(TimeSpan length, Func<Task> body)
+    {
+        var watch = Stopwatch.StartNew();
+        var repetitions = 0;
+        do
+        {
+            await body();
+            repetitions++;
+        }
+        while (watch.Elapsed < length);
+
+        return (repetitions, watch.Elapsed);
     }
 
     /// <summary>Records a latency (milliseconds) per sample.</summary>

@@ -70,7 +70,7 @@ public static class OrleansPeer
             var grain = client.Services.GetRequiredService<IClusterClient>().GetGrain<IBenchGrain>(0);
             await grain.Noop();
 
-            var syncCalls = harness.Quick ? 300 : 2000;
+            var syncCalls = 100;
             await harness.RateAsync("orleans_grain_calls_sync", "Orleans peer: call a grain in another process and await, in a loop", syncCalls, async () =>
             {
                 for (var i = 0; i < syncCalls; i++)

@@ -18,7 +18,7 @@ root.SetAction(async (parse, ct) =>
 
     var isQuick = parse.GetValue(quick);
     var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "env", "orleans"];
-    var harness = new Harness(rounds: isQuick ? 2 : 5, isQuick);
+    var harness = new Harness(isQuick);
     if (groups.Contains("terrarium"))
     {
         Console.Error.WriteLine("Terrarium (embedded cluster):");
