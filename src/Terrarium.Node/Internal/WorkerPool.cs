@@ -52,7 +52,9 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             }
 
             NodeLog.WorkerTaken(logger, warm.Id, warm.Pid, jobId, env.Hash);
-            _ = Task.Run(StartWarm);
+            // Its replacement starts once this one has done its first piece of work: on a small
+            // machine a starting process would compete with it for the CPU it needs right now.
+            warm.MarkReplacementDue();
             if (attached)
             {
                 // Callers hold their own locks while they record the worker; tell its owner afterwards.
@@ -63,6 +65,14 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         }
 
         return Launch(new WorkerProcess(NewId(), jobId, jobCodeDir, env, actorId, owner));
+    }
+
+    private void ReplaceIfTakenFromWarm(WorkerProcess worker)
+    {
+        if (worker.ClaimReplacement())
+        {
+            StartWarm();
+        }
     }
 
     private void StartWarm()
@@ -227,12 +237,13 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     }
 
     /// <summary>Handles the worker's events until its stream ends; true if the worker ended it cleanly.</summary>
-    private static async Task<bool> ReadEventsAsync(WorkerProcess worker, IAsyncStreamReader<WorkerBatch> events, CancellationToken ct)
+    private async Task<bool> ReadEventsAsync(WorkerProcess worker, IAsyncStreamReader<WorkerBatch> events, CancellationToken ct)
     {
         try
         {
             await foreach (var batch in events.ReadAllAsync(ct).ConfigureAwait(false))
             {
+                ReplaceIfTakenFromWarm(worker);
                 foreach (var e in batch.Events)
                 {
                     switch (e.KindCase)
@@ -318,6 +329,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
         owner?.OnExited(worker, exitCode);
         worker.HasExited.TrySetResult();
+        ReplaceIfTakenFromWarm(worker);
     }
 
     private async Task PumpOutputAsync(WorkerProcess worker, StreamReader reader, bool stderr)

@@ -23,6 +23,7 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     private const int StderrTailLines = 30;
     private readonly Queue<string> _stderrTail = new();
     private BatchingWriter<WorkerCommand, WorkerCommandBatch>? _commands;
+    private int _replacementDue;
 
     public string Id { get; } = id;
 
@@ -70,6 +71,12 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     public int TasksRun { get; set; }
 
     public bool IsAttached => _commands is not null;
+
+    /// <summary>Taken from the pre-started workers: a replacement is due once it has sent its first events.</summary>
+    public void MarkReplacementDue() => Volatile.Write(ref _replacementDue, 1);
+
+    /// <summary>True once, for whoever first sees that a replacement is due.</summary>
+    public bool ClaimReplacement() => Interlocked.Exchange(ref _replacementDue, 0) == 1;
 
     /// <summary>Gives a pre-started worker its job, env and owner.</summary>
     public void Bind(string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
