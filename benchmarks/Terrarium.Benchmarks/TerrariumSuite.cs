@@ -10,6 +10,8 @@ public static class TerrariumSuite
         var batch = 1000;
         var syncCalls = 100;
         await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false });
+        var envVars = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["BENCH"] = "1" } } };
+        var actor = cluster.CreateActor(() => new BenchActor());
         await harness.ColdRateAsync("single_client_tasks_sync_cold", "the first 1000 sync tasks of a fresh cluster: JIT tier-up included", 1000, async () =>
         {
             for (var i = 0; i < 1000; i++)
@@ -17,7 +19,7 @@ public static class TerrariumSuite
                 await cluster.Submit(() => BenchTasks.Noop());
             }
         });
-        await WarmUpRuntimeAsync(cluster, harness.Quick ? TimeSpan.FromSeconds(4) : TimeSpan.FromSeconds(8));
+        await WarmUpRuntimeAsync(cluster, envVars, actor, harness.Quick ? TimeSpan.FromSeconds(4) : TimeSpan.FromSeconds(8));
 
         await harness.RateAsync("single_client_tasks_sync", "submit one task and await it, in a loop", syncCalls, async () =>
         {
@@ -67,7 +69,6 @@ public static class TerrariumSuite
             }
         });
 
-        var envVars = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["BENCH"] = "1" } } };
         await harness.RateAsync("env_vars_tasks_async", "as single_client_tasks_async, with an env_vars-only runtime env", batch, async () =>
         {
             var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop(), envVars)).ToList();
@@ -75,8 +76,6 @@ public static class TerrariumSuite
         });
         harness.Ratio("env_vars_tasks_ratio", "env_vars_tasks_async / single_client_tasks_async (goal >= 0.95)", "env_vars_tasks_async", "single_client_tasks_async");
 
-        var actor = cluster.CreateActor(() => new BenchActor());
-        await actor.Call(a => a.Noop());
         await harness.RateAsync("1_1_actor_calls_sync", "call an actor and await, in a loop", syncCalls, async () =>
         {
             for (var i = 0; i < syncCalls; i++)
@@ -147,20 +146,19 @@ public static class TerrariumSuite
     /// <summary>
     /// Runs every kind of call for a while before measuring: .NET compiles hot code again, optimized,
     /// in the background during the first seconds (tiered JIT), which on 2 cores takes several
-    /// seconds and would otherwise be charged to whichever metric runs first.
+    /// seconds and would otherwise be charged to whichever metric runs first. Every worker pool
+    /// measured later (no env, <paramref name="envVars"/>, <paramref name="actor"/>) warms up alike.
     /// </summary>
-    private static async Task WarmUpRuntimeAsync(Cluster cluster, TimeSpan length)
+    private static async Task WarmUpRuntimeAsync(Cluster cluster, TaskOptions envVars, ActorHandle<BenchActor> actor, TimeSpan length)
     {
-        var actor = cluster.CreateActor(() => new BenchActor());
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < length)
         {
             await cluster.Submit(() => BenchTasks.Noop());
             await actor.Call(a => a.Noop());
             await cluster.GetAsync(Enumerable.Range(0, 100).Select(_ => cluster.Submit(() => BenchTasks.Noop())));
+            await cluster.GetAsync(Enumerable.Range(0, 100).Select(_ => cluster.Submit(() => BenchTasks.Noop(), envVars)));
             await cluster.GetAsync(Enumerable.Range(0, 100).Select(_ => actor.Call(a => a.Noop())));
         }
-
-        await actor.KillAsync();
     }
 }
