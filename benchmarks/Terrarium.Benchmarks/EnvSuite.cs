@@ -83,7 +83,12 @@ public static class EnvSuite
             "same nuget spec in a new env: the restore is remembered, only a worker starts");
 
         var built = new TaskOptions { RuntimeEnv = new RuntimeEnv { NuGet = new NuGetSpec { Packages = ["Bench.Lib@1.0.0"], Sources = [feed] } } };
-        await cluster.Submit(() => BenchTasks.Noop(), built);
+        var warmUp = Stopwatch.StartNew();
+        while (warmUp.Elapsed < harness.RuntimeWarmUp)
+        {
+            await cluster.Submit(() => BenchTasks.Noop(), built);
+        }
+
         var calls = 100;
         await harness.RateAsync("nuget_env_tasks_sync", "tasks in an env already built, submit and await in a loop (compare single_client_tasks_sync)", calls, async () =>
         {

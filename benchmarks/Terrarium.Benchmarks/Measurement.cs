@@ -17,6 +17,13 @@ public sealed class Harness(bool quick)
 
     public bool Quick { get; } = quick;
 
+    /// <summary>
+    /// How long a new worker process runs before it is measured: .NET re-compiles hot code,
+    /// optimized, in the background during its first seconds (tiered JIT), which on 2 cores takes
+    /// several seconds and would otherwise be charged to whichever metric runs first.
+    /// </summary>
+    public TimeSpan RuntimeWarmUp { get; } = TimeSpan.FromSeconds(quick ? 4 : 8);
+
     public List<Measurement> Results { get; } = [];
 
     /// <summary>Repeats <paramref name="body"/> (which performs <paramref name="operations"/> operations) and records operations per second.</summary>

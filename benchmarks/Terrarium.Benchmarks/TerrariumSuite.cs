@@ -19,7 +19,7 @@ public static class TerrariumSuite
                 await cluster.Submit(() => BenchTasks.Noop());
             }
         });
-        await WarmUpRuntimeAsync(cluster, envVars, actor, harness.Quick ? TimeSpan.FromSeconds(4) : TimeSpan.FromSeconds(8));
+        await WarmUpRuntimeAsync(cluster, envVars, actor, harness.RuntimeWarmUp);
 
         await harness.RateAsync("single_client_tasks_sync", "submit one task and await it, in a loop", syncCalls, async () =>
         {
@@ -144,10 +144,9 @@ public static class TerrariumSuite
     }
 
     /// <summary>
-    /// Runs every kind of call for a while before measuring: .NET compiles hot code again, optimized,
-    /// in the background during the first seconds (tiered JIT), which on 2 cores takes several
-    /// seconds and would otherwise be charged to whichever metric runs first. Every worker pool
-    /// measured later (no env, <paramref name="envVars"/>, <paramref name="actor"/>) warms up alike.
+    /// Runs every kind of call for <see cref="Harness.RuntimeWarmUp"/> before measuring, so that
+    /// the driver and every worker pool measured later (no env, <paramref name="envVars"/>,
+    /// <paramref name="actor"/>) are past their JIT warm-up alike.
     /// </summary>
     private static async Task WarmUpRuntimeAsync(Cluster cluster, TaskOptions envVars, ActorHandle<BenchActor> actor, TimeSpan length)
     {

@@ -127,7 +127,8 @@ public sealed partial class Cluster
 
     /// <summary>
     /// The effective env of a task or actor: its own env merged over this connection's base env, with
-    /// local paths packaged into content URIs.
+    /// local paths packaged into content URIs. Remembered per env object, unless it names local code
+    /// or files the user may edit before the next submission.
     /// </summary>
     private ResolvedEnv Resolve(RuntimeEnv? own, string paramName)
     {
@@ -147,14 +148,18 @@ public sealed partial class Cluster
         }
 
         var merged = RuntimeEnvMerge.Merge(_baseEnvSpec, own);
-        if (merged is not null && EnvPackager.HasLocalPaths(merged))
+        var resolved = ResolvedEnv.From(merged is null ? null : _envPackager.Resolve(merged, paramName));
+        if (merged is not null && EnvPackager.HasEditableLocalPaths(merged))
         {
-            // Not cached: the files may have changed since the last submission.
-            return ResolvedEnv.From(_envPackager.Resolve(merged, paramName));
+            // Not remembered: the files may have changed by the next submission.
+            return resolved;
         }
 
-        var resolved = ResolvedEnv.From(merged is null ? null : _envPackager.Resolve(merged, paramName));
-        if (own is not null)
+        if (own is null)
+        {
+            _baseEnv = resolved;
+        }
+        else
         {
             _resolvedEnvs.AddOrUpdate(own, resolved);
         }

@@ -24,7 +24,7 @@ public sealed partial class Cluster : IAsyncDisposable
     private readonly Protocol.Head.HeadClient _head;
     private readonly EmbeddedCluster? _embedded;
     private readonly RuntimeEnv? _baseEnvSpec;
-    private readonly ResolvedEnv? _baseEnv;
+    private ResolvedEnv? _baseEnv;
     private readonly EnvPackager _envPackager;
     private readonly ClusterLogPrinter? _printer;
     private readonly string _token;
@@ -39,8 +39,6 @@ public sealed partial class Cluster : IAsyncDisposable
         _head = new Protocol.Head.HeadClient(head);
         _embedded = embedded;
         _baseEnvSpec = baseEnv;
-        // A base env with local paths is packaged at each submission, so that edits are picked up.
-        _baseEnv = baseEnv is not null && EnvPackager.HasLocalPaths(baseEnv) ? null : ResolvedEnv.From(baseEnv);
         _envPackager = new EnvPackager(
             new DirectoryPackager(maxPackageBytes, message => Console.Error.WriteLine("warning: " + message)),
             new PackageUploader(_head));

@@ -14,9 +14,13 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
     public static bool HasPathsOrUris(RuntimeEnv env) =>
         env.WorkingDir is not null || env.Modules is not null || env.Excludes is not null || env.NuGet?.Sources.Count > 0;
 
-    public static bool HasLocalPaths(RuntimeEnv env) =>
-        (env.WorkingDir is { } dir && IsLocal(dir)) || env.Modules?.Any(IsLocal) == true || env.Excludes is not null ||
-        env.NuGet?.Sources.Any(IsLocalFolderSource) == true;
+    /// <summary>
+    /// Whether the env names local code or files that users edit between submissions (working_dir,
+    /// modules), which must be checked again at every submission. Local NuGet feed folders are not
+    /// among them: NuGet treats a package id and version as immutable, so they are packed once.
+    /// </summary>
+    public static bool HasEditableLocalPaths(RuntimeEnv env) =>
+        (env.WorkingDir is { } dir && IsLocal(dir)) || env.Modules?.Any(IsLocal) == true || env.Excludes is not null;
 
     /// <exception cref="ArgumentException">A path is missing or unreadable, a URI is not a zip, or a package is too large.</exception>
     public RuntimeEnv Resolve(RuntimeEnv env, string paramName)
