@@ -35,6 +35,15 @@ public static class TerrariumSuite
             await cluster.WaitAsync(refs, refs.Count, Timeout.InfiniteTimeSpan);
         });
 
+        // Right after the no-env figure, while both pools' workers are equally warm (idle workers are
+        // reaped after 30 s, and a new worker process is slow until its JIT has warmed up).
+        await harness.RateAsync("env_vars_tasks_async", "as single_client_tasks_async, with an env_vars-only runtime env", batch, async () =>
+        {
+            var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop(), envVars)).ToList();
+            await cluster.WaitAsync(refs, refs.Count, Timeout.InfiniteTimeSpan);
+        });
+        harness.Ratio("env_vars_tasks_ratio", "env_vars_tasks_async / single_client_tasks_async (goal >= 0.95)", "env_vars_tasks_async", "single_client_tasks_async");
+
         await harness.RateAsync("single_client_tasks_and_get_batch", "submit 1000 tasks, then get all their values", batch, async () =>
         {
             var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop())).ToList();
@@ -68,13 +77,6 @@ public static class TerrariumSuite
                 await cluster.Put(i);
             }
         });
-
-        await harness.RateAsync("env_vars_tasks_async", "as single_client_tasks_async, with an env_vars-only runtime env", batch, async () =>
-        {
-            var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Noop(), envVars)).ToList();
-            await cluster.WaitAsync(refs, refs.Count, Timeout.InfiniteTimeSpan);
-        });
-        harness.Ratio("env_vars_tasks_ratio", "env_vars_tasks_async / single_client_tasks_async (goal >= 0.95)", "env_vars_tasks_async", "single_client_tasks_async");
 
         await harness.RateAsync("1_1_actor_calls_sync", "call an actor and await, in a loop", syncCalls, async () =>
         {
