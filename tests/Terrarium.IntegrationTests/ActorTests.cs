@@ -194,4 +194,37 @@ public sealed class ActorTests(ClusterFixture fixture)
 
         Assert.Equal("Name", error.ParamName);
     }
+
+    [Fact]
+    public async Task Handle_PassedToATask_LetsTheTaskCallTheSameActor()
+    {
+        var counter = Cluster.CreateActor(() => new Counter(10));
+
+        Assert.Equal(15, await Cluster.Submit(() => HandleTasks.IncrementVia(counter, 5)).DefaultTimeout());
+
+        Assert.Equal(16, await counter.Call(c => c.Increment(1)).DefaultTimeout());
+        await counter.KillAsync().DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task Handle_PassedToAnotherActor_LetsItCallTheActor()
+    {
+        var counter = Cluster.CreateActor(() => new Counter(0));
+        var forwarder = Cluster.CreateActor(() => new Forwarder());
+
+        Assert.Equal(3, await forwarder.Call(f => f.Forward(counter, 3)).DefaultTimeout());
+
+        Assert.Equal(4, await counter.Call(c => c.Increment(1)).DefaultTimeout());
+        await forwarder.KillAsync().DefaultTimeout();
+        await counter.KillAsync().DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task Handle_ReturnedByATaskThatCreatedTheActor_WorksInTheDriver()
+    {
+        var counter = await Cluster.Submit(() => HandleTasks.CreateCounter(7)).DefaultTimeout();
+
+        Assert.Equal(8, await counter.Call(c => c.Increment(1)).DefaultTimeout());
+        await counter.KillAsync().DefaultTimeout();
+    }
 }

@@ -148,6 +148,19 @@ public sealed class Counter(int start)
     public string? GetEnv(string name) => Environment.GetEnvironmentVariable(name);
 }
 
+public static class HandleTasks
+{
+    public static async Task<int> IncrementVia(ActorHandle<Counter> counter, int by) => await counter.Call(c => c.Increment(by));
+
+    public static ActorHandle<Counter> CreateCounter(int start) => Cluster.Current.CreateActor(() => new Counter(start));
+}
+
+/// <summary>An actor that calls another actor it was handed.</summary>
+public sealed class Forwarder
+{
+    public async Task<int> Forward(ActorHandle<Counter> target, int by) => await target.Call(c => c.Increment(by));
+}
+
 public sealed class FailingActor
 {
     public FailingActor(string reason) => throw new InvalidOperationException(reason);

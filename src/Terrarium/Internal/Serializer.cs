@@ -11,7 +11,7 @@ namespace Terrarium.Internal;
 internal static class Serializer
 {
     public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
-        .WithResolver(ContractlessStandardResolver.Instance)
+        .WithResolver(CompositeResolver.Create(ActorHandleResolver.Instance, ContractlessStandardResolver.Instance))
         .WithSecurity(MessagePackSecurity.UntrustedData);
 
     /// <exception cref="ArgumentException">The value cannot be serialized; names <paramref name="what"/> and the type.</exception>

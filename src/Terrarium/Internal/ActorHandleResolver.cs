@@ -1,0 +1,63 @@
+using MessagePack;
+using MessagePack.Formatters;
+
+namespace Terrarium.Internal;
+
+/// <summary>
+/// Lets an <see cref="ActorHandle{T}"/> travel as an argument or a result: it goes over the wire as
+/// its actor's id and name, and comes back bound to <see cref="Cluster.Current"/> of the process
+/// that reads it (inside a task or actor, the cluster it submits to; in a driver, the cluster
+/// initialised last).
+/// </summary>
+internal sealed class ActorHandleResolver : IFormatterResolver
+{
+    public static readonly ActorHandleResolver Instance = new();
+
+    public IMessagePackFormatter<T>? GetFormatter<T>() => Cache<T>.Formatter;
+
+    private static class Cache<T>
+    {
+        public static readonly IMessagePackFormatter<T>? Formatter =
+            typeof(T).IsGenericType && typeof(T).GetGenericTypeDefinition() == typeof(ActorHandle<>)
+                ? (IMessagePackFormatter<T>?)Activator.CreateInstance(typeof(ActorHandleFormatter<>).MakeGenericType(typeof(T).GetGenericArguments()))
+                : null;
+    }
+}
+
+internal sealed class ActorHandleFormatter<TActor> : IMessagePackFormatter<ActorHandle<TActor>?>
+{
+    public void Serialize(ref MessagePackWriter writer, ActorHandle<TActor>? value, MessagePackSerializerOptions options)
+    {
+        if (value is null)
+        {
+            writer.WriteNil();
+            return;
+        }
+
+        writer.WriteArrayHeader(2);
+        writer.Write(value.ActorId);
+        writer.Write(value.Name);
+    }
+
+    public ActorHandle<TActor>? Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    {
+        if (reader.TryReadNil())
+        {
+            return null;
+        }
+
+        if (reader.ReadArrayHeader() != 2)
+        {
+            throw new MessagePackSerializationException("an actor handle is an array of its id and name");
+        }
+
+        var actorId = reader.ReadString();
+        var name = reader.ReadString();
+        if (string.IsNullOrEmpty(actorId))
+        {
+            throw new MessagePackSerializationException("an actor handle needs an actor id");
+        }
+
+        return new ActorHandle<TActor>(Cluster.Current, actorId, name);
+    }
+}

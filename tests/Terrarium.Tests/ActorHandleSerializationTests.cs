@@ -1,0 +1,31 @@
+using MessagePack;
+using Terrarium.Internal;
+
+namespace Terrarium.Tests;
+
+public sealed class ActorHandleSerializationTests
+{
+    [Fact]
+    public void Serialize_WritesTheActorIdAndName()
+    {
+        var bytes = Serializer.Serialize(typeof(ActorHandle<object>), new ActorHandle<object>(null!, "actor-1", "ledger"), "argument");
+
+        Assert.Equal("[\"actor-1\",\"ledger\"]", MessagePackSerializer.ConvertToJson(bytes.Memory));
+    }
+
+    [Fact]
+    public void Deserialize_WrongShape_IsRefused()
+    {
+        var bytes = MessagePackSerializer.ConvertFromJson("[\"actor-1\",\"ledger\",3]");
+
+        Assert.Throws<MessagePackSerializationException>(() => Serializer.Deserialize(typeof(ActorHandle<object>), bytes));
+    }
+
+    [Fact]
+    public void Deserialize_EmptyActorId_IsRefused()
+    {
+        var bytes = MessagePackSerializer.ConvertFromJson("[\"\",null]");
+
+        Assert.Throws<MessagePackSerializationException>(() => Serializer.Deserialize(typeof(ActorHandle<object>), bytes));
+    }
+}
