@@ -35,6 +35,7 @@ public sealed partial class Cluster : IAsyncDisposable
         IReadOnlyList<IReadOnlyDictionary<string, double>> nodeTotals, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes)
     {
         _session = session;
+        _session.ValueOptions = Serializer.BoundTo(this);
         _headChannel = headChannel;
         _head = new Protocol.Head.HeadClient(head);
         _embedded = embedded;

@@ -65,6 +65,6 @@ public sealed class ObjectRef<T> : ObjectRef
             throw Errors.ToException(error);
         }
 
-        return Serializer.Deserialize<T>(ready.Value.Memory);
+        return Serializer.Deserialize<T>(ready.Value.Memory, Handle.Session.ValueOptions);
     }
 }

@@ -222,6 +222,9 @@ public sealed class ActorTests(ClusterFixture fixture)
     [Fact]
     public async Task Handle_ReturnedByATaskThatCreatedTheActor_WorksInTheDriver()
     {
+        // Another cluster started and gone since: the handle binds to the cluster it came from, not Cluster.Current.
+        await (await Cluster.InitAsync(new ClusterOptions { NumCpus = 1, LogToDriver = false }).DefaultTimeout()).DisposeAsync();
+
         var counter = await Cluster.Submit(() => HandleTasks.CreateCounter(7)).DefaultTimeout();
 
         Assert.Equal(8, await counter.Call(c => c.Increment(1)).DefaultTimeout());

@@ -5,9 +5,8 @@ namespace Terrarium.Internal;
 
 /// <summary>
 /// Lets an <see cref="ActorHandle{T}"/> travel as an argument or a result: it goes over the wire as
-/// its actor's id and name, and comes back bound to <see cref="Cluster.Current"/> of the process
-/// that reads it (inside a task or actor, the cluster it submits to; in a driver, the cluster
-/// initialised last).
+/// its actor's id and name, and comes back bound to the cluster that reads it (a result, to the
+/// cluster whose ref it is; an argument in a task or actor, to <see cref="Cluster.Current"/>).
 /// </summary>
 internal sealed class ActorHandleResolver : IFormatterResolver
 {
@@ -58,6 +57,6 @@ internal sealed class ActorHandleFormatter<TActor> : IMessagePackFormatter<Actor
             throw new MessagePackSerializationException("an actor handle needs an actor id");
         }
 
-        return new ActorHandle<TActor>(Cluster.Current, actorId, name);
+        return new ActorHandle<TActor>((options as ClusterBoundOptions)?.Cluster ?? Cluster.Current, actorId, name);
     }
 }

@@ -40,6 +40,9 @@ internal sealed class NodeSession : IAsyncDisposable
 
     public string NodeAddress { get; }
 
+    /// <summary>How values read through this session are deserialized: bound to the cluster that owns it.</summary>
+    public MessagePack.MessagePackSerializerOptions ValueOptions { get; set; } = Serializer.Options;
+
     public string NodeId => Opened.IsCompletedSuccessfully ? Opened.Result.NodeId : "";
 
     public Task<SessionOpened> Opened => _opened.Task;

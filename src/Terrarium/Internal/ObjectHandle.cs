@@ -14,6 +14,8 @@ internal sealed class ObjectHandle(string id, NodeSession session)
 
     public string Id { get; } = id;
 
+    public NodeSession Session => session;
+
     public Task<ObjectReady> Ready => _ready.Task;
 
     public void Complete(ObjectReady ready) => _ready.TrySetResult(ready);

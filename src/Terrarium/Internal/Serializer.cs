@@ -29,7 +29,11 @@ internal static class Serializer
 
     public static object? Deserialize(Type type, ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize(type, bytes, Options);
 
-    public static T Deserialize<T>(ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize<T>(bytes, Options);
+    public static T Deserialize<T>(ReadOnlyMemory<byte> bytes, MessagePackSerializerOptions? options = null) =>
+        MessagePackSerializer.Deserialize<T>(bytes, options ?? Options);
+
+    /// <summary>Options that bind the actor handles they read to <paramref name="cluster"/>.</summary>
+    public static MessagePackSerializerOptions BoundTo(Cluster cluster) => new ClusterBoundOptions(Options, cluster);
 
     public static string Describe(Type type) => type.IsGenericType
         ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", type.GetGenericArguments().Select(Describe))}>"
@@ -44,4 +48,15 @@ internal static class Serializer
 
         return e;
     }
+}
+
+/// <summary>Serializer options that know the cluster a value is read for.</summary>
+internal sealed class ClusterBoundOptions : MessagePackSerializerOptions
+{
+    public ClusterBoundOptions(MessagePackSerializerOptions copyFrom, Cluster cluster)
+        : base(copyFrom) => Cluster = cluster;
+
+    public Cluster Cluster { get; }
+
+    protected override MessagePackSerializerOptions Clone() => new ClusterBoundOptions(this, Cluster);
 }
