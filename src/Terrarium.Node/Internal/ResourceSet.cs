@@ -13,6 +13,8 @@ internal sealed class ResourceSet
         Key = amounts.Count == 0 ? "{}" : string.Join(", ", amounts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<double, ResourceSet> s_cpuOnly = new();
+
     public static ResourceSet Empty { get; } = new([]);
 
     public IReadOnlyDictionary<string, double> Amounts { get; }
@@ -22,11 +24,19 @@ internal sealed class ResourceSet
 
     public static ResourceSet From(ResourceRequest? request)
     {
-        var amounts = new Dictionary<string, double>(StringComparer.Ordinal);
         if (request is null)
         {
             return Empty;
         }
+
+        if (request.Custom.Count == 0)
+        {
+            // Nearly every request: a number of CPUs. Built once per amount, not once per task.
+            return s_cpuOnly.GetOrAdd(request.NumCpus, cpus =>
+                new ResourceSet(cpus > 0 ? new Dictionary<string, double>(StringComparer.Ordinal) { [Cpu] = cpus } : []));
+        }
+
+        var amounts = new Dictionary<string, double>(StringComparer.Ordinal);
 
         if (request.NumCpus > 0)
         {

@@ -40,6 +40,9 @@ internal sealed class NodeSession : IAsyncDisposable
 
     public string NodeAddress { get; }
 
+    /// <summary>Whether waits are reported to the node: this session is a worker's, whose CPU a wait lends back.</summary>
+    public bool ReportsBlocking => _reportsBlocking;
+
     /// <summary>How values read through this session are deserialized: bound to the cluster that owns it.</summary>
     public MessagePack.MessagePackSerializerOptions ValueOptions { get; set; } = Serializer.Options;
 

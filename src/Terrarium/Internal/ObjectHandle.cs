@@ -21,13 +21,11 @@ internal sealed class ObjectHandle(string id, NodeSession session)
     public void Complete(ObjectReady ready) => _ready.TrySetResult(ready);
 
     /// <summary>Waits for the object; inside a worker, the wait lends the worker's CPU back to its node.</summary>
-    public async Task<ObjectReady> WaitAsync()
-    {
-        if (_ready.Task.IsCompleted)
-        {
-            return _ready.Task.Result;
-        }
+    public Task<ObjectReady> WaitAsync() =>
+        _ready.Task.IsCompleted || !session.ReportsBlocking ? _ready.Task : WaitBlockedAsync();
 
+    private async Task<ObjectReady> WaitBlockedAsync()
+    {
         using (session.EnterBlocked())
         {
             return await _ready.Task.ConfigureAwait(false);
