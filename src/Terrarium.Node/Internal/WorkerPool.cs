@@ -174,6 +174,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
         var writer = new BatchingWriter<WorkerCommand, WorkerCommandBatch>(
             commands, () => new WorkerCommandBatch(), (b, c) => b.Commands.Add(c), context.CancellationToken);
+        writer.TryWrite(new WorkerCommand { Welcome = new Welcome() });
         bool bound;
         lock (worker)
         {

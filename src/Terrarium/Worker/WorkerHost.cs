@@ -52,6 +52,10 @@ internal static class WorkerHost
                             executor = new WorkExecutor(command.Setup, node, workerId, token, events);
                             running = Task.Run(() => executor.RunAsync(work));
                         }
+                        else if (command.KindCase == WorkerCommand.KindOneofCase.Welcome)
+                        {
+                            // Nothing to do: it only exercised the read path.
+                        }
                         else if (command.KindCase == WorkerCommand.KindOneofCase.Reclaim)
                         {
                             events.TryWrite(new WorkerEvent { Returned = new Returned { WorkIds = { work.ReclaimTasks() } } });

@@ -23,9 +23,25 @@ internal static class WorkerWarmUp
         var result = invocation.InvokeAsync(null, invocation.ReadArgs([Serializer.Serialize(typeof(int), 1, "warm-up")])).GetAwaiter().GetResult();
         var done = new WorkerEvent { Done = new WorkDone { WorkId = "warm-up", Value = invocation.WriteResult(result) } };
         WorkerEvent.Parser.ParseFrom(done.ToByteArray());
+        WorkerCommandBatch.Parser.ParseFrom(SampleCommands().ToByteArray());
         RuntimeEnv.FromJson("""{"env_vars":{"A":"1"}}""").ToJson();
         JobLoadContext.WarmUp();
     }
 
     private static int Echo(int value) => value;
+
+    /// <summary>Every field a worker's first commands carry, so that parsing them is compiled before they come.</summary>
+    private static WorkerCommandBatch SampleCommands()
+    {
+        var setup = new WorkerSetup
+        {
+            NodeId = "n", JobId = "j", JobCodeDir = "/", RuntimeEnvJson = "{}", RuntimeEnvHash = "h", ActorId = "a",
+            HeadAddress = "unix:/h", WorkingDirectory = "/", AssemblyDirectories = { "/" }, EnvVars = { ["A"] = "1" },
+            NugetAssemblies = { ["A"] = "/a.dll" }, NativeLibraries = { ["n"] = "/n.so" },
+            NugetPackages = { new ResolvedPackage { Id = "A", Version = "1.0.0", Assets = { "lib/a.dll" } } },
+        };
+        var execute = new Execute { WorkId = "w", Function = new FunctionDescriptor { Type = "T", Method = "M" }, Args = { ByteString.CopyFrom(1) }, ActorCall = true };
+        var start = new StartActor { ActorId = "a", Constructor = new FunctionDescriptor { Type = "T", Method = ".ctor" }, Args = { ByteString.CopyFrom(1) } };
+        return new WorkerCommandBatch { Commands = { new WorkerCommand { Setup = setup }, new WorkerCommand { Execute = execute }, new WorkerCommand { StartActor = start }, new WorkerCommand { Reclaim = new Reclaim() } } };
+    }
 }
