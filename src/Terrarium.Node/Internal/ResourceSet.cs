@@ -13,6 +13,7 @@ internal sealed class ResourceSet
         Key = amounts.Count == 0 ? "{}" : string.Join(", ", amounts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
     }
 
+    private const int MaxCachedCpuAmounts = 64;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<double, ResourceSet> s_cpuOnly = new();
 
     public static ResourceSet Empty { get; } = new([]);
@@ -31,9 +32,11 @@ internal sealed class ResourceSet
 
         if (request.Custom.Count == 0)
         {
-            // Nearly every request: a number of CPUs. Built once per amount, not once per task.
-            return s_cpuOnly.GetOrAdd(request.NumCpus, cpus =>
-                new ResourceSet(cpus > 0 ? new Dictionary<string, double>(StringComparer.Ordinal) { [Cpu] = cpus } : []));
+            // Nearly every request: a number of CPUs. Built once per amount, not once per task (and
+            // a client sending endless distinct amounts cannot grow the cache without bound).
+            return s_cpuOnly.TryGetValue(request.NumCpus, out var known) ? known
+                : s_cpuOnly.Count < MaxCachedCpuAmounts ? s_cpuOnly.GetOrAdd(request.NumCpus, CpuOnly)
+                : CpuOnly(request.NumCpus);
         }
 
         var amounts = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -53,6 +56,9 @@ internal sealed class ResourceSet
 
         return new ResourceSet(amounts);
     }
+
+    private static ResourceSet CpuOnly(double cpus) =>
+        new(cpus > 0 ? new Dictionary<string, double>(StringComparer.Ordinal) { [Cpu] = cpus } : []);
 
     public static ResourceSet From(IReadOnlyDictionary<string, double> amounts) => new(new Dictionary<string, double>(amounts));
 
