@@ -66,28 +66,34 @@ public sealed partial class Cluster
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"{nameof(timeout)} must be positive or Timeout.InfiniteTimeSpan");
         }
 
-        var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var remaining = numReturns;
-        foreach (var reference in all)
+        var notReady = all.Where(r => !r.IsReady).ToList();
+        var remaining = numReturns - (all.Count - notReady.Count);
+        if (remaining > 0)
         {
-            _ = reference.Handle.Ready.ContinueWith(_ =>
+            // Only the refs still pending are watched, so that waiting one at a time on a long
+            // list (Ray's wait loop) does not pile up a continuation per ref per call.
+            var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            foreach (var reference in notReady)
             {
-                if (Interlocked.Decrement(ref remaining) == 0)
+                _ = reference.Handle.Ready.ContinueWith(_ =>
                 {
-                    enough.TrySetResult();
-                }
-            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-
-        using (_session.EnterBlocked())
-        {
-            try
-            {
-                await enough.Task.WaitAsync(timeout, ct).ConfigureAwait(false);
+                    if (Interlocked.Decrement(ref remaining) == 0)
+                    {
+                        enough.TrySetResult();
+                    }
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
-            catch (TimeoutException)
+
+            using (_session.EnterBlocked())
             {
-                // Report what is ready by now.
+                try
+                {
+                    await enough.Task.WaitAsync(timeout, ct).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Report what is ready by now.
+                }
             }
         }
 

@@ -66,6 +66,27 @@ public sealed class TaskTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task WaitAsync_SomeReadyAlready_CountsThemAndWaitsOnlyForTheRest()
+    {
+        var gate = Path.Combine(Path.GetTempPath(), "terrarium-gate-" + Guid.NewGuid().ToString("N"));
+        var first = Cluster.Submit(() => TestTasks.Square(2));
+        var slow = Cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
+        var second = Cluster.Submit(() => TestTasks.Square(3));
+        await Cluster.GetAsync([first, second]).DefaultTimeout();
+
+        var (ready, pending) = await Cluster.WaitAsync([first, slow, second], numReturns: 2, TestWaits.Default).DefaultTimeout();
+        Assert.Equal([first, second], ready);
+        Assert.Equal([slow], pending);
+
+        var waitingForAll = Cluster.WaitAsync([first, slow, second], numReturns: 3, TestWaits.Default);
+        File.WriteAllText(gate, "");
+        (ready, pending) = await waitingForAll.DefaultTimeout();
+        Assert.Equal([first, slow, second], ready);
+        Assert.Empty(pending);
+        File.Delete(gate);
+    }
+
+    [Fact]
     public async Task WaitAsync_Timeout_ReturnsWhatIsReady()
     {
         var gate = Path.Combine(Path.GetTempPath(), "terrarium-gate-" + Guid.NewGuid().ToString("N"));
