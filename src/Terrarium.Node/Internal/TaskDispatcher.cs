@@ -282,7 +282,8 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     {
         lock (_gate)
         {
-            foreach (var queue in _queues.Values)
+            List<string>? drained = null;
+            foreach (var (key, queue) in _queues)
             {
                 while (queue.First is { } head)
                 {
@@ -302,6 +303,18 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
                         break;
                     }
                 }
+
+                if (queue.Count == 0)
+                {
+                    (drained ??= []).Add(key);
+                }
+            }
+
+            // Every env and resource shape ever used has had a queue; only non-empty ones are kept,
+            // so that dispatching stays proportional to what is waiting.
+            foreach (var key in drained ?? [])
+            {
+                _queues.Remove(key);
             }
 
             Rebalance();
