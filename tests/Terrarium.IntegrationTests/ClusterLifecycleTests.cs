@@ -90,7 +90,7 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
-    public async Task PrestartedWorker_TakesOnTheEnvVarsNativelyAndTheWorkingDir()
+    public async Task PrestartedWorker_TakesOnTheEnvVarsNativelyAndTheWorkingDir_AndIsReplaced()
     {
         var dir = Directory.CreateTempSubdirectory("terrarium-warm-").FullName;
         File.WriteAllText(Path.Combine(dir, "here.txt"), "in the working dir");
@@ -106,6 +106,9 @@ public sealed class ClusterLifecycleTests
         var seen = await cluster.Submit(() => TestTasks.EnvironmentReport("WARM_VAR", "here.txt"), new TaskOptions { RuntimeEnv = env }).DefaultTimeout();
 
         Assert.Equal($"{warm}|set late|set late|in the working dir", seen);
+        await TestWaits.UntilAsync(async () =>
+            (await cluster.GetStatusAsync()).Nodes.Single().Workers.Any(w => w.State == "warm" && w.Pid != warm),
+            "a replacement pre-started worker once the taken one has run its first task");
         Directory.Delete(dir, recursive: true);
     }
 
