@@ -70,9 +70,11 @@ public sealed partial class Cluster
         var remaining = numReturns - (all.Count - notReady.Count);
         if (remaining > 0)
         {
-            // Only the refs still pending are watched, so that waiting one at a time on a long
-            // list (Ray's wait loop) does not pile up a continuation per ref per call.
+            // Only the refs still pending are watched, and the watches are dropped once the wait is
+            // over, so that waiting one at a time on a long list (Ray's wait loop) does not pile up
+            // a continuation per ref per call.
             var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var stopWatching = new CancellationTokenSource();
             foreach (var reference in notReady)
             {
                 _ = reference.Handle.Ready.ContinueWith(_ =>
@@ -81,7 +83,7 @@ public sealed partial class Cluster
                     {
                         enough.TrySetResult();
                     }
-                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }, stopWatching.Token, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
             using (_session.EnterBlocked())
@@ -93,6 +95,10 @@ public sealed partial class Cluster
                 catch (TimeoutException)
                 {
                     // Report what is ready by now.
+                }
+                finally
+                {
+                    await stopWatching.CancelAsync().ConfigureAwait(false);
                 }
             }
         }

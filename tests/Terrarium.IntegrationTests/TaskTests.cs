@@ -68,17 +68,19 @@ public sealed class TaskTests(ClusterFixture fixture)
     [Fact]
     public async Task WaitAsync_SomeReadyAlready_CountsThemAndWaitsOnlyForTheRest()
     {
+        // Its own cluster: the slow task holds one of two CPUs while the others must run.
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
         var gate = Path.Combine(Path.GetTempPath(), "terrarium-gate-" + Guid.NewGuid().ToString("N"));
-        var first = Cluster.Submit(() => TestTasks.Square(2));
-        var slow = Cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
-        var second = Cluster.Submit(() => TestTasks.Square(3));
-        await Cluster.GetAsync([first, second]).DefaultTimeout();
+        var first = cluster.Submit(() => TestTasks.Square(2));
+        var slow = cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
+        var second = cluster.Submit(() => TestTasks.Square(3));
+        await cluster.GetAsync([first, second]).DefaultTimeout();
 
-        var (ready, pending) = await Cluster.WaitAsync([first, slow, second], numReturns: 2, TestWaits.Default).DefaultTimeout();
+        var (ready, pending) = await cluster.WaitAsync([first, slow, second], numReturns: 2, TestWaits.Default).DefaultTimeout();
         Assert.Equal([first, second], ready);
         Assert.Equal([slow], pending);
 
-        var waitingForAll = Cluster.WaitAsync([first, slow, second], numReturns: 3, TestWaits.Default);
+        var waitingForAll = cluster.WaitAsync([first, slow, second], numReturns: 3, TestWaits.Default);
         File.WriteAllText(gate, "");
         (ready, pending) = await waitingForAll.DefaultTimeout();
         Assert.Equal([first, slow, second], ready);
