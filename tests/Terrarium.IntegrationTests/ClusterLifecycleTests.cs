@@ -203,6 +203,23 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task ManyPipelinedBatches_ReclaimsRacingResults_LeaveEveryCpuAvailable()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
+
+        for (var round = 0; round < 100; round++)
+        {
+            await cluster.GetAsync(Enumerable.Range(0, 20).Select(i => cluster.Submit(() => TestTasks.Square(i)))).DefaultTimeout();
+        }
+
+        await TestWaits.UntilAsync(async () =>
+        {
+            var node = (await cluster.GetStatusAsync()).Nodes.Single();
+            return node.Available["CPU"] == node.Total["CPU"];
+        }, "every CPU to be available again after the batches");
+    }
+
+    [Fact]
     public async Task ShortTaskSentAheadBehindALongOne_RunsElsewhereOnceAWorkerIsFree()
     {
         await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();

@@ -457,6 +457,13 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
             return ResourceSet.Empty;
         }
 
+        if (worker.State == WorkerState.Idle)
+        {
+            // The lease ended already: a reclaim answered after the last result. Making the worker
+            // idle twice would put it on the idle stack twice, and two leases on one worker lose a CPU.
+            return ResourceSet.Empty;
+        }
+
         var released = worker.Blocked ? ResourceSet.Empty : worker.Held;
         worker.Held = ResourceSet.Empty;
         worker.Blocked = false;
