@@ -31,6 +31,7 @@ public sealed partial class Cluster
         }
 
         _session.DefineEnv(env);
+        ShareDependencies(analyzed);
         var create = new CreateActor
         {
             ActorId = actorId,
@@ -71,12 +72,7 @@ public sealed partial class Cluster
         ThrowIfDisposed();
         RefuseTaskTypes(typeof(TResult), nameof(call));
         var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
-        var id = _session.NewObjectId();
-        var handle = _session.Track(id);
-        var request = new CallActor { ActorId = actorId, CallId = id, Method = analyzed.Function };
-        request.Args.AddRange(analyzed.ProtoArgs);
-
-        _session.Send(new ClientRequest { CallActor = request });
+        var handle = _session.CallerOf(actorId).Call(_session.NewObjectId(), analyzed.Function, analyzed.Args);
         return new ObjectRef<TResult>(handle);
     }
 

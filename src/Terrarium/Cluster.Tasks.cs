@@ -120,6 +120,7 @@ public sealed partial class Cluster
         CheckFeasible(resources, analyzed.DisplayName, nameof(options));
 
         _session.DefineEnv(env);
+        ShareDependencies(analyzed);
         var id = _session.NewObjectId();
         var handle = _session.Track(id);
         var submit = new SubmitTask
@@ -135,6 +136,18 @@ public sealed partial class Cluster
 
         _session.Send(new ClientRequest { SubmitTask = submit });
         return new ObjectRef<T>(handle);
+    }
+
+    /// <summary>Actor call results this process holds go to the node before a request that depends on them.</summary>
+    private void ShareDependencies(AnalyzedCall analyzed)
+    {
+        foreach (var arg in analyzed.Args)
+        {
+            if (arg.Dependency is { } dependency)
+            {
+                _session.ShareWithNode(dependency.Handle);
+            }
+        }
     }
 
     /// <summary>

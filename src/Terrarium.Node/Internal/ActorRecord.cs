@@ -11,7 +11,10 @@ internal enum ActorState
     Dead,
 }
 
-/// <summary>One actor: its worker, its mailbox (calls in the order they were made) and its fate.</summary>
+/// <summary>
+/// One actor: its worker, where that worker serves calls, and its fate. Callers reach the worker
+/// directly; the record answers their questions about where it is and how an incarnation ended.
+/// </summary>
 internal sealed class ActorRecord(CreateActor spec, ClientSession owner, ResourceSet demand)
 {
     public object Gate { get; } = new();
@@ -34,6 +37,12 @@ internal sealed class ActorRecord(CreateActor spec, ClientSession owner, Resourc
 
     public WorkerProcess? Worker { get; set; }
 
+    /// <summary>1 for the first worker, one more per restart; 0 before the first starts.</summary>
+    public int Incarnation { get; set; }
+
+    /// <summary>Where the live incarnation serves calls; empty unless <see cref="ActorState.Alive"/>.</summary>
+    public string Address { get; set; } = "";
+
     public int Restarts { get; set; }
 
     public bool HoldsResources { get; set; }
@@ -43,17 +52,9 @@ internal sealed class ActorRecord(CreateActor spec, ClientSession owner, Resourc
 
     public TaskError? DeathCause { get; set; }
 
-    /// <summary>Calls not yet sent to the worker, in call order.</summary>
-    public Queue<ActorCall> Mailbox { get; } = new();
+    /// <summary>How each incarnation that is over ended, by incarnation.</summary>
+    public Dictionary<int, TaskError> Endings { get; } = [];
 
-    /// <summary>Calls sent to the worker and not yet answered.</summary>
-    public Dictionary<string, ActorCall> InFlight { get; } = new(StringComparer.Ordinal);
-}
-
-/// <summary>A call waiting in a mailbox; <see cref="Args"/> completes when its dependencies are ready.</summary>
-internal sealed class ActorCall(CallActor spec, ValueTask<(IReadOnlyList<ByteString> Values, TaskError? Error)> args)
-{
-    public CallActor Spec { get; } = spec;
-
-    public Task<(IReadOnlyList<ByteString> Values, TaskError? Error)> Args { get; } = args.AsTask();
+    /// <summary>Callers waiting for the actor to be alive after an incarnation, or dead.</summary>
+    public List<(ClientSession Caller, LocateActor Request)> Locators { get; } = [];
 }

@@ -1,17 +1,19 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node.Internal;
 
 /// <summary>
-/// Runs actors, each in a worker process of its own: starts it, delivers its calls one at a time in
-/// call order, restarts it after a crash while <c>max_restarts</c> allows, and fails calls to a dead
-/// actor with the cause of its death.
+/// Runs actors, each in a worker process of its own: starts it, tells callers where it serves its
+/// calls (they call it directly), restarts it after a crash while <c>max_restarts</c> allows, and
+/// tells callers how an incarnation ended and why a dead actor died.
 /// </summary>
 internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 {
     private readonly ConcurrentDictionary<string, ActorRecord> _actors = new(StringComparer.Ordinal);
+    private readonly NodeOptions _options;
     private readonly ObjectStore _objects;
     private readonly ResourceLedger _ledger;
     private readonly WorkerPool _pool;
@@ -20,9 +22,10 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     private readonly ILogger _logger;
     private TaskCompletionSource _resourcesReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ActorSupervisor(ObjectStore objects, ResourceLedger ledger, WorkerPool pool, RuntimeEnvAgent agent,
+    public ActorSupervisor(NodeOptions options, ObjectStore objects, ResourceLedger ledger, WorkerPool pool, RuntimeEnvAgent agent,
         HeadLink head, ILogger<ActorSupervisor> logger)
     {
+        _options = options;
         _objects = objects;
         _ledger = ledger;
         _pool = pool;
@@ -53,55 +56,29 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         _ = StartAsync(actor, envJson);
     }
 
-    public void Call(CallActor spec, ClientSession caller)
+    /// <summary>Answers where the actor serves calls, now if it can, else once it is alive again or dead.</summary>
+    public void Locate(LocateActor request, ClientSession caller)
     {
-        if (string.IsNullOrEmpty(spec.CallId))
+        if (!_actors.TryGetValue(request.ActorId, out var actor))
         {
-            NodeLog.InvalidRequest(_logger, caller.Id, "CallActor needs a call_id");
-            return;
-        }
-
-        if (!_objects.TryCreate(spec.CallId, caller))
-        {
-            NodeLog.InvalidRequest(_logger, caller.Id, $"actor call id '{spec.CallId}' is already in use");
-            return;
-        }
-
-        if (!_actors.TryGetValue(spec.ActorId, out var actor))
-        {
-            _objects.Complete(spec.CallId, ObjectResult.Failed(new TaskError
+            caller.Send(new SessionEvent { ActorLocation = new ActorLocation
             {
-                Kind = ErrorKind.ActorDied, Message = $"no actor with id {spec.ActorId} lives on this node",
-            }));
+                ActorId = request.ActorId,
+                Death = new TaskError { Kind = ErrorKind.ActorDied, Message = $"no actor with id {request.ActorId} lives on this node" },
+            } });
             return;
         }
 
-        if (spec.Method is null)
-        {
-            _objects.Complete(spec.CallId, ObjectResult.Failed(new TaskError { Kind = ErrorKind.InvalidRequest, Message = "CallActor needs a method" }));
-            return;
-        }
-
-        var call = new ActorCall(spec, ArgResolver.ResolveAsync(spec.Args, _objects));
         lock (actor.Gate)
         {
-            if (actor.State == ActorState.Dead)
+            if (!IsAnswerable(actor, request))
             {
-                FailCall(actor, call.Spec.CallId, actor.DeathCause!);
+                actor.Locators.Add((caller, request));
                 return;
             }
-
-            actor.Mailbox.Enqueue(call);
         }
 
-        if (call.Args.IsCompleted)
-        {
-            Pump(actor);
-        }
-        else
-        {
-            _ = call.Args.ContinueWith(_ => Pump(actor), TaskScheduler.Default);
-        }
+        caller.Send(new SessionEvent { ActorLocation = LocationFor(actor, request) });
     }
 
     public void Kill(KillActor spec, ClientSession caller)
@@ -143,7 +120,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
-        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor };
+        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = ListenAddressFor(worker) };
         start.Args.AddRange(actor.ConstructorArgs);
         worker.Send(new WorkerCommand { StartActor = start });
     }
@@ -163,42 +140,29 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
+        List<(ClientSession Caller, LocateActor Request)> answerable;
         lock (actor.Gate)
         {
-            if (actor.State == ActorState.Starting && actor.Worker == worker)
+            if (actor.State != ActorState.Starting || actor.Worker != worker)
             {
-                actor.State = ActorState.Alive;
-                worker.State = WorkerState.Busy;
+                return;
             }
+
+            actor.State = ActorState.Alive;
+            actor.Address = started.Address;
+            worker.State = WorkerState.Busy;
+            answerable = TakeAnswerableLocators(actor);
         }
 
         NodeLog.ActorStarted(_logger, actor.Id, worker.Pid);
-        Pump(actor);
+        Answer(actor, answerable);
     }
 
     public void OnReturned(WorkerProcess worker, Returned returned) =>
         NodeLog.UnexpectedResult(_logger, worker.Id, string.Join(",", returned.WorkIds));
 
-    public void OnDone(WorkerProcess worker, WorkDone done)
-    {
-        if (!_actors.TryGetValue(worker.ActorId!, out var actor))
-        {
-            return;
-        }
-
-        lock (actor.Gate)
-        {
-            if (!actor.InFlight.Remove(done.WorkId))
-            {
-                NodeLog.UnexpectedResult(_logger, worker.Id, done.WorkId);
-                return;
-            }
-        }
-
-        _objects.Complete(done.WorkId, done.ResultCase == WorkDone.ResultOneofCase.Error
-            ? ObjectResult.Failed(done.Error)
-            : new ObjectResult(done.Value, null));
-    }
+    public void OnDone(WorkerProcess worker, WorkDone done) =>
+        NodeLog.UnexpectedResult(_logger, worker.Id, done.WorkId);
 
     public void OnExited(WorkerProcess worker, int exitCode)
     {
@@ -210,8 +174,8 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         var tail = worker.StderrTail();
         var crash = $"the worker process (pid {worker.Pid}) of actor {actor.ClassName} exited with code {exitCode}" +
             (tail.Length > 0 ? $"; its last output on stderr:\n{tail}" : "");
+        var ending = new TaskError { Kind = ErrorKind.ActorDied, ExitCode = exitCode, Message = crash };
         bool restart;
-        List<string> lostCalls;
         lock (actor.Gate)
         {
             if (actor.Worker != worker)
@@ -220,20 +184,15 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             }
 
             actor.Worker = null;
-            lostCalls = actor.InFlight.Keys.ToList();
-            actor.InFlight.Clear();
+            actor.Address = "";
+            // A killed actor's calls fail with the kill, not with the exit code the kill caused.
+            actor.Endings[actor.Incarnation] = actor.State == ActorState.Dead ? actor.DeathCause! : ending;
             restart = actor.State != ActorState.Dead && actor.Restarts < actor.Spec.MaxRestarts;
             if (restart)
             {
                 actor.Restarts++;
-                actor.State = ActorState.Starting;
-                actor.Worker = _pool.Start(actor.Owner.JobId, actor.Owner.JobCodeDir, actor.Env, actor.Id, this);
+                StartWorker(actor);
             }
-        }
-
-        foreach (var callId in lostCalls)
-        {
-            FailCall(actor, callId, new TaskError { Kind = ErrorKind.ActorDied, ExitCode = exitCode, Message = $"{crash}, while running this call" });
         }
 
         if (restart)
@@ -242,7 +201,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         }
         else
         {
-            Die(actor, new TaskError { Kind = ErrorKind.ActorDied, ExitCode = exitCode, Message = crash });
+            Die(actor, ending);
         }
     }
 
@@ -290,8 +249,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             }
             else
             {
-                actor.State = ActorState.Starting;
-                actor.Worker = _pool.Start(actor.Owner.JobId, actor.Owner.JobCodeDir, actor.Env, actor.Id, this);
+                StartWorker(actor);
                 return;
             }
         }
@@ -299,36 +257,72 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         _ledger.Release(actor.Demand);
     }
 
-    private void Pump(ActorRecord actor)
+    /// <summary>Starts the actor's next incarnation. Called under the actor's gate.</summary>
+    private void StartWorker(ActorRecord actor)
     {
-        while (true)
+        actor.State = ActorState.Starting;
+        actor.Incarnation++;
+        actor.Worker = _pool.Start(actor.Owner.JobId, actor.Owner.JobCodeDir, actor.Env, actor.Id, this);
+    }
+
+    /// <summary>
+    /// A Unix socket beside the node's own on one machine; a TCP port on the node's host when the
+    /// node serves TCP, so that callers on other machines can reach the actor.
+    /// </summary>
+    private string ListenAddressFor(WorkerProcess worker) =>
+        _options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
+            ? Endpoint.Tcp(tcp.Host!, 0).ToString()
+            : "unix:" + Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock");
+
+    private static bool IsAnswerable(ActorRecord actor, LocateActor request) =>
+        actor.State == ActorState.Dead || (actor.State == ActorState.Alive && actor.Incarnation > request.AfterIncarnation);
+
+    /// <summary>Called under the actor's gate.</summary>
+    private static ActorLocation LocationFor(ActorRecord actor, LocateActor request)
+    {
+        var location = new ActorLocation { ActorId = actor.Id, Incarnation = actor.Incarnation };
+        if (actor.State == ActorState.Dead)
         {
-            ActorCall call;
+            location.Death = actor.DeathCause;
+        }
+        else
+        {
+            location.Address = actor.Address;
+        }
+
+        if (request.AfterIncarnation > 0)
+        {
+            location.Ended = actor.Endings.GetValueOrDefault(request.AfterIncarnation) ?? actor.DeathCause;
+        }
+
+        return location;
+    }
+
+    /// <summary>Called under the actor's gate; the answers are sent outside it.</summary>
+    private static List<(ClientSession Caller, LocateActor Request)> TakeAnswerableLocators(ActorRecord actor)
+    {
+        var answerable = actor.Locators.Where(l => IsAnswerable(actor, l.Request)).ToList();
+        actor.Locators.RemoveAll(l => IsAnswerable(actor, l.Request));
+        return answerable;
+    }
+
+    private static void Answer(ActorRecord actor, List<(ClientSession Caller, LocateActor Request)> locators)
+    {
+        foreach (var (caller, request) in locators)
+        {
+            ActorLocation location;
             lock (actor.Gate)
             {
-                if (actor.State != ActorState.Alive || !actor.Mailbox.TryPeek(out call!) || !call.Args.IsCompleted)
-                {
-                    return;
-                }
-
-                actor.Mailbox.Dequeue();
-                if (call.Args.Result.Error is null)
-                {
-                    actor.InFlight[call.Spec.CallId] = call;
-                    var execute = new Execute { WorkId = call.Spec.CallId, Function = call.Spec.Method, ActorCall = true };
-                    execute.Args.AddRange(call.Args.Result.Values);
-                    actor.Worker!.Send(new WorkerCommand { Execute = execute });
-                    continue;
-                }
+                location = LocationFor(actor, request);
             }
 
-            FailCall(actor, call.Spec.CallId, call.Args.Result.Error);
+            caller.Send(new SessionEvent { ActorLocation = location });
         }
     }
 
     private void Die(ActorRecord actor, TaskError cause)
     {
-        List<string> lost;
+        List<(ClientSession Caller, LocateActor Request)> locators;
         List<string> killIds;
         WorkerProcess? worker;
         bool release;
@@ -338,11 +332,10 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             {
                 actor.State = ActorState.Dead;
                 actor.DeathCause = cause;
+                actor.Address = "";
             }
 
-            lost = [.. actor.Mailbox.Select(c => c.Spec.CallId), .. actor.InFlight.Keys];
-            actor.Mailbox.Clear();
-            actor.InFlight.Clear();
+            locators = TakeAnswerableLocators(actor);
             worker = actor.Worker;
             release = actor.HoldsResources && worker is null;
             if (release)
@@ -358,11 +351,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             }
         }
 
-        foreach (var callId in lost)
-        {
-            FailCall(actor, callId, actor.DeathCause!);
-        }
-
+        Answer(actor, locators);
         if (worker is not null)
         {
             worker.Kill();
@@ -384,17 +373,6 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         {
             _ledger.Release(actor.Demand);
         }
-    }
-
-    private void FailCall(ActorRecord actor, string callId, TaskError cause)
-    {
-        var error = cause.Clone();
-        if (error.Function.Length == 0)
-        {
-            error.Function = actor.ClassName;
-        }
-
-        _objects.Complete(callId, ObjectResult.Failed(error));
     }
 
     private void OnResourcesReleased() =>

@@ -115,8 +115,8 @@ internal sealed class NodeService(
                 case ClientRequest.KindOneofCase.CreateActor:
                     actors.Create(request.CreateActor, session);
                     break;
-                case ClientRequest.KindOneofCase.CallActor:
-                    actors.Call(request.CallActor, session);
+                case ClientRequest.KindOneofCase.LocateActor:
+                    actors.Locate(request.LocateActor, session);
                     break;
                 case ClientRequest.KindOneofCase.KillActor:
                     actors.Kill(request.KillActor, session);
@@ -128,12 +128,15 @@ internal sealed class NodeService(
                     }
 
                     break;
-                case ClientRequest.KindOneofCase.Put:
-                    if (string.IsNullOrEmpty(request.Put.ObjectId) || !objects.TryPut(request.Put.ObjectId, session, request.Put.Value))
+                case ClientRequest.KindOneofCase.Promise:
+                    if (string.IsNullOrEmpty(request.Promise.ObjectId) || !objects.TryPromise(request.Promise.ObjectId, session))
                     {
-                        NodeLog.InvalidRequest(logger, session.Id, $"PutObject needs an object_id not in use (got '{request.Put.ObjectId}')");
+                        NodeLog.InvalidRequest(logger, session.Id, $"PromiseObject needs an object_id not in use (got '{request.Promise.ObjectId}')");
                     }
 
+                    break;
+                case ClientRequest.KindOneofCase.Put:
+                    Put(session, request.Put);
                     break;
                 case ClientRequest.KindOneofCase.Blocked:
                     tasks.SetBlocked(session.WorkerId, request.Blocked.Blocked);
@@ -160,6 +163,15 @@ internal sealed class NodeService(
         }
 
         tasks.Submit(spec, session);
+    }
+
+    private void Put(ClientSession session, PutObject put)
+    {
+        var result = put.Error is { } error ? ObjectResult.Failed(error) : new ObjectResult(put.Value, null);
+        if (string.IsNullOrEmpty(put.ObjectId) || !objects.TryPut(put.ObjectId, session, result))
+        {
+            NodeLog.InvalidRequest(logger, session.Id, $"PutObject needs an object_id not in use, or promised by this session (got '{put.ObjectId}')");
+        }
     }
 
     private void EndJob(string jobId)

@@ -33,12 +33,24 @@ internal sealed class ObjectStore
         }
     }
 
-    /// <summary>Stores a value its owner already has (a put): no notification goes back.</summary>
+    /// <summary>Creates a pending object its owner holds and will put (an actor call's result).</summary>
     /// <returns>False when the id is already in use.</returns>
-    public bool TryPut(string id, ClientSession owner, ByteString value)
+    public bool TryPromise(string id, ClientSession owner) => _objects.TryAdd(id, new Entry(owner) { Promised = true });
+
+    /// <summary>
+    /// Stores a result its owner already has (a put), fulfilling the owner's promise of it if there
+    /// is one: no notification goes back.
+    /// </summary>
+    /// <returns>False when the id is in use by anything but the owner's unfulfilled promise.</returns>
+    public bool TryPut(string id, ClientSession owner, ObjectResult result)
     {
+        if (_objects.TryGetValue(id, out var existing))
+        {
+            return existing.Promised && existing.Owner == owner && existing.Result.TrySetResult(result);
+        }
+
         var entry = new Entry(owner);
-        entry.Result.SetResult(new ObjectResult(value, null));
+        entry.Result.SetResult(result);
         return _objects.TryAdd(id, entry);
     }
 
@@ -62,6 +74,9 @@ internal sealed class ObjectStore
     private sealed class Entry(ClientSession owner)
     {
         public ClientSession Owner { get; } = owner;
+
+        /// <summary>Completed by the owner's put rather than by a worker.</summary>
+        public bool Promised { get; init; }
 
         public TaskCompletionSource<ObjectResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

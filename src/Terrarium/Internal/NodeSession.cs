@@ -15,6 +15,8 @@ internal sealed class NodeSession : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ObjectHandle> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _definedEnvs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ActorCaller> _actorCallers = new(StringComparer.Ordinal);
+    private readonly string _token;
     private readonly GrpcChannel _channel;
     private readonly AsyncDuplexStreamingCall<ClientBatch, SessionBatch> _call;
     private readonly BatchingWriter<ClientRequest, ClientBatch> _requests;
@@ -29,6 +31,7 @@ internal sealed class NodeSession : IAsyncDisposable
     private NodeSession(Endpoint node, string token, OpenSession open, Action<LogLines>? onLogs)
     {
         (_channel, var invoker) = ClusterChannel.Open(node, token);
+        _token = token;
         _onLogs = onLogs;
         _reportsBlocking = open.WorkerId.Length > 0;
         _call = new Protocol.Node.NodeClient(invoker).Session();
@@ -85,6 +88,36 @@ internal sealed class NodeSession : IAsyncDisposable
     /// <summary>A handle for an object this session completes itself (a put); the node sends nothing for it.</summary>
     public ObjectHandle Untracked(string id) => new(id, this);
 
+    /// <summary>A handle for an object only this process holds (an actor call's result) until a request depends on it.</summary>
+    public ObjectHandle Held(string id) => new(id, this, onNode: false);
+
+    /// <summary>This process's caller of an actor: calls go straight to the actor's worker.</summary>
+    public ActorCaller CallerOf(string actorId) =>
+        _actorCallers.TryGetValue(actorId, out var caller) ? caller : _actorCallers.GetOrAdd(actorId, id => new ActorCaller(this, id, _token));
+
+    /// <summary>
+    /// Makes sure the node will hold an object this process holds, before a request that depends
+    /// on it is sent: a put if the value is here, else a promise now and the put when it comes.
+    /// </summary>
+    public void ShareWithNode(ObjectHandle handle)
+    {
+        if (handle.Session != this || !handle.MarkOnNode())
+        {
+            return;
+        }
+
+        if (handle.Ready.IsCompleted)
+        {
+            Send(new ClientRequest { Put = ToPut(handle.Ready.Result) });
+            return;
+        }
+
+        Send(new ClientRequest { Promise = new PromiseObject { ObjectId = handle.Id } });
+        _ = handle.Ready.ContinueWith(
+            ready => _requests.TryWrite(new ClientRequest { Put = ToPut(ready.Result) }),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
     /// <summary>Sends a runtime env's definition the first time this session uses it.</summary>
     public void DefineEnv(ResolvedEnv env)
     {
@@ -119,6 +152,11 @@ internal sealed class NodeSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var caller in _actorCallers.Values)
+        {
+            await caller.DisposeAsync().ConfigureAwait(false);
+        }
+
         _requests.Complete();
         try
         {
@@ -153,6 +191,13 @@ internal sealed class NodeSession : IAsyncDisposable
                             }
 
                             break;
+                        case SessionEvent.KindOneofCase.ActorLocation:
+                            if (_actorCallers.TryGetValue(e.ActorLocation.ActorId, out var caller))
+                            {
+                                caller.OnLocated(e.ActorLocation);
+                            }
+
+                            break;
                         case SessionEvent.KindOneofCase.Logs:
                             _onLogs?.Invoke(e.Logs);
                             break;
@@ -182,7 +227,16 @@ internal sealed class NodeSession : IAsyncDisposable
                 handle.Complete(Lost(id, reason));
             }
         }
+
+        foreach (var caller in _actorCallers.Values)
+        {
+            caller.OnSessionEnded(reason);
+        }
     }
+
+    private static PutObject ToPut(ObjectReady ready) => ready.ResultCase == ObjectReady.ResultOneofCase.Error
+        ? new PutObject { ObjectId = ready.ObjectId, Error = ready.Error }
+        : new PutObject { ObjectId = ready.ObjectId, Value = ready.Value };
 
     private ObjectReady Lost(string id, string reason) => new()
     {

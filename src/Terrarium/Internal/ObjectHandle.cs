@@ -3,14 +3,22 @@ using Terrarium.Protocol;
 namespace Terrarium.Internal;
 
 /// <summary>
-/// The client's record of one object: completes when the node reports it ready. When the last
-/// reference to it is collected, its node is told to release the value.
+/// The client's record of one object: completes when the node reports it ready, or, for an actor
+/// call's result, when the actor's worker answers this process directly. When the last reference
+/// to it is collected, its node (if it holds the object) is told to release the value.
 /// </summary>
-internal sealed class ObjectHandle(string id, NodeSession session)
+internal sealed class ObjectHandle(string id, NodeSession session, bool onNode = true)
 {
     private readonly TaskCompletionSource<ObjectReady> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _onNode = onNode ? 1 : 0;
 
-    ~ObjectHandle() => session.ReleaseFromFinalizer(Id);
+    ~ObjectHandle()
+    {
+        if (Volatile.Read(ref _onNode) == 1)
+        {
+            session.ReleaseFromFinalizer(Id);
+        }
+    }
 
     public string Id { get; } = id;
 
@@ -19,6 +27,9 @@ internal sealed class ObjectHandle(string id, NodeSession session)
     public Task<ObjectReady> Ready => _ready.Task;
 
     public void Complete(ObjectReady ready) => _ready.TrySetResult(ready);
+
+    /// <summary>Marks the object as shared with the node; true the first time only.</summary>
+    public bool MarkOnNode() => Interlocked.Exchange(ref _onNode, 1) == 0;
 
     /// <summary>Waits for the object; inside a worker, the wait lends the worker's CPU back to its node.</summary>
     public Task<ObjectReady> WaitAsync() =>

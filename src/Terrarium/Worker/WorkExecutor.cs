@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
@@ -8,11 +9,13 @@ internal sealed class WorkExecutor
 {
     private readonly BatchingWriter<WorkerEvent, WorkerBatch> _events;
     private readonly FunctionInvoker _invoker;
+    private readonly string _token;
     private object? _actor;
 
     public WorkExecutor(WorkerSetup setup, Endpoint node, string workerId, string token, BatchingWriter<WorkerEvent, WorkerBatch> events)
     {
         _events = events;
+        _token = token;
         ProcessEnvironment.Apply(setup.EnvVars, setup.WorkingDirectory);
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
         var context = new JobLoadContext(setup.NugetAssemblies, setup.NativeLibraries, setup.AssemblyDirectories, setup.JobCodeDir);
@@ -27,50 +30,52 @@ internal sealed class WorkExecutor
             node, head, token, setup.JobId, setup.JobCodeDir, workerId, env, CancellationToken.None).GetAwaiter().GetResult());
     }
 
+    /// <summary>The server of this worker's actor, once it has one.</summary>
+    public ActorServer? ActorServer { get; private set; }
+
     public async Task RunAsync(WorkQueue work)
     {
-        while (await work.TakeAsync().ConfigureAwait(false) is { } command)
+        while (await work.TakeAsync().ConfigureAwait(false) is { } item)
         {
-            switch (command.KindCase)
+            if (item.Call is { } call)
             {
-                case WorkerCommand.KindOneofCase.Execute:
-                    await ExecuteAsync(command.Execute).ConfigureAwait(false);
-                    break;
-                case WorkerCommand.KindOneofCase.StartActor:
-                    await StartActorAsync(command.StartActor).ConfigureAwait(false);
-                    break;
+                item.Caller!.Reply(await RunAsync(call.CallId, call.Method, call.Args, _actor).ConfigureAwait(false));
+            }
+            else if (item.Command?.Execute is { } execute)
+            {
+                var done = await RunAsync(execute.WorkId, execute.Function, execute.Args, null).ConfigureAwait(false);
+                _events.TryWrite(new WorkerEvent { Done = done });
+            }
+            else if (item.Command?.StartActor is { } start)
+            {
+                await StartActorAsync(start, work).ConfigureAwait(false);
             }
         }
     }
 
-    private async Task ExecuteAsync(Execute execute)
+    private async Task<WorkDone> RunAsync(string workId, FunctionDescriptor function, IReadOnlyList<ByteString> args, object? target)
     {
-        var done = new WorkDone { WorkId = execute.WorkId };
-        RuntimeContext.SetCurrentWork(execute.WorkId);
+        var done = new WorkDone { WorkId = workId };
+        RuntimeContext.SetCurrentWork(workId);
         try
         {
-            var invocation = _invoker.Resolve(execute.Function);
-            if (execute.ActorCall && _actor is null)
-            {
-                throw new InvalidOperationException("this worker hosts no actor");
-            }
-
-            var result = await invocation.InvokeAsync(execute.ActorCall ? _actor : null, invocation.ReadArgs(execute.Args)).ConfigureAwait(false);
+            var invocation = _invoker.Resolve(function);
+            var result = await invocation.InvokeAsync(target, invocation.ReadArgs(args)).ConfigureAwait(false);
             done.Value = invocation.WriteResult(result);
         }
         catch (Exception e)
         {
-            done.Error = ToError(e, execute.Function);
+            done.Error = ToError(e, function);
         }
         finally
         {
             RuntimeContext.SetCurrentWork(null);
         }
 
-        _events.TryWrite(new WorkerEvent { Done = done });
+        return done;
     }
 
-    private async Task StartActorAsync(StartActor start)
+    private async Task StartActorAsync(StartActor start, WorkQueue work)
     {
         var started = new ActorStarted { ActorId = start.ActorId };
         try
@@ -81,6 +86,26 @@ internal sealed class WorkExecutor
         catch (Exception e)
         {
             started.Error = ToError(e, start.Constructor);
+        }
+
+        if (started.Error is null)
+        {
+            try
+            {
+                ActorServer = await ActorServer.StartAsync(start.ActorId, start.ListenAddress, _token, work, CancellationToken.None).ConfigureAwait(false);
+                started.Address = ActorServer.Address;
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or System.Net.Sockets.SocketException)
+            {
+                started.Error = new TaskError
+                {
+                    Kind = ErrorKind.ActorDied,
+                    Function = start.Constructor.Type,
+                    Message = $"the worker could not serve the actor's calls at {start.ListenAddress}: {e.Message}",
+                    RemoteType = e.GetType().FullName ?? "",
+                    RemoteStack = e.ToString(),
+                };
+            }
         }
 
         _events.TryWrite(new WorkerEvent { ActorStarted = started });

@@ -34,12 +34,12 @@ internal static class WorkerHost
             using var call = new Protocol.Node.NodeClient(invoker).AttachWorker();
             var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
             var callEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => DeliverLastEventsBeforeExit(events, call.RequestStream, callEnded.Task);
+            WorkExecutor? executor = null;
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => DeliverLastResultsBeforeExit(events, call.RequestStream, callEnded.Task, executor?.ActorServer);
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
             _ = Task.Run(WorkerWarmUp.Run);
 
             var work = new WorkQueue();
-            WorkExecutor? executor = null;
             Task running = Task.CompletedTask;
             try
             {
@@ -62,7 +62,7 @@ internal static class WorkerHost
                         }
                         else
                         {
-                            work.Add(command);
+                            work.Add(WorkItem.FromNode(command));
                         }
                     }
                 }
@@ -88,13 +88,16 @@ internal static class WorkerHost
     }
 
     /// <summary>
-    /// Results already reported must reach the node even when user code ends the process
-    /// (Environment.Exit in the task after them): flush them, end the event stream, and wait for
-    /// the node to end the call, which it does once it has read every event.
+    /// Results already produced must arrive even when user code ends the process (Environment.Exit
+    /// in the task or call after them): the actor's callers get what is theirs, and the node's event
+    /// stream is flushed and ended, waiting for the node to end the call, which it does once it has
+    /// read every event.
     /// </summary>
-    private static void DeliverLastEventsBeforeExit(BatchingWriter<WorkerEvent, WorkerBatch> events, IClientStreamWriter<WorkerBatch> stream, Task callEnded)
+    private static void DeliverLastResultsBeforeExit(
+        BatchingWriter<WorkerEvent, WorkerBatch> events, IClientStreamWriter<WorkerBatch> stream, Task callEnded, ActorServer? actorServer)
     {
         var deadline = Task.Delay(FlushGrace);
+        actorServer?.CloseBeforeExit(deadline);
         events.Complete();
         Task.WhenAny(events.Completion, deadline).Wait();
         if (!events.Completion.IsCompletedSuccessfully || callEnded.IsCompleted)

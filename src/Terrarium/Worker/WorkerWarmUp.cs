@@ -40,8 +40,8 @@ internal static class WorkerWarmUp
             NugetAssemblies = { ["A"] = "/a.dll" }, NativeLibraries = { ["n"] = "/n.so" },
             NugetPackages = { new ResolvedPackage { Id = "A", Version = "1.0.0", Assets = { "lib/a.dll" } } },
         };
-        var execute = new Execute { WorkId = "w", Function = new FunctionDescriptor { Type = "T", Method = "M" }, Args = { ByteString.CopyFrom(1) }, ActorCall = true };
-        var start = new StartActor { ActorId = "a", Constructor = new FunctionDescriptor { Type = "T", Method = ".ctor" }, Args = { ByteString.CopyFrom(1) } };
+        var execute = new Execute { WorkId = "w", Function = new FunctionDescriptor { Type = "T", Method = "M" }, Args = { ByteString.CopyFrom(1) } };
+        var start = new StartActor { ActorId = "a", Constructor = new FunctionDescriptor { Type = "T", Method = ".ctor" }, Args = { ByteString.CopyFrom(1) }, ListenAddress = "unix:/a" };
         return new WorkerCommandBatch { Commands = { new WorkerCommand { Setup = setup }, new WorkerCommand { Execute = execute }, new WorkerCommand { StartActor = start }, new WorkerCommand { Reclaim = new Reclaim() } } };
     }
 }

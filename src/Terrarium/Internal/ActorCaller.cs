@@ -1,0 +1,236 @@
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Internal;
+
+/// <summary>
+/// This process's calls to one actor. They go straight to the actor's worker, whose address the
+/// node gives (<see cref="LocateActor"/>); calls made before it is known wait here, in order. A
+/// call waits for the refs it takes as arguments before it is sent, and the calls after it wait
+/// behind it, so the actor runs them in call order. When the stream to the worker ends, the calls
+/// sent on it fail with how that incarnation ended, and the caller asks where the next one is.
+/// </summary>
+internal sealed class ActorCaller(NodeSession session, string actorId, string token) : IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<PendingCall> _unsent = new();
+    private Dictionary<string, ObjectHandle> _sent = new(StringComparer.Ordinal);
+    private Dictionary<string, ObjectHandle>? _lostWithLastIncarnation;
+    private ActorConnection? _connection;
+    private int _incarnation;
+    private bool _locating;
+    private TaskError? _death;
+
+    public ObjectHandle Call(string callId, FunctionDescriptor method, CallArg[] args)
+    {
+        var handle = session.Held(callId);
+        lock (_lock)
+        {
+            if (_death is { } death)
+            {
+                Fail(handle, death);
+                return handle;
+            }
+
+            _unsent.Enqueue(new PendingCall(handle, method, args));
+        }
+
+        Pump();
+        return handle;
+    }
+
+    /// <summary>The node's answer to <see cref="LocateActor"/>.</summary>
+    public void OnLocated(ActorLocation location)
+    {
+        ActorConnection? stale = null;
+        lock (_lock)
+        {
+            _locating = false;
+            var lost = _lostWithLastIncarnation;
+            _lostWithLastIncarnation = null;
+            if (lost is not null)
+            {
+                var ended = location.Ended ?? location.Death ?? new TaskError { Kind = ErrorKind.ActorDied, Message = $"the worker of actor {actorId} went away" };
+                FailAll(lost.Values, WhileRunning(ended));
+            }
+
+            if (location.Death is { } death)
+            {
+                Die(death);
+                return;
+            }
+
+            _incarnation = location.Incarnation;
+            stale = _connection;
+            _connection = new ActorConnection(Endpoint.Parse(location.Address), token, actorId, OnResult, OnEnded);
+        }
+
+        _ = stale?.CloseAsync();
+        Pump();
+    }
+
+    /// <summary>The session with the node ended: nothing more can be learnt about the actor.</summary>
+    public void OnSessionEnded(string reason)
+    {
+        lock (_lock)
+        {
+            EndWithSession(reason);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        ActorConnection? connection;
+        lock (_lock)
+        {
+            connection = _connection;
+            _connection = null;
+        }
+
+        if (connection is not null)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends every call at the head of the queue whose arguments are ready.</summary>
+    private void Pump()
+    {
+        lock (_lock)
+        {
+            if (_connection is null)
+            {
+                Locate();
+                return;
+            }
+
+            while (_unsent.TryPeek(out var next))
+            {
+                if (next.FirstUnreadyDependency() is { } unready)
+                {
+                    if (!next.Waiting)
+                    {
+                        next.Waiting = true;
+                        _ = unready.ContinueWith(_ => Pump(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    }
+
+                    return;
+                }
+
+                _unsent.Dequeue();
+                var (call, failedDependency) = next.ToCall();
+                if (failedDependency is not null)
+                {
+                    Fail(next.Handle, failedDependency);
+                    continue;
+                }
+
+                _sent[call.CallId] = next.Handle;
+                if (!_connection.TrySend(call))
+                {
+                    // The stream just ended: OnEnded fails what was sent on it and finds the next worker.
+                    return;
+                }
+            }
+        }
+    }
+
+    private void OnResult(WorkDone done)
+    {
+        ObjectHandle? handle;
+        lock (_lock)
+        {
+            _sent.Remove(done.WorkId, out handle);
+        }
+
+        handle?.Complete(done.ResultCase == WorkDone.ResultOneofCase.Error
+            ? new ObjectReady { ObjectId = done.WorkId, Error = done.Error }
+            : new ObjectReady { ObjectId = done.WorkId, Value = done.Value });
+    }
+
+    private void OnEnded(ActorConnection connection)
+    {
+        lock (_lock)
+        {
+            if (_connection != connection)
+            {
+                return;
+            }
+
+            _connection = null;
+            _lostWithLastIncarnation = _sent;
+            _sent = new Dictionary<string, ObjectHandle>(StringComparer.Ordinal);
+            Locate();
+        }
+
+        _ = connection.CloseAsync();
+    }
+
+    /// <summary>Asks the node where the actor is, once at a time. Called under the lock.</summary>
+    private void Locate()
+    {
+        if (_locating || _death is not null)
+        {
+            return;
+        }
+
+        _locating = true;
+        try
+        {
+            session.Send(new ClientRequest { LocateActor = new LocateActor { ActorId = actorId, AfterIncarnation = _incarnation } });
+        }
+        catch (InvalidOperationException e)
+        {
+            EndWithSession(e.Message);
+        }
+    }
+
+    /// <summary>Called under the lock.</summary>
+    private void EndWithSession(string reason)
+    {
+        var lost = Lost(reason);
+        if (_lostWithLastIncarnation is { } lostWithWorker)
+        {
+            FailAll(lostWithWorker.Values, lost);
+            _lostWithLastIncarnation = null;
+        }
+
+        FailAll(_sent.Values, lost);
+        _sent.Clear();
+        Die(lost);
+    }
+
+    /// <summary>Called under the lock.</summary>
+    private void Die(TaskError death)
+    {
+        _death = death;
+        while (_unsent.TryDequeue(out var call))
+        {
+            Fail(call.Handle, death);
+        }
+    }
+
+    private static void FailAll(IEnumerable<ObjectHandle> handles, TaskError error)
+    {
+        foreach (var handle in handles)
+        {
+            Fail(handle, error);
+        }
+    }
+
+    private static void Fail(ObjectHandle handle, TaskError error) =>
+        handle.Complete(new ObjectReady { ObjectId = handle.Id, Error = error });
+
+    private static TaskError WhileRunning(TaskError ended)
+    {
+        var error = ended.Clone();
+        error.Message += ", while this call was running or queued on it";
+        return error;
+    }
+
+    private TaskError Lost(string reason) => new()
+    {
+        Kind = ErrorKind.ObjectLost,
+        Message = $"the result of a call to actor {actorId} is lost: the connection to the cluster's node ended ({reason})",
+    };
+}

@@ -1,0 +1,50 @@
+using Terrarium.Protocol;
+
+namespace Terrarium.Internal;
+
+/// <summary>An actor call not yet sent: it waits for its turn and for the refs it takes as arguments.</summary>
+internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method, CallArg[] args)
+{
+    public ObjectHandle Handle { get; } = handle;
+
+    /// <summary>Whether a continuation already waits for a dependency of this call.</summary>
+    public bool Waiting { get; set; }
+
+    /// <summary>A dependency still being computed, or null when every argument is ready.</summary>
+    public Task? FirstUnreadyDependency()
+    {
+        foreach (var arg in args)
+        {
+            if (arg.Dependency is { IsReady: false } dependency)
+            {
+                return dependency.Handle.Ready;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The call with every argument's value, or the error of the first dependency that failed.</summary>
+    public (ActorCall Call, TaskError? FailedDependency) ToCall()
+    {
+        var call = new ActorCall { CallId = Handle.Id, Method = method };
+        foreach (var arg in args)
+        {
+            if (arg.Dependency is not { } dependency)
+            {
+                call.Args.Add(arg.Value);
+                continue;
+            }
+
+            var ready = dependency.Handle.Ready.Result;
+            if (ready.Error is { } error)
+            {
+                return (call, error);
+            }
+
+            call.Args.Add(ready.Value);
+        }
+
+        return (call, null);
+    }
+}

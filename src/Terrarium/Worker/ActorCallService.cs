@@ -1,0 +1,56 @@
+using Grpc.Core;
+using Terrarium.Protocol;
+
+namespace Terrarium.Worker;
+
+/// <summary>
+/// Serves the calls of this worker's actor straight to its callers: each call joins the worker's
+/// queue in arrival order, and its result goes back on the stream it came from.
+/// </summary>
+internal sealed class ActorCallService(ActorServer server) : ActorWorker.ActorWorkerBase
+{
+    /// <summary>The request header naming the actor a caller means to reach.</summary>
+    public const string ActorHeader = "terrarium-actor";
+
+    public override async Task Calls(IAsyncStreamReader<ActorCallBatch> requestStream, IServerStreamWriter<ActorResultBatch> responseStream, ServerCallContext context)
+    {
+        var wanted = context.RequestHeaders.GetValue(ActorHeader);
+        if (wanted != server.ActorId)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"this worker hosts actor '{server.ActorId}', not '{wanted}'"));
+        }
+
+        var caller = new CallerStream(responseStream, context.CancellationToken);
+        if (!server.TryAdd(caller))
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"actor '{server.ActorId}' is shutting down"));
+        }
+
+        try
+        {
+            await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+            {
+                foreach (var call in batch.Calls)
+                {
+                    caller.Received();
+                    server.Work.Add(WorkItem.FromCaller(call, caller));
+                }
+            }
+
+            // The caller is done calling: answer what it sent, then end the stream.
+            caller.RequestsEnded();
+            await caller.Answered.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // The caller went away; the calls it sent still run, their results have nowhere to go.
+        }
+        finally
+        {
+            caller.Close();
+            server.Remove(caller);
+        }
+
+        await caller.Flushed.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+}
