@@ -4,8 +4,9 @@ using Terrarium.Protocol;
 namespace Terrarium.Worker;
 
 /// <summary>
-/// Serves the calls of this worker's actor straight to its callers: each call joins the worker's
-/// queue in arrival order, and its result goes back on the stream it came from.
+/// Serves the calls of this worker's actor straight to its callers: each caller's calls run in the
+/// order they arrive, one call of the actor at a time, and each result goes back on the stream it
+/// came from. A call runs on the thread that read it: no queue stands between stream and actor.
 /// </summary>
 internal sealed class ActorCallService(ActorServer server) : ActorWorker.ActorWorkerBase
 {
@@ -32,18 +33,13 @@ internal sealed class ActorCallService(ActorServer server) : ActorWorker.ActorWo
             {
                 foreach (var call in batch.Calls)
                 {
-                    caller.Received();
-                    server.Work.Add(WorkItem.FromCaller(call, caller));
+                    caller.Reply(await server.RunAsync(call).ConfigureAwait(false));
                 }
             }
-
-            // The caller is done calling: answer what it sent, then end the stream.
-            caller.RequestsEnded();
-            await caller.Answered.ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException)
         {
-            // The caller went away; the calls it sent still run, their results have nowhere to go.
+            // The caller went away; calls of its not read yet go with it.
         }
         finally
         {

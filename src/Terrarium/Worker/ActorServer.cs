@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Worker;
@@ -13,31 +14,50 @@ namespace Terrarium.Worker;
 internal sealed class ActorServer
 {
     private readonly ConcurrentDictionary<CallerStream, bool> _callers = new();
+    private readonly SemaphoreSlim _turn = new(1, 1);
+    private readonly Func<ActorCall, Task<WorkDone>> _run;
     private GrpcServer? _server;
     private volatile bool _closing;
 
-    private ActorServer(string actorId, WorkQueue work)
+    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run)
     {
         ActorId = actorId;
-        Work = work;
+        _run = run;
     }
 
     public string ActorId { get; }
 
-    public WorkQueue Work { get; }
-
     /// <summary>Where callers reach the actor, with an ephemeral TCP port resolved.</summary>
     public string Address => _server!.Endpoints[0].ToString();
 
-    public static async Task<ActorServer> StartAsync(string actorId, string listenAddress, string token, WorkQueue work, CancellationToken ct)
+    /// <param name="actorId">The actor callers must name.</param>
+    /// <param name="listenAddress">Where to listen.</param>
+    /// <param name="token">The cluster token callers must present.</param>
+    /// <param name="run">Runs one call of the actor.</param>
+    /// <param name="ct">Cancels the start.</param>
+    public static async Task<ActorServer> StartAsync(string actorId, string listenAddress, string token, Func<ActorCall, Task<WorkDone>> run, CancellationToken ct)
     {
-        var actorServer = new ActorServer(actorId, work);
+        var actorServer = new ActorServer(actorId, run);
         actorServer._server = await GrpcServer.StartAsync(
             [Endpoint.Parse(listenAddress)], token, NullLoggerFactory.Instance,
             services => services.AddSingleton(actorServer),
             app => app.MapGrpcService<ActorCallService>(),
             ct).ConfigureAwait(false);
         return actorServer;
+    }
+
+    /// <summary>Runs a call once no other call of the actor is running: calls of many callers take turns.</summary>
+    public async Task<WorkDone> RunAsync(ActorCall call)
+    {
+        await _turn.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return await _run(call).ConfigureAwait(false);
+        }
+        finally
+        {
+            _turn.Release();
+        }
     }
 
     public bool TryAdd(CallerStream caller)

@@ -35,20 +35,16 @@ internal sealed class WorkExecutor
 
     public async Task RunAsync(WorkQueue work)
     {
-        while (await work.TakeAsync().ConfigureAwait(false) is { } item)
+        while (await work.TakeAsync().ConfigureAwait(false) is { } command)
         {
-            if (item.Call is { } call)
-            {
-                item.Caller!.Reply(await RunAsync(call.CallId, call.Method, call.Args, _actor).ConfigureAwait(false));
-            }
-            else if (item.Command?.Execute is { } execute)
+            if (command.Execute is { } execute)
             {
                 var done = await RunAsync(execute.WorkId, execute.Function, execute.Args, null).ConfigureAwait(false);
                 _events.TryWrite(new WorkerEvent { Done = done });
             }
-            else if (item.Command?.StartActor is { } start)
+            else if (command.StartActor is { } start)
             {
-                await StartActorAsync(start, work).ConfigureAwait(false);
+                await StartActorAsync(start).ConfigureAwait(false);
             }
         }
     }
@@ -75,7 +71,7 @@ internal sealed class WorkExecutor
         return done;
     }
 
-    private async Task StartActorAsync(StartActor start, WorkQueue work)
+    private async Task StartActorAsync(StartActor start)
     {
         var started = new ActorStarted { ActorId = start.ActorId };
         try
@@ -92,7 +88,8 @@ internal sealed class WorkExecutor
         {
             try
             {
-                ActorServer = await ActorServer.StartAsync(start.ActorId, start.ListenAddress, _token, work, CancellationToken.None).ConfigureAwait(false);
+                ActorServer = await ActorServer.StartAsync(
+                    start.ActorId, start.ListenAddress, _token, call => RunAsync(call.CallId, call.Method, call.Args, _actor), CancellationToken.None).ConfigureAwait(false);
                 started.Address = ActorServer.Address;
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or System.Net.Sockets.SocketException)

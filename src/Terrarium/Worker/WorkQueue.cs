@@ -1,22 +1,23 @@
+using Terrarium.Protocol;
 
 namespace Terrarium.Worker;
 
 /// <summary>
-/// The work a worker has received and not started, in order. Tasks sent ahead can be taken back
-/// (<see cref="ReclaimTasks"/>) while the running one waits on other work.
+/// The commands a worker has received and not started, in order. Tasks sent ahead can be taken
+/// back (<see cref="ReclaimTasks"/>) while the running one waits on other work.
 /// </summary>
 internal sealed class WorkQueue
 {
     private readonly Lock _lock = new();
-    private readonly LinkedList<WorkItem> _items = new();
+    private readonly LinkedList<WorkerCommand> _commands = new();
     private readonly SemaphoreSlim _available = new(0);
     private bool _completed;
 
-    public void Add(WorkItem item)
+    public void Add(WorkerCommand command)
     {
         lock (_lock)
         {
-            _items.AddLast(item);
+            _commands.AddLast(command);
         }
 
         _available.Release();
@@ -32,17 +33,17 @@ internal sealed class WorkQueue
         _available.Release();
     }
 
-    /// <summary>The next item, or null once completed and drained.</summary>
-    public async Task<WorkItem?> TakeAsync()
+    /// <summary>The next command, or null once completed and drained.</summary>
+    public async Task<WorkerCommand?> TakeAsync()
     {
         while (true)
         {
             await _available.WaitAsync().ConfigureAwait(false);
             lock (_lock)
             {
-                if (_items.First is { } first)
+                if (_commands.First is { } first)
                 {
-                    _items.RemoveFirst();
+                    _commands.RemoveFirst();
                     return first.Value;
                 }
 
@@ -55,19 +56,19 @@ internal sealed class WorkQueue
         }
     }
 
-    /// <summary>Removes the tasks not yet started (never actor work) and returns their ids, in order.</summary>
+    /// <summary>Removes the tasks not yet started (never the actor's start) and returns their ids, in order.</summary>
     public List<string> ReclaimTasks()
     {
         var taken = new List<string>();
         lock (_lock)
         {
-            for (var node = _items.First; node is not null;)
+            for (var node = _commands.First; node is not null;)
             {
                 var next = node.Next;
-                if (node.Value.Command?.Execute is { } execute)
+                if (node.Value.Execute is { } execute)
                 {
                     taken.Add(execute.WorkId);
-                    _items.Remove(node);
+                    _commands.Remove(node);
                 }
 
                 node = next;

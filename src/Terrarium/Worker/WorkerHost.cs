@@ -62,7 +62,7 @@ internal static class WorkerHost
                         }
                         else
                         {
-                            work.Add(WorkItem.FromNode(command));
+                            work.Add(command);
                         }
                     }
                 }
