@@ -171,6 +171,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
+        DeleteSocketOf(worker);
         var tail = worker.StderrTail();
         var crash = $"the worker process (pid {worker.Pid}) of actor {actor.ClassName} exited with code {exitCode}" +
             (tail.Length > 0 ? $"; its last output on stderr:\n{tail}" : "");
@@ -273,6 +274,15 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         _options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
             ? Endpoint.Tcp(tcp.Host!, 0).ToString()
             : "unix:" + Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock");
+
+    /// <summary>A worker that crashed leaves its Unix socket file behind.</summary>
+    private void DeleteSocketOf(WorkerProcess worker)
+    {
+        if (Endpoint.Parse(ListenAddressFor(worker)).SocketPath is { } path)
+        {
+            File.Delete(path);
+        }
+    }
 
     private static bool IsAnswerable(ActorRecord actor, LocateActor request) =>
         actor.State == ActorState.Dead || (actor.State == ActorState.Alive && actor.Incarnation > request.AfterIncarnation);

@@ -33,7 +33,9 @@ internal sealed class ActorCallService(ActorServer server) : ActorWorker.ActorWo
             {
                 foreach (var call in batch.Calls)
                 {
-                    caller.Reply(await server.RunAsync(call).ConfigureAwait(false));
+                    caller.Reply(call.Method is null
+                        ? new WorkDone { WorkId = call.CallId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.CallId}' names no method" } }
+                        : await server.RunAsync(call).ConfigureAwait(false));
                 }
             }
         }

@@ -1,0 +1,81 @@
+using Grpc.Core;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+using Terrarium.Worker;
+
+namespace Terrarium.Tests.Worker;
+
+/// <summary>An actor worker's gRPC server, run for real on a Unix socket, refusing what it must.</summary>
+public sealed class ActorServerTests : IAsyncLifetime
+{
+    private const string Token = "test-token";
+    private const string ActorId = "job/actor-1";
+    private readonly string _socket = Path.Combine(Path.GetTempPath(), $"t-{Guid.NewGuid():N}"[..14] + ".sock");
+    private ActorServer? _server;
+
+    public async Task InitializeAsync() => _server = await ActorServer.StartAsync(ActorId, "unix:" + _socket, Token, Echo, CancellationToken.None);
+
+    public Task DisposeAsync()
+    {
+        _server!.CloseBeforeExit(Task.Delay(TimeSpan.FromSeconds(5)));
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Calls_AnsweredInTheOrderSent()
+    {
+        var results = await CallAsync(Token, ActorId, Enumerable.Range(0, 50).Select(i => Call($"c{i}")).ToArray());
+
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"c{i}"), results.Select(r => r.WorkId));
+    }
+
+    [Fact]
+    public async Task Calls_NoMethod_AnsweredWithAnInvalidRequestError_AndLaterCallsStillRun()
+    {
+        var results = await CallAsync(Token, ActorId, new ActorCall { CallId = "bad" }, Call("good"));
+
+        Assert.Equal(ErrorKind.InvalidRequest, results[0].Error.Kind);
+        Assert.Contains("names no method", results[0].Error.Message, StringComparison.Ordinal);
+        Assert.Equal("good", results[1].WorkId);
+        Assert.Null(results[1].Error);
+    }
+
+    [Fact]
+    public async Task Calls_ForAnotherActor_RefusedAsNotFound()
+    {
+        var error = await Assert.ThrowsAsync<RpcException>(() => CallAsync(Token, "job/actor-2", Call("c")));
+
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+        Assert.Contains(ActorId, error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Calls_WrongToken_Refused()
+    {
+        var error = await Assert.ThrowsAsync<RpcException>(() => CallAsync("wrong", ActorId, Call("c")));
+
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+    }
+
+    private static Task<WorkDone> Echo(ActorCall call) => Task.FromResult(new WorkDone { WorkId = call.CallId, Value = Google.Protobuf.ByteString.Empty });
+
+    private static ActorCall Call(string id) => new() { CallId = id, Method = new FunctionDescriptor { Type = "T", Method = "M" } };
+
+    private async Task<List<WorkDone>> CallAsync(string token, string actorId, params ActorCall[] calls)
+    {
+        var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(_socket), token);
+        using (channel)
+        {
+            using var call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { ActorCallService.ActorHeader, actorId } });
+            await call.RequestStream.WriteAsync(new ActorCallBatch { Calls = { calls } });
+            await call.RequestStream.CompleteAsync();
+            var results = new List<WorkDone>();
+            await foreach (var batch in call.ResponseStream.ReadAllAsync())
+            {
+                results.AddRange(batch.Results);
+            }
+
+            return results;
+        }
+    }
+}
