@@ -24,4 +24,7 @@ public sealed class EndpointTests
 
         Assert.Contains($"'{address}'", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Parse_PortZeroToListenOn_Accepted() => Assert.Equal(0, Endpoint.Parse("127.0.0.1:0", anyPort: true).Port);
 }

@@ -120,7 +120,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
-        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = ListenAddressFor(worker) };
+        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = ListenEndpointFor(worker).ToString() };
         start.Args.AddRange(actor.ConstructorArgs);
         worker.Send(new WorkerCommand { StartActor = start });
     }
@@ -270,15 +270,15 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     /// A Unix socket beside the node's own on one machine; a TCP port on the node's host when the
     /// node serves TCP, so that callers on other machines can reach the actor.
     /// </summary>
-    private string ListenAddressFor(WorkerProcess worker) =>
+    private Endpoint ListenEndpointFor(WorkerProcess worker) =>
         _options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
-            ? Endpoint.Tcp(tcp.Host!, 0).ToString()
-            : "unix:" + Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock");
+            ? Endpoint.Tcp(tcp.Host!, 0)
+            : Endpoint.UnixSocket(Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock"));
 
     /// <summary>A worker that crashed leaves its Unix socket file behind.</summary>
     private void DeleteSocketOf(WorkerProcess worker)
     {
-        if (Endpoint.Parse(ListenAddressFor(worker)).SocketPath is { } path)
+        if (ListenEndpointFor(worker).SocketPath is { } path)
         {
             File.Delete(path);
         }

@@ -32,8 +32,10 @@ public sealed record Endpoint
     public static Endpoint Tcp(string host, int port) => new(null, host, port);
 
     /// <summary>Parses <c>unix:/path</c> or <c>host:port</c>.</summary>
+    /// <param name="address">The text to parse.</param>
+    /// <param name="anyPort">Accept port 0 (a port of the listener's choosing), for an address to listen on.</param>
     /// <exception cref="FormatException">The text is neither form.</exception>
-    public static Endpoint Parse(string address)
+    public static Endpoint Parse(string address, bool anyPort = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(address);
         if (address.StartsWith("unix:", StringComparison.Ordinal))
@@ -43,9 +45,9 @@ public sealed record Endpoint
 
         var colon = address.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(address[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-            || port is < 1 or > 65535)
+            || port > 65535 || (port == 0 && !anyPort))
         {
-            throw new FormatException($"address '{address}' is not 'host:port' (port 1-65535) or 'unix:/path/to.sock'");
+            throw new FormatException($"address '{address}' is not 'host:port' (port {(anyPort ? 0 : 1)}-65535) or 'unix:/path/to.sock'");
         }
 
         return Tcp(address[..colon].Trim('[', ']'), port);

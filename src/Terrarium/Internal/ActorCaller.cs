@@ -42,9 +42,14 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
     /// <summary>The node's answer to <see cref="LocateActor"/>.</summary>
     public void OnLocated(ActorLocation location)
     {
-        ActorConnection? stale = null;
         lock (_lock)
         {
+            if (!_locating)
+            {
+                // Only one question is out at a time; anything else is not an answer to it.
+                return;
+            }
+
             _locating = false;
             var lost = _lostWithLastIncarnation;
             _lostWithLastIncarnation = null;
@@ -60,12 +65,16 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
                 return;
             }
 
+            if (!TryParse(location.Address, out var address))
+            {
+                Die(new TaskError { Kind = ErrorKind.ActorDied, Message = $"the node gave actor {actorId} an address that is not one: '{location.Address}'" });
+                return;
+            }
+
             _incarnation = location.Incarnation;
-            stale = _connection;
-            _connection = new ActorConnection(Endpoint.Parse(location.Address), token, actorId, OnResult, OnEnded);
+            _connection = new ActorConnection(address, token, actorId, OnResult, OnEnded);
         }
 
-        _ = stale?.CloseAsync();
         Pump();
     }
 
@@ -210,6 +219,20 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
         }
     }
 
+    private static bool TryParse(string text, out Endpoint address)
+    {
+        try
+        {
+            address = Endpoint.Parse(text);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            address = null!;
+            return false;
+        }
+    }
+
     private static void FailAll(IEnumerable<ObjectHandle> handles, TaskError error)
     {
         foreach (var handle in handles)
@@ -224,7 +247,7 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
     private static TaskError WhileRunning(TaskError ended)
     {
         var error = ended.Clone();
-        error.Message += ", while this call was running or queued on it";
+        error.Message += ", while this call was running or waiting on that worker";
         return error;
     }
 

@@ -7,37 +7,53 @@ namespace Terrarium.Internal;
 /// call's result, when the actor's worker answers this process directly. When the last reference
 /// to it is collected, its node (if it holds the object) is told to release the value.
 /// </summary>
-internal sealed class ObjectHandle(string id, NodeSession session, bool onNode = true)
+internal sealed class ObjectHandle
 {
     private readonly TaskCompletionSource<ObjectReady> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _onNode = onNode ? 1 : 0;
+    private readonly NodeSession _session;
+    private int _onNode;
 
-    ~ObjectHandle()
+    public ObjectHandle(string id, NodeSession session, bool onNode = true)
     {
-        if (Volatile.Read(ref _onNode) == 1)
+        Id = id;
+        _session = session;
+        _onNode = onNode ? 1 : 0;
+        if (!onNode)
         {
-            session.ReleaseFromFinalizer(Id);
+            // Nothing to release on the node: spare the GC a finalizer per actor call result.
+            GC.SuppressFinalize(this);
         }
     }
 
-    public string Id { get; } = id;
+    ~ObjectHandle() => _session.ReleaseFromFinalizer(Id);
 
-    public NodeSession Session => session;
+    public string Id { get; }
+
+    public NodeSession Session => _session;
 
     public Task<ObjectReady> Ready => _ready.Task;
 
     public void Complete(ObjectReady ready) => _ready.TrySetResult(ready);
 
-    /// <summary>Marks the object as shared with the node; true the first time only.</summary>
-    public bool MarkOnNode() => Interlocked.Exchange(ref _onNode, 1) == 0;
+    /// <summary>Marks the object as shared with the node (to be released there); true the first time only.</summary>
+    public bool MarkOnNode()
+    {
+        if (Interlocked.Exchange(ref _onNode, 1) != 0)
+        {
+            return false;
+        }
+
+        GC.ReRegisterForFinalize(this);
+        return true;
+    }
 
     /// <summary>Waits for the object; inside a worker, the wait lends the worker's CPU back to its node.</summary>
     public Task<ObjectReady> WaitAsync() =>
-        _ready.Task.IsCompleted || !session.ReportsBlocking ? _ready.Task : WaitBlockedAsync();
+        _ready.Task.IsCompleted || !_session.ReportsBlocking ? _ready.Task : WaitBlockedAsync();
 
     private async Task<ObjectReady> WaitBlockedAsync()
     {
-        using (session.EnterBlocked())
+        using (_session.EnterBlocked())
         {
             return await _ready.Task.ConfigureAwait(false);
         }

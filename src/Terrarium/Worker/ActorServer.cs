@@ -39,7 +39,7 @@ internal sealed class ActorServer
     {
         var actorServer = new ActorServer(actorId, run);
         actorServer._server = await GrpcServer.StartAsync(
-            [Endpoint.Parse(listenAddress)], token, NullLoggerFactory.Instance,
+            [Endpoint.Parse(listenAddress, anyPort: true)], token, NullLoggerFactory.Instance,
             services => services.AddSingleton(actorServer),
             app => app.MapGrpcService<ActorCallService>(),
             ct).ConfigureAwait(false);

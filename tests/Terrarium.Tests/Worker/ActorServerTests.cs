@@ -57,13 +57,35 @@ public sealed class ActorServerTests : IAsyncLifetime
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
     }
 
+    [Fact]
+    public async Task StartAsync_OnTcpPortZero_ServesOnThePortItReports()
+    {
+        var server = await ActorServer.StartAsync(ActorId, "127.0.0.1:0", Token, Echo, CancellationToken.None);
+        try
+        {
+            var address = Endpoint.Parse(server.Address);
+            Assert.NotEqual(0, address.Port);
+
+            var results = await CallAsync(address, Token, ActorId, Call("over-tcp"));
+
+            Assert.Equal("over-tcp", Assert.Single(results).WorkId);
+        }
+        finally
+        {
+            server.CloseBeforeExit(Task.Delay(TimeSpan.FromSeconds(5)));
+        }
+    }
+
     private static Task<WorkDone> Echo(ActorCall call) => Task.FromResult(new WorkDone { WorkId = call.CallId, Value = Google.Protobuf.ByteString.Empty });
 
     private static ActorCall Call(string id) => new() { CallId = id, Method = new FunctionDescriptor { Type = "T", Method = "M" } };
 
-    private async Task<List<WorkDone>> CallAsync(string token, string actorId, params ActorCall[] calls)
+    private Task<List<WorkDone>> CallAsync(string token, string actorId, params ActorCall[] calls) =>
+        CallAsync(Endpoint.UnixSocket(_socket), token, actorId, calls);
+
+    private static async Task<List<WorkDone>> CallAsync(Endpoint server, string token, string actorId, params ActorCall[] calls)
     {
-        var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(_socket), token);
+        var (channel, invoker) = ClusterChannel.Open(server, token);
         using (channel)
         {
             using var call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { ActorCallService.ActorHeader, actorId } });
