@@ -83,6 +83,9 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         }
     }
 
+    /// <summary>Tells a worker to warm up the code of the server an actor's worker runs.</summary>
+    private const string WarmActorServerVariable = "TERRARIUM_WARM_ACTOR_SERVER";
+
     private string NewId() => $"{options.NodeId}-w{Interlocked.Increment(ref _nextWorker)}";
 
     private WorkerProcess Launch(WorkerProcess worker)
@@ -104,6 +107,12 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         start.Environment["TERRARIUM_NODE_ADDRESS"] = options.WorkerEndpoint.ToString();
         start.Environment["TERRARIUM_WORKER_ID"] = id;
         start.Environment[ClusterToken.EnvironmentVariable] = options.Token;
+        if (worker.State == WorkerState.Warm || worker.ActorId is not null)
+        {
+            // It may host an actor: let it compile its actor server's code while it waits.
+            start.Environment[WarmActorServerVariable] = "1";
+        }
+
         foreach (var (name, value) in env.EnvVars)
         {
             start.Environment[name] = value;

@@ -75,11 +75,11 @@ internal sealed class ActorServer
     public void Remove(CallerStream caller) => _callers.TryRemove(caller, out _);
 
     /// <summary>
-    /// The process is exiting (user code called Environment.Exit, or the node ended the worker):
-    /// results already produced must still reach their callers, so every stream writes what it
-    /// has and ends, and the server closes its connections gracefully, all within the deadline.
+    /// Ends every caller's stream once it has written what it has, then stops the server gracefully,
+    /// within the deadline. Used when the process exits (user code called Environment.Exit, or the
+    /// node ended the worker): results already produced must still reach their callers.
     /// </summary>
-    public void CloseBeforeExit(Task deadline)
+    public void CloseWithin(Task deadline)
     {
         _closing = true;
         var callers = _callers.Keys.ToList();

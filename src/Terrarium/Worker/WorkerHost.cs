@@ -26,6 +26,8 @@ internal static class WorkerHost
 
         // User code and its child processes have no business with the cluster's secret.
         Environment.SetEnvironmentVariable(ClusterToken.EnvironmentVariable, null);
+        var warmActorServer = Environment.GetEnvironmentVariable("TERRARIUM_WARM_ACTOR_SERVER") == "1";
+        Environment.SetEnvironmentVariable("TERRARIUM_WARM_ACTOR_SERVER", null);
 
         var node = Endpoint.Parse(nodeAddress);
         var (channel, invoker) = ClusterChannel.Open(node, token);
@@ -37,7 +39,7 @@ internal static class WorkerHost
             WorkExecutor? executor = null;
             AppDomain.CurrentDomain.ProcessExit += (_, _) => DeliverLastResultsBeforeExit(events, call.RequestStream, callEnded.Task, executor?.ActorServer);
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
-            _ = Task.Run(WorkerWarmUp.Run);
+            _ = Task.Run(() => WorkerWarmUp.RunAsync(warmActorServer));
 
             var work = new WorkQueue();
             Task running = Task.CompletedTask;
@@ -97,7 +99,7 @@ internal static class WorkerHost
         BatchingWriter<WorkerEvent, WorkerBatch> events, IClientStreamWriter<WorkerBatch> stream, Task callEnded, ActorServer? actorServer)
     {
         var deadline = Task.Delay(FlushGrace);
-        actorServer?.CloseBeforeExit(deadline);
+        actorServer?.CloseWithin(deadline);
         events.Complete();
         Task.WhenAny(events.Completion, deadline).Wait();
         if (!events.Completion.IsCompletedSuccessfully || callEnded.IsCompleted)

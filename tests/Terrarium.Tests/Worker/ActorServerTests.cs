@@ -17,7 +17,7 @@ public sealed class ActorServerTests : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        _server!.CloseBeforeExit(Task.Delay(TimeSpan.FromSeconds(5)));
+        _server!.CloseWithin(Task.Delay(TimeSpan.FromSeconds(5)));
         return Task.CompletedTask;
     }
 
@@ -72,7 +72,7 @@ public sealed class ActorServerTests : IAsyncLifetime
         }
         finally
         {
-            server.CloseBeforeExit(Task.Delay(TimeSpan.FromSeconds(5)));
+            server.CloseWithin(Task.Delay(TimeSpan.FromSeconds(5)));
         }
     }
 
