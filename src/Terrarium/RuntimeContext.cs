@@ -47,5 +47,8 @@ public sealed class RuntimeContext
 
     internal static RuntimeContext? WorkerContext { get; set; }
 
+    /// <summary>The task or actor call running in this async flow, if any.</summary>
+    internal static string? CurrentWorkId => s_currentWork.Value;
+
     internal static void SetCurrentWork(string? workId) => s_currentWork.Value = workId;
 }

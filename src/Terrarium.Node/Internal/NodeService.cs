@@ -139,7 +139,7 @@ internal sealed class NodeService(
                     Put(session, request.Put);
                     break;
                 case ClientRequest.KindOneofCase.Blocked:
-                    tasks.SetBlocked(session.WorkerId, request.Blocked.Blocked);
+                    tasks.SetBlocked(session.WorkerId, request.Blocked.Blocked, request.Blocked.WorkId);
                     break;
                 default:
                     NodeLog.InvalidRequest(logger, session.Id, $"unexpected request {request.KindCase}");

@@ -65,18 +65,23 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     /// <summary>
     /// A worker's running task waits on an object: lend its resources back and take back the tasks
     /// sent ahead of it (they may be what it waits for). Or it resumes: take the resources again.
+    /// The report comes on the worker's session and may overtake the result of the task before it
+    /// (on the worker's own stream), so it names its task: a report about a task that is over is
+    /// stale and ignored, and the earlier task's result does not end the wait of this one.
     /// </summary>
-    public void SetBlocked(string workerId, bool blocked)
+    public void SetBlocked(string workerId, bool blocked, string taskId)
     {
         ResourceSet lent;
         lock (_gate)
         {
-            if (!_workers.TryGetValue(workerId, out var worker) || worker.Assigned.Count == 0 || worker.Blocked == blocked)
+            if (!_workers.TryGetValue(workerId, out var worker) || worker.Assigned.Count == 0 || worker.Blocked == blocked ||
+                (taskId.Length > 0 && !worker.Assigned.Any(t => t.Spec.TaskId == taskId)))
             {
                 return;
             }
 
             worker.Blocked = blocked;
+            worker.BlockedTaskId = blocked ? taskId : "";
             if (!blocked)
             {
                 _ledger.ForceAcquire(worker.Held);
@@ -146,7 +151,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
 
             worker.TasksRun++;
             worker.HeadSince = _options.TimeProvider.GetUtcNow();
-            released = EndLeaseIfEmpty(worker, runningTaskFinished: true);
+            released = EndLeaseIfEmpty(worker, finishedTaskId: done.WorkId);
             if (done.Error is { Kind: ErrorKind.Application } && finished.Spec.RetryExceptions &&
                 finished.ExceptionCount < finished.Spec.MaxRetries)
             {
@@ -179,7 +184,14 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
                 Requeue(given[i]);
             }
 
-            released = EndLeaseIfEmpty(worker, runningTaskFinished: false);
+            if (worker.Blocked)
+            {
+                // Tasks that reached the worker after the reclaim are still queued behind the task
+                // that now waits, perhaps for them: take those back too.
+                Reclaim(worker);
+            }
+
+            released = EndLeaseIfEmpty(worker, finishedTaskId: null);
         }
 
         _ledger.Release(released);
@@ -395,7 +407,9 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         WorkerProcess? best = null;
         foreach (var worker in _workers.Values)
         {
-            if (worker.PoolKey == task.PoolKey && worker.State != WorkerState.Dead && !worker.Blocked &&
+            // Not to a worker giving tasks back: what it gets now would miss the reclaim and stay
+            // queued behind a task that may come to wait on it.
+            if (worker.PoolKey == task.PoolKey && worker.State != WorkerState.Dead && !worker.Blocked && !worker.ReclaimPending &&
                 worker.Assigned.Count > 0 && worker.Assigned.Count < _options.MaxTasksInFlightPerWorker &&
                 worker.Held.Key == task.Demand.Key && (best is null || worker.Assigned.Count < best.Assigned.Count))
             {
@@ -443,14 +457,15 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     }
 
     /// <summary>When a worker has no tasks left its lease ends: it goes idle and its resources return.</summary>
-    private ResourceSet EndLeaseIfEmpty(WorkerProcess worker, bool runningTaskFinished)
+    private ResourceSet EndLeaseIfEmpty(WorkerProcess worker, string? finishedTaskId)
     {
         if (worker.Assigned.Count > 0)
         {
-            if (runningTaskFinished && worker.Blocked)
+            if (finishedTaskId is not null && worker.Blocked && (worker.BlockedTaskId.Length == 0 || worker.BlockedTaskId == finishedTaskId))
             {
                 // The blocked task finished; the next one runs with the lease's resources again.
                 worker.Blocked = false;
+                worker.BlockedTaskId = "";
                 _ledger.ForceAcquire(worker.Held);
             }
 
@@ -467,6 +482,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         var released = worker.Blocked ? ResourceSet.Empty : worker.Held;
         worker.Held = ResourceSet.Empty;
         worker.Blocked = false;
+        worker.BlockedTaskId = "";
         MakeIdle(worker);
         return released;
     }

@@ -66,6 +66,9 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     /// <summary>Its running task waits on another object and has lent its resources back.</summary>
     public bool Blocked { get; set; }
 
+    /// <summary>The task that is blocked, when the worker said which; empty otherwise.</summary>
+    public string BlockedTaskId { get; set; } = "";
+
     public DateTimeOffset IdleSince { get; set; }
 
     public int TasksRun { get; set; }

@@ -26,6 +26,7 @@ internal sealed class NodeSession : IAsyncDisposable
     private readonly bool _reportsBlocking;
     private long _nextId;
     private int _blocked;
+    private string _blockedWorkId = "";
     private volatile string? _failure;
 
     private NodeSession(Endpoint node, string token, OpenSession open, Action<LogLines>? onLogs)
@@ -144,7 +145,9 @@ internal sealed class NodeSession : IAsyncDisposable
     {
         if (_reportsBlocking && Interlocked.Increment(ref _blocked) == 1)
         {
-            _requests.TryWrite(new ClientRequest { Blocked = new WorkerBlocked { Blocked = true } });
+            // A worker runs one task at a time: the task that starts waiting is the one running.
+            _blockedWorkId = RuntimeContext.CurrentWorkId ?? "";
+            _requests.TryWrite(new ClientRequest { Blocked = new WorkerBlocked { Blocked = true, WorkId = _blockedWorkId } });
         }
 
         return new BlockedScope(this);
@@ -250,7 +253,7 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             if (session._reportsBlocking && Interlocked.Decrement(ref session._blocked) == 0)
             {
-                session._requests.TryWrite(new ClientRequest { Blocked = new WorkerBlocked { Blocked = false } });
+                session._requests.TryWrite(new ClientRequest { Blocked = new WorkerBlocked { Blocked = false, WorkId = session._blockedWorkId } });
             }
         }
     }
