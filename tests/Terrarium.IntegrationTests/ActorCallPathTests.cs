@@ -123,6 +123,31 @@ public sealed class ActorCallPathTests(ClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Call_WorkerTerminatedBySigterm_FailsWithActorDied_InsteadOfHanging()
+    {
+        // The worker's gRPC host must leave SIGTERM to the process: the worker ends, and the node
+        // and the callers hear of it.
+        var counter = Cluster.CreateActor(() => new Counter(0));
+        var pid = await counter.Call(c => c.Pid()).DefaultTimeout();
+
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync().DefaultTimeout();
+        }
+
+        var error = await Assert.ThrowsAsync<ActorDiedException>(async () =>
+        {
+            // Calls made before the node saw the exit may still reach the dying worker; the first
+            // one after it must fail rather than wait forever.
+            while (true)
+            {
+                await counter.Call(c => c.Increment(1)).DefaultTimeout();
+            }
+        });
+        Assert.Contains("exited with code", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task KillAsync_CallsWaitingForARef_FailWithTheKill()
     {
         var counter = Cluster.CreateActor(() => new Counter(0));

@@ -1,0 +1,21 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Logging.Abstractions;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Tests;
+
+public sealed class GrpcServerTests
+{
+    [Fact]
+    public async Task StartAsync_LeavesProcessSignalsToTheProcess()
+    {
+        // The embedded cluster's servers live in the user's driver: Ctrl+C and SIGTERM are the
+        // driver's, not theirs (the console lifetime would swallow them and stop the cluster).
+        var socket = Path.Combine(Path.GetTempPath(), $"g-{Guid.NewGuid():N}"[..14] + ".sock");
+        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], "token", NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+
+        Assert.IsNotType<ConsoleLifetime>(server.Services.GetRequiredService<IHostLifetime>());
+    }
+}
