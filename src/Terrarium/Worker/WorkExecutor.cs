@@ -92,7 +92,7 @@ internal sealed class WorkExecutor
                     start.ActorId, start.ListenAddress, _token, call => RunAsync(call.CallId, call.Method, call.Args, _actor), CancellationToken.None).ConfigureAwait(false);
                 started.Address = ActorServer.Address;
             }
-            catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or System.Net.Sockets.SocketException)
+            catch (Exception e) when (IsServerStartFailure(e))
             {
                 started.Error = new TaskError
                 {
@@ -107,6 +107,13 @@ internal sealed class WorkExecutor
 
         _events.TryWrite(new WorkerEvent { ActorStarted = started });
     }
+
+    /// <summary>
+    /// Why an actor's server may not start: the address is malformed or too long for a Unix socket
+    /// (ArgumentException, FormatException), or it cannot be bound (IOException, SocketException).
+    /// </summary>
+    internal static bool IsServerStartFailure(Exception e) =>
+        e is IOException or InvalidOperationException or FormatException or ArgumentException or System.Net.Sockets.SocketException or UnauthorizedAccessException;
 
     private static TaskError ToError(Exception e, FunctionDescriptor function) => new()
     {

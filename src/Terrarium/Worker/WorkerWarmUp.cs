@@ -65,7 +65,7 @@ internal static class WorkerWarmUp
 
             server.CloseWithin(Task.Delay(TimeSpan.FromSeconds(5)));
         }
-        catch (Exception e) when (e is IOException or RpcException or InvalidOperationException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (e is RpcException || WorkExecutor.IsServerStartFailure(e))
         {
             // Only a warm-up: the real server reports its own failures.
         }

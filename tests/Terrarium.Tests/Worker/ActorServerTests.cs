@@ -76,6 +76,17 @@ public sealed class ActorServerTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task StartAsync_SocketPathTooLong_ThrowsWhatTheWorkerReportsAsAFailedStart()
+    {
+        var tooLong = "unix:" + Path.Combine(Path.GetTempPath(), new string('s', 200) + ".sock");
+
+        // The worker turns exactly these into an ActorStarted error (WorkExecutor.StartActorAsync).
+        var error = await Record.ExceptionAsync(() => ActorServer.StartAsync(ActorId, tooLong, Token, Echo, CancellationToken.None));
+
+        Assert.True(WorkExecutor.IsServerStartFailure(error!), $"unexpected {error}");
+    }
+
     private static Task<WorkDone> Echo(ActorCall call) => Task.FromResult(new WorkDone { WorkId = call.CallId, Value = Google.Protobuf.ByteString.Empty });
 
     private static ActorCall Call(string id) => new() { CallId = id, Method = new FunctionDescriptor { Type = "T", Method = "M" } };
