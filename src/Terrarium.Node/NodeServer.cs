@@ -28,7 +28,8 @@ public sealed class NodeServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        Directory.CreateDirectory(options.SessionDirectory);
+        PrivateDirectory.Create(options.SessionDirectory);
+        PrivateDirectory.Create(options.CacheDirectory);
         var total = new Dictionary<string, double>(options.Resources) { [ResourceSet.Cpu] = options.NumCpus };
         var server = await GrpcServer.StartAsync(
             options.Endpoints, options.Token, loggerFactory,

@@ -59,9 +59,19 @@ public sealed class ClusterOptions
     /// <summary>Where Terrarium's own logs go. Default: warnings and errors to the console.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    internal string ResolveCacheDirectory() =>
-        CacheDirectory
-        ?? Environment.GetEnvironmentVariable("TERRARIUM_CACHE_DIR")
+    /// <summary>
+    /// Where the embedded cluster keeps its sockets, worker logs and scratch files, one session
+    /// folder per cluster. It must be this user's private folder (owned by this user, mode 0700);
+    /// another is refused. Default: null, which is <c>$XDG_RUNTIME_DIR/terrarium</c> or else
+    /// <c>$TMPDIR/terrarium-&lt;uid&gt;</c>.
+    /// </summary>
+    public string? RuntimeDirectory { get; init; }
+
+    internal string ResolveCacheDirectory() => CacheDirectory ?? DefaultCacheDirectory();
+
+    /// <summary><c>TERRARIUM_CACHE_DIR</c>, else <c>terrarium</c> under the user's cache directory.</summary>
+    internal static string DefaultCacheDirectory() =>
+        Environment.GetEnvironmentVariable("TERRARIUM_CACHE_DIR")
         ?? Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
             ? xdg
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "terrarium");

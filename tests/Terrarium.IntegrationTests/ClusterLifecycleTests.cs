@@ -301,4 +301,18 @@ public sealed class ClusterLifecycleTests
             return true;
         }
     }
+
+    [Fact]
+    public async Task EnvVarsTheRuntimeReadsAtStart_GetANewProcess_AndValuesTooLongForProcessStartStillArrive()
+    {
+        // A pre-started worker's runtime has already read DOTNET_* settings: this one must not be used.
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 1, PrestartWorkers = 1, LogToDriver = false }).DefaultTimeout();
+        var limited = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x20000000" } } };
+        var longValue = new string('x', 200 * 1024);
+        var withLongValue = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["BIG"] = longValue } } };
+
+        Assert.Equal(0x20000000, await cluster.Submit(() => ProcessTasks.GcAvailableMemory(), limited).DefaultTimeout());
+        Assert.Equal(longValue, await cluster.Submit(() => TestTasks.GetEnv("BIG"), withLongValue).DefaultTimeout());
+        Assert.NotEqual(0x20000000, await cluster.Submit(() => ProcessTasks.GcAvailableMemory()).DefaultTimeout());
+    }
 }

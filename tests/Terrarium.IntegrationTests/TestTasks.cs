@@ -212,3 +212,44 @@ public sealed class VersionedActor
 
     public int Pid() => Environment.ProcessId;
 }
+
+/// <summary>Tasks that probe what a worker process can see of its own process and of the cluster.</summary>
+public static class ProcessTasks
+{
+    /// <summary>Everything the process's environment exposes: its environ as the kernel keeps it, and as .NET sees it now.</summary>
+    public static string EnvironmentAsVisible() =>
+        File.ReadAllText("/proc/self/environ").Replace('\0', '\n') + "\n" +
+        string.Join("\n", Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}"));
+
+    /// <summary>How many inotify instances this process holds.</summary>
+    public static int InotifyInstances() =>
+        Directory.EnumerateFileSystemEntries("/proc/self/fd").Count(fd => new FileInfo(fd).LinkTarget == "anon_inode:inotify");
+
+    /// <summary>The memory the GC may use: its hard heap limit when the runtime read one at start.</summary>
+    public static long GcAvailableMemory() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    public static int Count(Node node) => node.Next is null ? 1 : 1 + Count(node.Next);
+
+    public static Node SelfReferencing()
+    {
+        var node = new Node();
+        node.Next = node;
+        return node;
+    }
+
+    public static int Length(byte[] a, byte[] b, byte[] c) => a.Length + b.Length + c.Length;
+}
+
+/// <summary>A linked list node: a value that can refer to itself.</summary>
+public sealed class Node
+{
+    public Node? Next { get; set; }
+}
+
+/// <summary>An actor that reports on its own process.</summary>
+public sealed class ProcessProbe
+{
+    public int InotifyInstances() => ProcessTasks.InotifyInstances();
+
+    public int Pid() => Environment.ProcessId;
+}

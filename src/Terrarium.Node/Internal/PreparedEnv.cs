@@ -21,4 +21,23 @@ internal sealed class PreparedEnv
 
     /// <summary>The env's restored NuGet packages, if it has a <c>nuget</c> field.</summary>
     public NuGetEnvironment? NuGet { get; init; }
+
+    /// <summary>
+    /// Whether a worker for this env must be a new process rather than a pre-started one that takes
+    /// the variables after it started: the .NET runtime (<c>DOTNET_*</c>, <c>COMPlus_*</c>,
+    /// <c>CORECLR_*</c>) and the dynamic loader and C library (<c>LD_*</c>, <c>MALLOC_*</c>,
+    /// <c>GLIBC_*</c>) read theirs once, at start.
+    /// </summary>
+    public bool NeedsFreshProcess => EnvVars.Keys.Any(IsReadAtStart);
+
+    /// <summary>
+    /// Longer values are not passed when the process starts (Linux refuses to start a process with
+    /// one environment string over 128 KiB); the worker sets them itself before any task runs.
+    /// </summary>
+    public const int MaxValuePassedAtStart = 32 * 1024;
+
+    private static readonly string[] s_startPrefixes = ["DOTNET_", "COMPlus_", "CORECLR_", "LD_", "MALLOC_", "GLIBC_"];
+
+    public static bool IsReadAtStart(string name) =>
+        s_startPrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
 }

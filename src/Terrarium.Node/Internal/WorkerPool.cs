@@ -37,7 +37,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     /// </summary>
     public WorkerProcess Start(string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
     {
-        while (_warm.TryDequeue(out var warm))
+        while (!env.NeedsFreshProcess && _warm.TryDequeue(out var warm))
         {
             if (warm.State != WorkerState.Warm)
             {
@@ -83,7 +83,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         }
     }
 
-    /// <summary>Tells a worker to warm up the code of the server an actor's worker runs.</summary>
+    /// <summary>Tells a worker to warm up the code of the server an actor's worker runs, and on which socket.</summary>
     private const string WarmActorServerVariable = "TERRARIUM_WARM_ACTOR_SERVER";
 
     private string NewId() => $"{options.NodeId}-w{Interlocked.Increment(ref _nextWorker)}";
@@ -97,6 +97,9 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         var host = options.WorkerHost!;
         var start = new ProcessStartInfo(host.DotnetPath)
         {
+            // The token travels on the worker's stdin, never in its environment, which other
+            // processes of the user (/proc/<pid>/environ) and the tasks themselves could read.
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -106,14 +109,15 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         start.ArgumentList.Add("worker");
         start.Environment["TERRARIUM_NODE_ADDRESS"] = options.WorkerEndpoint.ToString();
         start.Environment["TERRARIUM_WORKER_ID"] = id;
-        start.Environment[ClusterToken.EnvironmentVariable] = options.Token;
+        start.Environment.Remove(ClusterToken.EnvironmentVariable);
         if (worker.State == WorkerState.Warm || worker.ActorId is not null)
         {
-            // It may host an actor: let it compile its actor server's code while it waits.
-            start.Environment[WarmActorServerVariable] = "1";
+            // It may host an actor: let it compile its actor server's code while it waits, on a
+            // throwaway socket in the node's private folder.
+            start.Environment[WarmActorServerVariable] = Path.Combine(options.SessionDirectory, $"{id}-warm.sock");
         }
 
-        foreach (var (name, value) in env.EnvVars)
+        foreach (var (name, value) in env.EnvVars.Where(v => v.Value.Length <= PreparedEnv.MaxValuePassedAtStart))
         {
             start.Environment[name] = value;
         }
@@ -123,8 +127,11 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             var process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
             worker.Process = process;
             worker.Pid = process.Id;
+            // A line is far below a pipe's buffer: this never blocks. Closing leaves user code an empty stdin.
+            process.StandardInput.WriteLine(options.Token);
+            process.StandardInput.Close();
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
             NodeLog.WorkerStartFailed(logger, id, host.DotnetPath, e.Message);
             worker.RecordStderr($"could not start '{host.DotnetPath}': {e.Message}");
@@ -293,9 +300,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
     private string WorkerDirectory()
     {
-        var directory = Path.Combine(options.SessionDirectory, "workers");
-        Directory.CreateDirectory(directory);
-        return directory;
+        return PrivateDirectory.Create(Path.Combine(options.SessionDirectory, "workers"));
     }
 
     private async Task MonitorAsync(WorkerProcess worker)
@@ -345,8 +350,14 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     private async Task PumpOutputAsync(WorkerProcess worker, StreamReader reader, bool stderr)
     {
         var logPath = Path.Combine(options.SessionDirectory, "logs", $"{worker.Id}.{(stderr ? "err" : "out")}");
-        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-        await using var file = new StreamWriter(logPath, append: true) { AutoFlush = true };
+        PrivateDirectory.Create(Path.GetDirectoryName(logPath)!);
+        var fileOptions = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = PrivateDirectory.OwnerReadWrite;
+        }
+
+        await using var file = new StreamWriter(logPath, System.Text.Encoding.UTF8, fileOptions) { AutoFlush = true };
         while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
         {
             await file.WriteLineAsync(line).ConfigureAwait(false);

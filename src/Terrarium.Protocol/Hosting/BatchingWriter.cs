@@ -1,16 +1,19 @@
 using System.Threading.Channels;
+using Google.Protobuf;
 using Grpc.Core;
 
 namespace Terrarium.Protocol.Hosting;
 
 /// <summary>
 /// Writes items to a gRPC stream in batches: whatever has queued up while the previous write was
-/// in flight goes out as one message. Enqueueing never blocks and never throws once the stream
-/// has ended; the items are dropped then, and <see cref="Completion"/> tells why.
+/// in flight goes out as one message, cut at <see cref="MessageLimits.BatchBytes"/> so that many
+/// large items never add up to a message the peer refuses. Enqueueing never blocks and never
+/// throws once the stream has ended; the items are dropped then, and <see cref="Completion"/> tells why.
 /// </summary>
 /// <typeparam name="TItem">One request or event.</typeparam>
 /// <typeparam name="TBatch">The stream's message type, which carries a list of items.</typeparam>
 public sealed class BatchingWriter<TItem, TBatch>
+    where TItem : IMessage
 {
     private const int MaxItemsPerBatch = 4096;
     private readonly Channel<TItem> _queue = Channel.CreateUnbounded<TItem>(new UnboundedChannelOptions { SingleReader = true });
@@ -43,9 +46,18 @@ public sealed class BatchingWriter<TItem, TBatch>
             {
                 var batch = _newBatch();
                 var count = 0;
-                while (count < MaxItemsPerBatch && reader.TryRead(out var item))
+                long bytes = 0;
+                while (count < MaxItemsPerBatch && bytes < MessageLimits.BatchBytes && reader.TryPeek(out var next))
                 {
-                    _add(batch, item);
+                    var size = next.CalculateSize();
+                    if (count > 0 && bytes + size > MessageLimits.BatchBytes)
+                    {
+                        break;
+                    }
+
+                    reader.TryRead(out var item);
+                    _add(batch, item!);
+                    bytes += size;
                     count++;
                 }
 

@@ -8,6 +8,9 @@ namespace Terrarium.Protocol.Hosting;
 /// <summary>Opens gRPC channels to Terrarium services, presenting the cluster token on every call.</summary>
 public static class ClusterChannel
 {
+    private const int SolSocket = 1;
+    private const int SoPeerCred = 17;
+
     /// <summary>Creates a channel to <paramref name="endpoint"/> and a call invoker that adds the token.</summary>
     public static (GrpcChannel Channel, CallInvoker Invoker) Open(Endpoint endpoint, string token)
     {
@@ -15,19 +18,25 @@ public static class ClusterChannel
         {
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            // Across machines a peer can vanish without a word; a ping that goes unanswered for a
+            // minute ends the connection. A starved machine answers late, not never: be patient.
             KeepAlivePingDelay = TimeSpan.FromSeconds(30),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(60),
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
         string address;
         if (endpoint.SocketPath is { } socketPath)
         {
+            // On one machine the kernel reports a dead peer at once (end of stream); pings could only
+            // declare a live but CPU-starved peer dead.
+            handler.KeepAlivePingDelay = Timeout.InfiniteTimeSpan;
             handler.ConnectCallback = async (_, ct) =>
             {
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                 try
                 {
                     await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
+                    CheckPeerIsThisUser(socket, socketPath);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
                 catch
@@ -46,8 +55,8 @@ public static class ClusterChannel
         var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             HttpHandler = handler,
-            MaxReceiveMessageSize = null,
-            MaxSendMessageSize = null,
+            MaxReceiveMessageSize = MessageLimits.MaxMessageBytes,
+            MaxSendMessageSize = MessageLimits.MaxMessageBytes,
         });
         var invoker = channel.Intercept(metadata =>
         {
@@ -55,5 +64,28 @@ public static class ClusterChannel
             return metadata;
         });
         return (channel, invoker);
+    }
+
+    /// <summary>
+    /// The token is sent on the first request: never to a socket served by another user, who could
+    /// have put it where a Terrarium socket was expected.
+    /// </summary>
+    /// <exception cref="UnauthorizedAccessException">The process serving the socket runs as another user.</exception>
+    private static void CheckPeerIsThisUser(Socket socket, string socketPath)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        Span<byte> credentials = stackalloc byte[12];
+        var length = socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials);
+        var uid = length == credentials.Length ? BitConverter.ToUInt32(credentials[4..8]) : uint.MaxValue;
+        if (uid != PrivateDirectory.CurrentUserId)
+        {
+            throw new UnauthorizedAccessException(
+                $"refusing to send the cluster token to '{socketPath}': the process serving it runs as uid {uid}, not as this user (uid {PrivateDirectory.CurrentUserId})");
+        }
     }
 }

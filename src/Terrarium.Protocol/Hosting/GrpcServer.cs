@@ -12,7 +12,7 @@ namespace Terrarium.Protocol.Hosting;
 
 /// <summary>
 /// A Kestrel host serving gRPC services over HTTP/2 on Unix sockets and/or TCP, with the cluster
-/// token checked on every call. Head and node each run one.
+/// token checked on every call before its body is read. Head, node and actor workers each run one.
 /// </summary>
 public sealed class GrpcServer : IAsyncDisposable
 {
@@ -41,16 +41,18 @@ public sealed class GrpcServer : IAsyncDisposable
         IReadOnlyList<Endpoint> endpoints, string token, ILoggerFactory loggerFactory,
         Action<IServiceCollection> configureServices, Action<WebApplication> mapServices, CancellationToken ct)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // No configuration file watching: one inotify instance per process would cap a user's
+        // workers at the kernel's per-user limit (128 by default), and nothing here is reloaded.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddGrpc(options =>
         {
-            options.MaxReceiveMessageSize = null;
-            options.MaxSendMessageSize = null;
+            options.MaxReceiveMessageSize = MessageLimits.MaxMessageBytes;
+            options.MaxSendMessageSize = MessageLimits.MaxMessageBytes;
+            // Only callers that presented the token get this far (see TokenCheck).
             options.EnableDetailedErrors = true;
-            options.Interceptors.Add<TokenCheckInterceptor>(token);
         });
         configureServices(builder.Services);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -74,8 +76,17 @@ public sealed class GrpcServer : IAsyncDisposable
         });
 
         var app = builder.Build();
+        TokenCheck.Use(app, token);
         mapServices(app);
         await app.StartAsync(ct).ConfigureAwait(false);
+        foreach (var endpoint in endpoints)
+        {
+            if (endpoint.SocketPath is { } path && !OperatingSystem.IsWindows())
+            {
+                // Its folder is private already; the socket is too, whatever the umask.
+                File.SetUnixFileMode(path, PrivateDirectory.OwnerReadWrite);
+            }
+        }
 
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .Where(a => !a.Contains("unix:", StringComparison.Ordinal))

@@ -11,18 +11,19 @@ namespace Terrarium.Internal;
 /// </summary>
 internal sealed class EmbeddedCluster : IAsyncDisposable
 {
+    private readonly SessionFolder _session;
     private readonly HeadServer _head;
     private readonly NodeServer _node;
 
-    private EmbeddedCluster(string directory, string token, HeadServer head, NodeServer node)
+    private EmbeddedCluster(SessionFolder session, string token, HeadServer head, NodeServer node)
     {
-        SessionDirectory = directory;
+        _session = session;
         Token = token;
         _head = head;
         _node = node;
     }
 
-    public string SessionDirectory { get; }
+    public string SessionDirectory => _session.Path;
 
     public string Token { get; }
 
@@ -30,9 +31,8 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
 
     public static async Task<EmbeddedCluster> StartAsync(ClusterOptions options, ILoggerFactory loggerFactory, CancellationToken ct)
     {
-        // Short paths: Unix socket paths are limited to about 100 bytes.
-        var directory = Path.Combine(Path.GetTempPath(), "terrarium", Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(directory);
+        var session = SessionFolder.Create(options.RuntimeDirectory);
+        var directory = session.Path;
         var token = options.Token ?? ClusterToken.NewToken();
         HeadServer? head = null;
         try
@@ -59,7 +59,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 PrestartWorkers = options.PrestartWorkers ?? 1,
             };
             var node = await NodeServer.StartAsync(nodeOptions, loggerFactory, ct).ConfigureAwait(false);
-            return new EmbeddedCluster(directory, token, head, node);
+            return new EmbeddedCluster(session, token, head, node);
         }
         catch
         {
@@ -68,7 +68,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 await head.DisposeAsync().ConfigureAwait(false);
             }
 
-            TryDelete(directory);
+            session.Dispose();
             throw;
         }
     }
@@ -82,22 +82,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
         }
         finally
         {
-            TryDelete(SessionDirectory);
-        }
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A worker's log file may still be closing; the temp directory is cleaned eventually.
-        }
-        catch (UnauthorizedAccessException)
-        {
+            _session.Dispose();
         }
     }
 }

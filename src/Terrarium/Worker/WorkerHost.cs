@@ -17,16 +17,13 @@ internal static class WorkerHost
     {
         var nodeAddress = Environment.GetEnvironmentVariable("TERRARIUM_NODE_ADDRESS");
         var workerId = Environment.GetEnvironmentVariable("TERRARIUM_WORKER_ID");
-        var token = Environment.GetEnvironmentVariable(ClusterToken.EnvironmentVariable);
+        var token = await ReadTokenAsync().ConfigureAwait(false);
         if (nodeAddress is null || workerId is null || token is null)
         {
-            await Console.Error.WriteLineAsync("a worker needs TERRARIUM_NODE_ADDRESS, TERRARIUM_WORKER_ID and TERRARIUM_TOKEN; nodes start workers themselves").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("a worker needs TERRARIUM_NODE_ADDRESS, TERRARIUM_WORKER_ID and the cluster token on its stdin; nodes start workers themselves").ConfigureAwait(false);
             return 2;
         }
-
-        // User code and its child processes have no business with the cluster's secret.
-        Environment.SetEnvironmentVariable(ClusterToken.EnvironmentVariable, null);
-        var warmActorServer = Environment.GetEnvironmentVariable("TERRARIUM_WARM_ACTOR_SERVER") == "1";
+        var warmActorServerSocket = Environment.GetEnvironmentVariable("TERRARIUM_WARM_ACTOR_SERVER");
         Environment.SetEnvironmentVariable("TERRARIUM_WARM_ACTOR_SERVER", null);
 
         var node = Endpoint.Parse(nodeAddress);
@@ -39,7 +36,7 @@ internal static class WorkerHost
             WorkExecutor? executor = null;
             AppDomain.CurrentDomain.ProcessExit += (_, _) => DeliverLastResultsBeforeExit(events, call.RequestStream, callEnded.Task, executor?.ActorServer);
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
-            _ = Task.Run(() => WorkerWarmUp.RunAsync(warmActorServer));
+            _ = Task.Run(() => WorkerWarmUp.RunAsync(warmActorServerSocket));
 
             var work = new WorkQueue();
             Task running = Task.CompletedTask;
@@ -87,6 +84,17 @@ internal static class WorkerHost
         // User code may have left foreground threads behind; the worker's life is over regardless.
         Environment.Exit(0);
         return 0;
+    }
+
+    /// <summary>
+    /// The node writes the token as the first line of the worker's stdin and closes it: the secret is
+    /// in no environment that user code or other processes can read.
+    /// </summary>
+    private static async Task<string?> ReadTokenAsync()
+    {
+        using var stdin = new StreamReader(Console.OpenStandardInput());
+        var line = await stdin.ReadLineAsync().ConfigureAwait(false);
+        return string.IsNullOrWhiteSpace(line) ? null : line.Trim();
     }
 
     /// <summary>

@@ -15,12 +15,13 @@ namespace Terrarium.Worker;
 /// </summary>
 internal static class WorkerWarmUp
 {
-    public static async Task RunAsync(bool actorServer)
+    /// <param name="actorServerSocket">Where to start the throwaway actor server, or null for a worker that will not host an actor.</param>
+    public static async Task RunAsync(string? actorServerSocket)
     {
         RunCommonPaths();
-        if (actorServer)
+        if (actorServerSocket is { Length: > 0 })
         {
-            await WarmActorServerAsync().ConfigureAwait(false);
+            await WarmActorServerAsync(actorServerSocket).ConfigureAwait(false);
         }
     }
 
@@ -43,9 +44,8 @@ internal static class WorkerWarmUp
 
     private static int Echo(int value) => value;
 
-    private static async Task WarmActorServerAsync()
+    private static async Task WarmActorServerAsync(string socket)
     {
-        var socket = Path.Combine(Path.GetTempPath(), $"terrarium-warm-{Environment.ProcessId}.sock");
         var token = Guid.NewGuid().ToString("N");
         const string actorId = "warm-up";
         try
