@@ -60,6 +60,18 @@ public sealed class RuntimeEnvJsonTests
         Assert.Equal("""{"env_vars":{"A":"1"}}""", env.ToJson());
     }
 
+    [Theory]
+    [InlineData("""{"env_vars": {"MODE": "fast", "MODE": "slow"}}""", "MODE")]
+    [InlineData("""{"env_vars": {"A": "1"}, "env_vars": {"B": "2"}}""", "env_vars")]
+    [InlineData("""{"nuget": {"packages": ["A"], "packages": ["B"]}}""", "packages")]
+    public void FromJson_KeyGivenTwice_IsAnErrorNamingIt(string json, string key)
+    {
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnv.FromJson(json));
+
+        Assert.Contains("runtime_env is not valid JSON", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{key}'", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void FromJson_UnknownKey_SuggestsTheClosestKnownKey()
     {

@@ -16,6 +16,33 @@ public sealed class RuntimeEnvValidatorTests
         Assert.Contains($"invalid variable name '{name}'", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("https://feed.example/v3/index.json;RestorePackagesPath=/tmp/evil", "contains ';'")]
+    [InlineData("ftp://feed.example/packages", "uses the scheme 'ftp://'")]
+    [InlineData("https://feed example/v3/index.json", "is not a valid feed URL")]
+    public void Validate_NuGetSourceThatIsNotAFeedUrlOrFolder_IsRefused(string source, string expected)
+    {
+        var env = new RuntimeEnv { NuGet = new NuGetSpec { Packages = ["Newtonsoft.Json@13.0.3"], Sources = [source] } };
+
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnvValidator.Validate(env, "env"));
+
+        Assert.Contains($"runtime_env.nuget.sources: '{source}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://api.nuget.org/v3/index.json")]
+    [InlineData("http://localhost:5000/v3/index.json")]
+    [InlineData("/srv/feed")]
+    [InlineData("./feed")]
+    [InlineData("file:///srv/feed")]
+    public void Validate_NuGetFeedUrlOrFolder_IsAccepted(string source)
+    {
+        var env = new RuntimeEnv { NuGet = new NuGetSpec { Packages = ["Newtonsoft.Json@13.0.3"], Sources = [source] } };
+
+        RuntimeEnvValidator.Validate(env, "env");
+    }
+
     [Fact]
     public void Validate_ReservedPrefix_IsRefused()
     {

@@ -38,6 +38,11 @@ internal sealed class NuGetRestorer(NodeOptions options, ILogger<NuGetRestorer> 
     /// <exception cref="RuntimeEnvSetupFailure">The restore failed; the message names the package, the log has the output.</exception>
     public async Task<NuGetEnvironment> RestoreAsync(IReadOnlyList<string> packages, IReadOnlyList<string> sources, CancellationToken ct)
     {
+        foreach (var package in packages)
+        {
+            CheckPackage(package);
+        }
+
         var key = Key(packages, sources);
         var directory = Path.Combine(options.CacheDirectory, "nuget", "envs", key);
         var resolvedPath = Path.Combine(directory, "resolved.json");
@@ -56,10 +61,10 @@ internal sealed class NuGetRestorer(NodeOptions options, ILogger<NuGetRestorer> 
 
             Directory.CreateDirectory(directory);
             var project = Path.Combine(directory, "restore.csproj");
-            File.WriteAllText(project, ProjectXml(packages));
+            File.WriteAllText(project, ProjectXml(packages, sources));
             NodeLog.RestoringNuGet(logger, string.Join(", ", packages));
             Interlocked.Increment(ref _restoresRun);
-            var (exitCode, output) = await RunRestoreAsync(project, sources, ct).ConfigureAwait(false);
+            var (exitCode, output) = await RunRestoreAsync(project, ct).ConfigureAwait(false);
             if (exitCode != 0)
             {
                 throw new RuntimeEnvSetupFailure("nuget", "restore failed: " + Summarize(output, packages), output);
@@ -75,7 +80,35 @@ internal sealed class NuGetRestorer(NodeOptions options, ILogger<NuGetRestorer> 
         }
     }
 
-    private static string ProjectXml(IReadOnlyList<string> packages)
+    /// <summary>
+    /// A source the node restores from: a feed URL or a folder the node unpacked itself. Anything else
+    /// from a client is refused; a source is never passed where it could be read as more settings.
+    /// </summary>
+    /// <exception cref="RuntimeEnvSetupFailure">The source is neither.</exception>
+    public static void CheckSource(string source, bool shipped)
+    {
+        var isFeedUrl = Uri.TryCreate(source, UriKind.Absolute, out var uri)
+            && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
+            && !source.Contains(';', StringComparison.Ordinal) && !source.Any(char.IsWhiteSpace);
+        if (!isFeedUrl && !(shipped && Path.IsPathFullyQualified(source)))
+        {
+            throw new RuntimeEnvSetupFailure("nuget", $"source '{source}' is not an https:// or http:// feed URL or a shipped folder (pkg://)", "");
+        }
+    }
+
+    /// <summary>A package spec from a client, checked again here: it is written into the restore's project.</summary>
+    /// <exception cref="RuntimeEnvSetupFailure">The id or the version range is not NuGet's.</exception>
+    public static void CheckPackage(string spec)
+    {
+        var at = spec.IndexOf('@', StringComparison.Ordinal);
+        var (id, range) = at < 0 ? (spec, null) : (spec[..at], spec[(at + 1)..]);
+        if (!NuGet.Packaging.PackageIdValidator.IsValidPackageId(id) || (range is not null && !NuGet.Versioning.VersionRange.TryParse(range, out _)))
+        {
+            throw new RuntimeEnvSetupFailure("nuget", $"'{spec}' is not a package id with an optional @version or range", "");
+        }
+    }
+
+    private static string ProjectXml(IReadOnlyList<string> packages, IReadOnlyList<string> sources)
     {
         var references = packages.Select(spec =>
         {
@@ -89,12 +122,33 @@ internal sealed class NuGetRestorer(NodeOptions options, ILogger<NuGetRestorer> 
                 new XElement("RuntimeIdentifier", s_rid),
                 new XElement("ImplicitUsings", "disable"),
                 new XElement("NuGetAudit", "false"),
-                new XElement("TreatWarningsAsErrors", "false")),
+                new XElement("TreatWarningsAsErrors", "false"),
+                // Escaped for MSBuild, so that no character of a source is read as a separator or an expression.
+                new XElement("RestoreAdditionalProjectSources", string.Join(";", sources.Select(EscapeForMSBuild)))),
             new XElement("ItemGroup", references));
         return project.ToString();
     }
 
-    private async Task<(int ExitCode, string Output)> RunRestoreAsync(string project, IReadOnlyList<string> sources, CancellationToken ct)
+    /// <summary>MSBuild's own escaping: <c>%XX</c> for each character that has a meaning in a property value.</summary>
+    internal static string EscapeForMSBuild(string value)
+    {
+        var escaped = new StringBuilder(value.Length);
+        foreach (var c in value)
+        {
+            if (c is '%' or '$' or '@' or '\'' or ';' or '?' or '*' or '(' or ')')
+            {
+                escaped.Append('%').Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
+    }
+
+    private async Task<(int ExitCode, string Output)> RunRestoreAsync(string project, CancellationToken ct)
     {
         var start = new ProcessStartInfo(options.WorkerHost!.DotnetPath)
         {
@@ -112,11 +166,6 @@ internal sealed class NuGetRestorer(NodeOptions options, ILogger<NuGetRestorer> 
         })
         {
             start.ArgumentList.Add(argument);
-        }
-
-        if (sources.Count > 0)
-        {
-            start.ArgumentList.Add($"-p:RestoreAdditionalProjectSources={string.Join("%3B", sources)}");
         }
 
         if (options.NuGetConfigFile is { } config)

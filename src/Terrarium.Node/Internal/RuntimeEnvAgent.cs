@@ -134,7 +134,10 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
         {
             foreach (var source in declared.EnumerateArray().Select(s => s.GetString()!))
             {
-                sources.Add(source.StartsWith("pkg://", StringComparison.Ordinal) ? await FetchAsync("nuget", source, ct).ConfigureAwait(false) : source);
+                var shipped = source.StartsWith("pkg://", StringComparison.Ordinal);
+                var resolved = shipped ? await FetchAsync("nuget", source, ct).ConfigureAwait(false) : source;
+                NuGetRestorer.CheckSource(resolved, shipped);
+                sources.Add(resolved);
             }
         }
 
@@ -177,7 +180,7 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
     {
         try
         {
-            var document = JsonDocument.Parse(json);
+            var document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowDuplicateProperties = false });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 document.Dispose();

@@ -96,6 +96,13 @@ internal static class CallAnalyzer
             args[i] = EvaluateArg(arguments[i], parameter, self, display, paramName);
         }
 
+        // A call travels as one message: its arguments together must fit where one value does.
+        var total = args.Sum(a => (long)(a.Value?.Length ?? 0));
+        if (total > Protocol.Hosting.MessageLimits.MaxValueBytes)
+        {
+            throw new ArgumentException(Serializer.TooLarge($"the arguments of {display}", null, total, null).Message, paramName);
+        }
+
         return new AnalyzedCall(descriptor, display, args);
     }
 

@@ -41,6 +41,32 @@ internal static class NuGetSpecValidator
             {
                 throw new ArgumentException("runtime_env.nuget.sources has a blank entry", paramName);
             }
+
+            CheckSource(source, paramName);
         }
+    }
+
+    /// <summary>A source is a feed URL (https:// or http://), a local folder (shipped with the env), or its shipped form (pkg://).</summary>
+    private static void CheckSource(string source, string paramName)
+    {
+        if (source.Contains(';', StringComparison.Ordinal))
+        {
+            throw new ArgumentException(
+                $"runtime_env.nuget.sources: '{source}' contains ';', which NuGet reads as a separator between settings; give each source as its own entry", paramName);
+        }
+
+        var scheme = source.IndexOf("://", StringComparison.Ordinal) is > 0 and var end ? source[..end].ToLowerInvariant() : null;
+        if (scheme is null or "https" or "http" or "file" or "pkg")
+        {
+            if (scheme is "https" or "http" && (!Uri.TryCreate(source, UriKind.Absolute, out _) || source.Any(char.IsWhiteSpace)))
+            {
+                throw new ArgumentException($"runtime_env.nuget.sources: '{source}' is not a valid feed URL", paramName);
+            }
+
+            return;
+        }
+
+        throw new ArgumentException(
+            $"runtime_env.nuget.sources: '{source}' uses the scheme '{scheme}://'; a source is an https:// or http:// feed URL or a local folder", paramName);
     }
 }

@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using MessagePack;
-using MessagePack.Resolvers;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Internal;
 
@@ -11,21 +11,34 @@ namespace Terrarium.Internal;
 internal static class Serializer
 {
     public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
-        .WithResolver(CompositeResolver.Create(ActorHandleResolver.Instance, ContractlessStandardResolver.Instance))
+        .WithResolver(DepthLimitedResolver.Instance)
         .WithSecurity(MessagePackSecurity.UntrustedData);
 
     /// <exception cref="ArgumentException">The value cannot be serialized; names <paramref name="what"/> and the type.</exception>
     public static ByteString Serialize(Type type, object? value, string what)
     {
+        byte[] bytes;
         try
         {
-            return UnsafeByteOperations.UnsafeWrap(MessagePackSerializer.Serialize(type, value, Options));
+            bytes = MessagePackSerializer.Serialize(type, value, Options);
         }
         catch (Exception e) when (e is MessagePackSerializationException or TypeInitializationException or InvalidOperationException or NotSupportedException)
         {
             throw new ArgumentException($"{what} of type {Describe(type)} cannot be serialized with MessagePack: {Innermost(e).Message}", e);
         }
+        catch (Exception e) when (e is OverflowException or OutOfMemoryException)
+        {
+            // Past 2 GiB no array can hold the bytes.
+            throw TooLarge(what, type, null, e);
+        }
+
+        return bytes.Length > MessageLimits.MaxValueBytes ? throw TooLarge(what, type, bytes.Length, null) : UnsafeByteOperations.UnsafeWrap(bytes);
     }
+
+    /// <summary>The error for a value (or a call's arguments together) over <see cref="MessageLimits.MaxValueBytes"/>.</summary>
+    public static ArgumentException TooLarge(string what, Type? type, long? bytes, Exception? inner) => new(
+        $"{what}{(type is null ? "" : $" of type {Describe(type)}")} is {(bytes is { } n ? $"{n >> 20} MiB" : "too large")} serialized, over the " +
+        $"{MessageLimits.MaxValueBytes >> 20} MiB a value may be; ship large data as files (working_dir) or split it into several values", inner);
 
     public static object? Deserialize(Type type, ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize(type, bytes, Options);
 

@@ -21,6 +21,24 @@ public sealed class DirectoryPackagerTests : IDisposable
     }
 
     [Fact]
+    public void Pack_NamedPipeOrSocketInTheTree_IsRefusedNamingIt_UnlessExcluded()
+    {
+        var dir = Write("special", ("f.txt", "content"));
+        Assert.Equal(0, Mono.Unix.Native.Syscall.mkfifo(Path.Combine(dir, "in.pipe"), Mono.Unix.Native.FilePermissions.DEFFILEMODE));
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        Directory.CreateDirectory(Path.Combine(dir, "run"));
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(dir, "run", "app.sock")));
+
+        var pipe = Assert.Throws<ArgumentException>(() => Packager().PackDirectory(dir, ["run/"], "working_dir"));
+        var sock = Assert.Throws<ArgumentException>(() => Packager().PackDirectory(dir, ["*.pipe"], "working_dir"));
+
+        Assert.Contains("'in.pipe' is a named pipe (FIFO), not a regular file", pipe.Message, StringComparison.Ordinal);
+        Assert.Contains("'run/app.sock' is a socket, not a regular file", sock.Message, StringComparison.Ordinal);
+        Assert.Contains("leave it out with excludes", sock.Message, StringComparison.Ordinal);
+        Packager().PackDirectory(dir, ["*.pipe", "run/"], "working_dir");
+    }
+
+    [Fact]
     public void Pack_RelativeAndAbsolutePath_HaveTheSameHash()
     {
         var dir = Write("rel", ("f.txt", "content"));

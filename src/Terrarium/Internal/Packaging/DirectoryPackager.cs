@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Internal.Packaging;
 
@@ -16,13 +17,15 @@ internal sealed class DirectoryPackager(long maxPackageBytes, Action<string> war
     private static readonly DateTimeOffset s_epoch = new(1980, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private readonly ConcurrentDictionary<string, (string Fingerprint, PackageFile Package)> _recent = new(StringComparer.Ordinal);
 
-    public static string CacheDirectory { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "terrarium-packages");
+    /// <summary>Where packed zips wait for upload: in the user's private cache, since they hold the user's code.</summary>
+    public static string CacheDirectory { get; } = System.IO.Path.Combine(ClusterOptions.DefaultCacheDirectory(), "uploads");
 
     /// <summary>Packs a directory, honouring <paramref name="excludes"/> and ignore files.</summary>
     /// <exception cref="ArgumentException">A symlink leaves the tree, a file is unreadable, or the package is too large.</exception>
     public PackageFile PackDirectory(string directory, IReadOnlyList<string> excludes, string field)
     {
         var root = System.IO.Path.GetFullPath(directory);
+        RefuseSystemFolder(root, field);
         var files = new List<Entry>();
         Walk(root, root, "", IgnoreRules.ForRoot(excludes), files, field, new HashSet<string>(StringComparer.Ordinal));
         return Pack(files, $"{root}|{string.Join('\n', excludes)}", root, field);
@@ -76,6 +79,7 @@ internal sealed class DirectoryPackager(long maxPackageBytes, Action<string> war
                 continue;
             }
 
+            RefuseSpecialFile(child.LinkTarget is null ? child.FullName : child.ResolveLinkTarget(returnFinalTarget: true)!.FullName, root, path, field);
             var file = new FileInfo(child.FullName);
             entries.Add(new Entry(path, file.FullName, false, file.Length, file.LastWriteTimeUtc.Ticks));
         }
@@ -85,6 +89,53 @@ internal sealed class DirectoryPackager(long maxPackageBytes, Action<string> war
             entries.Add(new Entry(relative + "/", directory, true, 0, 0));
         }
     }
+
+    /// <summary>The root, the kernel's pseudo file systems and the system's own folders are never shipped.</summary>
+    private static void RefuseSystemFolder(string root, string field)
+    {
+        var trimmed = System.IO.Path.TrimEndingDirectorySeparator(root);
+        if (trimmed == System.IO.Path.GetPathRoot(trimmed) ||
+            s_pseudoFileSystems.Any(p => trimmed == p || trimmed.StartsWith(p + "/", StringComparison.Ordinal)) ||
+            s_systemFolders.Contains(trimmed))
+        {
+            throw new ArgumentException(
+                $"{field} '{root}' is the root or a system folder; ship the folder of your own code or data instead");
+        }
+    }
+
+    private static readonly string[] s_pseudoFileSystems = ["/proc", "/sys", "/dev", "/run"];
+
+    private static readonly HashSet<string> s_systemFolders =
+        new(["/bin", "/boot", "/etc", "/lib", "/lib64", "/sbin", "/usr", "/var", "/tmp", "/home", "/root", "/opt", "/srv", "/mnt", "/media"], StringComparer.Ordinal);
+
+    /// <summary>
+    /// Only regular files are shipped: reading a named pipe blocks until someone writes to it, and a
+    /// socket or device has no content to copy.
+    /// </summary>
+    private static void RefuseSpecialFile(string fullPath, string root, string path, string field)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var entry = Mono.Unix.UnixFileSystemInfo.GetFileSystemEntry(fullPath);
+        if (!entry.IsRegularFile)
+        {
+            throw new ArgumentException(
+                $"{field} '{root}': '{path}' is a {Describe(entry.FileType)}, not a regular file; only files and folders are shipped — " +
+                "remove it or leave it out with excludes or a .terrariumignore");
+        }
+    }
+
+    private static string Describe(Mono.Unix.FileTypes type) => type switch
+    {
+        Mono.Unix.FileTypes.Fifo => "named pipe (FIFO)",
+        Mono.Unix.FileTypes.Socket => "socket",
+        Mono.Unix.FileTypes.CharacterDevice => "character device",
+        Mono.Unix.FileTypes.BlockDevice => "block device",
+        _ => type.ToString(),
+    };
 
     private PackageFile Pack(List<Entry> entries, string cacheKey, string source, string field)
     {
@@ -108,7 +159,7 @@ internal sealed class DirectoryPackager(long maxPackageBytes, Action<string> war
             warn($"{field} '{source}': '{large.Path}' is {Mib(large.Size)}; large files slow every upload and node download");
         }
 
-        Directory.CreateDirectory(CacheDirectory);
+        PrivateDirectory.Create(CacheDirectory);
         var temp = System.IO.Path.Combine(CacheDirectory, Guid.NewGuid().ToString("N") + ".part");
         try
         {
