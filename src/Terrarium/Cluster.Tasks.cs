@@ -39,6 +39,41 @@ public sealed partial class Cluster
         return new ObjectRef<T>(handle);
     }
 
+    /// <summary>
+    /// Cancels the task or actor call behind <paramref name="reference"/>. A task still queued is
+    /// dropped; a running one has its <see cref="CancellationToken"/> cancelled (a method receives
+    /// it through a <see cref="CancellationToken"/> parameter, written <c>CancellationToken.None</c>
+    /// in the expression), and with <paramref name="force"/> its worker process is killed and
+    /// replaced. Awaiting the ref then throws <see cref="TaskCancelledException"/>, unless the work
+    /// finished first. Returns once the request is on its way; nothing happens to finished work.
+    /// </summary>
+    /// <exception cref="ArgumentException">The ref belongs to another cluster connection, or <paramref name="force"/> is asked for an actor call (kill the actor instead).</exception>
+    public Task CancelAsync(ObjectRef reference, bool force = false, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ThrowIfDisposed();
+        var handle = reference.Handle;
+        if (handle.Session != _session)
+        {
+            throw new ArgumentException($"{reference} belongs to another cluster connection; cancel it through that one", nameof(reference));
+        }
+
+        if (handle.Caller is { } caller)
+        {
+            return force
+                ? throw new ArgumentException(
+                    $"{reference} is an actor call: force would kill the actor's worker, with the actor; cancel without force, or call KillAsync on the actor", nameof(force))
+                : caller.CancelAsync(handle, ct);
+        }
+
+        if (!reference.IsReady)
+        {
+            _session.Send(new ClientRequest { Cancel = new CancelTask { TaskId = handle.Id, Force = force } });
+        }
+
+        return Task.CompletedTask;
+    }
+
     /// <summary>Waits for all the values, in the order of <paramref name="refs"/>.</summary>
     public Task<T[]> GetAsync<T>(IEnumerable<ObjectRef<T>> refs, CancellationToken ct = default)
     {
@@ -131,6 +166,8 @@ public sealed partial class Cluster
             Resources = resources,
             MaxRetries = options.MaxRetries,
             RetryExceptions = options.RetryExceptions,
+            // Rounded up: a timeout under a millisecond must not read as "none".
+            TimeoutMs = options.Timeout is { } timeout ? (long)Math.Ceiling(timeout.TotalMilliseconds) : 0,
         };
         submit.Args.AddRange(analyzed.ProtoArgs);
 

@@ -18,6 +18,15 @@ public sealed class TaskOptions
     /// <summary>Retry application exceptions too, not only worker crashes. Default: false.</summary>
     public bool RetryExceptions { get; init; }
 
+    /// <summary>
+    /// The longest the task may run, counted from when it is sent to its worker: past it the task is
+    /// cancelled with force (its worker is killed and replaced) and its ref throws
+    /// <see cref="TaskCancelledException"/> with <see cref="TaskCancelledException.TimedOut"/> set.
+    /// A timeout is retried only with <see cref="RetryExceptions"/>, within <see cref="MaxRetries"/>.
+    /// Checked several times a second. Default: null, no limit.
+    /// </summary>
+    public TimeSpan? Timeout { get; init; }
+
     internal void Validate()
     {
         if (NumCpus < 0 || double.IsNaN(NumCpus))
@@ -28,6 +37,11 @@ public sealed class TaskOptions
         if (MaxRetries < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxRetries), MaxRetries, $"{nameof(MaxRetries)} must be zero or more");
+        }
+
+        if (Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout.TotalMilliseconds > long.MaxValue / 2))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Timeout), timeout, $"{nameof(Timeout)} must be positive (leave it null for no limit)");
         }
 
         Internal.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));

@@ -253,3 +253,55 @@ public sealed class ProcessProbe
 
     public int Pid() => Environment.ProcessId;
 }
+
+/// <summary>Tasks that run until they are cancelled, leaving marks a test can watch.</summary>
+public static class CancelTasks
+{
+    /// <summary>Marks its start (one line per start, with the pid), waits on its token, marks that it saw the cancellation.</summary>
+    public static async Task<int> UntilCancelled(string marks, CancellationToken ct)
+    {
+        File.AppendAllText(marks, $"started {Environment.ProcessId}\n");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException)
+        {
+            File.AppendAllText(marks, "cancelled\n");
+            throw;
+        }
+
+        return 0;
+    }
+
+    /// <summary>Marks its start and then never ends, whatever its token says.</summary>
+    public static int Forever(string marks, CancellationToken ct)
+    {
+        File.AppendAllText(marks, $"started {Environment.ProcessId}\n");
+        while (true)
+        {
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>Marks that it ran.</summary>
+    public static int Mark(string marks)
+    {
+        File.AppendAllText(marks, "ran\n");
+        return 1;
+    }
+}
+
+/// <summary>An actor with calls that wait for cancellation.</summary>
+public sealed class Waiter
+{
+    private int _calls;
+
+    public async Task<int> UntilCancelled(string marks, CancellationToken ct)
+    {
+        _calls++;
+        return await CancelTasks.UntilCancelled(marks, ct);
+    }
+
+    public int Calls() => ++_calls;
+}

@@ -38,6 +38,9 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2020, Level = LogLevel.Information, Message = "Retrying task {TaskId} after {Cause} (retry {Retry})")]
     public static partial void RetryingTask(ILogger logger, string taskId, string cause, int retry);
 
+    [LoggerMessage(EventId = 2021, Level = LogLevel.Information, Message = "Cancelling task {TaskId}: {How}")]
+    public static partial void CancellingTask(ILogger logger, string taskId, string how);
+
     [LoggerMessage(EventId = 2030, Level = LogLevel.Debug, Message = "Actor {ActorId} started in pid {Pid}")]
     public static partial void ActorStarted(ILogger logger, string actorId, int pid);
 

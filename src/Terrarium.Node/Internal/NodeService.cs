@@ -138,6 +138,9 @@ internal sealed class NodeService(
                 case ClientRequest.KindOneofCase.Put:
                     Put(session, request.Put);
                     break;
+                case ClientRequest.KindOneofCase.Cancel:
+                    tasks.Cancel(request.Cancel.TaskId, request.Cancel.Force, session.JobId);
+                    break;
                 case ClientRequest.KindOneofCase.Blocked:
                     tasks.SetBlocked(session.WorkerId, request.Blocked.Blocked, request.Blocked.WorkId);
                     break;
@@ -159,6 +162,16 @@ internal sealed class NodeService(
         if (!objects.TryCreate(spec.TaskId, session))
         {
             NodeLog.InvalidRequest(logger, session.Id, $"task id '{spec.TaskId}' is already in use");
+            return;
+        }
+
+        if (spec.TimeoutMs < 0)
+        {
+            objects.Complete(spec.TaskId, ObjectResult.Failed(new TaskError
+            {
+                Kind = ErrorKind.InvalidRequest,
+                Message = $"task '{spec.TaskId}' has a negative timeout ({spec.TimeoutMs} ms); 0 means none",
+            }));
             return;
         }
 

@@ -8,13 +8,15 @@ namespace Terrarium.Node.Internal;
 /// resources are free, and hands them to an idle worker of the same job and env hash or starts one.
 /// One task runs per worker at a time; workers of different env hashes never share work.
 /// </summary>
-internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
+internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
 {
     private readonly object _gate = new();
     // One FIFO per scheduling class (pool and demand shape), visited in the order classes appeared.
     private readonly Dictionary<string, LinkedList<TaskRecord>> _queues = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Stack<WorkerProcess>> _idle = new(StringComparer.Ordinal);
     private readonly Dictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
+    // Tasks waiting for their arguments or runtime env, before they queue.
+    private readonly Dictionary<string, TaskRecord> _preparing = new(StringComparer.Ordinal);
     private readonly NodeOptions _options;
     private readonly ObjectStore _objects;
     private readonly ResourceLedger _ledger;
@@ -57,6 +59,11 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
         {
             Fail(task, refusal);
             return;
+        }
+
+        lock (_gate)
+        {
+            _preparing[spec.TaskId] = task;
         }
 
         _ = PrepareAsync(task, envJson);
@@ -153,7 +160,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
             worker.HeadSince = _options.TimeProvider.GetUtcNow();
             released = EndLeaseIfEmpty(worker, finishedTaskId: done.WorkId);
             if (done.Error is { Kind: ErrorKind.Application } && finished.Spec.RetryExceptions &&
-                finished.ExceptionCount < finished.Spec.MaxRetries)
+                finished.ExceptionCount < finished.Spec.MaxRetries && finished.Cancellation == TaskCancellation.None)
             {
                 finished.ExceptionCount++;
                 NodeLog.RetryingTask(_logger, finished.Spec.TaskId, "exception", finished.ExceptionCount);
@@ -203,6 +210,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     public void OnExited(WorkerProcess worker, int exitCode)
     {
         TaskRecord? lost = null;
+        TaskError? cancelled = null;
         ResourceSet released;
         lock (_gate)
         {
@@ -226,7 +234,13 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
                     Requeue(waiting[i]);
                 }
 
-                if (running.CrashCount < running.Spec.MaxRetries)
+                if (running.Cancellation != TaskCancellation.None)
+                {
+                    // Killed to cancel it, or it crashed after a cancel was asked for: never a crash to retry.
+                    cancelled = EndCancelledByExit(running);
+                    lost = cancelled is null ? null : running;
+                }
+                else if (running.CrashCount < running.Spec.MaxRetries)
                 {
                     running.CrashCount++;
                     NodeLog.RetryingTask(_logger, running.Spec.TaskId, $"worker exit code {exitCode}", running.CrashCount);
@@ -239,7 +253,11 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
             }
         }
 
-        if (lost is not null)
+        if (lost is not null && cancelled is not null)
+        {
+            Fail(lost, cancelled);
+        }
+        else if (lost is not null)
         {
             var tail = worker.StderrTail();
             Fail(lost, new TaskError
@@ -281,9 +299,22 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
             Fail(task, new TaskError { Kind = ErrorKind.RuntimeEnvSetup, Message = e.Message, SetupField = e.Field, SetupLog = e.Log });
             return;
         }
+        finally
+        {
+            lock (_gate)
+            {
+                _preparing.Remove(task.Spec.TaskId);
+            }
+        }
 
         lock (_gate)
         {
+            if (task.Cancellation != TaskCancellation.None)
+            {
+                // Cancelled while it waited: its result has failed already.
+                return;
+            }
+
             QueueOf(task).AddLast(task);
         }
 
@@ -363,6 +394,7 @@ internal sealed class TaskDispatcher : IWorkerOwner, IDisposable
     private void OnTimer()
     {
         ReapIdleWorkers();
+        EnforceTimeouts();
         lock (_gate)
         {
             Rebalance();

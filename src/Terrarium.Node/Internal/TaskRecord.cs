@@ -33,10 +33,32 @@ internal sealed class TaskRecord(SubmitTask spec, ClientSession owner, ResourceS
 
     public int CrashCount { get; set; }
 
+    /// <summary>Whether, and how, the task is being cancelled; set under the dispatcher's lock.</summary>
+    public TaskCancellation Cancellation { get; set; }
+
+    /// <summary>The longest the task may run on a worker; null for no limit.</summary>
+    public TimeSpan? Timeout { get; } = spec.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(spec.TimeoutMs) : null;
+
     public int ExceptionCount { get; set; }
 
     public string FunctionName => Describe(Spec.Function);
 
     public static string Describe(FunctionDescriptor function) =>
         $"{function.Type.Split('.').Last().Replace('+', '.')}.{function.Method}";
+}
+
+/// <summary>How a task is being cancelled.</summary>
+internal enum TaskCancellation
+{
+    /// <summary>It is not.</summary>
+    None,
+
+    /// <summary>Its token was cancelled: it ends when its code gives up.</summary>
+    Requested,
+
+    /// <summary>Its worker is being killed.</summary>
+    Forced,
+
+    /// <summary>It ran past its timeout: its worker is being killed.</summary>
+    TimedOut,
 }

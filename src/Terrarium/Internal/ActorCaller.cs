@@ -24,6 +24,7 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
     public ObjectHandle Call(string callId, FunctionDescriptor method, CallArg[] args)
     {
         var handle = session.Held(callId);
+        handle.Caller = this;
         lock (_lock)
         {
             if (_death is { } death)
@@ -37,6 +38,39 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
 
         Pump();
         return handle;
+    }
+
+    /// <summary>
+    /// Cancels a call: one not sent yet (waiting for the actor or for its arguments) fails here
+    /// without running; a sent one has its token cancelled by the actor's worker.
+    /// </summary>
+    public Task CancelAsync(ObjectHandle handle, CancellationToken ct)
+    {
+        ActorConnection? connection;
+        lock (_lock)
+        {
+            var waiting = _unsent.FirstOrDefault(c => c.Handle == handle);
+            if (waiting is not null)
+            {
+                var others = _unsent.Where(c => c != waiting).ToList();
+                _unsent.Clear();
+                foreach (var call in others)
+                {
+                    _unsent.Enqueue(call);
+                }
+
+                Fail(handle, new TaskError { Kind = ErrorKind.Cancelled, Function = waiting.Display, Message = $"{waiting.Display} was cancelled before it was sent to actor {actorId}" });
+                connection = null;
+            }
+            else
+            {
+                connection = _sent.ContainsKey(handle.Id) ? _connection : null;
+            }
+        }
+
+        // Calls behind a cancelled one that waited for its turn may go now.
+        Pump();
+        return connection?.CancelAsync(handle.Id, ct) ?? Task.CompletedTask;
     }
 
     /// <summary>The node's answer to <see cref="LocateActor"/>.</summary>

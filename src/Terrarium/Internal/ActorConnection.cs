@@ -12,20 +12,35 @@ namespace Terrarium.Internal;
 internal sealed class ActorConnection : IAsyncDisposable
 {
     private readonly GrpcChannel _channel;
+    private readonly CallInvoker _invoker;
     private readonly AsyncDuplexStreamingCall<ActorCallBatch, ActorResultBatch> _call;
     private readonly BatchingWriter<ActorCall, ActorCallBatch> _calls;
     private readonly Task _reader;
 
     public ActorConnection(Endpoint address, string token, string actorId, Action<WorkDone> onResult, Action<ActorConnection> onEnded)
     {
-        (_channel, var invoker) = ClusterChannel.Open(address, token);
-        _call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { Worker.ActorCallService.ActorHeader, actorId } });
+        (_channel, _invoker) = ClusterChannel.Open(address, token);
+        _call = new ActorWorker.ActorWorkerClient(_invoker).Calls(new Metadata { { Worker.ActorCallService.ActorHeader, actorId } });
         _calls = new BatchingWriter<ActorCall, ActorCallBatch>(_call.RequestStream, () => new ActorCallBatch(), (b, c) => b.Calls.Add(c), CancellationToken.None);
         _reader = ReadAsync(onResult, onEnded);
     }
 
     /// <summary>Queues a call; false when the stream has ended (its caller hears of it separately).</summary>
     public bool TrySend(ActorCall call) => _calls.TryWrite(call);
+
+    /// <summary>Asks the worker to cancel a call sent on this stream (it may have finished meanwhile).</summary>
+    public async Task CancelAsync(string callId, CancellationToken ct)
+    {
+        try
+        {
+            await new ActorWorker.ActorWorkerClient(_invoker)
+                .CancelAsync(new CancelActorCalls { CallIds = { callId } }, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+            // The worker is gone: the call fails with how it ended, which says more than a cancel.
+        }
+    }
 
     public ValueTask DisposeAsync() => new(CloseAsync());
 

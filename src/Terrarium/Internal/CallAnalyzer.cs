@@ -122,6 +122,16 @@ internal static class CallAnalyzer
         }
 
         var value = Evaluate(argument);
+        if (parameter.ParameterType == typeof(CancellationToken))
+        {
+            // The task gets a token of its own on its worker; nothing is sent for this one.
+            return value is CancellationToken { CanBeCanceled: false }
+                ? new CallArg(ByteString.Empty, null)
+                : throw new ArgumentException(
+                    $"{display}: argument '{parameter.Name}' is a CancellationToken that can be cancelled here, which a remote call cannot carry; " +
+                    "write CancellationToken.None: the task receives its own token, cancelled by Cluster.CancelAsync or TaskOptions.Timeout", paramName);
+        }
+
         if (value is ObjectRef)
         {
             throw new ArgumentException(

@@ -14,6 +14,7 @@ internal static class Errors
         ErrorKind.RuntimeEnvSetup => new RuntimeEnvSetupException(
             $"the runtime env of {error.Function} could not be set up ({error.SetupField}): {error.Message}", error.SetupField, error.SetupLog),
         ErrorKind.ObjectLost => new ObjectLostException(error.Message),
+        ErrorKind.Cancelled => new TaskCancelledException(error.Message, error.Function, error.TimedOut),
         _ => new InvalidOperationException(error.Message),
     };
 }

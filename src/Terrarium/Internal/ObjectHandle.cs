@@ -31,6 +31,9 @@ internal sealed class ObjectHandle
 
     public NodeSession Session => _session;
 
+    /// <summary>For an actor call's result: the caller that sent the call (and can cancel it).</summary>
+    public ActorCaller? Caller { get; set; }
+
     public Task<ObjectReady> Ready => _ready.Task;
 
     public void Complete(ObjectReady ready) => _ready.TrySetResult(ready);

@@ -7,6 +7,9 @@ internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method
 {
     public ObjectHandle Handle { get; } = handle;
 
+    /// <summary>The method, for messages.</summary>
+    public string Display => $"{method.Type.Split('.').Last().Replace('+', '.')}.{method.Method}";
+
     /// <summary>Whether a continuation already waits for a dependency of this call.</summary>
     public bool Waiting { get; set; }
 

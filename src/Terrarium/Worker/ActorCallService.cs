@@ -13,6 +13,16 @@ internal sealed class ActorCallService(ActorServer server) : ActorWorker.ActorWo
     /// <summary>The request header naming the actor a caller means to reach.</summary>
     public const string ActorHeader = "terrarium-actor";
 
+    public override Task<CancelActorCallsReply> Cancel(CancelActorCalls request, ServerCallContext context)
+    {
+        foreach (var callId in request.CallIds)
+        {
+            server.Cancel(callId);
+        }
+
+        return Task.FromResult(new CancelActorCallsReply());
+    }
+
     public override async Task Calls(IAsyncStreamReader<ActorCallBatch> requestStream, IServerStreamWriter<ActorResultBatch> responseStream, ServerCallContext context)
     {
         var wanted = context.RequestHeaders.GetValue(ActorHeader);

@@ -16,13 +16,15 @@ internal sealed class ActorServer
     private readonly ConcurrentDictionary<CallerStream, bool> _callers = new();
     private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly Func<ActorCall, Task<WorkDone>> _run;
+    private readonly Action<string> _cancel;
     private GrpcServer? _server;
     private volatile bool _closing;
 
-    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run)
+    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel)
     {
         ActorId = actorId;
         _run = run;
+        _cancel = cancel;
     }
 
     public string ActorId { get; }
@@ -34,10 +36,12 @@ internal sealed class ActorServer
     /// <param name="listenAddress">Where to listen.</param>
     /// <param name="token">The cluster token callers must present.</param>
     /// <param name="run">Runs one call of the actor.</param>
+    /// <param name="cancel">Cancels a call by id, running or not started yet.</param>
     /// <param name="ct">Cancels the start.</param>
-    public static async Task<ActorServer> StartAsync(string actorId, string listenAddress, string token, Func<ActorCall, Task<WorkDone>> run, CancellationToken ct)
+    public static async Task<ActorServer> StartAsync(
+        string actorId, string listenAddress, string token, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, CancellationToken ct)
     {
-        var actorServer = new ActorServer(actorId, run);
+        var actorServer = new ActorServer(actorId, run, cancel);
         actorServer._server = await GrpcServer.StartAsync(
             [Endpoint.Parse(listenAddress, anyPort: true)], token, NullLoggerFactory.Instance,
             services => services.AddSingleton(actorServer),
@@ -59,6 +63,8 @@ internal sealed class ActorServer
             _turn.Release();
         }
     }
+
+    public void Cancel(string callId) => _cancel(callId);
 
     public bool TryAdd(CallerStream caller)
     {

@@ -37,7 +37,12 @@ internal sealed class Invocation
     /// <summary>The type results are serialized as; null for a constructor.</summary>
     public Type? ResultType { get; }
 
-    public object?[] ReadArgs(IReadOnlyList<ByteString> args)
+    /// <param name="args">The serialized arguments, one per parameter.</param>
+    /// <param name="cancellation">
+    /// What a <see cref="CancellationToken"/> parameter receives: the work's own token (the caller
+    /// wrote <c>CancellationToken.None</c> in its expression, and nothing was sent for it).
+    /// </param>
+    public object?[] ReadArgs(IReadOnlyList<ByteString> args, CancellationToken cancellation)
     {
         if (args.Count != _parameters.Length)
         {
@@ -48,6 +53,12 @@ internal sealed class Invocation
         for (var i = 0; i < values.Length; i++)
         {
             var parameter = _parameters[i];
+            if (parameter.ParameterType == typeof(CancellationToken))
+            {
+                values[i] = cancellation;
+                continue;
+            }
+
             try
             {
                 values[i] = Serializer.Deserialize(parameter.ParameterType, args[i].Memory);

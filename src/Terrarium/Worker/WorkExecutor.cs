@@ -33,6 +33,9 @@ internal sealed class WorkExecutor
     /// <summary>The server of this worker's actor, once it has one.</summary>
     public ActorServer? ActorServer { get; private set; }
 
+    /// <summary>The tokens of the work running here, for cancel requests.</summary>
+    public CancellationRegistry Cancellations { get; } = new();
+
     public async Task RunAsync(WorkQueue work)
     {
         while (await work.TakeAsync().ConfigureAwait(false) is { } command)
@@ -51,13 +54,23 @@ internal sealed class WorkExecutor
 
     private async Task<WorkDone> RunAsync(string workId, FunctionDescriptor function, IReadOnlyList<ByteString> args, object? target)
     {
+        var cancellation = Cancellations.Start(workId);
+        if (cancellation is null)
+        {
+            return Cancelled(workId, function);
+        }
+
         var done = new WorkDone { WorkId = workId };
         RuntimeContext.SetCurrentWork(workId);
         try
         {
             var invocation = _invoker.Resolve(function);
-            var result = await invocation.InvokeAsync(target, invocation.ReadArgs(args)).ConfigureAwait(false);
+            var result = await invocation.InvokeAsync(target, invocation.ReadArgs(args, cancellation.Token)).ConfigureAwait(false);
             done.Value = invocation.WriteResult(result);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            done = Cancelled(workId, function);
         }
         catch (Exception e)
         {
@@ -66,6 +79,7 @@ internal sealed class WorkExecutor
         finally
         {
             RuntimeContext.SetCurrentWork(null);
+            Cancellations.End(workId);
         }
 
         return done;
@@ -77,7 +91,7 @@ internal sealed class WorkExecutor
         try
         {
             var invocation = _invoker.Resolve(start.Constructor);
-            _actor = await invocation.InvokeAsync(null, invocation.ReadArgs(start.Args)).ConfigureAwait(false);
+            _actor = await invocation.InvokeAsync(null, invocation.ReadArgs(start.Args, CancellationToken.None)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -89,7 +103,8 @@ internal sealed class WorkExecutor
             try
             {
                 ActorServer = await ActorServer.StartAsync(
-                    start.ActorId, start.ListenAddress, _token, call => RunAsync(call.CallId, call.Method, call.Args, _actor), CancellationToken.None).ConfigureAwait(false);
+                    start.ActorId, start.ListenAddress, _token, call => RunAsync(call.CallId, call.Method, call.Args, _actor), Cancellations.Cancel,
+                    CancellationToken.None).ConfigureAwait(false);
                 started.Address = ActorServer.Address;
             }
             catch (Exception e) when (IsServerStartFailure(e))
@@ -115,10 +130,19 @@ internal sealed class WorkExecutor
     internal static bool IsServerStartFailure(Exception e) =>
         e is IOException or InvalidOperationException or FormatException or ArgumentException or System.Net.Sockets.SocketException or UnauthorizedAccessException;
 
+    /// <summary>The result of work cancelled before or while it ran.</summary>
+    public static WorkDone Cancelled(string workId, FunctionDescriptor function) => new()
+    {
+        WorkId = workId,
+        Error = new TaskError { Kind = ErrorKind.Cancelled, Function = Display(function), Message = $"{Display(function)} was cancelled" },
+    };
+
+    private static string Display(FunctionDescriptor function) => $"{function.Type.Split('.').Last().Replace('+', '.')}.{function.Method}";
+
     private static TaskError ToError(Exception e, FunctionDescriptor function) => new()
     {
         Kind = ErrorKind.Application,
-        Function = $"{function.Type.Split('.').Last().Replace('+', '.')}.{function.Method}",
+        Function = Display(function),
         RemoteType = e.GetType().FullName ?? e.GetType().Name,
         Message = e.Message,
         RemoteStack = e.ToString(),

@@ -56,6 +56,24 @@ internal sealed class WorkQueue
         }
     }
 
+    /// <summary>Removes a task that has not started; its command, or null when it is not waiting here.</summary>
+    public Execute? Remove(string workId)
+    {
+        lock (_lock)
+        {
+            for (var node = _commands.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Execute is { } execute && execute.WorkId == workId)
+                {
+                    _commands.Remove(node);
+                    return execute;
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Removes the tasks not yet started (never the actor's start) and returns their ids, in order.</summary>
     public List<string> ReclaimTasks()
     {

@@ -55,6 +55,18 @@ internal static class WorkerHost
                         {
                             // Nothing to do: it only exercised the read path.
                         }
+                        else if (command.KindCase == WorkerCommand.KindOneofCase.Cancel)
+                        {
+                            var workId = command.Cancel.WorkId;
+                            if (work.Remove(workId) is { } waiting)
+                            {
+                                events.TryWrite(new WorkerEvent { Done = WorkExecutor.Cancelled(workId, waiting.Function) });
+                            }
+                            else
+                            {
+                                executor?.Cancellations.Cancel(workId);
+                            }
+                        }
                         else if (command.KindCase == WorkerCommand.KindOneofCase.Reclaim)
                         {
                             events.TryWrite(new WorkerEvent { Returned = new Returned { WorkIds = { work.ReclaimTasks() } } });

@@ -34,7 +34,7 @@ internal static class WorkerWarmUp
         }
 
         var invocation = new Invocation(typeof(WorkerWarmUp).GetMethod(nameof(Echo), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
-        var result = invocation.InvokeAsync(null, invocation.ReadArgs([Serializer.Serialize(typeof(int), 1, "warm-up")])).GetAwaiter().GetResult();
+        var result = invocation.InvokeAsync(null, invocation.ReadArgs([Serializer.Serialize(typeof(int), 1, "warm-up")], CancellationToken.None)).GetAwaiter().GetResult();
         var done = new WorkerEvent { Done = new WorkDone { WorkId = "warm-up", Value = invocation.WriteResult(result) } };
         WorkerEvent.Parser.ParseFrom(done.ToByteArray());
         WorkerCommandBatch.Parser.ParseFrom(SampleCommands().ToByteArray());
@@ -51,7 +51,7 @@ internal static class WorkerWarmUp
         try
         {
             var server = await ActorServer.StartAsync(actorId, "unix:" + socket, token,
-                call => Task.FromResult(new WorkDone { WorkId = call.CallId, Value = ByteString.Empty }), CancellationToken.None).ConfigureAwait(false);
+                call => Task.FromResult(new WorkDone { WorkId = call.CallId, Value = ByteString.Empty }), _ => { }, CancellationToken.None).ConfigureAwait(false);
             var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), token);
             using (channel)
             {

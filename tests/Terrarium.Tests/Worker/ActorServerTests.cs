@@ -13,7 +13,7 @@ public sealed class ActorServerTests : IAsyncLifetime
     private readonly string _socket = Path.Combine(Path.GetTempPath(), $"t-{Guid.NewGuid():N}"[..14] + ".sock");
     private ActorServer? _server;
 
-    public async Task InitializeAsync() => _server = await ActorServer.StartAsync(ActorId, "unix:" + _socket, Token, Echo, CancellationToken.None);
+    public async Task InitializeAsync() => _server = await ActorServer.StartAsync(ActorId, "unix:" + _socket, Token, Echo, _ => { }, CancellationToken.None);
 
     public Task DisposeAsync()
     {
@@ -60,7 +60,7 @@ public sealed class ActorServerTests : IAsyncLifetime
     [Fact]
     public async Task StartAsync_OnTcpPortZero_ServesOnThePortItReports()
     {
-        var server = await ActorServer.StartAsync(ActorId, "127.0.0.1:0", Token, Echo, CancellationToken.None);
+        var server = await ActorServer.StartAsync(ActorId, "127.0.0.1:0", Token, Echo, _ => { }, CancellationToken.None);
         try
         {
             var address = Endpoint.Parse(server.Address);
@@ -82,7 +82,7 @@ public sealed class ActorServerTests : IAsyncLifetime
         var tooLong = "unix:" + Path.Combine(Path.GetTempPath(), new string('s', 200) + ".sock");
 
         // The worker turns exactly these into an ActorStarted error (WorkExecutor.StartActorAsync).
-        var error = await Record.ExceptionAsync(() => ActorServer.StartAsync(ActorId, tooLong, Token, Echo, CancellationToken.None));
+        var error = await Record.ExceptionAsync(() => ActorServer.StartAsync(ActorId, tooLong, Token, Echo, _ => { }, CancellationToken.None));
 
         Assert.True(WorkExecutor.IsServerStartFailure(error!), $"unexpected {error}");
     }

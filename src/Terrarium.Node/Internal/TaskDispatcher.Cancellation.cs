@@ -1,0 +1,147 @@
+using Terrarium.Protocol;
+
+namespace Terrarium.Node.Internal;
+
+/// <summary>Cancelling tasks: by request (a token, or with force the worker) and past their timeout.</summary>
+internal sealed partial class TaskDispatcher
+{
+    /// <summary>
+    /// Cancels a task of <paramref name="jobId"/>: one not sent to a worker yet is dropped; one on a
+    /// worker has its token cancelled, or with <paramref name="force"/> its worker killed when it is
+    /// the one running there. A finished task, or another job's, is left alone.
+    /// </summary>
+    public void Cancel(string taskId, bool force, string jobId)
+    {
+        TaskRecord? dropped = null;
+        WorkerProcess? doomed = null;
+        lock (_gate)
+        {
+            if (FindWaiting(taskId) is { } waiting && waiting.JobId == jobId)
+            {
+                waiting.Cancellation = TaskCancellation.Requested;
+                dropped = waiting;
+            }
+            else if (FindAssigned(taskId) is var (worker, task) && task.JobId == jobId && task.Cancellation == TaskCancellation.None)
+            {
+                var running = worker.Assigned.First!.Value == task;
+                if (worker.State == WorkerState.Starting && !running)
+                {
+                    // Not sent yet: its worker gets its tasks once it has attached.
+                    worker.Assigned.Remove(task);
+                    task.Cancellation = TaskCancellation.Requested;
+                    dropped = task;
+                }
+                else if (force && running)
+                {
+                    task.Cancellation = TaskCancellation.Forced;
+                    doomed = worker;
+                }
+                else
+                {
+                    task.Cancellation = TaskCancellation.Requested;
+                    worker.Send(new WorkerCommand { Cancel = new CancelWork { WorkId = taskId } });
+                }
+            }
+        }
+
+        if (dropped is not null)
+        {
+            NodeLog.CancellingTask(_logger, taskId, "dropped before it ran");
+            Fail(dropped, CancelledError(dropped));
+        }
+
+        if (doomed is not null)
+        {
+            NodeLog.CancellingTask(_logger, taskId, $"killing worker {doomed.Id}");
+            doomed.Kill();
+        }
+    }
+
+    /// <summary>Kills the workers whose running task is past its timeout; their exit ends the task.</summary>
+    private void EnforceTimeouts()
+    {
+        var now = _options.TimeProvider.GetUtcNow();
+        List<WorkerProcess>? doomed = null;
+        lock (_gate)
+        {
+            foreach (var worker in _workers.Values)
+            {
+                if (worker.State != WorkerState.Dead && worker.Assigned.First?.Value is { Timeout: { } timeout } head &&
+                    head.Cancellation is TaskCancellation.None or TaskCancellation.Requested && now - worker.HeadSince >= timeout)
+                {
+                    head.Cancellation = TaskCancellation.TimedOut;
+                    (doomed ??= []).Add(worker);
+                }
+            }
+        }
+
+        foreach (var worker in doomed ?? [])
+        {
+            NodeLog.CancellingTask(_logger, worker.Assigned.First?.Value.Spec.TaskId ?? "", $"past its timeout, killing worker {worker.Id}");
+            worker.Kill();
+        }
+    }
+
+    /// <summary>A task whose worker exited while it ran, as the cancellation asked: null when it is retried.</summary>
+    private TaskError? EndCancelledByExit(TaskRecord running)
+    {
+        if (running.Cancellation == TaskCancellation.TimedOut && running.Spec.RetryExceptions && running.ExceptionCount < running.Spec.MaxRetries)
+        {
+            running.ExceptionCount++;
+            running.Cancellation = TaskCancellation.None;
+            NodeLog.RetryingTask(_logger, running.Spec.TaskId, "timeout", running.ExceptionCount);
+            Requeue(running);
+            return null;
+        }
+
+        return CancelledError(running);
+    }
+
+    private static TaskError CancelledError(TaskRecord task) => task.Cancellation == TaskCancellation.TimedOut
+        ? new TaskError
+        {
+            Kind = ErrorKind.Cancelled,
+            TimedOut = true,
+            Message = $"{task.FunctionName} ran past its timeout of {task.Timeout!.Value.TotalSeconds:0.###} s and was stopped (its worker was killed)",
+        }
+        : new TaskError { Kind = ErrorKind.Cancelled, Message = $"{task.FunctionName} was cancelled" };
+
+    /// <summary>A task waiting for its arguments and env, or queued for resources: not on any worker.</summary>
+    private TaskRecord? FindWaiting(string taskId)
+    {
+        if (_preparing.TryGetValue(taskId, out var preparing))
+        {
+            return preparing;
+        }
+
+        foreach (var queue in _queues.Values)
+        {
+            for (var node = queue.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Spec.TaskId == taskId)
+                {
+                    queue.Remove(node);
+                    return node.Value;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private (WorkerProcess Worker, TaskRecord Task)? FindAssigned(string taskId)
+    {
+        foreach (var worker in _workers.Values)
+        {
+            foreach (var task in worker.Assigned)
+            {
+                if (task.Spec.TaskId == taskId)
+                {
+                    return (worker, task);
+                }
+            }
+        }
+
+        return null;
+    }
+}
