@@ -47,6 +47,18 @@ public sealed class NodeOptions
     /// </summary>
     public int PrestartWorkers { get; init; } = 1;
 
+    /// <summary>
+    /// How long a session whose stream broke (not closed by its client) is kept, with its job and
+    /// work, for the client to resume on a new stream. Default: 30 seconds.
+    /// </summary>
+    public TimeSpan SessionResumeGrace { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How many worker processes may be starting at once (from launch until the worker attached, or
+    /// its actor started); more wait their turn. Default: the machine's processor count, at least 2.
+    /// </summary>
+    public int MaxStartingWorkers { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
     /// <summary>A task worker idle this long is stopped. Default: 30 seconds.</summary>
     public TimeSpan IdleWorkerTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -93,6 +105,11 @@ public sealed class NodeOptions
         if (PrestartWorkers < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(PrestartWorkers), PrestartWorkers, $"{nameof(PrestartWorkers)} must be zero or more");
+        }
+
+        if (MaxStartingWorkers < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxStartingWorkers), MaxStartingWorkers, $"{nameof(MaxStartingWorkers)} must be at least 1");
         }
 
         if (MaxTasksInFlightPerWorker < 1)

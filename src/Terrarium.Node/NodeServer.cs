@@ -39,6 +39,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton(new ResourceLedger(total))
                 .AddSingleton<ObjectStore>()
                 .AddSingleton<LogRelay>()
+                .AddSingleton<DetachedSessions>()
                 .AddSingleton<WorkerPool>()
                 .AddSingleton<PackageCache>()
                 .AddSingleton<NuGetRestorer>()
@@ -72,6 +73,7 @@ public sealed class NodeServer : IAsyncDisposable
         await services.GetRequiredService<HeadLink>().DisposeAsync().ConfigureAwait(false);
         services.GetRequiredService<TaskDispatcher>().Dispose();
         services.GetRequiredService<ActorSupervisor>().Dispose();
+        services.GetRequiredService<DetachedSessions>().Dispose();
         await services.GetRequiredService<WorkerPool>().DisposeAsync().ConfigureAwait(false);
         await _server.DisposeAsync().ConfigureAwait(false);
     }

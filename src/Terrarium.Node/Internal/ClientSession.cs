@@ -5,12 +5,17 @@ using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node.Internal;
 
-/// <summary>One driver's (or nested-submitting worker's) session: its envs and its event stream.</summary>
-internal sealed class ClientSession(string id, OpenSession open, IServerStreamWriter<SessionBatch> stream, CancellationToken ct)
+/// <summary>
+/// One driver's (or nested-submitting worker's) session: its envs and its event stream. The stream
+/// may break and the client come back on a new one (<see cref="Attach"/>): the session, its objects
+/// and its job live on, and the count of requests handled tells the client what to send again.
+/// </summary>
+internal sealed class ClientSession(string id, OpenSession open)
 {
     private readonly ConcurrentDictionary<string, string> _envs = new(StringComparer.Ordinal);
-    private readonly BatchingWriter<SessionEvent, SessionBatch> _events =
-        new(stream, () => new SessionBatch(), (b, e) => b.Events.Add(e), ct);
+    private BatchingWriter<SessionEvent, SessionBatch>? _events;
+    private CancellationTokenSource? _superseded;
+    private int _generation;
 
     public string Id { get; } = id;
 
@@ -23,7 +28,31 @@ internal sealed class ClientSession(string id, OpenSession open, IServerStreamWr
 
     public bool IsDriver => WorkerId.Length == 0;
 
-    public Task Completion => _events.Completion;
+    /// <summary>Held while a batch of requests is handled, and while a new stream takes over.</summary>
+    public Lock HandleLock { get; } = new();
+
+    /// <summary>How many requests were handled, in order (guarded by <see cref="HandleLock"/>).</summary>
+    public long RequestsHandled { get; set; }
+
+    /// <summary>Which attachment is current: a stream whose number is older must not handle anything more.</summary>
+    public int Generation => Volatile.Read(ref _generation);
+
+    public Task Completion => _events?.Completion ?? Task.CompletedTask;
+
+    /// <summary>
+    /// Serves the session on a (new) stream; call with <see cref="HandleLock"/> held. The previous
+    /// stream, if the node had not seen it break yet (a peer that vanished), is ended.
+    /// </summary>
+    /// <returns>The stream's generation, and a token that ends the stream's reading when it is superseded.</returns>
+    public (int Generation, CancellationToken Reading) Attach(IServerStreamWriter<SessionBatch> stream, CancellationToken ct)
+    {
+        _events?.Complete();
+        _superseded?.Cancel();
+        _superseded?.Dispose();
+        _superseded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        _events = new BatchingWriter<SessionEvent, SessionBatch>(stream, () => new SessionBatch(), (b, e) => b.Events.Add(e), ct);
+        return (Interlocked.Increment(ref _generation), _superseded.Token);
+    }
 
     public void DefineEnv(string hash, string canonicalJson) => _envs[hash] = canonicalJson;
 
@@ -38,7 +67,8 @@ internal sealed class ClientSession(string id, OpenSession open, IServerStreamWr
         return _envs.TryGetValue(hash, out canonicalJson!);
     }
 
-    public void Send(SessionEvent e) => _events.TryWrite(e);
+    /// <summary>Sends an event on the current stream; while the stream is broken it is dropped.</summary>
+    public void Send(SessionEvent e) => _events?.TryWrite(e);
 
     public void NotifyReady(string objectId, ObjectResult result)
     {
@@ -55,5 +85,5 @@ internal sealed class ClientSession(string id, OpenSession open, IServerStreamWr
         Send(new SessionEvent { ObjectReady = ready });
     }
 
-    public void Close() => _events.Complete();
+    public void Close() => _events?.Complete();
 }

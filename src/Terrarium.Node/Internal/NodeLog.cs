@@ -14,6 +14,12 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "Session {SessionId} closed")]
     public static partial void SessionClosed(ILogger logger, string sessionId);
 
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Session {SessionId} lost its stream; kept {Grace} for its client to resume")]
+    public static partial void SessionDetached(ILogger logger, string sessionId, TimeSpan grace);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Session {SessionId} resumed after {Handled} handled requests")]
+    public static partial void SessionResumed(ILogger logger, string sessionId, long handled);
+
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Session {SessionId} sent an invalid request: {Problem}")]
     public static partial void InvalidRequest(ILogger logger, string sessionId, string problem);
 

@@ -7,7 +7,8 @@ namespace Terrarium.Node.Internal;
 /// <summary>The node's gRPC face: client sessions, worker attachment and status.</summary>
 internal sealed class NodeService(
     NodeOptions options, ObjectStore objects, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
-    RuntimeEnvAgent agent, NuGetRestorer restorer, ResourceLedger ledger, LogRelay logs, ILogger<NodeService> logger) : Protocol.Node.NodeBase
+    RuntimeEnvAgent agent, NuGetRestorer restorer, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
+    ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
     private static int s_nextSession;
 
@@ -25,41 +26,113 @@ internal sealed class NodeService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "OpenSession needs job_id and job_code_dir"));
         }
 
-        var session = new ClientSession($"{options.NodeId}-s{Interlocked.Increment(ref s_nextSession)}", open, responseStream, ct);
-        session.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = session.Id } });
-        if (open.SubscribeLogs)
-        {
-            logs.Subscribe(session);
-        }
-
-        NodeLog.SessionOpened(logger, session.Id, session.JobId, session.WorkerId);
+        var (session, generation, reading) = Open(open, responseStream, ct);
+        var closedByClient = false;
         try
         {
-            Handle(session, requestStream.Current.Requests.Skip(1));
-            while (await requestStream.MoveNext(ct).ConfigureAwait(false))
+            HandleBatch(session, generation, requestStream.Current.Requests.Skip(1));
+            while (await requestStream.MoveNext(reading).ConfigureAwait(false))
             {
-                Handle(session, requestStream.Current.Requests);
+                if (!HandleBatch(session, generation, requestStream.Current.Requests))
+                {
+                    // A newer stream of the same session took over.
+                    return;
+                }
             }
+
+            closedByClient = true;
         }
         catch (Exception e) when (e is IOException or OperationCanceledException || (e is RpcException r && r.StatusCode == StatusCode.Cancelled))
         {
-            // The client went away; clean up below.
+            // The stream broke: the client may come back on a new one.
         }
-        finally
+
+        if (session.Generation != generation)
         {
-            logs.Unsubscribe(session);
-            objects.ReleaseOwnedBy(session);
-            if (session.IsDriver)
+            return;
+        }
+
+        if (closedByClient)
+        {
+            End(session);
+            // Let queued events reach the client before the call completes.
+            await session.Completion.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        else
+        {
+            NodeLog.SessionDetached(logger, session.Id, options.SessionResumeGrace);
+            detached.Detach(session, End);
+        }
+    }
+
+    /// <summary>A new session, or the one <see cref="OpenSession.ResumeSessionId"/> names on a new stream.</summary>
+    private (ClientSession Session, int Generation, CancellationToken Reading) Open(OpenSession open, IServerStreamWriter<SessionBatch> stream, CancellationToken ct)
+    {
+        if (open.ResumeSessionId.Length == 0)
+        {
+            var session = new ClientSession($"{options.NodeId}-s{Interlocked.Increment(ref s_nextSession)}", open);
+            (int Generation, CancellationToken Reading) attached;
+            lock (session.HandleLock)
             {
-                EndJob(session.JobId);
+                attached = session.Attach(stream, ct);
             }
 
-            session.Close();
-            NodeLog.SessionClosed(logger, session.Id);
+            detached.Attached(session);
+            session.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = session.Id } });
+            if (open.SubscribeLogs)
+            {
+                logs.Subscribe(session);
+            }
+
+            NodeLog.SessionOpened(logger, session.Id, session.JobId, session.WorkerId);
+            return (session, attached.Generation, attached.Reading);
         }
 
-        // Let queued events reach the client before the call completes.
-        await session.Completion.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var resumed = detached.TryResume(open.ResumeSessionId, open.JobId, open.WorkerId)
+            ?? throw new RpcException(new Status(StatusCode.NotFound,
+                $"session '{open.ResumeSessionId}' of job '{open.JobId}' is over: its client stayed away longer than {options.SessionResumeGrace.TotalSeconds:0} s, or the node restarted"));
+        lock (resumed.HandleLock)
+        {
+            var (generation, reading) = resumed.Attach(stream, ct);
+            resumed.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = resumed.Id, RequestsHandled = resumed.RequestsHandled } });
+            NodeLog.SessionResumed(logger, resumed.Id, resumed.RequestsHandled);
+            return (resumed, generation, reading);
+        }
+    }
+
+    /// <summary>Handles a batch unless a newer stream of the session has taken over; false then.</summary>
+    private bool HandleBatch(ClientSession session, int generation, IEnumerable<ClientRequest> requests)
+    {
+        lock (session.HandleLock)
+        {
+            if (session.Generation != generation)
+            {
+                return false;
+            }
+
+            var before = session.RequestsHandled;
+            Handle(session, requests);
+            if (session.RequestsHandled != before)
+            {
+                session.Send(new SessionEvent { Handled = new RequestsHandled { Count = session.RequestsHandled } });
+            }
+
+            return true;
+        }
+    }
+
+    private void End(ClientSession session)
+    {
+        detached.Ended(session);
+        logs.Unsubscribe(session);
+        objects.ReleaseOwnedBy(session);
+        if (session.IsDriver)
+        {
+            EndJob(session.JobId);
+        }
+
+        session.Close();
+        NodeLog.SessionClosed(logger, session.Id);
     }
 
     public override Task AttachWorker(IAsyncStreamReader<WorkerBatch> requestStream, IServerStreamWriter<WorkerCommandBatch> responseStream, ServerCallContext context) =>
@@ -104,6 +177,7 @@ internal sealed class NodeService(
     {
         foreach (var request in requests)
         {
+            session.RequestsHandled++;
             switch (request.KindCase)
             {
                 case ClientRequest.KindOneofCase.DefineEnv:
@@ -141,6 +215,9 @@ internal sealed class NodeService(
                 case ClientRequest.KindOneofCase.Cancel:
                     tasks.Cancel(request.Cancel.TaskId, request.Cancel.Force, session.JobId);
                     break;
+                case ClientRequest.KindOneofCase.Resend:
+                    Resend(session, request.Resend);
+                    break;
                 case ClientRequest.KindOneofCase.Blocked:
                     tasks.SetBlocked(session.WorkerId, request.Blocked.Blocked, request.Blocked.WorkId);
                     break;
@@ -176,6 +253,18 @@ internal sealed class NodeService(
         }
 
         tasks.Submit(spec, session);
+    }
+
+    /// <summary>Results the client still waits for after it resumed: those ready go again (the first copy may be lost).</summary>
+    private void Resend(ClientSession session, ResendResults resend)
+    {
+        foreach (var id in resend.ObjectIds)
+        {
+            if (objects.Find(id) is { IsCompletedSuccessfully: true } ready)
+            {
+                session.NotifyReady(id, ready.Result);
+            }
+        }
     }
 
     private void Put(ClientSession session, PutObject put)

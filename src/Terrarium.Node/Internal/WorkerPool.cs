@@ -17,6 +17,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     private static readonly TimeSpan ExitAfterEventsEndGrace = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<WorkerProcess> _warm = new();
+    private readonly SemaphoreSlim _startSlots = new(options.MaxStartingWorkers);
     private int _nextWorker;
     private int _disposed;
 
@@ -88,12 +89,33 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
     private string NewId() => $"{options.NodeId}-w{Interlocked.Increment(ref _nextWorker)}";
 
+    /// <summary>
+    /// Registers a worker and starts its process once fewer than <see cref="NodeOptions.MaxStartingWorkers"/>
+    /// are starting: a hundred .NET processes starting at once on two cores spin each other to a
+    /// crawl (load 500, minutes), while a few at a time each start in a fraction of a second.
+    /// </summary>
     private WorkerProcess Launch(WorkerProcess worker)
     {
+        _workers[worker.Id] = worker;
+        _ = StartProcessAsync(worker);
+        return worker;
+    }
+
+    private async Task StartProcessAsync(WorkerProcess worker)
+    {
+        // Never on the caller's thread: callers hold their own locks, and a failed start reports an exit.
+        await Task.Yield();
+        await _startSlots.WaitAsync().ConfigureAwait(false);
+        worker.HoldStartSlot();
+        if (worker.KillRequested)
+        {
+            worker.RecordStderr("stopped before its process started");
+            Exited(worker, -1);
+            return;
+        }
+
         var id = worker.Id;
         var env = worker.Env;
-        _workers[id] = worker;
-
         var host = options.WorkerHost!;
         var start = new ProcessStartInfo(host.DotnetPath)
         {
@@ -110,7 +132,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         start.Environment["TERRARIUM_NODE_ADDRESS"] = options.WorkerEndpoint.ToString();
         start.Environment["TERRARIUM_WORKER_ID"] = id;
         start.Environment.Remove(ClusterToken.EnvironmentVariable);
-        if (worker.State == WorkerState.Warm || worker.ActorId is not null)
+        if (worker.State == WorkerState.Warm)
         {
             // It may host an actor: let it compile its actor server's code while it waits, on a
             // throwaway socket in the node's private folder.
@@ -122,11 +144,10 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             start.Environment[name] = value;
         }
 
+        Process process;
         try
         {
-            var process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
-            worker.Process = process;
-            worker.Pid = process.Id;
+            process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
             // A line is far below a pipe's buffer: this never blocks. Closing leaves user code an empty stdin.
             process.StandardInput.WriteLine(options.Token);
             process.StandardInput.Close();
@@ -135,15 +156,28 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         {
             NodeLog.WorkerStartFailed(logger, id, host.DotnetPath, e.Message);
             worker.RecordStderr($"could not start '{host.DotnetPath}': {e.Message}");
-            _ = Task.Run(() => Exited(worker, -1));
-            return worker;
+            Exited(worker, -1);
+            return;
+        }
+
+        if (!worker.SetProcess(process))
+        {
+            worker.RecordStderr("stopped as its process started");
         }
 
         NodeLog.WorkerStarted(logger, id, worker.Pid, worker.JobId, env.Hash, worker.ActorId ?? "");
-        _ = PumpOutputAsync(worker, worker.Process.StandardOutput, stderr: false);
-        _ = PumpOutputAsync(worker, worker.Process.StandardError, stderr: true);
+        _ = PumpOutputAsync(worker, process.StandardOutput, stderr: false);
+        _ = PumpOutputAsync(worker, process.StandardError, stderr: true);
         _ = MonitorAsync(worker);
-        return worker;
+    }
+
+    /// <summary>A starting worker is ready, or gone: the next may start.</summary>
+    private void StartCompleted(WorkerProcess worker)
+    {
+        if (worker.ReleaseStartSlot())
+        {
+            _startSlots.Release();
+        }
     }
 
     /// <summary>Tells a worker that is both attached and bound what it is for, and its owner that it is ready.</summary>
@@ -186,6 +220,12 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         if (!_workers.TryGetValue(hello.WorkerId, out var worker) || worker.IsAttached)
         {
             throw new RpcException(new Status(StatusCode.NotFound, $"worker '{hello.WorkerId}' was not started by this node or is attached already"));
+        }
+
+        if (worker.ActorId is null)
+        {
+            // An actor's worker is ready once its actor has started; any other once it is here.
+            StartCompleted(worker);
         }
 
         var writer = new BatchingWriter<WorkerCommand, WorkerCommandBatch>(
@@ -269,6 +309,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
                             worker.Owner!.OnDone(worker, e.Done);
                             break;
                         case WorkerEvent.KindOneofCase.ActorStarted:
+                            StartCompleted(worker);
                             worker.Owner!.OnActorStarted(worker, e.ActorStarted);
                             break;
                         case WorkerEvent.KindOneofCase.Returned:
@@ -328,6 +369,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
     private void Exited(WorkerProcess worker, int exitCode)
     {
+        StartCompleted(worker);
         _workers.TryRemove(worker.Id, out _);
         worker.Shutdown();
         NodeLog.WorkerExited(logger, worker.Id, worker.Pid, exitCode);

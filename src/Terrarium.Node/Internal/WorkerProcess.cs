@@ -23,7 +23,10 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     private const int StderrTailLines = 30;
     private readonly Queue<string> _stderrTail = new();
     private BatchingWriter<WorkerCommand, WorkerCommandBatch>? _commands;
+    private readonly Lock _processLock = new();
     private int _replacementDue;
+    private int _startSlotHeld;
+    private bool _killRequested;
 
     public string Id { get; } = id;
 
@@ -42,9 +45,9 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
 
     public string PoolKey => JobId + "|" + Env.Hash;
 
-    public Process? Process { get; set; }
+    public Process? Process { get; private set; }
 
-    public int Pid { get; set; }
+    public int Pid { get; private set; }
 
     public WorkerState State { get; set; } = WorkerState.Starting;
 
@@ -106,11 +109,53 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     /// <summary>Asks the worker to exit by ending its command stream.</summary>
     public void Shutdown() => _commands?.Complete();
 
+    /// <summary>Whether <see cref="Kill"/> was called: a worker killed before its process started never starts.</summary>
+    public bool KillRequested
+    {
+        get
+        {
+            lock (_processLock)
+            {
+                return _killRequested;
+            }
+        }
+    }
+
+    /// <summary>Records the started process; false (and the process is killed) when the worker was killed meanwhile.</summary>
+    public bool SetProcess(Process process)
+    {
+        lock (_processLock)
+        {
+            Process = process;
+            Pid = process.Id;
+            if (!_killRequested)
+            {
+                return true;
+            }
+        }
+
+        Kill();
+        return false;
+    }
+
+    /// <summary>True once: the worker gives back its place among the workers allowed to start at once.</summary>
+    public bool ReleaseStartSlot() => Interlocked.Exchange(ref _startSlotHeld, 0) == 1;
+
+    /// <summary>Marks that the worker holds a place among the workers starting at once.</summary>
+    public void HoldStartSlot() => Volatile.Write(ref _startSlotHeld, 1);
+
     public void Kill()
     {
+        Process? process;
+        lock (_processLock)
+        {
+            _killRequested = true;
+            process = Process;
+        }
+
         try
         {
-            Process?.Kill(entireProcessTree: true);
+            process?.Kill(entireProcessTree: true);
         }
         catch (InvalidOperationException)
         {

@@ -112,6 +112,22 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
         Pump();
     }
 
+    /// <summary>
+    /// The session with the node resumed on a new stream: a question about where the actor is may
+    /// have been answered on the broken one, so it is asked again (a second answer is ignored).
+    /// </summary>
+    public void OnSessionResumed()
+    {
+        lock (_lock)
+        {
+            if (_locating)
+            {
+                _locating = false;
+                Locate();
+            }
+        }
+    }
+
     /// <summary>The session with the node ended: nothing more can be learnt about the actor.</summary>
     public void OnSessionEnded(string reason)
     {

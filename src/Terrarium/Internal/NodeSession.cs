@@ -8,19 +8,30 @@ namespace Terrarium.Internal;
 
 /// <summary>
 /// A driver's (or worker's) session with its node: requests go up in order, batched; object
-/// completions and worker output come down. If the stream breaks, every pending object fails with
-/// <see cref="ObjectLostException"/> and later submissions throw.
+/// completions and worker output come down. If the stream breaks, the session resumes on a new
+/// stream (the node keeps it for a grace period): requests the node had not handled are sent
+/// again and the results still awaited are asked for again. Only when that fails for
+/// <see cref="ResumeWindow"/> does every pending object fail with <see cref="ObjectLostException"/>
+/// and later submissions throw.
 /// </summary>
 internal sealed class NodeSession : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ObjectHandle> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _definedEnvs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ActorCaller> _actorCallers = new(StringComparer.Ordinal);
+    private static readonly TimeSpan ResumeWindow = TimeSpan.FromSeconds(30);
     private readonly string _token;
     private readonly GrpcChannel _channel;
-    private readonly AsyncDuplexStreamingCall<ClientBatch, SessionBatch> _call;
-    private readonly BatchingWriter<ClientRequest, ClientBatch> _requests;
+    private readonly Protocol.Node.NodeClient _client;
+    private readonly OpenSession _open;
+    // Requests sent and not yet handled by the node, in order: sent again on a resumed stream.
+    private readonly Lock _requestLock = new();
+    private readonly Queue<ClientRequest> _unhandled = new();
+    private long _handled;
+    private AsyncDuplexStreamingCall<ClientBatch, SessionBatch> _call;
+    private BatchingWriter<ClientRequest, ClientBatch> _requests;
     private readonly Task _reader;
+    private volatile bool _disposing;
     private readonly string _idPrefix = Guid.NewGuid().ToString("N")[..10] + "-";
     private readonly Action<LogLines>? _onLogs;
     private readonly bool _reportsBlocking;
@@ -32,12 +43,12 @@ internal sealed class NodeSession : IAsyncDisposable
     private NodeSession(Endpoint node, string token, OpenSession open, Action<LogLines>? onLogs)
     {
         (_channel, var invoker) = ClusterChannel.Open(node, token);
+        _client = new Protocol.Node.NodeClient(invoker);
         _token = token;
         _onLogs = onLogs;
+        _open = open;
         _reportsBlocking = open.WorkerId.Length > 0;
-        _call = new Protocol.Node.NodeClient(invoker).Session();
-        _requests = new BatchingWriter<ClientRequest, ClientBatch>(_call.RequestStream, () => new ClientBatch(), (b, r) => b.Requests.Add(r), CancellationToken.None);
-        _requests.TryWrite(new ClientRequest { Open = open });
+        (_call, _requests) = StartStream(open);
         _reader = Task.Run(ReadAsync);
         NodeAddress = node.ToString();
     }
@@ -115,7 +126,7 @@ internal sealed class NodeSession : IAsyncDisposable
 
         Send(new ClientRequest { Promise = new PromiseObject { ObjectId = handle.Id } });
         _ = handle.Ready.ContinueWith(
-            ready => _requests.TryWrite(new ClientRequest { Put = ToPut(ready.Result) }),
+            ready => TrySend(new ClientRequest { Put = ToPut(ready.Result) }),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -131,14 +142,33 @@ internal sealed class NodeSession : IAsyncDisposable
     /// <exception cref="InvalidOperationException">The session has ended.</exception>
     public void Send(ClientRequest request)
     {
-        if (_failure is { } failure || !_requests.TryWrite(request))
+        if (!TrySend(request))
         {
             throw new InvalidOperationException($"the connection to the cluster's node ({NodeAddress}) is closed: {_failure ?? "the cluster was disposed"}");
         }
     }
 
+    /// <summary>
+    /// Sends a request, kept until the node says it handled it; false once the session is over.
+    /// While the stream is broken the request waits to be sent again on the resumed one.
+    /// </summary>
+    private bool TrySend(ClientRequest request)
+    {
+        lock (_requestLock)
+        {
+            if (_failure is not null || _disposing)
+            {
+                return false;
+            }
+
+            _unhandled.Enqueue(request);
+            _requests.TryWrite(request);
+            return true;
+        }
+    }
+
     public void ReleaseFromFinalizer(string id) =>
-        _requests.TryWrite(new ClientRequest { Release = new ReleaseObjects { ObjectIds = { id } } });
+        TrySend(new ClientRequest { Release = new ReleaseObjects { ObjectIds = { id } } });
 
     /// <summary>Marks this worker as waiting on an object until the returned scope is disposed.</summary>
     public BlockedScope EnterBlocked()
@@ -147,7 +177,7 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             // A worker runs one task at a time: the task that starts waiting is the one running.
             _blockedWorkId = RuntimeContext.CurrentWorkId ?? "";
-            _requests.TryWrite(new ClientRequest { Blocked = new WorkerBlocked { Blocked = true, WorkId = _blockedWorkId } });
+            TrySend(new ClientRequest { Blocked = new WorkerBlocked { Blocked = true, WorkId = _blockedWorkId } });
         }
 
         return new BlockedScope(this);
@@ -160,11 +190,21 @@ internal sealed class NodeSession : IAsyncDisposable
             await caller.DisposeAsync().ConfigureAwait(false);
         }
 
-        _requests.Complete();
+        BatchingWriter<ClientRequest, ClientBatch> requests;
+        AsyncDuplexStreamingCall<ClientBatch, SessionBatch> call;
+        lock (_requestLock)
+        {
+            _disposing = true;
+            requests = _requests;
+            call = _call;
+        }
+
+        requests.Complete();
         try
         {
-            await _requests.Completion.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            await _call.RequestStream.CompleteAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await requests.Completion.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            // Ending the request stream is what tells the node the session is over (not broken).
+            await call.RequestStream.CompleteAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             await _reader.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RpcException or InvalidOperationException or TimeoutException or IOException)
@@ -176,52 +216,37 @@ internal sealed class NodeSession : IAsyncDisposable
         _channel.Dispose();
     }
 
+    private (AsyncDuplexStreamingCall<ClientBatch, SessionBatch> Call, BatchingWriter<ClientRequest, ClientBatch> Requests) StartStream(OpenSession open)
+    {
+        var call = _client.Session();
+        var requests = new BatchingWriter<ClientRequest, ClientBatch>(call.RequestStream, () => new ClientBatch(), (b, r) => b.Requests.Add(r), CancellationToken.None);
+        requests.TryWrite(new ClientRequest { Open = open });
+        return (call, requests);
+    }
+
     private async Task ReadAsync()
     {
-        string reason = "the session ended";
-        try
+        string reason;
+        while (true)
         {
-            await foreach (var batch in _call.ResponseStream.ReadAllAsync().ConfigureAwait(false))
+            reason = await ReadStreamAsync(_call).ConfigureAwait(false);
+            if (_disposing || !_opened.Task.IsCompletedSuccessfully)
             {
-                foreach (var e in batch.Events)
-                {
-                    switch (e.KindCase)
-                    {
-                        case SessionEvent.KindOneofCase.ObjectReady:
-                            if (_pending.TryRemove(e.ObjectReady.ObjectId, out var handle))
-                            {
-                                handle.Complete(e.ObjectReady);
-                            }
+                break;
+            }
 
-                            break;
-                        case SessionEvent.KindOneofCase.ActorLocation:
-                            if (_actorCallers.TryGetValue(e.ActorLocation.ActorId, out var caller))
-                            {
-                                caller.OnLocated(e.ActorLocation);
-                            }
-
-                            break;
-                        case SessionEvent.KindOneofCase.Logs:
-                            _onLogs?.Invoke(e.Logs);
-                            break;
-                        case SessionEvent.KindOneofCase.Opened:
-                            _opened.TrySetResult(e.Opened);
-                            break;
-                    }
-                }
+            if (!await ResumeAsync().ConfigureAwait(false))
+            {
+                reason += $"; the session could not be resumed within {ResumeWindow.TotalSeconds:0} s";
+                break;
             }
         }
-        catch (RpcException e)
+
+        lock (_requestLock)
         {
-            reason = e.Status.Detail.Length > 0 ? e.Status.Detail : e.Status.StatusCode.ToString();
-            _opened.TrySetException(new InvalidOperationException($"could not open a session with the node at {NodeAddress}: {reason}", e));
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
-        {
-            reason = e.Message;
+            _failure = reason;
         }
 
-        _failure = reason;
         _opened.TrySetException(new InvalidOperationException($"the node at {NodeAddress} closed the session: {reason}"));
         foreach (var id in _pending.Keys)
         {
@@ -235,6 +260,153 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             caller.OnSessionEnded(reason);
         }
+    }
+
+    /// <summary>Handles the events of one stream until it ends; why it ended.</summary>
+    private async Task<string> ReadStreamAsync(AsyncDuplexStreamingCall<ClientBatch, SessionBatch> call)
+    {
+        try
+        {
+            await foreach (var batch in call.ResponseStream.ReadAllAsync().ConfigureAwait(false))
+            {
+                foreach (var e in batch.Events)
+                {
+                    Handle(e);
+                }
+            }
+
+            return "the node ended the session";
+        }
+        catch (RpcException e)
+        {
+            var reason = e.Status.Detail.Length > 0 ? e.Status.Detail : e.Status.StatusCode.ToString();
+            _opened.TrySetException(new InvalidOperationException($"could not open a session with the node at {NodeAddress}: {reason}", e));
+            return reason;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+        {
+            return e.Message;
+        }
+    }
+
+    private void Handle(SessionEvent e)
+    {
+        switch (e.KindCase)
+        {
+            case SessionEvent.KindOneofCase.ObjectReady:
+                if (_pending.TryRemove(e.ObjectReady.ObjectId, out var handle))
+                {
+                    handle.Complete(e.ObjectReady);
+                }
+
+                break;
+            case SessionEvent.KindOneofCase.Handled:
+                Forget(e.Handled.Count);
+                break;
+            case SessionEvent.KindOneofCase.ActorLocation:
+                if (_actorCallers.TryGetValue(e.ActorLocation.ActorId, out var caller))
+                {
+                    caller.OnLocated(e.ActorLocation);
+                }
+
+                break;
+            case SessionEvent.KindOneofCase.Logs:
+                _onLogs?.Invoke(e.Logs);
+                break;
+            case SessionEvent.KindOneofCase.Opened:
+                _opened.TrySetResult(e.Opened);
+                break;
+        }
+    }
+
+    /// <summary>The node handled this many requests of the session: they need not be sent again.</summary>
+    private void Forget(long handled)
+    {
+        lock (_requestLock)
+        {
+            ForgetLocked(handled);
+        }
+    }
+
+    private void ForgetLocked(long handled)
+    {
+        while (_handled < handled && _unhandled.TryDequeue(out _))
+        {
+            _handled++;
+        }
+    }
+
+    /// <summary>
+    /// Continues the session on a new stream, trying for <see cref="ResumeWindow"/>: the requests the
+    /// node had not handled are sent again, then the results still awaited are asked for again
+    /// (those the node sent on the broken stream are lost with it), and actor callers that were
+    /// asking where their actor is ask again. False when the node no longer has the session.
+    /// </summary>
+    private async Task<bool> ResumeAsync()
+    {
+        var sessionId = _opened.Task.Result.SessionId;
+        var resume = _open.Clone();
+        resume.ResumeSessionId = sessionId;
+        var deadline = DateTime.UtcNow + ResumeWindow;
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (!_disposing && DateTime.UtcNow < deadline)
+        {
+            var (call, requests) = StartStream(resume);
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                if (!await call.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false) ||
+                    call.ResponseStream.Current.Events.FirstOrDefault()?.Opened is not { } opened)
+                {
+                    throw new IOException("the node did not answer the resumed session");
+                }
+
+                lock (_requestLock)
+                {
+                    if (_disposing)
+                    {
+                        requests.Complete();
+                        call.Dispose();
+                        return false;
+                    }
+
+                    _call.Dispose();
+                    (_call, _requests) = (call, requests);
+                    ForgetLocked(opened.RequestsHandled);
+                    foreach (var request in _unhandled)
+                    {
+                        requests.TryWrite(request);
+                    }
+                }
+
+                TrySend(new ClientRequest { Resend = new ResendResults { ObjectIds = { _pending.Keys } } });
+                foreach (var e in call.ResponseStream.Current.Events.Skip(1))
+                {
+                    Handle(e);
+                }
+
+                foreach (var caller in _actorCallers.Values)
+                {
+                    caller.OnSessionResumed();
+                }
+
+                return true;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.Unauthenticated or StatusCode.InvalidArgument)
+            {
+                // The node does not have the session any more (or will never take it): nothing to wait for.
+                call.Dispose();
+                return false;
+            }
+            catch (Exception e) when (e is RpcException or IOException or OperationCanceledException or InvalidOperationException)
+            {
+                call.Dispose();
+                await Task.Delay(delay).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
+        }
+
+        return false;
     }
 
     private static PutObject ToPut(ObjectReady ready) => ready.ResultCase == ObjectReady.ResultOneofCase.Error
@@ -253,7 +425,7 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             if (session._reportsBlocking && Interlocked.Decrement(ref session._blocked) == 0)
             {
-                session._requests.TryWrite(new ClientRequest { Blocked = new WorkerBlocked { Blocked = false, WorkId = session._blockedWorkId } });
+                session.TrySend(new ClientRequest { Blocked = new WorkerBlocked { Blocked = false, WorkId = session._blockedWorkId } });
             }
         }
     }

@@ -1,0 +1,95 @@
+namespace Terrarium.Node.Internal;
+
+/// <summary>
+/// Sessions whose stream broke without the client closing it: kept, with their job, objects and
+/// running work, for <see cref="NodeOptions.SessionResumeGrace"/>, so that a client whose connection
+/// dropped (a network hiccup, a peer starved of CPU) resumes instead of losing everything.
+/// </summary>
+internal sealed class DetachedSessions(NodeOptions options) : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (ClientSession Session, ITimer Expiry)> _detached = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClientSession> _attached = new(StringComparer.Ordinal);
+    private bool _disposed;
+
+    public void Attached(ClientSession session)
+    {
+        lock (_lock)
+        {
+            _attached[session.Id] = session;
+        }
+    }
+
+    /// <summary>Keeps a session whose stream broke; <paramref name="end"/> runs if nobody resumes it in time.</summary>
+    public void Detach(ClientSession session, Action<ClientSession> end)
+    {
+        lock (_lock)
+        {
+            _attached.Remove(session.Id);
+            if (_disposed)
+            {
+                // The node is stopping: its streams end because it does.
+                return;
+            }
+
+            var expiry = options.TimeProvider.CreateTimer(_ => Expire(session, end), null, options.SessionResumeGrace, Timeout.InfiniteTimeSpan);
+            _detached[session.Id] = (session, expiry);
+        }
+    }
+
+    /// <summary>The session to resume: a detached one, or an attached one whose old stream the node has not yet seen break.</summary>
+    public ClientSession? TryResume(string sessionId, string jobId, string workerId)
+    {
+        lock (_lock)
+        {
+            if (_detached.TryGetValue(sessionId, out var detached) && Matches(detached.Session))
+            {
+                _detached.Remove(sessionId);
+                detached.Expiry.Dispose();
+                _attached[sessionId] = detached.Session;
+                return detached.Session;
+            }
+
+            return _attached.TryGetValue(sessionId, out var attached) && Matches(attached) ? attached : null;
+        }
+
+        bool Matches(ClientSession s) => s.JobId == jobId && s.WorkerId == workerId;
+    }
+
+    public void Ended(ClientSession session)
+    {
+        lock (_lock)
+        {
+            _attached.Remove(session.Id);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            foreach (var (_, expiry) in _detached.Values)
+            {
+                expiry.Dispose();
+            }
+
+            _detached.Clear();
+        }
+    }
+
+    private void Expire(ClientSession session, Action<ClientSession> end)
+    {
+        lock (_lock)
+        {
+            if (!_detached.Remove(session.Id, out var detached))
+            {
+                return;
+            }
+
+            detached.Expiry.Dispose();
+        }
+
+        end(session);
+    }
+}

@@ -1,0 +1,25 @@
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// What a test needs from the machine. Missing, the test is skipped with the reason on a
+/// developer's machine, and fails under <c>TERRARIUM_REQUIRE_ALL=1</c> (CI), where nothing may be skipped.
+/// </summary>
+public static class Requirements
+{
+    private static bool RequireAll => Environment.GetEnvironmentVariable("TERRARIUM_REQUIRE_ALL") == "1";
+
+    /// <summary>A command on PATH.</summary>
+    public static void Tool(string command, string why) => Need(
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, command))),
+        $"'{command}' is not installed, and {why}");
+
+    private static void Need(bool present, string reason)
+    {
+        if (!present && RequireAll)
+        {
+            throw new InvalidOperationException($"TERRARIUM_REQUIRE_ALL=1, but this test cannot run: {reason}");
+        }
+
+        Skip.IfNot(present, reason);
+    }
+}
