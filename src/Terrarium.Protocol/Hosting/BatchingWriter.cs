@@ -45,12 +45,16 @@ public sealed class BatchingWriter<TItem, TBatch>
             while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {
                 var batch = _newBatch();
-                var count = 0;
-                long bytes = 0;
-                while (count < MaxItemsPerBatch && bytes < MessageLimits.BatchBytes && reader.TryPeek(out var next))
+                reader.TryRead(out var first);
+                _add(batch, first!);
+                var count = 1;
+                // Sizes are only counted once a second item is there: a batch of one costs nothing.
+                long bytes = -1;
+                while (count < MaxItemsPerBatch && reader.TryPeek(out var next))
                 {
+                    bytes = bytes < 0 ? first!.CalculateSize() : bytes;
                     var size = next.CalculateSize();
-                    if (count > 0 && bytes + size > MessageLimits.BatchBytes)
+                    if (bytes + size > MessageLimits.BatchBytes)
                     {
                         break;
                     }

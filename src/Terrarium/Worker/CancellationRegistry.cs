@@ -12,14 +12,40 @@ internal sealed class CancellationRegistry
     private readonly Dictionary<string, CancellationTokenSource> _running = new(StringComparer.Ordinal);
     private readonly HashSet<string> _cancelledEarly = new(StringComparer.Ordinal);
     private readonly Queue<string> _cancelledOrder = new();
+    private int _earlyCount;
 
-    /// <summary>Registers work that starts now; null when it was cancelled before it started.</summary>
+    /// <summary>Whether the work was cancelled before it started; it must not run then.</summary>
+    public bool CancelledBeforeStart(string workId)
+    {
+        // Almost always nothing was cancelled: no lock on the path every call takes.
+        if (Volatile.Read(ref _earlyCount) == 0)
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            if (!_cancelledEarly.Remove(workId))
+            {
+                return false;
+            }
+
+            _earlyCount = _cancelledEarly.Count;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Registers work that starts now and takes a token; null when it was cancelled just before.
+    /// Work that takes no token has nothing to cancel once it runs, and is not registered.
+    /// </summary>
     public CancellationTokenSource? Start(string workId)
     {
         lock (_lock)
         {
             if (_cancelledEarly.Remove(workId))
             {
+                _earlyCount = _cancelledEarly.Count;
                 return null;
             }
 
@@ -29,6 +55,7 @@ internal sealed class CancellationRegistry
         }
     }
 
+    /// <summary>Unregisters work that <see cref="Start"/> registered.</summary>
     public void End(string workId)
     {
         CancellationTokenSource? source;
@@ -55,6 +82,8 @@ internal sealed class CancellationRegistry
                     {
                         _cancelledEarly.Remove(_cancelledOrder.Dequeue());
                     }
+
+                    _earlyCount = _cancelledEarly.Count;
                 }
 
                 return;

@@ -16,6 +16,7 @@ internal sealed class Invocation
     {
         _method = method;
         _parameters = method.GetParameters();
+        TakesCancellationToken = _parameters.Any(p => p.ParameterType == typeof(CancellationToken));
         Display = method is ConstructorInfo ? $"new {method.DeclaringType!.Name}" : $"{method.DeclaringType!.Name}.{method.Name}";
         if (method is MethodInfo info)
         {
@@ -33,6 +34,9 @@ internal sealed class Invocation
     }
 
     public string Display { get; }
+
+    /// <summary>Whether a parameter receives the work's cancellation token.</summary>
+    public bool TakesCancellationToken { get; }
 
     /// <summary>The type results are serialized as; null for a constructor.</summary>
     public Type? ResultType { get; }

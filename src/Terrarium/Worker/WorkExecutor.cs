@@ -54,21 +54,26 @@ internal sealed class WorkExecutor
 
     private async Task<WorkDone> RunAsync(string workId, FunctionDescriptor function, IReadOnlyList<ByteString> args, object? target)
     {
-        var cancellation = Cancellations.Start(workId);
-        if (cancellation is null)
+        if (Cancellations.CancelledBeforeStart(workId))
         {
             return Cancelled(workId, function);
         }
 
         var done = new WorkDone { WorkId = workId };
+        CancellationTokenSource? cancellation = null;
         RuntimeContext.SetCurrentWork(workId);
         try
         {
             var invocation = _invoker.Resolve(function);
-            var result = await invocation.InvokeAsync(target, invocation.ReadArgs(args, cancellation.Token)).ConfigureAwait(false);
+            if (invocation.TakesCancellationToken && (cancellation = Cancellations.Start(workId)) is null)
+            {
+                return Cancelled(workId, function);
+            }
+
+            var result = await invocation.InvokeAsync(target, invocation.ReadArgs(args, cancellation?.Token ?? CancellationToken.None)).ConfigureAwait(false);
             done.Value = invocation.WriteResult(result);
         }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellation?.IsCancellationRequested == true)
         {
             done = Cancelled(workId, function);
         }
@@ -79,7 +84,10 @@ internal sealed class WorkExecutor
         finally
         {
             RuntimeContext.SetCurrentWork(null);
-            Cancellations.End(workId);
+            if (cancellation is not null)
+            {
+                Cancellations.End(workId);
+            }
         }
 
         return done;
