@@ -21,19 +21,20 @@ internal sealed class DetachedSessions(NodeOptions options) : IDisposable
     }
 
     /// <summary>Keeps a session whose stream broke; <paramref name="end"/> runs if nobody resumes it in time.</summary>
-    public void Detach(ClientSession session, Action<ClientSession> end)
+    /// <returns>False when the node is stopping (its streams end because it does): nothing is kept.</returns>
+    public bool Detach(ClientSession session, Action<ClientSession> end)
     {
         lock (_lock)
         {
             _attached.Remove(session.Id);
             if (_disposed)
             {
-                // The node is stopping: its streams end because it does.
-                return;
+                return false;
             }
 
             var expiry = options.TimeProvider.CreateTimer(_ => Expire(session, end), null, options.SessionResumeGrace, Timeout.InfiniteTimeSpan);
             _detached[session.Id] = (session, expiry);
+            return true;
         }
     }
 

@@ -14,8 +14,11 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "Session {SessionId} closed")]
     public static partial void SessionClosed(ILogger logger, string sessionId);
 
-    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Session {SessionId} lost its stream; kept {Grace} for its client to resume")]
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Session {SessionId} of a driver lost its stream; kept {Grace} for the driver to resume")]
     public static partial void SessionDetached(ILogger logger, string sessionId, TimeSpan grace);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Debug, Message = "Session {SessionId} of worker {WorkerId} lost its stream; kept for it to resume")]
+    public static partial void WorkerSessionDetached(ILogger logger, string sessionId, string workerId);
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Session {SessionId} resumed after {Handled} handled requests")]
     public static partial void SessionResumed(ILogger logger, string sessionId, long handled);

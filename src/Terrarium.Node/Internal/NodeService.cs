@@ -58,10 +58,17 @@ internal sealed class NodeService(
             // Let queued events reach the client before the call completes.
             await session.Completion.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        else
+        else if (detached.Detach(session, End))
         {
-            NodeLog.SessionDetached(logger, session.Id, options.SessionResumeGrace);
-            detached.Detach(session, End);
+            // A worker's session breaks whenever its worker exits: only a driver's is news.
+            if (session.IsDriver)
+            {
+                NodeLog.SessionDetached(logger, session.Id, options.SessionResumeGrace);
+            }
+            else
+            {
+                NodeLog.WorkerSessionDetached(logger, session.Id, session.WorkerId);
+            }
         }
     }
 
