@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging.Abstractions;
-using Terrarium.Head;
-using Terrarium.Node;
-using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.IntegrationTests;
 
@@ -10,46 +6,17 @@ namespace Terrarium.IntegrationTests;
 /// A driver whose TCP connection to its node breaks (cut by the kernel with <c>ss -K</c>, as a
 /// network failure would) resumes its session: nothing pending is lost, nothing is run twice.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class ReconnectTests : IAsyncLifetime
 {
-    private const string Token = "reconnect-tests-token-0123456789";
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(3);
     private readonly string _scratch = Directory.CreateTempSubdirectory("terrarium-reconnect-").FullName;
-    private HeadServer _head = null!;
-    private NodeServer _node = null!;
-    private SessionFolder _session = null!;
+    private StandaloneCluster _cluster = null!;
 
-    private Endpoint NodeTcp => _node.Endpoints.Single(e => e.SocketPath is null);
-
-    public async Task InitializeAsync()
-    {
-        _session = SessionFolder.Create(Path.Combine(_scratch, "runtime"));
-        _head = await HeadServer.StartAsync(new HeadOptions
-        {
-            Endpoints = [Endpoint.Tcp("127.0.0.1", 0)],
-            Token = Token,
-            StorageDirectory = Path.Combine(_session.Path, "head"),
-        }, NullLoggerFactory.Instance).DefaultTimeout();
-        _node = await NodeServer.StartAsync(new NodeOptions
-        {
-            // Workers attach on the Unix socket; the driver comes over TCP, which the test cuts.
-            Endpoints = [Endpoint.UnixSocket(Path.Combine(_session.Path, "node.sock")), Endpoint.Tcp("127.0.0.1", 0)],
-            Head = _head.Endpoints[0],
-            Token = Token,
-            NumCpus = 1,
-            WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
-            SessionDirectory = _session.Path,
-            CacheDirectory = Path.Combine(_scratch, "cache"),
-            SessionResumeGrace = Grace,
-        }, NullLoggerFactory.Instance).DefaultTimeout();
-    }
+    public async Task InitializeAsync() => _cluster = await StandaloneCluster.StartAsync(Grace);
 
     public async Task DisposeAsync()
     {
-        await _node.DisposeAsync();
-        await _head.DisposeAsync();
-        _session.Dispose();
+        await _cluster.DisposeAsync();
         Directory.Delete(_scratch, recursive: true);
     }
 
@@ -57,13 +24,13 @@ public sealed class ReconnectTests : IAsyncLifetime
     public async Task ConnectionToTheNodeCut_SessionResumes_WithRunningQueuedAndNewWorkIntact()
     {
         Requirements.Tool("ss", "it cuts TCP connections the way a network failure does (Debian: iproute2)");
-        await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = _head.Endpoints[0].ToString(), Token = Token, LogToDriver = false }).DefaultTimeout();
+        await using var cluster = await Cluster.InitAsync(_cluster.DriverOptions).DefaultTimeout();
         var gate = Path.Combine(_scratch, "gate");
         var marks = Path.Combine(_scratch, "marks");
         var running = cluster.Submit(() => TestTasks.WaitForFile(gate, 7));
         var queued = cluster.Submit(() => CancelTasks.Mark(marks));
 
-        CutConnectionsTo(NodeTcp.Port);
+        CutConnectionsTo(_cluster.NodeTcp.Port);
         var submittedWhileCut = cluster.Submit(() => TestTasks.Square(6));
         File.WriteAllText(gate, "");
 
@@ -72,7 +39,7 @@ public sealed class ReconnectTests : IAsyncLifetime
         Assert.Equal(36, await submittedWhileCut.DefaultTimeout());
         Assert.Single(File.ReadAllLines(marks));
 
-        CutConnectionsTo(NodeTcp.Port);
+        CutConnectionsTo(_cluster.NodeTcp.Port);
         Assert.Equal(64, await cluster.Submit(() => TestTasks.Square(8)).DefaultTimeout());
         var counter = cluster.CreateActor(() => new Counter(1));
         Assert.Equal(2, await counter.Call(c => c.Increment(1)).DefaultTimeout());
@@ -81,9 +48,8 @@ public sealed class ReconnectTests : IAsyncLifetime
     [Fact]
     public async Task BrokenSession_IsKeptForTheGrace_ThenEnded_AndCannotBeResumed()
     {
-        var (channel, invoker) = ClusterChannel.Open(NodeTcp, Token);
+        var (channel, node) = _cluster.RawNodeClient();
         using var _ = channel;
-        var node = new Protocol.Node.NodeClient(invoker);
         var open = new Protocol.OpenSession { JobId = "job-reconnect", JobCodeDir = AppContext.BaseDirectory };
         string sessionId;
         using (var first = node.Session())

@@ -54,7 +54,23 @@ internal sealed class ClientSession(string id, OpenSession open)
         return (Interlocked.Increment(ref _generation), _superseded.Token);
     }
 
-    public void DefineEnv(string hash, string canonicalJson) => _envs[hash] = canonicalJson;
+    /// <summary>
+    /// Names a runtime env for this session's later requests. The hash must be the SHA-256 of the
+    /// JSON: envs are built and cached by hash, so a client naming another env's hash with its own
+    /// JSON would have the node run other clients' work in an env of its choosing.
+    /// </summary>
+    /// <returns>False, and nothing is defined, when the hash is not the JSON's.</returns>
+    public bool DefineEnv(string hash, string canonicalJson)
+    {
+        var actual = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonicalJson))).ToLowerInvariant();
+        if (hash.Length == 0 || hash != actual)
+        {
+            return false;
+        }
+
+        _envs[hash] = canonicalJson;
+        return true;
+    }
 
     public bool TryGetEnv(string hash, out string canonicalJson)
     {

@@ -188,7 +188,11 @@ internal sealed class NodeService(
             switch (request.KindCase)
             {
                 case ClientRequest.KindOneofCase.DefineEnv:
-                    session.DefineEnv(request.DefineEnv.Hash, request.DefineEnv.CanonicalJson);
+                    if (!session.DefineEnv(request.DefineEnv.Hash, request.DefineEnv.CanonicalJson))
+                    {
+                        NodeLog.InvalidRequest(logger, session.Id, $"runtime env hash '{request.DefineEnv.Hash}' is not the SHA-256 of its JSON; not defined");
+                    }
+
                     break;
                 case ClientRequest.KindOneofCase.SubmitTask:
                     Submit(session, request.SubmitTask);

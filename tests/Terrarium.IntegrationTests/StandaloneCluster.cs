@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Terrarium.Head;
+using Terrarium.Node;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// A head and a node started as a standalone cluster would run them, outside any driver: the head
+/// and the node's client side on loopback TCP, workers attached on the node's Unix socket.
+/// </summary>
+public sealed class StandaloneCluster : IAsyncDisposable
+{
+    public const string Token = "standalone-tests-token-0123456789";
+    private readonly string _scratch;
+    private readonly SessionFolder _session;
+
+    private StandaloneCluster(string scratch, SessionFolder session, HeadServer head, NodeServer node)
+    {
+        _scratch = scratch;
+        _session = session;
+        Head = head;
+        Node = node;
+    }
+
+    public HeadServer Head { get; }
+
+    public NodeServer Node { get; }
+
+    public Endpoint NodeTcp => Node.Endpoints.Single(e => e.SocketPath is null);
+
+    public ClusterOptions DriverOptions => new() { Address = Head.Endpoints[0].ToString(), Token = Token, LogToDriver = false };
+
+    public static async Task<StandaloneCluster> StartAsync(TimeSpan? sessionResumeGrace = null)
+    {
+        var scratch = Directory.CreateTempSubdirectory("terrarium-standalone-").FullName;
+        var session = SessionFolder.Create(Path.Combine(scratch, "runtime"));
+        var head = await HeadServer.StartAsync(new HeadOptions
+        {
+            Endpoints = [Endpoint.Tcp("127.0.0.1", 0)],
+            Token = Token,
+            StorageDirectory = Path.Combine(session.Path, "head"),
+        }, NullLoggerFactory.Instance).DefaultTimeout();
+        var node = await NodeServer.StartAsync(new NodeOptions
+        {
+            Endpoints = [Endpoint.UnixSocket(Path.Combine(session.Path, "node.sock")), Endpoint.Tcp("127.0.0.1", 0)],
+            Head = head.Endpoints[0],
+            Token = Token,
+            NumCpus = 1,
+            WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
+            SessionDirectory = session.Path,
+            CacheDirectory = Path.Combine(scratch, "cache"),
+            SessionResumeGrace = sessionResumeGrace ?? TimeSpan.FromSeconds(30),
+        }, NullLoggerFactory.Instance).DefaultTimeout();
+        return new StandaloneCluster(scratch, session, head, node);
+    }
+
+    /// <summary>A raw gRPC client of the node, over TCP, as any program holding the token could write.</summary>
+    public (IDisposable Channel, Protocol.Node.NodeClient Client) RawNodeClient()
+    {
+        var (channel, invoker) = ClusterChannel.Open(NodeTcp, Token);
+        return (channel, new Protocol.Node.NodeClient(invoker));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Node.DisposeAsync();
+        await Head.DisposeAsync();
+        _session.Dispose();
+        Directory.Delete(_scratch, recursive: true);
+    }
+}
