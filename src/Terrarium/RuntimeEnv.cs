@@ -51,8 +51,8 @@ public sealed record RuntimeEnv
     /// <summary>Limits and timing of the setup (<c>config</c>).</summary>
     public RuntimeEnvConfig? Config { get; init; }
 
-    /// <summary>Whether no field is set.</summary>
-    public bool IsEmpty => this == new RuntimeEnv();
+    /// <summary>Whether the env sets nothing (an empty list or map, or null in JSON, is "not set").</summary>
+    public bool IsEmpty => ToJson() == "{}";
 
     /// <summary>Parses the JSON form, validating keys and types.</summary>
     /// <exception cref="ArgumentException">The JSON is malformed, has an unknown key (with a suggestion) or a value of the wrong type.</exception>

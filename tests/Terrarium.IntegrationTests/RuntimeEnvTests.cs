@@ -22,6 +22,14 @@ public sealed class RuntimeEnvTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task SetupTimeoutMinusOne_MeansNoTimeout_AndTheEnvIsBuilt()
+    {
+        var env = RuntimeEnv.FromJson("""{"env_vars": {"NO_TIMEOUT": "yes"}, "config": {"setup_timeout_seconds": -1}}""");
+
+        Assert.Equal("yes", await Cluster.Submit(() => TestTasks.GetEnv("NO_TIMEOUT"), new TaskOptions { RuntimeEnv = env }).DefaultTimeout());
+    }
+
+    [Fact]
     public async Task EnvVars_NotVisibleToWorkersOfOtherEnvs()
     {
         var name = "TEST_VAR_" + Guid.NewGuid().ToString("N");

@@ -72,6 +72,47 @@ public sealed class RuntimeEnvJsonTests
         Assert.Contains($"'{key}'", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"excludes": []}""")]
+    [InlineData("""{"modules": []}""")]
+    [InlineData("""{"env_vars": {}}""")]
+    [InlineData("""{"pip": null}""")]
+    [InlineData("""{"working_dir": null, "conda": null, "container": null, "config": null}""")]
+    public void FromJson_EmptyOrNullField_IsTheSameEnvAsNone(string json)
+    {
+        var env = RuntimeEnv.FromJson(json);
+
+        Assert.Equal("{}", env.ToJson());
+        Assert.True(env.IsEmpty);
+    }
+
+    [Fact]
+    public void FromJson_NullNestedKey_MeansItsDefault()
+    {
+        var env = RuntimeEnv.FromJson("""{"nuget": {"packages": ["A@1.0.0"], "sources": null}, "config": {"setup_timeout_seconds": null}}""");
+
+        Assert.Equal("""{"nuget":["A@1.0.0"]}""", env.ToJson());
+    }
+
+    [Fact]
+    public void FromJson_TimeoutMinusOne_RoundTripsAsNoTimeout_AndZeroIsRefusedAtParse()
+    {
+        var env = RuntimeEnv.FromJson("""{"config": {"setup_timeout_seconds": -1}}""");
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnv.FromJson("""{"config": {"setup_timeout_seconds": 0}}"""));
+
+        Assert.Equal(RuntimeEnvConfig.NoTimeout, env.Config!.SetupTimeoutSeconds);
+        Assert.Equal(env.ToJson(), RuntimeEnv.FromJson(env.ToJson()).ToJson());
+        Assert.Contains("runtime_env.config.setup_timeout_seconds must be a positive number of seconds, or -1 for no timeout; got 0", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ToJson_EmptyListsAndMapsFromCode_AreLeftOut()
+    {
+        var env = new RuntimeEnv { Excludes = [], Modules = [], EnvVars = new Dictionary<string, string>(), WorkingDir = "./job" };
+
+        Assert.Equal("""{"working_dir":"./job"}""", env.ToJson());
+    }
+
     [Fact]
     public void FromJson_UnknownKey_SuggestsTheClosestKnownKey()
     {

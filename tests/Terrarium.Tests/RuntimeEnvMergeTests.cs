@@ -16,6 +16,18 @@ public sealed class RuntimeEnvMergeTests
     }
 
     [Fact]
+    public void Merge_EmptyListInTheSpecificEnv_IsNotSet_SoTheBaseApplies()
+    {
+        var job = new RuntimeEnv { Excludes = ["*.log"], Modules = ["lib/"] };
+        var task = new RuntimeEnv { Excludes = [], Modules = [] };
+
+        var merged = RuntimeEnvMerge.Merge(job, task)!;
+
+        Assert.Equal(["*.log"], merged.Excludes);
+        Assert.Equal(["lib/"], merged.Modules);
+    }
+
+    [Fact]
     public void Merge_OtherFields_OverrideWhole()
     {
         var job = new RuntimeEnv { NuGet = ["A@1.0.0", "B@1.0.0"], WorkingDir = "job/" };

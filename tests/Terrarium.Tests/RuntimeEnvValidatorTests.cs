@@ -53,14 +53,34 @@ public sealed class RuntimeEnvValidatorTests
         Assert.Contains("reserved", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Validate_NonPositiveTimeout_IsRefused()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-2)]
+    public void Validate_TimeoutNeitherPositiveNorMinusOne_IsRefused(int seconds)
     {
-        var env = new RuntimeEnv { Config = new RuntimeEnvConfig { SetupTimeoutSeconds = 0 } };
+        var env = new RuntimeEnv { Config = new RuntimeEnvConfig { SetupTimeoutSeconds = seconds } };
 
         var error = Assert.Throws<ArgumentException>(() => RuntimeEnvValidator.Validate(env, "env"));
 
-        Assert.Contains("setup_timeout_seconds must be positive", error.Message, StringComparison.Ordinal);
+        Assert.Contains("setup_timeout_seconds must be a positive number of seconds, or -1 for no timeout", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_TimeoutMinusOne_MeansNoTimeout_AsInRay() =>
+        RuntimeEnvValidator.Validate(new RuntimeEnv { Config = new RuntimeEnvConfig { SetupTimeoutSeconds = RuntimeEnvConfig.NoTimeout } }, "env");
+
+    [Theory]
+    [InlineData("s3://bucket/code.zip", "working_dir", "s3")]
+    [InlineData("gs://bucket/code.zip", "working_dir", "gs")]
+    [InlineData("s3://bucket/lib.zip", "modules", "s3")]
+    public void Validate_UriOfASchemeNotFetched_IsRefusedByName(string uri, string field, string scheme)
+    {
+        var env = field == "working_dir" ? new RuntimeEnv { WorkingDir = uri } : new RuntimeEnv { Modules = [uri] };
+
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnvValidator.Validate(env, "env"));
+
+        Assert.Contains($"runtime_env.{field} '{uri}' uses the scheme '{scheme}://', which Terrarium does not fetch", error.Message, StringComparison.Ordinal);
+        Assert.Contains("https:// or file:// URI of a zip, or a pkg:// content URI", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

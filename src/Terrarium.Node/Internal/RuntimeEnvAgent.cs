@@ -50,9 +50,10 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
         using var document = ParseOrFail(canonicalJson);
         var timeout = TimeSpan.FromSeconds(600);
         if (document.RootElement.TryGetProperty("config", out var config) &&
-            config.TryGetProperty("setup_timeout_seconds", out var seconds) && seconds.TryGetInt32(out var value) && value > 0)
+            config.TryGetProperty("setup_timeout_seconds", out var seconds) && seconds.TryGetInt32(out var value))
         {
-            timeout = TimeSpan.FromSeconds(value);
+            // -1 is "no timeout", as in Ray.
+            timeout = value > 0 ? TimeSpan.FromSeconds(value) : value == -1 ? Timeout.InfiniteTimeSpan : timeout;
         }
 
         using var cts = new CancellationTokenSource(timeout, options.TimeProvider);

@@ -28,8 +28,9 @@ internal static class RuntimeEnvMerge
         return new RuntimeEnv
         {
             WorkingDir = specific.WorkingDir ?? baseEnv.WorkingDir,
-            Modules = specific.Modules ?? baseEnv.Modules,
-            Excludes = specific.Excludes ?? baseEnv.Excludes,
+            // An empty list is "not set", as in the env's JSON: the base's applies.
+            Modules = specific.Modules is { Count: > 0 } ? specific.Modules : baseEnv.Modules,
+            Excludes = specific.Excludes is { Count: > 0 } ? specific.Excludes : baseEnv.Excludes,
             NuGet = specific.NuGet ?? baseEnv.NuGet,
             Pip = specific.Pip ?? baseEnv.Pip,
             Conda = specific.Conda ?? baseEnv.Conda,

@@ -36,16 +36,22 @@ internal static class RuntimeEnvReader
         {
             var path = "runtime_env." + field.Name;
             var value = field.Value;
+            if (value.ValueKind == JsonValueKind.Null && Keys.Contains(field.Name))
+            {
+                // As in Ray: null means "not set".
+                continue;
+            }
+
             env = field.Name switch
             {
                 "working_dir" => env with { WorkingDir = String(value, path) },
-                "modules" => env with { Modules = Strings(value, path) },
-                "excludes" => env with { Excludes = Strings(value, path) },
+                "modules" => env with { Modules = NullIfEmpty(Strings(value, path)) },
+                "excludes" => env with { Excludes = NullIfEmpty(Strings(value, path)) },
                 "nuget" => env with { NuGet = NuGet(value, path) },
                 "pip" => env with { Pip = Pip(value, path) },
                 "conda" => env with { Conda = Conda(value, path) },
                 "container" => env with { Container = Container(value, path) },
-                "env_vars" => env with { EnvVars = EnvVars(value, path) },
+                "env_vars" => env with { EnvVars = EnvVars(value, path) is { Count: > 0 } envVars ? envVars : null },
                 "config" => env with { Config = Config(value, path) },
                 _ => throw UnknownKey(field.Name, "runtime_env", Keys),
             };
@@ -53,6 +59,9 @@ internal static class RuntimeEnvReader
 
         return env;
     }
+
+    /// <summary>An empty list is the same as no list: <c>{"excludes": []}</c> and <c>{}</c> are one env.</summary>
+    private static IReadOnlyList<string>? NullIfEmpty(IReadOnlyList<string> values) => values.Count == 0 ? null : values;
 
     /// <summary>An error for an unknown key, suggesting the closest known one.</summary>
     public static ArgumentException UnknownKey(string key, string where, IReadOnlyList<string> known)
@@ -65,6 +74,10 @@ internal static class RuntimeEnvReader
         return new ArgumentException($"unknown key '{key}' in {where}{suggestion} (known keys: {string.Join(", ", known)})");
     }
 
+    /// <summary>A known key whose value is null: "not set", as in Ray.</summary>
+    private static bool IsNullOf(JsonProperty field, params string[] known) =>
+        field.Value.ValueKind == JsonValueKind.Null && known.Contains(field.Name);
+
     private static NuGetSpec NuGet(JsonElement value, string path)
     {
         if (value.ValueKind == JsonValueKind.Array)
@@ -74,7 +87,7 @@ internal static class RuntimeEnvReader
 
         Expect(value, JsonValueKind.Object, path, "a list of packages or an object with 'packages' and 'sources'");
         var spec = new NuGetSpec();
-        foreach (var field in value.EnumerateObject())
+        foreach (var field in value.EnumerateObject().Where(f => !IsNullOf(f, "packages", "sources")))
         {
             spec = field.Name switch
             {
@@ -99,7 +112,7 @@ internal static class RuntimeEnvReader
 
         Expect(value, JsonValueKind.Object, path, "a list of requirements, a requirements.txt path, or an object");
         var spec = new PipSpec();
-        foreach (var field in value.EnumerateObject())
+        foreach (var field in value.EnumerateObject().Where(f => !IsNullOf(f, "packages", "requirements_file", "install_options")))
         {
             spec = field.Name switch
             {
@@ -129,7 +142,7 @@ internal static class RuntimeEnvReader
         Expect(value, JsonValueKind.Object, path, "an object with 'image' and optional 'run_options'");
         string? image = null;
         IReadOnlyList<string> runOptions = [];
-        foreach (var field in value.EnumerateObject())
+        foreach (var field in value.EnumerateObject().Where(f => !IsNullOf(f, "image", "run_options")))
         {
             switch (field.Name)
             {
@@ -167,14 +180,14 @@ internal static class RuntimeEnvReader
     {
         Expect(value, JsonValueKind.Object, path);
         var config = new RuntimeEnvConfig();
-        foreach (var field in value.EnumerateObject())
+        foreach (var field in value.EnumerateObject().Where(f => !IsNullOf(f, "setup_timeout_seconds", "eager_install")))
         {
             config = field.Name switch
             {
                 "setup_timeout_seconds" => config with
                 {
                     SetupTimeoutSeconds = field.Value.ValueKind == JsonValueKind.Number && field.Value.TryGetInt32(out var seconds)
-                        ? seconds
+                        ? RuntimeEnvConfig.CheckTimeout(seconds, $"{path}.setup_timeout_seconds")
                         : throw new ArgumentException($"{path}.setup_timeout_seconds must be a whole number, got {Describe(field.Value)}"),
                 },
                 "eager_install" => config with

@@ -41,9 +41,50 @@ internal static class RuntimeEnvValidator
             }
         }
 
-        if (env.Config is { SetupTimeoutSeconds: <= 0 } config)
+        if (env.Config is { } config)
         {
-            throw new ArgumentException($"runtime_env.config.setup_timeout_seconds must be positive, got {config.SetupTimeoutSeconds}", paramName);
+            try
+            {
+                RuntimeEnvConfig.CheckTimeout(config.SetupTimeoutSeconds, "runtime_env.config.setup_timeout_seconds");
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException(e.Message, paramName, e);
+            }
+        }
+
+        CheckScheme("working_dir", env.WorkingDir, paramName);
+        foreach (var module in env.Modules ?? [])
+        {
+            CheckScheme("modules", module, paramName);
+        }
+    }
+
+    private static readonly string[] s_schemes = ["https", "file", "pkg"];
+
+    /// <summary>
+    /// A URI whose scheme Terrarium does not fetch (<c>s3://</c>, <c>gs://</c>, ...) is refused by name;
+    /// taken for a local path it would fail with a confusing "…/s3:/bucket does not exist".
+    /// </summary>
+    private static void CheckScheme(string field, string? value, string paramName)
+    {
+        var end = value?.IndexOf("://", StringComparison.Ordinal) ?? -1;
+        if (end <= 0 || value![..end].Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('+' or '-' or '.')))
+        {
+            return;
+        }
+
+        var scheme = value[..end].ToLowerInvariant();
+        if (scheme == "http")
+        {
+            throw new ArgumentException($"runtime_env.{field} '{value}': use https:// (plain http is refused)", paramName);
+        }
+
+        if (!s_schemes.Contains(scheme))
+        {
+            throw new ArgumentException(
+                $"runtime_env.{field} '{value}' uses the scheme '{scheme}://', which Terrarium does not fetch; " +
+                "use a local path, an https:// or file:// URI of a zip, or a pkg:// content URI", paramName);
         }
     }
 

@@ -46,7 +46,8 @@ internal static class RuntimeEnvWriter
                 json.WriteEndObject();
             }
 
-            if (env.EnvVars is { } envVars)
+            // An empty map or list is the same as none: one env, one hash.
+            if (env.EnvVars is { Count: > 0 } envVars)
             {
                 json.WriteStartObject("env_vars");
                 foreach (var (name, value) in envVars)
@@ -57,8 +58,8 @@ internal static class RuntimeEnvWriter
                 json.WriteEndObject();
             }
 
-            WriteList(json, "excludes", env.Excludes);
-            WriteList(json, "modules", env.Modules);
+            WriteList(json, "excludes", env.Excludes ?? [], writeEmpty: false);
+            WriteList(json, "modules", env.Modules ?? [], writeEmpty: false);
             if (env.NuGet is { } nuget)
             {
                 if (nuget.Sources.Count == 0)
@@ -113,6 +114,17 @@ internal static class RuntimeEnvWriter
     private static void WriteList(Utf8JsonWriter json, string name, IReadOnlyList<string>? values)
     {
         if (values is null)
+        {
+            return;
+        }
+
+        WriteList(json, name, values, writeEmpty: true);
+    }
+
+    /// <summary>Writes a list; an empty one only when it means something other than "not set".</summary>
+    private static void WriteList(Utf8JsonWriter json, string name, IReadOnlyList<string> values, bool writeEmpty)
+    {
+        if (values.Count == 0 && !writeEmpty)
         {
             return;
         }
