@@ -32,6 +32,25 @@ public sealed class CancellationTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task CancelAsync_TaskWaitingForItsArgument_FailsAtOnce_AndNeverRuns()
+    {
+        var gate = Path.Combine(_scratch, "gate-dependency");
+        var marks = Path.Combine(_scratch, "dependent");
+        var dependency = _cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
+        var dependent = _cluster.Submit(() => CancelTasks.MarkWith(marks, dependency));
+
+        await _cluster.CancelAsync(dependent);
+
+        // Fails while its argument is still being computed: the cancel does not wait for it.
+        await Assert.ThrowsAsync<TaskCancelledException>(() => dependent.DefaultTimeout());
+        Assert.False(dependency.IsReady);
+        File.WriteAllText(gate, "");
+        Assert.Equal(1, await dependency.DefaultTimeout());
+        Assert.Equal(4, await _cluster.Submit(() => TestTasks.Square(2)).DefaultTimeout());
+        Assert.False(File.Exists(marks));
+    }
+
+    [Fact]
     public async Task CancelAsync_RunningTask_CancelsTheTokenItWasGiven()
     {
         var marks = Path.Combine(_scratch, "running");

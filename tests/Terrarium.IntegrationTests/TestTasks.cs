@@ -284,6 +284,13 @@ public static class CancelTasks
         }
     }
 
+    /// <summary>Marks that it ran, with the value it was given.</summary>
+    public static int MarkWith(string marks, int value)
+    {
+        File.AppendAllText(marks, $"ran with {value}\n");
+        return value;
+    }
+
     /// <summary>Marks that it ran.</summary>
     public static int Mark(string marks)
     {
