@@ -19,7 +19,8 @@ public sealed class TaskOptions
     public bool RetryExceptions { get; init; }
 
     /// <summary>
-    /// The longest the task may run, counted from when it is sent to its worker: past it the task is
+    /// The longest the task may run, counted from when its worker is ready for it (a new worker's own
+    /// start does not count): past it the task is
     /// cancelled with force (its worker is killed and replaced) and its ref throws
     /// <see cref="TaskCancelledException"/> with <see cref="TaskCancelledException.TimedOut"/> set.
     /// A timeout is retried only with <see cref="RetryExceptions"/>, within <see cref="MaxRetries"/>.

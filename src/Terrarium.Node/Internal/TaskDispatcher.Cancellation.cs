@@ -66,7 +66,8 @@ internal sealed partial class TaskDispatcher
         {
             foreach (var worker in _workers.Values)
             {
-                if (worker.State != WorkerState.Dead && worker.Assigned.First?.Value is { Timeout: { } timeout } head &&
+                // A starting worker has not begun the task: its clock starts when the worker attaches.
+                if (worker.State is not (WorkerState.Dead or WorkerState.Starting) && worker.Assigned.First?.Value is { Timeout: { } timeout } head &&
                     head.Cancellation is TaskCancellation.None or TaskCancellation.Requested && now - worker.HeadSince >= timeout)
                 {
                     head.Cancellation = TaskCancellation.TimedOut;

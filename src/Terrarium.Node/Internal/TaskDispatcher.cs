@@ -133,6 +133,8 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             else
             {
                 worker.State = WorkerState.Busy;
+                // Its first task starts now: the process's own start counts against no timeout.
+                worker.HeadSince = _options.TimeProvider.GetUtcNow();
                 foreach (var task in worker.Assigned)
                 {
                     Send(worker, task);
