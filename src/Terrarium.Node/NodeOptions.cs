@@ -11,6 +11,12 @@ public sealed class NodeOptions
     /// <summary>Where the node listens for drivers and workers. Required; the first Unix socket serves workers.</summary>
     public IReadOnlyList<Endpoint> Endpoints { get; init; } = [];
 
+    /// <summary>
+    /// The host name or IP drivers and other nodes reach this node's TCP endpoint at, registered with
+    /// the head. Default: null, the endpoint's own host; set it when listening on a wildcard address.
+    /// </summary>
+    public string? AdvertisedHost { get; init; }
+
     /// <summary>The head this node joins. Required.</summary>
     public Endpoint? Head { get; init; }
 

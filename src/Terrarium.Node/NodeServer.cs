@@ -52,7 +52,9 @@ public sealed class NodeServer : IAsyncDisposable
         var node = new NodeServer(server, options);
         try
         {
-            var advertised = server.Endpoints.FirstOrDefault(e => e.SocketPath is null) ?? server.Endpoints[0];
+            var advertised = server.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
+                ? Endpoint.Tcp(options.AdvertisedHost ?? tcp.Host!, tcp.Port)
+                : server.Endpoints[0];
             await server.Services.GetRequiredService<HeadLink>().StartAsync(advertised.ToString(), ct).ConfigureAwait(false);
             server.Services.GetRequiredService<WorkerPool>().Prestart();
             NodeLog.NodeStarted(loggerFactory.CreateLogger<NodeServer>(), options.NodeId, string.Join(", ", server.Endpoints));

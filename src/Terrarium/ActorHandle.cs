@@ -10,11 +10,12 @@ public sealed class ActorHandle<T>
 {
     private readonly Cluster _cluster;
 
-    internal ActorHandle(Cluster cluster, string actorId, string? name)
+    internal ActorHandle(Cluster cluster, string actorId, string? name, string nodeId)
     {
         _cluster = cluster;
         ActorId = actorId;
         Name = name;
+        NodeId = nodeId;
     }
 
     /// <summary>The actor's id in the cluster.</summary>
@@ -23,16 +24,19 @@ public sealed class ActorHandle<T>
     /// <summary>The actor's cluster-wide name, if it has one.</summary>
     public string? Name { get; }
 
+    /// <summary>The node the actor lives on; calls go straight to its worker there.</summary>
+    public string NodeId { get; }
+
     /// <summary>Calls a method of the actor: <c>actor.Call(x =&gt; x.Increment(5))</c>. Arguments are evaluated now.</summary>
     /// <exception cref="ArgumentException">The expression is not one call of a method of the actor.</exception>
-    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, TResult>> call) => _cluster.CallActor<TResult>(ActorId, call);
+    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, TResult>> call) => _cluster.CallActor<TResult>(ActorId, NodeId, call);
 
     /// <summary>Calls an async method of the actor; the ref holds the awaited value.</summary>
     /// <exception cref="ArgumentException">The expression is not one call of a method of the actor.</exception>
-    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, Task<TResult>>> call) => _cluster.CallActor<TResult>(ActorId, call);
+    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, Task<TResult>>> call) => _cluster.CallActor<TResult>(ActorId, NodeId, call);
 
     /// <summary>Kills the actor's process. Calls not yet run fail with <see cref="ActorDiedException"/>, as do later ones.</summary>
-    public Task KillAsync(CancellationToken ct = default) => _cluster.KillActorAsync(ActorId, ct);
+    public Task KillAsync(CancellationToken ct = default) => _cluster.KillActorAsync(ActorId, NodeId, ct);
 
     /// <inheritdoc />
     public override string ToString() => Name is null ? $"Actor({ActorId})" : $"Actor({Name}, {ActorId})";

@@ -22,16 +22,16 @@ public sealed partial class Cluster
         var analyzed = CallAnalyzer.AnalyzeConstructor(constructor, nameof(constructor));
         var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(ActorOptions.RuntimeEnv)}");
         var resources = ToRequest(options.NumCpus, options.Resources);
-        CheckFeasible(resources, analyzed.DisplayName, nameof(options));
+        var (session, nodeId) = _nodes.Place(resources, analyzed.DisplayName, nameof(options));
 
-        var actorId = $"{JobId}/actor-{_session.NewObjectId()}";
+        var actorId = $"{JobId}/actor-{session.NewObjectId()}";
         if (options.Name is { } name)
         {
-            RegisterName(name, actorId, analyzed.Function.Type);
+            RegisterName(name, actorId, nodeId, analyzed.Function.Type);
         }
 
-        _session.DefineEnv(env);
-        ShareDependencies(analyzed);
+        session.DefineEnv(env);
+        ShareDependencies(analyzed, session);
         var create = new CreateActor
         {
             ActorId = actorId,
@@ -43,8 +43,8 @@ public sealed partial class Cluster
         };
         create.Args.AddRange(analyzed.ProtoArgs);
 
-        _session.Send(new ClientRequest { CreateActor = create });
-        return new ActorHandle<T>(this, actorId, options.Name);
+        session.Send(new ClientRequest { CreateActor = create });
+        return new ActorHandle<T>(this, actorId, options.Name, nodeId);
     }
 
     /// <summary>Finds a named actor.</summary>
@@ -64,24 +64,26 @@ public sealed partial class Cluster
             throw new ArgumentException($"actor '{name}' is a {found.ClassName}, not a {typeof(T).FullName}", nameof(T));
         }
 
-        return new ActorHandle<T>(this, found.ActorId, name);
+        return new ActorHandle<T>(this, found.ActorId, name, found.NodeId);
     }
 
-    internal ObjectRef<TResult> CallActor<TResult>(string actorId, LambdaExpression call)
+    internal ObjectRef<TResult> CallActor<TResult>(string actorId, string nodeId, LambdaExpression call)
     {
         ThrowIfDisposed();
         RefuseTaskTypes(typeof(TResult), nameof(call));
         var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
-        var handle = _session.CallerOf(actorId).Call(_session.NewObjectId(), analyzed.Function, analyzed.Args);
+        var session = _nodes.Session(nodeId);
+        var handle = session.CallerOf(actorId).Call(session.NewObjectId(), analyzed.Function, analyzed.Args);
         return new ObjectRef<TResult>(handle);
     }
 
-    internal async Task KillActorAsync(string actorId, CancellationToken ct)
+    internal async Task KillActorAsync(string actorId, string nodeId, CancellationToken ct)
     {
         ThrowIfDisposed();
-        var id = _session.NewObjectId();
-        var handle = _session.Track(id);
-        _session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });
+        var session = _nodes.Session(nodeId);
+        var id = session.NewObjectId();
+        var handle = session.Track(id);
+        session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });
         var ready = await handle.Ready.WaitAsync(ct).ConfigureAwait(false);
         if (ready.Error is { } error)
         {
@@ -89,13 +91,13 @@ public sealed partial class Cluster
         }
     }
 
-    private void RegisterName(string name, string actorId, string className)
+    private void RegisterName(string name, string actorId, string nodeId, string className)
     {
         try
         {
             _head.RegisterActorName(new RegisterActorNameRequest
             {
-                Name = name, ActorId = actorId, NodeId = NodeId, JobId = JobId, ClassName = className,
+                Name = name, ActorId = actorId, NodeId = nodeId, JobId = JobId, ClassName = className,
             });
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)

@@ -53,7 +53,7 @@ public sealed partial class Cluster
         ArgumentNullException.ThrowIfNull(reference);
         ThrowIfDisposed();
         var handle = reference.Handle;
-        if (handle.Session != _session)
+        if (!_nodes.Sessions.Contains(handle.Session))
         {
             throw new ArgumentException($"{reference} belongs to another cluster connection; cancel it through that one", nameof(reference));
         }
@@ -68,7 +68,7 @@ public sealed partial class Cluster
 
         if (!reference.IsReady)
         {
-            _session.Send(new ClientRequest { Cancel = new CancelTask { TaskId = handle.Id, Force = force } });
+            handle.Session.Send(new ClientRequest { Cancel = new CancelTask { TaskId = handle.Id, Force = force } });
         }
 
         return Task.CompletedTask;
@@ -152,12 +152,12 @@ public sealed partial class Cluster
         var analyzed = CallAnalyzer.AnalyzeStaticCall(call, nameof(call));
         var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(TaskOptions.RuntimeEnv)}");
         var resources = ToRequest(options.NumCpus, options.Resources);
-        CheckFeasible(resources, analyzed.DisplayName, nameof(options));
+        var (session, _) = _nodes.Place(resources, analyzed.DisplayName, nameof(options));
 
-        _session.DefineEnv(env);
-        ShareDependencies(analyzed);
-        var id = _session.NewObjectId();
-        var handle = _session.Track(id);
+        session.DefineEnv(env);
+        ShareDependencies(analyzed, session);
+        var id = session.NewObjectId();
+        var handle = session.Track(id);
         var submit = new SubmitTask
         {
             TaskId = id,
@@ -171,18 +171,22 @@ public sealed partial class Cluster
         };
         submit.Args.AddRange(analyzed.ProtoArgs);
 
-        _session.Send(new ClientRequest { SubmitTask = submit });
+        session.Send(new ClientRequest { SubmitTask = submit });
+        _nodes.CountUntilDone(handle, options.NumCpus);
         return new ObjectRef<T>(handle);
     }
 
-    /// <summary>Actor call results this process holds go to the node before a request that depends on them.</summary>
-    private void ShareDependencies(AnalyzedCall analyzed)
+    /// <summary>
+    /// Objects a request depends on that its node does not hold — actor call results this process
+    /// holds, results made on other nodes — go to that node before the request.
+    /// </summary>
+    private static void ShareDependencies(AnalyzedCall analyzed, NodeSession session)
     {
         foreach (var arg in analyzed.Args)
         {
             if (arg.Dependency is { } dependency)
             {
-                _session.ShareWithNode(dependency.Handle);
+                session.ShareWithNode(dependency.Handle);
             }
         }
     }
@@ -239,29 +243,6 @@ public sealed partial class Cluster
 
         return request;
     }
-
-    /// <summary>Refuses work no node of the cluster could ever run, rather than queue it forever.</summary>
-    private void CheckFeasible(ResourceRequest request, string what, string paramName)
-    {
-        if (_nodeTotals.Any(total => Fits(request, total)))
-        {
-            return;
-        }
-
-        // Rare (only when no known node fits) and inside the synchronous Submit: nodes may have joined since.
-        _nodeTotals = ListNodeTotalsAsync(_head, CancellationToken.None).GetAwaiter().GetResult();
-        if (_nodeTotals.Any(total => Fits(request, total)))
-        {
-            return;
-        }
-
-        var wanted = string.Join(", ", request.Custom.Select(kv => $"{kv.Key}={kv.Value}").Prepend($"CPU={request.NumCpus}"));
-        var offered = string.Join("; ", _nodeTotals.Select(t => string.Join(", ", t.Select(kv => $"{kv.Key}={kv.Value}"))));
-        throw new ArgumentException($"{what} asks for {wanted}, which no node of the cluster offers (nodes offer: {offered})", paramName);
-    }
-
-    private static bool Fits(ResourceRequest request, IReadOnlyDictionary<string, double> total) =>
-        request.NumCpus <= total.GetValueOrDefault("CPU") && request.Custom.All(kv => kv.Value <= total.GetValueOrDefault(kv.Key));
 
     private static void RefuseTaskTypes(Type resultType, string paramName)
     {

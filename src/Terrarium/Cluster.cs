@@ -3,6 +3,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Terrarium.Internal;
 using Terrarium.Internal.Packaging;
+using Terrarium.Internal.Placement;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
@@ -19,7 +20,9 @@ public sealed partial class Cluster : IAsyncDisposable
     private static Cluster? s_current;
     private static Func<Cluster>? s_workerClusterFactory;
 
+    // The session with this process's own node; _nodes has it and the sessions with other nodes.
     private readonly NodeSession _session;
+    private readonly NodeRouter _nodes;
     private readonly GrpcChannel _headChannel;
     private readonly Protocol.Head.HeadClient _head;
     private readonly EmbeddedCluster? _embedded;
@@ -28,22 +31,21 @@ public sealed partial class Cluster : IAsyncDisposable
     private readonly EnvPackager _envPackager;
     private readonly ClusterLogPrinter? _printer;
     private readonly string _token;
-    private IReadOnlyList<IReadOnlyDictionary<string, double>> _nodeTotals;
     private int _disposed;
 
     private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string headAddress, string token, string jobId, RuntimeEnv? baseEnv,
-        IReadOnlyList<IReadOnlyDictionary<string, double>> nodeTotals, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes)
+        IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes)
     {
         _session = session;
         _session.ValueOptions = Serializer.BoundTo(this);
         _headChannel = headChannel;
         _head = new Protocol.Head.HeadClient(head);
+        _nodes = new NodeRouter(session, _head, nodes);
         _embedded = embedded;
         _baseEnvSpec = baseEnv;
         _envPackager = new EnvPackager(
             new DirectoryPackager(maxPackageBytes, message => Console.Error.WriteLine("warning: " + message)),
             new PackageUploader(_head));
-        _nodeTotals = nodeTotals;
         _printer = printer;
         _token = token;
         Address = headAddress;
@@ -109,6 +111,12 @@ public sealed partial class Cluster : IAsyncDisposable
         }
         else
         {
+            string? localToken = null;
+            if (address == "auto")
+            {
+                (address, localToken) = FindLocalHead();
+            }
+
             try
             {
                 headEndpoint = Endpoint.Parse(address);
@@ -118,7 +126,7 @@ public sealed partial class Cluster : IAsyncDisposable
                 throw new ArgumentException(e.Message, nameof(options), e);
             }
 
-            token = options.Token ?? Environment.GetEnvironmentVariable(ClusterToken.EnvironmentVariable)
+            token = options.Token ?? Environment.GetEnvironmentVariable(ClusterToken.EnvironmentVariable) ?? localToken
                 ?? throw new ArgumentException(
                     $"joining the cluster at {address} needs its token: set {nameof(ClusterOptions.Token)} or {ClusterToken.EnvironmentVariable}", nameof(options));
         }
@@ -160,7 +168,7 @@ public sealed partial class Cluster : IAsyncDisposable
             }
         }
 
-        await _session.DisposeAsync().ConfigureAwait(false);
+        await _nodes.DisposeAsync().ConfigureAwait(false);
         try
         {
             await _head.FinishJobAsync(new FinishJobRequest { JobId = JobId }, deadline: DateTime.UtcNow.AddSeconds(5)).ConfigureAwait(false);
@@ -187,10 +195,10 @@ public sealed partial class Cluster : IAsyncDisposable
         string workerId, RuntimeEnv? workerEnv, CancellationToken ct)
     {
         var (headChannel, headInvoker) = ClusterChannel.Open(head, token);
-        var totals = await ListNodeTotalsAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
+        var nodes = await NodeRouter.ListNodesAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
         var session = await NodeSession.OpenAsync(node, token,
             new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, WorkerId = workerId }, null, ct).ConfigureAwait(false);
-        return new Cluster(session, headChannel, headInvoker, head.ToString(), token, jobId, workerEnv, totals, null, null, new ClusterOptions().MaxPackageBytes);
+        return new Cluster(session, headChannel, headInvoker, head.ToString(), token, jobId, workerEnv, nodes, null, null, new ClusterOptions().MaxPackageBytes);
     }
 
     private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, string token, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
@@ -216,8 +224,7 @@ public sealed partial class Cluster : IAsyncDisposable
                 JobCodeDir = AppContext.BaseDirectory,
                 SubscribeLogs = options.LogToDriver,
             }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
-            var totals = nodes.Nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources).ToList();
-            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), token, job.JobId, jobEnv, totals, embedded, printer, options.MaxPackageBytes);
+            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), token, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options.MaxPackageBytes);
             try
             {
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.
@@ -243,10 +250,13 @@ public sealed partial class Cluster : IAsyncDisposable
         }
     }
 
-    private static async Task<IReadOnlyList<IReadOnlyDictionary<string, double>>> ListNodeTotalsAsync(Protocol.Head.HeadClient head, CancellationToken ct)
+    /// <summary>The head this user started on this machine with <c>terrarium start --head</c>, for <c>Address = "auto"</c>.</summary>
+    private static (string Address, string Token) FindLocalHead()
     {
-        var nodes = await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
-        return nodes.Nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources).ToList();
+        var head = DaemonRecord.FindLive().FirstOrDefault(d => d.Role == "head")
+            ?? throw new InvalidOperationException(
+                "Address = \"auto\" found no cluster head started by this user on this machine: start one with `terrarium start --head`, or give its address");
+        return (head.HeadAddress, head.Token);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);

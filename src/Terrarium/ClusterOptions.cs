@@ -9,8 +9,10 @@ public sealed class ClusterOptions
     public const string AddressEnvironmentVariable = "TERRARIUM_ADDRESS";
 
     /// <summary>
-    /// A running cluster's node to join (<c>host:port</c> or <c>unix:/path</c>). Default: null, which
-    /// reads <c>TERRARIUM_ADDRESS</c> and otherwise starts an embedded cluster inside this process.
+    /// The head of a running cluster to join: <c>host:port</c> as <c>terrarium start --head</c> printed
+    /// it (or <c>unix:/path</c>), or <c>"auto"</c> for the cluster this user started on this machine
+    /// (its token too is found). Default: null, which reads <c>TERRARIUM_ADDRESS</c> and otherwise
+    /// starts an embedded cluster inside this process.
     /// </summary>
     public string? Address { get; init; }
 
@@ -70,11 +72,7 @@ public sealed class ClusterOptions
     internal string ResolveCacheDirectory() => CacheDirectory ?? DefaultCacheDirectory();
 
     /// <summary><c>TERRARIUM_CACHE_DIR</c>, else <c>terrarium</c> under the user's cache directory.</summary>
-    internal static string DefaultCacheDirectory() =>
-        Environment.GetEnvironmentVariable("TERRARIUM_CACHE_DIR")
-        ?? Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "terrarium");
+    internal static string DefaultCacheDirectory() => Protocol.Hosting.UserFolders.Cache();
 
     internal void Validate()
     {

@@ -75,6 +75,18 @@ public sealed class SessionFolder : IDisposable
         }
     }
 
+    /// <summary>Whether <paramref name="folder"/> is a session folder whose owner is alive.</summary>
+    public static bool IsLive(string folder)
+    {
+        if (!File.Exists(System.IO.Path.Combine(folder, LockFileName)))
+        {
+            return false;
+        }
+
+        using var free = Open(System.IO.Path.Combine(folder, LockFileName), FileMode.Open);
+        return free is null;
+    }
+
     /// <summary>
     /// The session lock, or null when a live process holds it (or, for <see cref="FileMode.Open"/>,
     /// it does not exist: not a session folder). On Unix .NET takes an advisory <c>flock</c> for

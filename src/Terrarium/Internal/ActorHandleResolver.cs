@@ -5,7 +5,7 @@ namespace Terrarium.Internal;
 
 /// <summary>
 /// Lets an <see cref="ActorHandle{T}"/> travel as an argument or a result: it goes over the wire as
-/// its actor's id and name, and comes back bound to the cluster that reads it (a result, to the
+/// its actor's id, name and node, and comes back bound to the cluster that reads it (a result, to the
 /// cluster whose ref it is; an argument in a task or actor, to <see cref="Cluster.Current"/>).
 /// </summary>
 internal sealed class ActorHandleResolver : IFormatterResolver
@@ -33,9 +33,10 @@ internal sealed class ActorHandleFormatter<TActor> : IMessagePackFormatter<Actor
             return;
         }
 
-        writer.WriteArrayHeader(2);
+        writer.WriteArrayHeader(3);
         writer.Write(value.ActorId);
         writer.Write(value.Name);
+        writer.Write(value.NodeId);
     }
 
     public ActorHandle<TActor>? Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
@@ -45,18 +46,19 @@ internal sealed class ActorHandleFormatter<TActor> : IMessagePackFormatter<Actor
             return null;
         }
 
-        if (reader.ReadArrayHeader() != 2)
+        if (reader.ReadArrayHeader() != 3)
         {
-            throw new MessagePackSerializationException("an actor handle is an array of its id and name");
+            throw new MessagePackSerializationException("an actor handle is an array of its id, name and node id");
         }
 
         var actorId = reader.ReadString();
         var name = reader.ReadString();
+        var nodeId = reader.ReadString() ?? "";
         if (string.IsNullOrEmpty(actorId))
         {
             throw new MessagePackSerializationException("an actor handle needs an actor id");
         }
 
-        return new ActorHandle<TActor>((options as ClusterBoundOptions)?.Cluster ?? Cluster.Current, actorId, name);
+        return new ActorHandle<TActor>((options as ClusterBoundOptions)?.Cluster ?? Cluster.Current, actorId, name, nodeId);
     }
 }

@@ -39,9 +39,15 @@ internal sealed class NodeSession : IAsyncDisposable
     private int _blocked;
     private string _blockedWorkId = "";
     private volatile string? _failure;
+    // Set when the head declared the node dead: no resuming, pending objects are lost now.
+    private volatile string? _abandoned;
 
-    private NodeSession(Endpoint node, string token, OpenSession open, Action<LogLines>? onLogs)
+    // A worker's session with another node: waits are reported to the worker's own node, through this one.
+    private readonly NodeSession? _blockedReportsTo;
+
+    private NodeSession(Endpoint node, string token, OpenSession open, Action<LogLines>? onLogs, NodeSession? blockedReportsTo = null)
     {
+        _blockedReportsTo = blockedReportsTo;
         (_channel, var invoker) = ClusterChannel.Open(node, token);
         _client = new Protocol.Node.NodeClient(invoker);
         _token = token;
@@ -56,7 +62,7 @@ internal sealed class NodeSession : IAsyncDisposable
     public string NodeAddress { get; }
 
     /// <summary>Whether waits are reported to the node: this session is a worker's, whose CPU a wait lends back.</summary>
-    public bool ReportsBlocking => _reportsBlocking;
+    public bool ReportsBlocking => _reportsBlocking || _blockedReportsTo is { ReportsBlocking: true };
 
     /// <summary>How values read through this session are deserialized: bound to the cluster that owns it.</summary>
     public MessagePack.MessagePackSerializerOptions ValueOptions { get; set; } = Serializer.Options;
@@ -80,6 +86,22 @@ internal sealed class NodeSession : IAsyncDisposable
             await session.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// A session with another node of the cluster, for work placed there: the same job, opened
+    /// without waiting for the node's answer (requests queue behind the open); a worker's waits are
+    /// still reported to its own node through this session.
+    /// </summary>
+    public NodeSession OpenSibling(Endpoint node)
+    {
+        var open = _open.Clone();
+        open.WorkerId = "";
+        open.ResumeSessionId = "";
+        return new NodeSession(node, _token, open, _onLogs, _reportsBlocking ? this : _blockedReportsTo)
+        {
+            ValueOptions = ValueOptions,
+        };
     }
 
     public string NewObjectId() => _idPrefix + Interlocked.Increment(ref _nextId).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
@@ -109,11 +131,13 @@ internal sealed class NodeSession : IAsyncDisposable
 
     /// <summary>
     /// Makes sure the node will hold an object this process holds, before a request that depends
-    /// on it is sent: a put if the value is here, else a promise now and the put when it comes.
+    /// on it is sent: a put if the value is here, else a promise now and the put when it comes. An
+    /// object of another node (a task's result there) comes the same way: through this process,
+    /// which receives every result of its own work.
     /// </summary>
     public void ShareWithNode(ObjectHandle handle)
     {
-        if (handle.Session != this || !handle.MarkOnNode())
+        if (handle.Session == this ? !handle.MarkOnNode() : !handle.AddCopyOn(this))
         {
             return;
         }
@@ -167,12 +191,35 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The node is gone for good (the head declared it dead): stop trying to resume, and fail what
+    /// was awaited from it with <see cref="ObjectLostException"/> naming <paramref name="reason"/>.
+    /// </summary>
+    public void Abandon(string reason)
+    {
+        if (_abandoned is not null || _failure is not null)
+        {
+            return;
+        }
+
+        _abandoned = reason;
+        lock (_requestLock)
+        {
+            _call.Dispose();
+        }
+    }
+
     public void ReleaseFromFinalizer(string id) =>
         TrySend(new ClientRequest { Release = new ReleaseObjects { ObjectIds = { id } } });
 
     /// <summary>Marks this worker as waiting on an object until the returned scope is disposed.</summary>
     public BlockedScope EnterBlocked()
     {
+        if (_blockedReportsTo is not null)
+        {
+            return _blockedReportsTo.EnterBlocked();
+        }
+
         if (_reportsBlocking && Interlocked.Increment(ref _blocked) == 1)
         {
             // A worker runs one task at a time: the task that starts waiting is the one running.
@@ -230,6 +277,12 @@ internal sealed class NodeSession : IAsyncDisposable
         while (true)
         {
             reason = await ReadStreamAsync(_call).ConfigureAwait(false);
+            if (_abandoned is { } abandoned)
+            {
+                reason = abandoned;
+                break;
+            }
+
             if (_disposing || !_opened.Task.IsCompletedSuccessfully)
             {
                 break;
@@ -237,7 +290,7 @@ internal sealed class NodeSession : IAsyncDisposable
 
             if (!await ResumeAsync().ConfigureAwait(false))
             {
-                reason += $"; the session could not be resumed within {ResumeWindow.TotalSeconds:0} s";
+                reason = _abandoned ?? reason + $"; the session could not be resumed within {ResumeWindow.TotalSeconds:0} s";
                 break;
             }
         }
@@ -349,7 +402,7 @@ internal sealed class NodeSession : IAsyncDisposable
         resume.ResumeSessionId = sessionId;
         var deadline = DateTime.UtcNow + ResumeWindow;
         var delay = TimeSpan.FromMilliseconds(50);
-        while (!_disposing && DateTime.UtcNow < deadline)
+        while (!_disposing && _abandoned is null && DateTime.UtcNow < deadline)
         {
             var (call, requests) = StartStream(resume);
             try

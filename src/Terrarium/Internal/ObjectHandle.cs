@@ -25,7 +25,20 @@ internal sealed class ObjectHandle
         }
     }
 
-    ~ObjectHandle() => _session.ReleaseFromFinalizer(Id);
+    // Other nodes this process put the object on, for work placed there; released with it.
+    private List<NodeSession>? _copies;
+
+    ~ObjectHandle()
+    {
+        _session.ReleaseFromFinalizer(Id);
+        if (_copies is { } copies)
+        {
+            foreach (var copy in copies)
+            {
+                copy.ReleaseFromFinalizer(Id);
+            }
+        }
+    }
 
     public string Id { get; }
 
@@ -44,6 +57,24 @@ internal sealed class ObjectHandle
         if (Interlocked.Exchange(ref _onNode, 1) != 0)
         {
             return false;
+        }
+
+        GC.ReRegisterForFinalize(this);
+        return true;
+    }
+
+    /// <summary>Records that <paramref name="session"/>'s node gets a copy of the object; true the first time only.</summary>
+    public bool AddCopyOn(NodeSession session)
+    {
+        lock (_ready)
+        {
+            _copies ??= [];
+            if (_copies.Contains(session))
+            {
+                return false;
+            }
+
+            _copies.Add(session);
         }
 
         GC.ReRegisterForFinalize(this);

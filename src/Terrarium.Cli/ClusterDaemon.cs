@@ -1,0 +1,136 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Terrarium.Head;
+using Terrarium.Node;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Cli;
+
+/// <summary>
+/// A head (with a node of its own) or a node, served by this process until it is disposed. Its
+/// session folder holds the node's worker socket and logs, and the <see cref="DaemonRecord"/> by
+/// which other commands on this machine find it.
+/// </summary>
+internal sealed class ClusterDaemon : IAsyncDisposable
+{
+    private readonly SessionFolder _session;
+    private readonly HeadServer? _head;
+    private readonly NodeServer _node;
+
+    private ClusterDaemon(SessionFolder session, HeadServer? head, NodeServer node, string headAddress)
+    {
+        _session = session;
+        _head = head;
+        _node = node;
+        HeadAddress = headAddress;
+    }
+
+    public string HeadAddress { get; }
+
+    public string NodeId => _node.Options.NodeId;
+
+    public static async Task<ClusterDaemon> StartAsync(StartSettings settings, string token, string logFile, ILoggerFactory loggerFactory, CancellationToken ct)
+    {
+        var session = SessionFolder.Create();
+        HeadServer? head = null;
+        try
+        {
+            Endpoint headAddress;
+            if (settings.IsHead)
+            {
+                head = await StartHeadAsync(settings, token, session.Path, loggerFactory, ct).ConfigureAwait(false);
+                headAddress = Endpoint.Tcp(settings.AdvertisedHost, head.Endpoints[0].Port);
+            }
+            else
+            {
+                headAddress = settings.HeadAddress!;
+            }
+
+            var node = await StartNodeAsync(settings, token, session.Path, head?.Endpoints[0] ?? headAddress, loggerFactory, ct).ConfigureAwait(false);
+            var daemon = new ClusterDaemon(session, head, node, headAddress.ToString());
+            new DaemonRecord
+            {
+                Role = settings.IsHead ? "head" : "node",
+                Pid = Environment.ProcessId,
+                HeadAddress = daemon.HeadAddress,
+                NodeId = node.Options.NodeId,
+                Token = token,
+                LogFile = logFile,
+            }.Write(session.Path);
+            return daemon;
+        }
+        catch
+        {
+            if (head is not null)
+            {
+                await head.DisposeAsync().ConfigureAwait(false);
+            }
+
+            session.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _node.DisposeAsync().ConfigureAwait(false);
+            if (_head is not null)
+            {
+                await _head.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _session.Dispose();
+        }
+    }
+
+    private static async Task<HeadServer> StartHeadAsync(StartSettings settings, string token, string sessionPath, ILoggerFactory loggerFactory, CancellationToken ct)
+    {
+        try
+        {
+            return await HeadServer.StartAsync(new HeadOptions
+            {
+                Endpoints = [Endpoint.Tcp(settings.Host, settings.Port)],
+                Token = token,
+                StorageDirectory = Path.Combine(sessionPath, "head"),
+                NodeDeathTimeout = settings.NodeDeathTimeout,
+            }, loggerFactory, ct).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new UserError($"the head cannot listen on {settings.Host}:{settings.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message} (choose another --port, or stop what uses it)");
+        }
+    }
+
+    private static async Task<NodeServer> StartNodeAsync(StartSettings settings, string token, string sessionPath, Endpoint head,
+        ILoggerFactory loggerFactory, CancellationToken ct)
+    {
+        var options = new NodeOptions
+        {
+            Endpoints = [Endpoint.UnixSocket(Path.Combine(sessionPath, "node.sock")), Endpoint.Tcp(settings.Host, 0)],
+            AdvertisedHost = settings.AdvertisedHost,
+            Head = head,
+            Token = token,
+            NumCpus = settings.NumCpus,
+            Resources = settings.Resources,
+            WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
+            SessionDirectory = sessionPath,
+            CacheDirectory = settings.CacheDirectory is { } cache ? Path.GetFullPath(cache) : UserFolders.Cache(),
+        };
+        try
+        {
+            return await NodeServer.StartAsync(options, loggerFactory, ct).ConfigureAwait(false);
+        }
+        catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.Unauthenticated)
+        {
+            throw new UserError($"the head at {head} refused this node's token: pass the cluster's token with --token or {ClusterToken.EnvironmentVariable}");
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            throw new UserError($"cannot reach the head at {head}: {e.Status.Detail}");
+        }
+    }
+}

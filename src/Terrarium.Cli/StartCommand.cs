@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Terrarium.Cli;
+
+/// <summary><c>terrarium start</c>: a head (with a node) or a node joining a head, in the background or the foreground.</summary>
+internal static class StartCommand
+{
+    public static Command Create()
+    {
+        var head = new Option<bool>("--head") { Description = "Start a new cluster: its head, and a node on this machine" };
+        var address = new Option<string?>("--address") { Description = "Join the cluster whose head is at HOST:PORT (default: TERRARIUM_ADDRESS)" };
+        var host = new Option<string>("--host")
+        {
+            Description = "The IP address to listen on: 127.0.0.1 keeps the cluster on this machine; 0.0.0.0 listens on every interface",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
+        var port = new Option<int?>("--port") { Description = $"The head's TCP port (default {StartSettings.DefaultHeadPort}; 0 picks a free one)" };
+        var numCpus = new Option<double?>("--num-cpus") { Description = "CPUs this node offers to tasks and actors (default: the machine's; 0 for a head that runs no work)" };
+        var resources = new Option<string?>("--resources") { Description = "Custom resources this node offers, as JSON: '{\"gpu\": 2, \"ssd\": 1}'" };
+        var token = new Option<string?>("--token")
+        {
+            Description = $"The cluster token (default: {Protocol.Hosting.ClusterToken.EnvironmentVariable}, else the one stored in {TokenStore.FilePath}, generated if missing)",
+        };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Where this node caches packages and environments (default: TERRARIUM_CACHE_DIR or ~/.cache/terrarium)" };
+        var deathTimeout = new Option<double>("--node-death-timeout")
+        {
+            Description = "Seconds a node may stay silent before the head declares it dead (head only)",
+            DefaultValueFactory = _ => 10,
+        };
+        var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
+        var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
+
+        var command = new Command("start", "Start a cluster's head, or a node that joins one")
+        {
+            head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, block, readyFile,
+        };
+        command.SetAction((parse, ct) => UserError.Report(async () =>
+        {
+            var settings = StartSettings.Parse(parse.GetValue(head), parse.GetValue(address), parse.GetValue(host)!, parse.GetValue(port),
+                parse.GetValue(numCpus), parse.GetValue(resources), parse.GetValue(token), parse.GetValue(cacheDir), parse.GetValue(deathTimeout));
+            var (clusterToken, tokenSource) = settings.IsHead
+                ? TokenStore.FindOrCreate(settings.Token)
+                : TokenStore.Find(settings.Token) ?? throw new UserError(
+                    $"joining a cluster needs its token: pass --token, set {Protocol.Hosting.ClusterToken.EnvironmentVariable}, or store it in {TokenStore.FilePath}");
+            if (!parse.GetValue(block))
+            {
+                return await BackgroundDaemon.StartAsync(parse.Tokens.Select(t => t.Value).ToList(), settings, ct).ConfigureAwait(false);
+            }
+
+            return await RunInForegroundAsync(settings, clusterToken, tokenSource, parse.GetValue(readyFile), ct).ConfigureAwait(false);
+        }));
+        return command;
+    }
+
+    private static async Task<int> RunInForegroundAsync(StartSettings settings, string token, string tokenSource, string? readyFile, CancellationToken ct)
+    {
+        using var loggerFactory = LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(LogLevel.Warning)
+            // A start that fails (a port in use) is reported once, as one line, not as the host's stack trace.
+            .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)
+            .AddSimpleConsole(o => o.SingleLine = true));
+        var logFile = Environment.GetEnvironmentVariable(BackgroundDaemon.LogFileVariable) ?? "";
+        var daemon = await ClusterDaemon.StartAsync(settings, token, logFile, loggerFactory, ct).ConfigureAwait(false);
+        await using (daemon.ConfigureAwait(false))
+        {
+            var summary = Summary(settings, daemon, tokenSource);
+            Console.Out.Write(summary);
+            Console.Out.Flush();
+            if (readyFile is not null)
+            {
+                // Renamed into place: the waiting command never reads half a summary.
+                await File.WriteAllTextAsync(readyFile + ".new", summary, CancellationToken.None).ConfigureAwait(false);
+                File.Move(readyFile + ".new", readyFile);
+            }
+
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Out.WriteLine($"stopping {(settings.IsHead ? "the head" : "node " + daemon.NodeId)} and its workers");
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>What a user needs next: the address, how another machine joins, how a driver connects.</summary>
+    private static string Summary(StartSettings settings, ClusterDaemon daemon, string tokenSource)
+    {
+        var resources = string.Join(", ", settings.Resources.Select(kv => $"{kv.Key}={kv.Value.ToString(CultureInfo.InvariantCulture)}")
+            .Prepend($"CPU={settings.NumCpus.ToString(CultureInfo.InvariantCulture)}"));
+        var tokenHint = $"--token \"$(cat {TokenStore.FilePath})\"";
+        if (!settings.IsHead)
+        {
+            return $"Terrarium node {daemon.NodeId} ({resources}) joined the cluster at {daemon.HeadAddress}.{Environment.NewLine}";
+        }
+
+        var lines = new List<string>
+        {
+            $"Terrarium head started at {daemon.HeadAddress}, with node {daemon.NodeId} ({resources}).",
+            $"  Join from another machine:  terrarium start --address {daemon.HeadAddress} {tokenHint}",
+            $"  Connect a driver:           new ClusterOptions {{ Address = \"{daemon.HeadAddress}\", Token = <the token> }}",
+            "                              (or TERRARIUM_ADDRESS and TERRARIUM_TOKEN; on this machine, Address = \"auto\")",
+            $"  The token:                  {tokenSource}",
+            "  Stop:                       terrarium stop",
+        };
+        if (!settings.IsLoopback)
+        {
+            lines.Add($"  Listening on {settings.Host}: other machines can reach this cluster; only holders of the token get in.");
+        }
+
+        return string.Join(Environment.NewLine, lines) + Environment.NewLine;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Net;
+using System.Text.Json;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Cli;
+
+/// <summary>What <c>terrarium start</c> was asked for, checked: every mistake is a <see cref="UserError"/>.</summary>
+internal sealed record StartSettings
+{
+    public const int DefaultHeadPort = 6380;
+
+    public bool IsHead { get; init; }
+
+    /// <summary>The head to join (a node), or null for a head.</summary>
+    public Endpoint? HeadAddress { get; init; }
+
+    public string Host { get; init; } = "127.0.0.1";
+
+    public int Port { get; init; } = DefaultHeadPort;
+
+    public double NumCpus { get; init; } = Environment.ProcessorCount;
+
+    public IReadOnlyDictionary<string, double> Resources { get; init; } = new Dictionary<string, double>();
+
+    public string? Token { get; init; }
+
+    public string? CacheDirectory { get; init; }
+
+    public TimeSpan NodeDeathTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether the host is loopback: anything else is reachable from other machines.</summary>
+    public bool IsLoopback => IPAddress.TryParse(Host, out var ip) ? IPAddress.IsLoopback(ip) : Host == "localhost";
+
+    /// <summary>The host others reach this machine at: a wildcard listen address advertises the machine's name.</summary>
+    public string AdvertisedHost =>
+        IPAddress.TryParse(Host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? Dns.GetHostName() : Host;
+
+    public static StartSettings Parse(bool head, string? address, string host, int? port, double? numCpus, string? resourcesJson,
+        string? token, string? cacheDir, double nodeDeathTimeoutSeconds)
+    {
+        address ??= head ? null : Environment.GetEnvironmentVariable("TERRARIUM_ADDRESS");
+        if (head == (address is not null))
+        {
+            throw new UserError(head
+                ? "--head starts a new cluster and --address joins one: give only one of them"
+                : "give --head to start a cluster, or --address HOST:PORT (or TERRARIUM_ADDRESS) to join one");
+        }
+
+        if (host != "localhost" && !IPAddress.TryParse(host, out _))
+        {
+            throw new UserError($"--host '{host}' is not an IP address to listen on (127.0.0.1 for this machine only, 0.0.0.0 for all interfaces)");
+        }
+
+        if (port is < 0 or > 65535)
+        {
+            throw new UserError($"--port {port} is not a TCP port (0-65535; 0 picks a free one)");
+        }
+
+        if (!head && port is not null)
+        {
+            throw new UserError("--port sets the head's port; a joining node picks a free port of its own");
+        }
+
+        if (numCpus is < 0 || (numCpus is { } cpus && !double.IsFinite(cpus)))
+        {
+            throw new UserError($"--num-cpus {numCpus} must be zero or more");
+        }
+
+        if (nodeDeathTimeoutSeconds <= 1 || !double.IsFinite(nodeDeathTimeoutSeconds))
+        {
+            throw new UserError($"--node-death-timeout {nodeDeathTimeoutSeconds} must be more than 1 second (nodes report every second)");
+        }
+
+        Endpoint? headAddress = null;
+        if (address is not null)
+        {
+            try
+            {
+                headAddress = Endpoint.Parse(address);
+            }
+            catch (FormatException e)
+            {
+                throw new UserError($"--address: {e.Message}");
+            }
+        }
+
+        return new StartSettings
+        {
+            IsHead = head,
+            HeadAddress = headAddress,
+            Host = host,
+            Port = port ?? DefaultHeadPort,
+            NumCpus = numCpus ?? Environment.ProcessorCount,
+            Resources = ParseResources(resourcesJson),
+            Token = token,
+            CacheDirectory = cacheDir,
+            NodeDeathTimeout = TimeSpan.FromSeconds(nodeDeathTimeoutSeconds),
+        };
+    }
+
+    /// <summary>Custom resources as a JSON object of names to non-negative numbers: <c>{"gpu": 2}</c>.</summary>
+    public static IReadOnlyDictionary<string, double> ParseResources(string? json)
+    {
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            return new Dictionary<string, double>();
+        }
+
+        Dictionary<string, double>? parsed;
+        try
+        {
+            parsed = JsonSerializer.Deserialize<Dictionary<string, double>>(json);
+        }
+        catch (JsonException e)
+        {
+            throw new UserError($"--resources must be a JSON object of names to numbers, like '{{\"gpu\": 2}}': {e.Message}");
+        }
+
+        if (parsed is null)
+        {
+            throw new UserError("--resources must be a JSON object of names to numbers, like '{\"gpu\": 2}'");
+        }
+
+        foreach (var (name, amount) in parsed)
+        {
+            if (string.IsNullOrWhiteSpace(name) || amount < 0 || !double.IsFinite(amount))
+            {
+                throw new UserError($"--resources: '{name}' = {amount}: names must be non-empty and amounts zero or more");
+            }
+
+            if (name is "CPU")
+            {
+                throw new UserError("--resources: give CPUs with --num-cpus, not as a custom resource");
+            }
+        }
+
+        return parsed;
+    }
+}

@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Grpc.Core;
+using Spectre.Console;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Cli;
+
+/// <summary><c>terrarium status</c>: the cluster's nodes, their resources, workers, actors, envs and queues.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var address = new Option<string?>("--address") { Description = "The head's HOST:PORT (default: TERRARIUM_ADDRESS, else the head started on this machine)" };
+        var token = new Option<string?>("--token") { Description = $"The cluster token (default: {ClusterToken.EnvironmentVariable}, else the local head's or the stored one)" };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var command = new Command("status", "Show the cluster's nodes: alive, resources total and available, workers, actors, runtime envs, queued tasks")
+        {
+            address, token, json,
+        };
+        command.SetAction((parse, ct) => UserError.Report(async () =>
+        {
+            var (head, clusterToken) = ClusterAddress.Resolve(parse.GetValue(address), parse.GetValue(token));
+            var nodes = await QueryAsync(head, clusterToken, ct).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { head = head.ToString(), nodes },
+                    new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+            }
+            else
+            {
+                Print(head, nodes);
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static async Task<List<NodeReport>> QueryAsync(Endpoint head, string token, CancellationToken ct)
+    {
+        var (channel, invoker) = ClusterChannel.Open(head, token);
+        using (channel)
+        {
+            var client = new Protocol.Head.HeadClient(invoker);
+            ListNodesReply listed;
+            try
+            {
+                listed = await client.ListNodesAsync(new ListNodesRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+            {
+                throw new UserError($"cannot reach the head at {head}: {e.Status.Detail}");
+            }
+
+            var reports = await Task.WhenAll(listed.Nodes.Select(n => ReportAsync(n, token, ct))).ConfigureAwait(false);
+            return reports.OrderBy(r => r.NodeId, StringComparer.Ordinal).ToList();
+        }
+    }
+
+    private static async Task<NodeReport> ReportAsync(NodeState node, string token, CancellationToken ct)
+    {
+        var report = new NodeReport
+        {
+            NodeId = node.Node.NodeId,
+            Address = node.Node.Address,
+            Alive = node.Alive,
+            Total = new SortedDictionary<string, double>(node.Node.Resources, StringComparer.Ordinal),
+            Available = new SortedDictionary<string, double>(node.Available, StringComparer.Ordinal),
+        };
+        if (!node.Alive)
+        {
+            return report;
+        }
+
+        try
+        {
+            var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), token);
+            using (channel)
+            {
+                var status = await new Protocol.Node.NodeClient(invoker)
+                    .GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct).ConfigureAwait(false);
+                return report with
+                {
+                    Available = new SortedDictionary<string, double>(status.Available, StringComparer.Ordinal),
+                    Workers = status.Workers.Count(w => w.State != "dead"),
+                    Actors = status.Workers.Count(w => w.ActorId.Length > 0 && w.State != "dead"),
+                    RuntimeEnvs = status.RuntimeEnvs.Select(e => new EnvReport(e.Hash, e.State, e.References)).ToList(),
+                    QueuedTasks = status.QueuedTasks,
+                };
+            }
+        }
+        catch (RpcException e)
+        {
+            return report with { Error = $"{e.StatusCode}: {e.Status.Detail}" };
+        }
+    }
+
+    private static void Print(Endpoint head, List<NodeReport> nodes)
+    {
+        var table = new Table()
+            .Title($"Terrarium cluster at {head}")
+            .Caption("resources: free/total");
+        table.AddColumn(new TableColumn("Node").NoWrap());
+        table.AddColumn(new TableColumn("Address").NoWrap());
+        foreach (var column in new[] { "Alive", "CPU", "Other resources", "Workers", "Actors", "Envs", "Queued" })
+        {
+            table.AddColumn(column);
+        }
+
+        foreach (var node in nodes)
+        {
+            table.AddRow(
+                Markup.Escape(node.NodeId),
+                Markup.Escape(node.Address),
+                node.Alive ? "[green]yes[/]" : "[red]dead[/]",
+                Amount(node, "CPU"),
+                Markup.Escape(string.Join(", ", node.Total.Keys.Where(k => k != "CPU").Select(k => $"{k} {Amount(node, k)}"))),
+                node.Error is null ? Count(node.Workers) : "[red]" + Markup.Escape(node.Error) + "[/]",
+                Count(node.Actors),
+                Count(node.RuntimeEnvs?.Count),
+                Count(node.QueuedTasks));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    private static string Amount(NodeReport node, string resource) =>
+        string.Create(CultureInfo.InvariantCulture, $"{node.Available.GetValueOrDefault(resource)}/{node.Total.GetValueOrDefault(resource)}");
+
+    private static string Count(int? count) => count?.ToString(CultureInfo.InvariantCulture) ?? "-";
+
+    private sealed record NodeReport
+    {
+        public required string NodeId { get; init; }
+
+        public required string Address { get; init; }
+
+        public required bool Alive { get; init; }
+
+        public required SortedDictionary<string, double> Total { get; init; }
+
+        public required SortedDictionary<string, double> Available { get; init; }
+
+        public int? Workers { get; init; }
+
+        public int? Actors { get; init; }
+
+        public List<EnvReport>? RuntimeEnvs { get; init; }
+
+        public int? QueuedTasks { get; init; }
+
+        public string? Error { get; init; }
+    }
+
+    private sealed record EnvReport(string Hash, string State, int References);
+}

@@ -1,0 +1,15 @@
+namespace Terrarium.Protocol.Hosting;
+
+/// <summary>This user's folders that outlive a cluster.</summary>
+public static class UserFolders
+{
+    /// <summary>
+    /// Where nodes cache packages and environments across runs: <c>TERRARIUM_CACHE_DIR</c>, else
+    /// <c>terrarium</c> under <c>$XDG_CACHE_HOME</c> or <c>~/.cache</c>.
+    /// </summary>
+    public static string Cache() =>
+        Environment.GetEnvironmentVariable("TERRARIUM_CACHE_DIR")
+        ?? Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "terrarium");
+}

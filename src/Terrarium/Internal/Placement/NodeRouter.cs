@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Internal.Placement;
+
+/// <summary>
+/// A cluster connection's sessions, one per node it has placed work on, and where the next task or
+/// actor goes. The home session is the node this process joined (a worker's own node); other nodes'
+/// sessions open the first time the <see cref="IPlacementPolicy"/> picks them. The live nodes and
+/// their resources come from the head, refreshed at most once a second and never on the submit path,
+/// except when no known node could run a demand (one may have joined since).
+/// </summary>
+internal sealed class NodeRouter : IAsyncDisposable
+{
+    private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
+    private readonly Protocol.Head.HeadClient _head;
+    private readonly IPlacementPolicy _policy;
+    // Sessions with other nodes, by node id.
+    private readonly ConcurrentDictionary<string, NodeSession> _siblings = new(StringComparer.Ordinal);
+    // CPUs of this connection's unfinished work per session (counted once there are several nodes).
+    private readonly ConcurrentDictionary<NodeSession, double> _inFlight = new();
+    private IReadOnlyList<NodeState> _nodes;
+    private long _refreshedAt = Environment.TickCount64;
+    private int _refreshing;
+    private volatile bool _severalNodes;
+    // While there are sessions with other nodes: hears of their death even when nothing is submitted.
+    private Timer? _watch;
+
+    public NodeRouter(NodeSession home, Protocol.Head.HeadClient head, IReadOnlyList<NodeState> nodes, IPlacementPolicy? policy = null)
+    {
+        Home = home;
+        _head = head;
+        _nodes = nodes;
+        _policy = policy ?? new HybridPlacement();
+    }
+
+    /// <summary>The session with this process's own node.</summary>
+    public NodeSession Home { get; }
+
+    /// <summary>Every session this connection has.</summary>
+    public IEnumerable<NodeSession> Sessions => _siblings.Values.Prepend(Home);
+
+    /// <summary>The live nodes' totals, as last heard from the head.</summary>
+    public IEnumerable<IReadOnlyDictionary<string, double>> NodeTotals => _nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources);
+
+    public static async Task<IReadOnlyList<NodeState>> ListNodesAsync(Protocol.Head.HeadClient head, CancellationToken ct) =>
+        (await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false)).Nodes;
+
+    /// <summary>The session of the node <paramref name="demand"/> goes to, and that node's id.</summary>
+    /// <exception cref="ArgumentException">No live node could ever run it (the message names what it asks and what nodes offer).</exception>
+    public (NodeSession Session, string NodeId) Place(ResourceRequest demand, string what, string paramName)
+    {
+        RefreshIfStale();
+        var live = _nodes.Where(n => n.Alive).ToList();
+        _severalNodes = live.Count > 1;
+        if (live.Count == 1 && live[0].Node.NodeId == Home.NodeId && Fits(demand, live[0].Node.Resources))
+        {
+            // One node: nothing to choose, nothing to count.
+            return (Home, Home.NodeId);
+        }
+
+        var views = live.Select(ToView).ToList();
+        var chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId));
+        if (chosen is null)
+        {
+            // Rare, and inside the synchronous Submit: nodes may have joined since the last refresh.
+            _nodes = ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult();
+            views = _nodes.Where(n => n.Alive).Select(ToView).ToList();
+            chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
+                ?? throw Infeasible(demand, what, views, paramName);
+        }
+
+        return (Session(chosen.NodeId), chosen.NodeId);
+    }
+
+    /// <summary>Counts <paramref name="cpus"/> as busy on the handle's node until the handle completes.</summary>
+    public void CountUntilDone(ObjectHandle handle, double cpus)
+    {
+        if (cpus <= 0 || !_severalNodes)
+        {
+            return;
+        }
+
+        var session = handle.Session;
+        _inFlight.AddOrUpdate(session, cpus, (_, busy) => busy + cpus);
+        _ = handle.Ready.ContinueWith(
+            _ => _inFlight.AddOrUpdate(session, 0, (_, busy) => Math.Max(0, busy - cpus)),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// The session with node <paramref name="nodeId"/>, opened on first use; the home session for
+    /// this process's own node, or for an empty id (a handle from before nodes were told apart).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The cluster does not know the node (it died and was forgotten).</exception>
+    public NodeSession Session(string nodeId)
+    {
+        if (nodeId.Length == 0 || nodeId == Home.NodeId)
+        {
+            return Home;
+        }
+
+        if (_siblings.TryGetValue(nodeId, out var session))
+        {
+            return session;
+        }
+
+        var node = _nodes.FirstOrDefault(n => n.Node.NodeId == nodeId);
+        if (node is null)
+        {
+            // Rare: a handle to an actor on a node this connection has not heard of yet.
+            _nodes = ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult();
+            node = _nodes.FirstOrDefault(n => n.Node.NodeId == nodeId)
+                ?? throw new InvalidOperationException($"node {nodeId} is not part of the cluster (any more)");
+        }
+
+        session = _siblings.GetOrAdd(nodeId, _ => Home.OpenSibling(Endpoint.Parse(node.Node.Address)));
+        if (_watch is null)
+        {
+            var watch = new Timer(_ => RefreshIfStale(), null, RefreshInterval, RefreshInterval);
+            if (Interlocked.CompareExchange(ref _watch, watch, null) is not null)
+            {
+                watch.Dispose();
+            }
+        }
+
+        return session;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_watch is { } watch)
+        {
+            await watch.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var sibling in _siblings.Values)
+        {
+            await sibling.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await Home.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private NodeView ToView(NodeState node) =>
+        new(node.Node.NodeId, node.Node.Address, node.Node.Resources, node.Available)
+        {
+            InFlightCpus = node.Node.NodeId == Home.NodeId ? _inFlight.GetValueOrDefault(Home)
+                : _siblings.TryGetValue(node.Node.NodeId, out var sibling) ? _inFlight.GetValueOrDefault(sibling) : 0,
+        };
+
+    private void RefreshIfStale()
+    {
+        if (Environment.TickCount64 - Interlocked.Read(ref _refreshedAt) < RefreshInterval.TotalMilliseconds ||
+            Interlocked.Exchange(ref _refreshing, 1) != 0)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                _nodes = await ListNodesAsync(_head, CancellationToken.None).ConfigureAwait(false);
+                AbandonDeadNodes();
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                // The head is away for a moment: keep placing with what is known.
+            }
+            finally
+            {
+                Interlocked.Exchange(ref _refreshedAt, Environment.TickCount64);
+                Volatile.Write(ref _refreshing, 0);
+            }
+        });
+    }
+
+    /// <summary>Work on a node the head declared dead is lost now, not after the session's resume window.</summary>
+    private void AbandonDeadNodes()
+    {
+        foreach (var node in _nodes)
+        {
+            if (!node.Alive && _siblings.TryRemove(node.Node.NodeId, out var session))
+            {
+                session.Abandon($"node {node.Node.NodeId} ({node.Node.Address}) died: the head has not heard from it");
+                _ = session.DisposeAsync().AsTask();
+            }
+        }
+    }
+
+    private static bool Fits(ResourceRequest demand, IReadOnlyDictionary<string, double> total) =>
+        demand.NumCpus <= total.GetValueOrDefault(NodeView.Cpu) && demand.Custom.All(kv => kv.Value <= total.GetValueOrDefault(kv.Key));
+
+    private static ArgumentException Infeasible(ResourceRequest demand, string what, IEnumerable<NodeView> nodes, string paramName)
+    {
+        var wanted = string.Join(", ", demand.Custom.Select(kv => $"{kv.Key}={kv.Value}").Prepend($"CPU={demand.NumCpus}"));
+        var offered = string.Join("; ", nodes.Select(n => string.Join(", ", n.Total.Select(kv => $"{kv.Key}={kv.Value}"))));
+        return new ArgumentException($"{what} asks for {wanted}, which no node of the cluster offers (nodes offer: {offered})", paramName);
+    }
+}

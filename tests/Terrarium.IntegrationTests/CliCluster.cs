@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Mono.Unix.Native;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// A cluster started as users start one: <c>terrarium start --head</c> and <c>terrarium start
+/// --address</c> as real processes (in the foreground, so the test owns their pids), each node with
+/// its own cache folder and resources, all in runtime and config folders of the test's own — so
+/// that <c>terrarium stop</c> here can never reach a cluster of the machine's user.
+/// </summary>
+public sealed partial class CliCluster : IAsyncDisposable
+{
+    public const string Token = "cli-cluster-tests-token-0123456789";
+    private readonly List<Daemon> _daemons = [];
+
+    private CliCluster(string scratch)
+    {
+        Scratch = scratch;
+        RuntimeDirectory = Protocol.Hosting.PrivateDirectory.Create(Path.Combine(scratch, "run"));
+    }
+
+    public static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "Terrarium.Cli.dll");
+
+    public string Scratch { get; }
+
+    /// <summary>What <c>XDG_RUNTIME_DIR</c> is for the cluster's processes.</summary>
+    public string RuntimeDirectory { get; }
+
+    public string HeadAddress { get; private set; } = "";
+
+    public IReadOnlyList<Daemon> Daemons => _daemons;
+
+    public ClusterOptions DriverOptions => new() { Address = HeadAddress, Token = Token, LogToDriver = false };
+
+    /// <summary>
+    /// A head whose node has <paramref name="headResources"/>, and a node per entry of
+    /// <paramref name="nodeResources"/>; one CPU each. No head at all for null: only the folders.
+    /// </summary>
+    public static async Task<CliCluster> StartAsync(string? headResources, params string[] nodeResources)
+    {
+        var cluster = new CliCluster(Directory.CreateTempSubdirectory("terrarium-cli-").FullName);
+        if (headResources is null)
+        {
+            return cluster;
+        }
+
+        try
+        {
+            var head = await cluster.StartDaemonAsync(["--head", "--port", "0", "--node-death-timeout", "3"], headResources);
+            cluster.HeadAddress = head.HeadAddress;
+            foreach (var resources in nodeResources)
+            {
+                await cluster.AddNodeAsync(resources);
+            }
+
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Task<Daemon> AddNodeAsync(string resources) => StartDaemonAsync(["--address", HeadAddress], resources);
+
+    /// <summary>Runs <c>terrarium</c> to completion with the cluster's folders: its exit code and output.</summary>
+    public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] arguments)
+    {
+        using var process = Process.Start(StartInfo(arguments))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Nodes first, then the head: as `terrarium stop` does.
+        foreach (var daemon in Enumerable.Reverse(_daemons))
+        {
+            await daemon.StopAsync();
+        }
+
+        // And what a test started in the background: this folder's daemons are the test's alone.
+        await RunAsync("stop", "--grace", "10");
+
+        try
+        {
+            Directory.Delete(Scratch, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A worker's log may still be closing.
+        }
+    }
+
+    private async Task<Daemon> StartDaemonAsync(string[] role, string resources)
+    {
+        var cache = Path.Combine(Scratch, "cache-" + _daemons.Count);
+        var process = Process.Start(StartInfo(["start", .. role, "--num-cpus", "1", "--resources", resources, "--token", Token, "--cache-dir", cache, "--block"]))!;
+        var daemon = new Daemon(process);
+        _daemons.Add(daemon);
+        var stderr = process.StandardError.ReadToEndAsync();
+        while (await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)) is { } line)
+        {
+            if (HeadLine().Match(line) is { Success: true } head)
+            {
+                daemon.HeadAddress = head.Groups["address"].Value;
+                daemon.NodeId = head.Groups["node"].Value;
+                break;
+            }
+
+            if (NodeLine().Match(line) is { Success: true } node)
+            {
+                daemon.HeadAddress = node.Groups["address"].Value;
+                daemon.NodeId = node.Groups["node"].Value;
+                break;
+            }
+        }
+
+        if (daemon.NodeId.Length == 0)
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            throw new InvalidOperationException($"terrarium start exited with {process.ExitCode} before it served: {await stderr}");
+        }
+
+        // Keep reading, so the daemon never blocks on a full pipe.
+        _ = process.StandardOutput.ReadToEndAsync();
+        return daemon;
+    }
+
+    private ProcessStartInfo StartInfo(IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(WorkerDotnet(), [CliAssembly, .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["XDG_RUNTIME_DIR"] = RuntimeDirectory;
+        start.Environment["XDG_CONFIG_HOME"] = Path.Combine(Scratch, "config");
+        start.Environment.Remove("TERRARIUM_TOKEN");
+        start.Environment.Remove("TERRARIUM_ADDRESS");
+        return start;
+    }
+
+    private static string WorkerDotnet() => Terrarium.Node.WorkerHostCommand.CurrentDotnet();
+
+    [GeneratedRegex(@"^Terrarium head started at (?<address>\S+), with node (?<node>\S+) ")]
+    private static partial Regex HeadLine();
+
+    [GeneratedRegex(@"^Terrarium node (?<node>\S+) .* joined the cluster at (?<address>\S+)\.$")]
+    private static partial Regex NodeLine();
+
+    /// <summary>One <c>terrarium start --block</c> process.</summary>
+    public sealed class Daemon(Process process)
+    {
+        public Process Process { get; } = process;
+
+        public string NodeId { get; set; } = "";
+
+        public string HeadAddress { get; set; } = "";
+
+        /// <summary>SIGKILL: the daemon dies as a crashed machine's would, leaving its workers to notice.</summary>
+        public void Kill() => Process.Kill();
+
+        /// <summary>SIGTERM, as a service manager stops it; killed if it does not stop in time.</summary>
+        public async Task StopAsync()
+        {
+            if (Process.HasExited)
+            {
+                return;
+            }
+
+            Syscall.kill(Process.Id, Signum.SIGTERM);
+            try
+            {
+                await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (TimeoutException)
+            {
+                Process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+}

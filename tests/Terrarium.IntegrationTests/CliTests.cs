@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>The <c>terrarium</c> command as a user runs it: start, status, stop, and its answers to mistakes.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class CliTests
+{
+    [Fact]
+    public async Task StartInTheBackground_StatusAutoAddressAndStop_Work()
+    {
+        await using var folders = await CliCluster.StartAsync(headResources: null);
+
+        var started = await folders.RunAsync("start", "--head", "--port", "0", "--num-cpus", "1", "--resources", """{"gpu": 2}""",
+            "--cache-dir", Path.Combine(folders.Scratch, "cache"));
+        Assert.True(started.ExitCode == 0, started.Stderr);
+        Assert.Contains("Terrarium head started at 127.0.0.1:", started.Stdout, StringComparison.Ordinal);
+        Assert.Contains("terrarium start --address 127.0.0.1:", started.Stdout, StringComparison.Ordinal);
+        var pid = int.Parse(System.Text.RegularExpressions.Regex.Match(started.Stdout, @"pid (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        // The generated token is the user's alone.
+        var tokenFile = Path.Combine(folders.Scratch, "config", "terrarium", "token");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+
+        var status = await folders.RunAsync("status", "--json");
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        var node = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("nodes").EnumerateArray().Single();
+        Assert.True(node.GetProperty("alive").GetBoolean());
+        Assert.Equal(2, node.GetProperty("total").GetProperty("gpu").GetDouble());
+
+        var table = await folders.RunAsync("status");
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        Assert.Contains(node.GetProperty("node_id").GetString()!, table.Stdout, StringComparison.Ordinal);
+
+        // A driver on this machine finds the cluster with Address = "auto" (its runtime folder says where).
+        var previous = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        Environment.SetEnvironmentVariable("XDG_RUNTIME_DIR", folders.RuntimeDirectory);
+        try
+        {
+            await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = "auto", LogToDriver = false }).DefaultTimeout();
+            Assert.Equal(16, await cluster.Submit(() => TestTasks.Square(4)).DefaultTimeout());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("XDG_RUNTIME_DIR", previous);
+        }
+
+        var stopped = await folders.RunAsync("stop");
+        Assert.True(stopped.ExitCode == 0, stopped.Stderr);
+        Assert.Contains($"stopped the head", stopped.Stdout, StringComparison.Ordinal);
+        Assert.True(ProcessGone(pid), $"the head (pid {pid}) still runs after terrarium stop");
+        Assert.Contains("no Terrarium head or node", (await folders.RunAsync("stop")).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mistakes_AreOneLineAndANonZeroExit()
+    {
+        await using var cluster = await CliCluster.StartAsync("{}");
+        var port = cluster.HeadAddress.Split(':')[1];
+        var unusedPort = FreePort();
+
+        string[][] mistakes =
+        [
+            ["start", "--head", "--port", "0", "--resources", "{\"gpu\": \"many\"}"],
+            ["start", "--head", "--port", port, "--num-cpus", "1"],
+            ["start", "--address", $"127.0.0.1:{unusedPort}", "--token", CliCluster.Token, "--num-cpus", "1"],
+            ["start", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token", "--num-cpus", "1"],
+            ["start", "--head", "--host", "example.com"],
+            ["start"],
+            ["status", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token"],
+        ];
+        foreach (var mistake in mistakes)
+        {
+            // In the foreground: a start that wrongly succeeded would show here, not linger as a daemon.
+            var (exitCode, _, stderr) = await cluster.RunAsync(mistake[0] == "start" ? [.. mistake, "--block"] : mistake);
+
+            Assert.True(exitCode != 0, $"terrarium {string.Join(' ', mistake)} succeeded");
+            var lines = stderr.Trim().Split('\n');
+            Assert.True(lines.Length == 1 && lines[0].StartsWith("terrarium: ", StringComparison.Ordinal),
+                $"terrarium {string.Join(' ', mistake)} wrote:\n{stderr}");
+        }
+
+        var wrongToken = await cluster.RunAsync("start", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token", "--block");
+        Assert.Contains("refused", wrongToken.Stderr, StringComparison.Ordinal);
+        var inUse = await cluster.RunAsync("start", "--head", "--port", port, "--block");
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", inUse.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Driver_WithTheWrongToken_IsRefused()
+    {
+        await using var cluster = await CliCluster.StartAsync("{}");
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Cluster.InitAsync(new ClusterOptions { Address = cluster.HeadAddress, Token = "not-the-cluster-token", LogToDriver = false }));
+
+        Assert.Contains("token", e.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static bool ProcessGone(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,50 @@
+namespace Terrarium.IntegrationTests;
+
+/// <summary>Work for the multi-node tests: each says where it ran.</summary>
+public static class MultiNodeTasks
+{
+    public static string WhereAmI() => RuntimeContext.Current.NodeId;
+
+    public static string SleepThenWhere(int milliseconds)
+    {
+        Thread.Sleep(milliseconds);
+        return RuntimeContext.Current.NodeId;
+    }
+
+    /// <summary><paramref name="mebibytes"/> MiB of a pattern a checksum can tell from zeros or a shifted copy.</summary>
+    public static byte[] MakeBytes(int mebibytes)
+    {
+        var data = new byte[mebibytes << 20];
+        for (var i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(i * 31 + (i >> 12));
+        }
+
+        return data;
+    }
+
+    public static string Describe(byte[] data) => $"{data.Length}:{Checksum(data)} on {RuntimeContext.Current.NodeId}";
+
+    public static long Checksum(byte[] data)
+    {
+        long sum = 0;
+        for (var i = 0; i < data.Length; i++)
+        {
+            sum = (sum * 131) + data[i];
+        }
+
+        return sum;
+    }
+
+    public static async Task<string> CallFromHere(ActorHandle<NodeCounter> counter, int by) =>
+        $"{await counter.Call(c => c.Add(by))} via {RuntimeContext.Current.NodeId}";
+}
+
+public sealed class NodeCounter
+{
+    private int _total;
+
+    public int Add(int by) => _total += by;
+
+    public string Where() => RuntimeContext.Current.NodeId;
+}

@@ -1,0 +1,119 @@
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// One application across several real node processes started with <c>terrarium start</c>: work goes
+/// where its resources are, spreads when the local node is busy, objects and actors are used across
+/// nodes.
+/// </summary>
+public sealed class MultiNodeTests
+{
+    [Fact]
+    public async Task Tasks_GoToTheNodeThatHasTheirResources()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+
+        var onRed = await cluster.Submit(() => MultiNodeTasks.WhereAmI(), new TaskOptions { Resources = { ["red"] = 1 } }).DefaultTimeout();
+        var onBlue = await cluster.Submit(() => MultiNodeTasks.WhereAmI(), new TaskOptions { Resources = { ["blue"] = 1 } }).DefaultTimeout();
+
+        Assert.Equal(nodes.Daemons[0].NodeId, onRed);
+        Assert.Equal(nodes.Daemons[1].NodeId, onBlue);
+    }
+
+    [Fact]
+    public async Task LargeObject_MadeOnOneNode_IsUsedOnAnotherAndByTheDriver()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+
+        var made = cluster.Submit(() => MultiNodeTasks.MakeBytes(64), new TaskOptions { Resources = { ["red"] = 1 } });
+        var described = await cluster.Submit(() => MultiNodeTasks.Describe(made), new TaskOptions { Resources = { ["blue"] = 1 } }).DefaultTimeout();
+        var bytes = await made.DefaultTimeout();
+
+        Assert.Equal(64 << 20, bytes.Length);
+        Assert.Equal($"{64 << 20}:{MultiNodeTasks.Checksum(bytes)} on {nodes.Daemons[1].NodeId}", described);
+    }
+
+    [Fact]
+    public async Task TasksSpread_OnceTheLocalNodeIsBusy()
+    {
+        await using var nodes = await CliCluster.StartAsync("{}", "{}");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+
+        var first = cluster.Submit(() => MultiNodeTasks.SleepThenWhere(1000));
+        var second = cluster.Submit(() => MultiNodeTasks.SleepThenWhere(1000));
+        var where = await cluster.GetAsync([first, second]).DefaultTimeout();
+
+        Assert.Equal(nodes.Daemons.Select(d => d.NodeId).Order(), where.Order());
+    }
+
+    [Fact]
+    public async Task Actor_PlacedByResources_IsCalledFromAnotherDriverAndFromTasksOnOtherNodes()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var counter = cluster.CreateActor(() => new NodeCounter(),
+            new ActorOptions { Name = "blue-counter", NumCpus = 0, Resources = { ["blue"] = 1 } });
+
+        Assert.Equal(nodes.Daemons[1].NodeId, await counter.Call(c => c.Where()).DefaultTimeout());
+        Assert.Equal(1, await counter.Call(c => c.Add(1)).DefaultTimeout());
+
+        await using (var second = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout())
+        {
+            var found = await second.GetActorAsync<NodeCounter>("blue-counter").DefaultTimeout();
+            Assert.Equal(3, await found.Call(c => c.Add(2)).DefaultTimeout());
+        }
+
+        var viaRed = await cluster.Submit(() => MultiNodeTasks.CallFromHere(counter, 4), new TaskOptions { Resources = { ["red"] = 1 } }).DefaultTimeout();
+        Assert.Equal($"7 via {nodes.Daemons[0].NodeId}", viaRed);
+    }
+
+    [Fact]
+    public async Task WorkNoNodeOffers_IsRefusedNamingTheResources()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+
+        var e = Assert.Throws<ArgumentException>(() => cluster.Submit(() => MultiNodeTasks.WhereAmI(), new TaskOptions { Resources = { ["green"] = 1 } }));
+
+        Assert.Contains("green=1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("blue=1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NodeKilled_IsDeclaredDead_ItsWorkIsLost_ItsWorkersExit_AndNewWorkRunsElsewhere()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var blue = new TaskOptions { Resources = { ["blue"] = 1 } };
+        var workerPid = await cluster.Submit(() => TestTasks.Pid(), blue).DefaultTimeout();
+        var running = cluster.Submit(() => MultiNodeTasks.SleepThenWhere(600_000), blue);
+
+        nodes.Daemons[1].Kill();
+
+        var lost = await Assert.ThrowsAsync<ObjectLostException>(() => running.DefaultTimeout());
+        Assert.Contains($"node {nodes.Daemons[1].NodeId}", lost.Message, StringComparison.Ordinal);
+        Assert.Contains("died", lost.Message, StringComparison.Ordinal);
+        await TestWaits.UntilAsync(async () =>
+        {
+            var status = await nodes.RunAsync("status", "--address", nodes.HeadAddress, "--token", CliCluster.Token, "--json");
+            return status.Stdout.Contains("\"alive\": false", StringComparison.Ordinal);
+        }, "the head declares the killed node dead");
+        await TestWaits.UntilAsync(() => !ProcessRuns(workerPid), $"the killed node's worker (pid {workerPid}) exits by itself");
+        Assert.Equal(nodes.Daemons[0].NodeId, await cluster.Submit(() => MultiNodeTasks.WhereAmI()).DefaultTimeout());
+        Assert.Throws<ArgumentException>(() => cluster.Submit(() => MultiNodeTasks.WhereAmI(), blue));
+    }
+
+    private static bool ProcessRuns(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Time.Testing;
+using Terrarium.Head;
+using Terrarium.Head.Internal;
+using Terrarium.Protocol;
+
+namespace Terrarium.Tests;
+
+/// <summary>Membership on the head's clock: a node is dead once silent for the death timeout, and can come back.</summary>
+public sealed class HeadStateTests
+{
+    private readonly FakeTimeProvider _clock = new();
+    private readonly HeadState _state;
+
+    public HeadStateTests() => _state = new HeadState(new HeadOptions { NodeDeathTimeout = TimeSpan.FromSeconds(10), TimeProvider = _clock });
+
+    [Fact]
+    public void Node_HeardFromWithinTheTimeout_StaysAlive()
+    {
+        _state.RegisterNode(Node("a"));
+
+        for (var i = 0; i < 5; i++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(9));
+            Assert.True(_state.Heartbeat("a", new Dictionary<string, double> { ["CPU"] = i }));
+        }
+
+        var listed = Assert.Single(_state.ListNodes());
+        Assert.True(listed.Alive);
+        Assert.Equal(4, listed.Available["CPU"]);
+    }
+
+    [Fact]
+    public void Node_SilentForTheTimeout_IsDead_AndMustRegisterAgain()
+    {
+        _state.RegisterNode(Node("a"));
+        _state.RegisterNode(Node("b"));
+        _clock.Advance(TimeSpan.FromSeconds(6));
+        _state.Heartbeat("b", new Dictionary<string, double>());
+        _clock.Advance(TimeSpan.FromSeconds(4));
+
+        Assert.False(_state.ListNodes().Single(n => n.Node.NodeId == "a").Alive);
+        Assert.True(_state.ListNodes().Single(n => n.Node.NodeId == "b").Alive);
+        Assert.False(_state.Heartbeat("a", new Dictionary<string, double>()));
+
+        _state.RegisterNode(Node("a"));
+        Assert.True(_state.ListNodes().Single(n => n.Node.NodeId == "a").Alive);
+    }
+
+    [Fact]
+    public void UnknownNode_HeartbeatIsAnsweredUnknown()
+    {
+        Assert.False(_state.Heartbeat("never-registered", new Dictionary<string, double>()));
+    }
+
+    private static NodeInfo Node(string id)
+    {
+        var node = new NodeInfo { NodeId = id, Address = id + ":1" };
+        node.Resources["CPU"] = 4;
+        return node;
+    }
+}
