@@ -4,6 +4,19 @@ namespace Terrarium.Benchmarks;
 public static class BenchTasks
 {
     public static int Noop() => 0;
+
+    /// <summary>Keeps one core busy for <paramref name="milliseconds"/>: work that more nodes finish sooner.</summary>
+    public static int Spin(int milliseconds)
+    {
+        var until = System.Diagnostics.Stopwatch.GetTimestamp() + (milliseconds * System.Diagnostics.Stopwatch.Frequency / 1000);
+        var spins = 0;
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+        {
+            spins++;
+        }
+
+        return spins;
+    }
 }
 
 public sealed class BenchActor

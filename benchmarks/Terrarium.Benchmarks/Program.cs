@@ -2,7 +2,7 @@ using System.CommandLine;
 using Terrarium.Benchmarks;
 
 var quick = new Option<bool>("--quick") { Description = "Fewer rounds and calls: a smoke run, not figures to quote" };
-var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, env, orleans", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, env, cluster, orleans", AllowMultipleArgumentsPerToken = true };
 var silo = new Option<int?>("--orleans-silo") { Description = "Internal: host the Orleans peer's silo with this gateway port", Hidden = true };
 var root = new RootCommand("Terrarium's benchmarks: Ray's microbenchmark set, worker start, env overhead, and an Orleans peer")
 {
@@ -17,7 +17,7 @@ root.SetAction(async (parse, ct) =>
     }
 
     var isQuick = parse.GetValue(quick);
-    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "env", "orleans"];
+    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "env", "cluster", "orleans"];
     var harness = new Harness(isQuick);
     if (groups.Contains("terrarium"))
     {
@@ -29,6 +29,12 @@ root.SetAction(async (parse, ct) =>
     {
         Console.Error.WriteLine("Runtime environments:");
         await EnvSuite.RunAsync(harness);
+    }
+
+    if (groups.Contains("cluster"))
+    {
+        Console.Error.WriteLine("A cluster of real head and node processes:");
+        await ClusterSuite.RunAsync(harness);
     }
 
     if (groups.Contains("orleans"))

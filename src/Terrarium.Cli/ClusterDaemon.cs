@@ -119,6 +119,8 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
             SessionDirectory = sessionPath,
             CacheDirectory = settings.CacheDirectory is { } cache ? Path.GetFullPath(cache) : UserFolders.Cache(),
+            // A node without CPUs (a head that runs no work) has no use for a worker started ahead.
+            PrestartWorkers = settings.NumCpus > 0 ? 1 : 0,
         };
         try
         {

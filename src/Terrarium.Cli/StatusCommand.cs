@@ -102,12 +102,10 @@ internal static class StatusCommand
     {
         var table = new Table()
             .Title($"Terrarium cluster at {head}")
-            .Caption("resources: free/total");
-        table.AddColumn(new TableColumn("Node").NoWrap());
-        table.AddColumn(new TableColumn("Address").NoWrap());
-        foreach (var column in new[] { "Alive", "CPU", "Other resources", "Workers", "Actors", "Envs", "Queued" })
+            .Caption("CPU and other resources: free/total");
+        foreach (var column in new[] { "Node", "Address", "Alive", "CPU", "Other", "Workers", "Actors", "Envs", "Queued" })
         {
-            table.AddColumn(column);
+            table.AddColumn(new TableColumn(column).NoWrap());
         }
 
         foreach (var node in nodes)
@@ -122,6 +120,12 @@ internal static class StatusCommand
                 Count(node.Actors),
                 Count(node.RuntimeEnvs?.Count),
                 Count(node.QueuedTasks));
+        }
+
+        if (Console.IsOutputRedirected)
+        {
+            // A pipe or a file has no width to fit: keep every row on one line (Spectre assumes 80).
+            AnsiConsole.Profile.Width = 200;
         }
 
         AnsiConsole.Write(table);

@@ -55,6 +55,15 @@ public sealed class HybridPlacementTests
     }
 
     [Fact]
+    public void QueuedWork_SpreadsByHowMuchIsQueued()
+    {
+        var local = Node("local", cpus: 1, freeCpus: 0) with { InFlightCpus = 5 };
+        var other = Node("other", cpus: 1, freeCpus: 0) with { InFlightCpus = 2 };
+
+        Assert.Same(other, Policy.Choose(Cpus(1), [local, other], local));
+    }
+
+    [Fact]
     public void NoNodeCouldEverRunIt_IsNull()
     {
         var local = Node("local", cpus: 2, freeCpus: 2);

@@ -20,13 +20,16 @@ internal sealed record NodeView(string NodeId, string Address, IReadOnlyDictiona
     /// <summary>Whether the node has the demand free now, as far as this driver can tell.</summary>
     public bool HasFree(ResourceRequest demand) => Covers(Available, demand, Math.Max(0, InFlightCpus - UsedCpus));
 
-    /// <summary>The share of the node's CPUs in use (0 to 1; 1 for a node without CPUs).</summary>
+    /// <summary>
+    /// The node's CPU load: the share of its CPUs in use, above 1 when work queues there (so that
+    /// queued work spreads too); infinite for a node without CPUs.
+    /// </summary>
     public double Utilization
     {
         get
         {
             var total = Total.GetValueOrDefault(Cpu);
-            return total <= 0 ? 1 : Math.Clamp(Math.Max(UsedCpus, InFlightCpus) / total, 0, 1);
+            return total <= 0 ? double.PositiveInfinity : Math.Max(0, Math.Max(UsedCpus, InFlightCpus)) / total;
         }
     }
 

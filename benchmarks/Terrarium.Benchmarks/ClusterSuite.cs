@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using Mono.Unix.Native;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Benchmarks;
+
+/// <summary>
+/// A head and a node started with <c>terrarium start --block</c>, one CPU each: CPU-bound tasks on
+/// one node and on two, and how long the head takes to declare a killed node dead.
+/// </summary>
+public static class ClusterSuite
+{
+    private const string Token = "benchmark-cluster-token-0123456789";
+    private const int SpinMilliseconds = 5;
+
+    public static async Task RunAsync(Harness harness)
+    {
+        var scratch = Directory.CreateTempSubdirectory("terrarium-bench-cluster-").FullName;
+        var daemons = new List<Process>();
+        try
+        {
+            var (head, headAddress) = await StartAsync(scratch, ["--head", "--port", "0"]);
+            daemons.Add(head);
+            var options = new ClusterOptions { Address = headAddress, Token = Token, LogToDriver = false };
+            var batch = 200;
+            await using (var oneNode = await Cluster.InitAsync(options))
+            {
+                await harness.RateAsync("cluster_spin_tasks_1_node", $"{batch} tasks of {SpinMilliseconds} ms CPU each, on a 1-CPU node", batch, () => SpinBatchAsync(oneNode, batch));
+            }
+
+            var (node, _) = await StartAsync(scratch, ["--address", headAddress]);
+            daemons.Add(node);
+            await using (var twoNodes = await Cluster.InitAsync(options))
+            {
+                await harness.RateAsync("cluster_spin_tasks_2_nodes", "the same, across two 1-CPU nodes (head's and another)", batch, () => SpinBatchAsync(twoNodes, batch));
+            }
+
+            harness.Ratio("cluster_scale_out_ratio", "cluster_spin_tasks_2_nodes / cluster_spin_tasks_1_node (2 cores: at most 2)", "cluster_spin_tasks_2_nodes", "cluster_spin_tasks_1_node");
+            await harness.LatencyAsync("node_death_detection", "SIGKILL a node until the head lists it dead (--node-death-timeout 10 s)", 1, async () =>
+            {
+                var watch = Stopwatch.StartNew();
+                node.Kill();
+                await WaitUntilDeadAsync(headAddress);
+                return watch.Elapsed;
+            });
+        }
+        finally
+        {
+            foreach (var daemon in Enumerable.Reverse(daemons))
+            {
+                if (!daemon.HasExited)
+                {
+                    Syscall.kill(daemon.Id, Signum.SIGTERM);
+                    await daemon.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+                }
+            }
+
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    private static async Task SpinBatchAsync(Cluster cluster, int batch)
+    {
+        var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Spin(SpinMilliseconds))).ToList();
+        await cluster.WaitAsync(refs, refs.Count, Timeout.InfiniteTimeSpan);
+    }
+
+    private static async Task WaitUntilDeadAsync(string headAddress)
+    {
+        var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(headAddress), Token);
+        using (channel)
+        {
+            var head = new Protocol.Head.HeadClient(invoker);
+            while ((await head.ListNodesAsync(new ListNodesRequest())).Nodes.All(n => n.Alive))
+            {
+                await Task.Delay(20);
+            }
+        }
+    }
+
+    /// <summary>A daemon in the foreground, its folders under <paramref name="scratch"/>: the process and the head's address it printed.</summary>
+    private static async Task<(Process Process, string HeadAddress)> StartAsync(string scratch, string[] role)
+    {
+        var cli = Path.Combine(AppContext.BaseDirectory, "Terrarium.Cli.dll");
+        var start = new ProcessStartInfo(Node.WorkerHostCommand.CurrentDotnet(),
+            [cli, "start", .. role, "--num-cpus", "1", "--token", Token, "--cache-dir", Path.Combine(scratch, "cache"), "--block"])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        start.Environment["XDG_RUNTIME_DIR"] = PrivateDirectory.Create(Path.Combine(scratch, "run"));
+        var process = Process.Start(start)!;
+        var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1))
+            ?? throw new InvalidOperationException($"terrarium start {string.Join(' ', role)} exited before it served");
+        _ = process.StandardOutput.ReadToEndAsync();
+        // "Terrarium head started at ADDRESS, with node …" or "Terrarium node … joined the cluster at ADDRESS."
+        var address = line.Contains(" started at ", StringComparison.Ordinal)
+            ? line.Split(" started at ")[1].Split(',')[0]
+            : line.Split(" joined the cluster at ")[1].TrimEnd('.');
+        return (process, address);
+    }
+}
