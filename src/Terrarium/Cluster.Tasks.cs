@@ -172,7 +172,7 @@ public sealed partial class Cluster
         submit.Args.AddRange(analyzed.ProtoArgs);
 
         session.Send(new ClientRequest { SubmitTask = submit });
-        _nodes.CountUntilDone(handle, options.NumCpus);
+        _nodes.Follow(handle, submit, env, analyzed);
         return new ObjectRef<T>(handle);
     }
 

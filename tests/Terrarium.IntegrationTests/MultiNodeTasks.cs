@@ -36,6 +36,18 @@ public static class MultiNodeTasks
         return sum;
     }
 
+    /// <summary>The first attempt notes its node in <paramref name="marker"/> and hangs; a retry returns its node.</summary>
+    public static string HangUnlessRetried(string marker)
+    {
+        if (!File.Exists(marker))
+        {
+            File.WriteAllText(marker, RuntimeContext.Current.NodeId);
+            Thread.Sleep(TimeSpan.FromMinutes(10));
+        }
+
+        return RuntimeContext.Current.NodeId;
+    }
+
     public static async Task<string> CallFromHere(ActorHandle<NodeCounter> counter, int by) =>
         $"{await counter.Call(c => c.Add(by))} via {RuntimeContext.Current.NodeId}";
 }

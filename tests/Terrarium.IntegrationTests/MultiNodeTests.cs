@@ -104,6 +104,27 @@ public sealed class MultiNodeTests
         Assert.Throws<ArgumentException>(() => cluster.Submit(() => MultiNodeTasks.WhereAmI(), blue));
     }
 
+    [Fact]
+    public async Task NodeKilled_ItsRetryableTasksRunOnAnotherNode()
+    {
+        await using var nodes = await CliCluster.StartAsync("{}", "{}");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var gate = Path.Combine(nodes.Scratch, "gate");
+        var marker = Path.Combine(nodes.Scratch, "first-attempt");
+        // The driver's own node gets busy first, so the task to retry goes to the other node.
+        var filler = cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
+        var retried = cluster.Submit(() => MultiNodeTasks.HangUnlessRetried(marker), new TaskOptions { MaxRetries = 1 });
+        await TestWaits.UntilAsync(() => File.Exists(marker), "the first attempt runs");
+        var firstNode = await File.ReadAllTextAsync(marker);
+        var survivor = nodes.Daemons.Single(d => d.NodeId != firstNode);
+
+        nodes.Daemons.Single(d => d.NodeId == firstNode).Kill();
+        await File.WriteAllTextAsync(gate, "go");
+
+        Assert.Equal(survivor.NodeId, await retried.DefaultTimeout());
+        Assert.Equal(1, await filler.DefaultTimeout());
+    }
+
     private static bool ProcessRuns(int pid)
     {
         try

@@ -17,6 +17,9 @@ internal sealed record AnalyzedCall(FunctionDescriptor Function, string DisplayN
 {
     /// <summary>The arguments as they go on the wire.</summary>
     public IEnumerable<Arg> ProtoArgs => Args.Select(a => a.ToProto());
+
+    /// <summary>The objects the call waits for.</summary>
+    public IReadOnlyList<ObjectHandle> Dependencies => [.. Args.Where(a => a.Dependency is not null).Select(a => a.Dependency!.Handle)];
 }
 
 /// <summary>

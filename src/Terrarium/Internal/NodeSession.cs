@@ -119,6 +119,20 @@ internal sealed class NodeSession : IAsyncDisposable
         return handle;
     }
 
+    /// <summary>Stops awaiting an object here (its task moves to another node); the handle, or null if it completed.</summary>
+    public ObjectHandle? Detach(string id) => _pending.TryRemove(id, out var handle) ? handle : null;
+
+    /// <summary>Awaits <paramref name="handle"/>'s object from this session's node, where its task now runs.</summary>
+    public void Adopt(ObjectHandle handle)
+    {
+        handle.MoveTo(this);
+        _pending[handle.Id] = handle;
+        if (_failure is { } failure && _pending.TryRemove(handle.Id, out _))
+        {
+            handle.Complete(Lost(handle.Id, failure));
+        }
+    }
+
     /// <summary>A handle for an object this session completes itself (a put); the node sends nothing for it.</summary>
     public ObjectHandle Untracked(string id) => new(id, this);
 

@@ -10,7 +10,7 @@ namespace Terrarium.Internal;
 internal sealed class ObjectHandle
 {
     private readonly TaskCompletionSource<ObjectReady> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly NodeSession _session;
+    private volatile NodeSession _session;
     private int _onNode;
 
     public ObjectHandle(string id, NodeSession session, bool onNode = true)
@@ -43,6 +43,9 @@ internal sealed class ObjectHandle
     public string Id { get; }
 
     public NodeSession Session => _session;
+
+    /// <summary>The object's task moved to <paramref name="session"/>'s node (its own node died).</summary>
+    public void MoveTo(NodeSession session) => _session = session;
 
     /// <summary>For an actor call's result: the caller that sent the call (and can cancel it).</summary>
     public ActorCaller? Caller { get; set; }

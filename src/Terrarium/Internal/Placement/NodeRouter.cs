@@ -20,6 +20,8 @@ internal sealed class NodeRouter : IAsyncDisposable
     private readonly ConcurrentDictionary<string, NodeSession> _siblings = new(StringComparer.Ordinal);
     // CPUs of this connection's unfinished work per session (counted once there are several nodes).
     private readonly ConcurrentDictionary<NodeSession, double> _inFlight = new();
+    // Unfinished tasks with retries left, by task id: sent again elsewhere if their node dies.
+    private readonly ConcurrentDictionary<string, PlacedTask> _retryable = new(StringComparer.Ordinal);
     private IReadOnlyList<NodeState> _nodes;
     private long _refreshedAt = Environment.TickCount64;
     private int _refreshing;
@@ -74,18 +76,32 @@ internal sealed class NodeRouter : IAsyncDisposable
         return (Session(chosen.NodeId), chosen.NodeId);
     }
 
-    /// <summary>Counts <paramref name="cpus"/> as busy on the handle's node until the handle completes.</summary>
-    public void CountUntilDone(ObjectHandle handle, double cpus)
+    /// <summary>
+    /// Follows a task sent to the handle's node until its result comes: its CPUs count as busy
+    /// there, and if it may be retried and the node dies, it is sent to another node. Only once
+    /// there are several nodes: on one, there is nothing to weigh and nowhere else to go.
+    /// </summary>
+    public void Follow(ObjectHandle handle, SubmitTask submit, ResolvedEnv env, AnalyzedCall call)
     {
-        if (cpus <= 0 || !_severalNodes)
+        if (!_severalNodes)
         {
             return;
         }
 
+        var cpus = submit.Resources.NumCpus;
         var session = handle.Session;
         _inFlight.AddOrUpdate(session, cpus, (_, busy) => busy + cpus);
+        if (submit.MaxRetries > 0)
+        {
+            _retryable[submit.TaskId] = new PlacedTask(handle, submit, env, call.Dependencies);
+        }
+
         _ = handle.Ready.ContinueWith(
-            _ => _inFlight.AddOrUpdate(session, 0, (_, busy) => Math.Max(0, busy - cpus)),
+            _ =>
+            {
+                _retryable.TryRemove(submit.TaskId, out var _);
+                _inFlight.AddOrUpdate(handle.Session, 0, (_, busy) => Math.Max(0, busy - cpus));
+            },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -184,9 +200,54 @@ internal sealed class NodeRouter : IAsyncDisposable
         {
             if (!node.Alive && _siblings.TryRemove(node.Node.NodeId, out var session))
             {
-                session.Abandon($"node {node.Node.NodeId} ({node.Node.Address}) died: the head has not heard from it");
+                var reason = $"node {node.Node.NodeId} ({node.Node.Address}) died: the head has not heard from it";
+                RetryElsewhere(session, reason);
+                session.Abandon(reason);
                 _ = session.DisposeAsync().AsTask();
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends the unfinished tasks of a dead node that have retries left to other nodes, one retry
+    /// spent each, under the same task id: their refs complete from there.
+    /// </summary>
+    private void RetryElsewhere(NodeSession dead, string reason)
+    {
+        foreach (var task in _retryable.Values.Where(t => t.Handle.Session == dead).ToList())
+        {
+            if (dead.Detach(task.Submit.TaskId) is not { } handle)
+            {
+                continue;
+            }
+
+            var retry = task.Submit.Clone();
+            retry.MaxRetries--;
+            NodeSession target;
+            try
+            {
+                (target, _) = Place(retry.Resources, retry.Function.Method, "options");
+            }
+            catch (ArgumentException e)
+            {
+                handle.Complete(new ObjectReady
+                {
+                    ObjectId = handle.Id,
+                    Error = new TaskError { Kind = ErrorKind.ObjectLost, Message = $"{reason}; its task cannot be retried: {e.Message}" },
+                });
+                continue;
+            }
+
+            target.DefineEnv(task.Env);
+            foreach (var dependency in task.Dependencies)
+            {
+                target.ShareWithNode(dependency);
+            }
+
+            target.Adopt(handle);
+            target.Send(new ClientRequest { SubmitTask = retry });
+            _retryable[retry.TaskId] = task with { Submit = retry };
+            _inFlight.AddOrUpdate(target, retry.Resources.NumCpus, (_, busy) => busy + retry.Resources.NumCpus);
         }
     }
 
@@ -199,4 +260,6 @@ internal sealed class NodeRouter : IAsyncDisposable
         var offered = string.Join("; ", nodes.Select(n => string.Join(", ", n.Total.Select(kv => $"{kv.Key}={kv.Value}"))));
         return new ArgumentException($"{what} asks for {wanted}, which no node of the cluster offers (nodes offer: {offered})", paramName);
     }
+
+    private sealed record PlacedTask(ObjectHandle Handle, SubmitTask Submit, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
 }
