@@ -192,12 +192,12 @@ public sealed partial class Cluster : IAsyncDisposable
 
     /// <summary>A worker's own connection: its nested submissions inherit <paramref name="workerEnv"/>.</summary>
     internal static async Task<Cluster> ConnectWorkerAsync(Endpoint node, Endpoint head, string token, string jobId, string jobCodeDir,
-        string workerId, RuntimeEnv? workerEnv, CancellationToken ct)
+        string jobCodeUri, string workerId, RuntimeEnv? workerEnv, CancellationToken ct)
     {
         var (headChannel, headInvoker) = ClusterChannel.Open(head, token);
         var nodes = await NodeRouter.ListNodesAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
         var session = await NodeSession.OpenAsync(node, token,
-            new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, WorkerId = workerId }, null, ct).ConfigureAwait(false);
+            new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, JobCodeUri = jobCodeUri, WorkerId = workerId }, null, ct).ConfigureAwait(false);
         return new Cluster(session, headChannel, headInvoker, head.ToString(), token, jobId, workerEnv, nodes, null, null, new ClusterOptions().MaxPackageBytes);
     }
 
@@ -218,10 +218,12 @@ public sealed partial class Cluster : IAsyncDisposable
             }, cancellationToken: ct).ConfigureAwait(false);
 
             var printer = options.LogToDriver ? new ClusterLogPrinter() : null;
+            var shipCode = options.ShipJobCode ?? nodes.Nodes.Any(n => n.Alive && !Endpoint.Parse(n.Node.Address).IsLoopback);
             var session = await NodeSession.OpenAsync(Endpoint.Parse(node.Node.Address), token, new OpenSession
             {
                 JobId = job.JobId,
                 JobCodeDir = AppContext.BaseDirectory,
+                JobCodeUri = shipCode ? await ShipJobCodeAsync(head, options.MaxPackageBytes, ct).ConfigureAwait(false) : "",
                 SubscribeLogs = options.LogToDriver,
             }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
             var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), token, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options.MaxPackageBytes);
@@ -248,6 +250,15 @@ public sealed partial class Cluster : IAsyncDisposable
             headChannel.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Packages this program's folder and uploads it (unless the head has it): its <c>pkg://</c> URI.</summary>
+    private static async Task<string> ShipJobCodeAsync(Protocol.Head.HeadClient head, long maxPackageBytes, CancellationToken ct)
+    {
+        var package = new DirectoryPackager(maxPackageBytes, message => Console.Error.WriteLine("warning: " + message))
+            .PackDirectory(AppContext.BaseDirectory, [], "the job's code");
+        await new PackageUploader(head).EnsureUploadedAsync(package, ct).ConfigureAwait(false);
+        return package.Uri;
     }
 
     /// <summary>The head this user started on this machine with <c>terrarium start --head</c>, for <c>Address = "auto"</c>.</summary>

@@ -46,6 +46,15 @@ public sealed class ClusterOptions
     /// </summary>
     public string? NuGetConfigFile { get; init; }
 
+    /// <summary>
+    /// Whether the job's code — this program's folder (<see cref="AppContext.BaseDirectory"/>) — is
+    /// packaged and uploaded to the head, for nodes to download, instead of nodes reading the folder
+    /// where it is. Default: null, which ships it when some node of the cluster is not on this
+    /// machine's loopback (it cannot share this machine's filesystem); the upload is skipped when the
+    /// head has that content already.
+    /// </summary>
+    public bool? ShipJobCode { get; init; }
+
     /// <summary>The largest package (working dir or module) this driver uploads. Default: 1 GiB.</summary>
     public long MaxPackageBytes { get; init; } = 1L << 30;
 

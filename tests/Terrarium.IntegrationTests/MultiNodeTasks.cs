@@ -36,6 +36,13 @@ public static class MultiNodeTasks
         return sum;
     }
 
+    /// <summary>Where this task's own code was loaded from, on which node.</summary>
+    public static string CodeLocation() => $"{typeof(MultiNodeTasks).Assembly.Location} on {RuntimeContext.Current.NodeId}";
+
+    /// <summary>A nested task that needs <paramref name="resource"/>: where its code was loaded from.</summary>
+    public static async Task<string> NestedCodeLocation(string resource) =>
+        await Cluster.Current.Submit(() => CodeLocation(), new TaskOptions { Resources = { [resource] = 1 } });
+
     /// <summary>The first attempt notes its node in <paramref name="marker"/> and hangs; a retry returns its node.</summary>
     public static string HangUnlessRetried(string marker)
     {

@@ -105,6 +105,23 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task ShippedJobCode_IsLoadedFromEachNodesOwnCopy_ForNestedWorkToo()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = nodes.HeadAddress, Token = CliCluster.Token, LogToDriver = false, ShipJobCode = true }).DefaultTimeout();
+        var assembly = Path.GetFileName(typeof(MultiNodeTasks).Assembly.Location);
+
+        var onBlue = await cluster.Submit(() => MultiNodeTasks.CodeLocation(), new TaskOptions { Resources = { ["blue"] = 1 } }).DefaultTimeout();
+        var nestedOnRed = await cluster.Submit(() => MultiNodeTasks.NestedCodeLocation("red"), new TaskOptions { Resources = { ["blue"] = 1 } }).DefaultTimeout();
+
+        // Each node's cache folder is its own (cache-0 the head's node, cache-1 the other).
+        Assert.StartsWith(Path.Combine(nodes.Scratch, "cache-1", "packages"), onBlue, StringComparison.Ordinal);
+        Assert.EndsWith($"{assembly} on {nodes.Daemons[1].NodeId}", onBlue, StringComparison.Ordinal);
+        Assert.StartsWith(Path.Combine(nodes.Scratch, "cache-0", "packages"), nestedOnRed, StringComparison.Ordinal);
+        Assert.EndsWith($"{assembly} on {nodes.Daemons[0].NodeId}", nestedOnRed, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task NodeKilled_ItsRetryableTasksRunOnAnotherNode()
     {
         await using var nodes = await CliCluster.StartAsync("{}", "{}");

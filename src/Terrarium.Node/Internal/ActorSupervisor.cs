@@ -263,7 +263,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     {
         actor.State = ActorState.Starting;
         actor.Incarnation++;
-        actor.Worker = _pool.Start(actor.Owner.JobId, actor.Owner.JobCodeDir, actor.Env, actor.Id, this);
+        actor.Worker = _pool.Start(actor.Owner.JobId, actor.Owner.JobCode, actor.Env, actor.Id, this);
     }
 
     /// <summary>

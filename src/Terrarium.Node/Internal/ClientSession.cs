@@ -21,7 +21,7 @@ internal sealed class ClientSession(string id, OpenSession open)
 
     public string JobId { get; } = open.JobId;
 
-    public string JobCodeDir { get; } = open.JobCodeDir;
+    public JobCode JobCode { get; } = new(open.JobCodeDir, open.JobCodeUri);
 
     /// <summary>The worker submitting through this session, or empty for a driver.</summary>
     public string WorkerId { get; } = open.WorkerId;

@@ -7,7 +7,7 @@ namespace Terrarium.Node.Internal;
 /// <summary>The node's gRPC face: client sessions, worker attachment and status.</summary>
 internal sealed class NodeService(
     NodeOptions options, ObjectStore objects, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
-    RuntimeEnvAgent agent, NuGetRestorer restorer, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
+    RuntimeEnvAgent agent, NuGetRestorer restorer, PackageCache packages, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
     ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
     private static int s_nextSession;
@@ -24,6 +24,11 @@ internal sealed class NodeService(
         if (string.IsNullOrEmpty(open.JobId) || string.IsNullOrEmpty(open.JobCodeDir))
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "OpenSession needs job_id and job_code_dir"));
+        }
+
+        if (open.JobCodeUri.Length > 0 && open.ResumeSessionId.Length == 0)
+        {
+            open.JobCodeDir = await UnpackJobCodeAsync(open.JobCodeUri, ct).ConfigureAwait(false);
         }
 
         var (session, generation, reading) = Open(open, responseStream, ct);
@@ -69,6 +74,24 @@ internal sealed class NodeService(
             {
                 NodeLog.WorkerSessionDetached(logger, session.Id, session.WorkerId);
             }
+        }
+    }
+
+    /// <summary>The folder the shipped job code is unpacked in (once per content on this node).</summary>
+    private async Task<string> UnpackJobCodeAsync(string uri, CancellationToken ct)
+    {
+        if (!uri.StartsWith("pkg://", StringComparison.Ordinal))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"job_code_uri '{uri}' is not a pkg:// package of the head's store"));
+        }
+
+        try
+        {
+            return await packages.GetDirectoryAsync(uri, ct).ConfigureAwait(false);
+        }
+        catch (PackageFetchException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"the job's code could not be fetched: {e.Message}"));
         }
     }
 

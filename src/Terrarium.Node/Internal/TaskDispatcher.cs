@@ -428,7 +428,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             return;
         }
 
-        var started = _pool.Start(task.JobId, task.Owner.JobCodeDir, task.Env, actorId: null, this);
+        var started = _pool.Start(task.JobId, task.Owner.JobCode, task.Env, actorId: null, this);
         started.Held = task.Demand;
         started.HeadSince = _options.TimeProvider.GetUtcNow();
         started.Assigned.AddLast(task);

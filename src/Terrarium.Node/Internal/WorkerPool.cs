@@ -36,7 +36,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     /// A worker for this job and env: a pre-started one if one is waiting, else a new process. Its
     /// owner hears <see cref="IWorkerOwner.OnAttached"/> once it is ready, never from within this call.
     /// </summary>
-    public WorkerProcess Start(string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
+    public WorkerProcess Start(string jobId, JobCode jobCode, PreparedEnv env, string? actorId, IWorkerOwner owner)
     {
         while (!env.NeedsFreshProcess && _warm.TryDequeue(out var warm))
         {
@@ -48,7 +48,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             bool attached;
             lock (warm)
             {
-                warm.Bind(jobId, jobCodeDir, env, actorId, owner);
+                warm.Bind(jobId, jobCode, env, actorId, owner);
                 attached = warm.IsAttached;
             }
 
@@ -65,7 +65,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             return warm;
         }
 
-        return Launch(new WorkerProcess(NewId(), jobId, jobCodeDir, env, actorId, owner));
+        return Launch(new WorkerProcess(NewId(), jobId, jobCode, env, actorId, owner));
     }
 
     private void ReplaceIfTakenFromWarm(WorkerProcess worker)
@@ -80,7 +80,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     {
         if (_disposed == 0)
         {
-            _warm.Enqueue(Launch(new WorkerProcess(NewId(), "", "", PreparedEnv.None, null, null) { State = WorkerState.Warm }));
+            _warm.Enqueue(Launch(new WorkerProcess(NewId(), "", JobCode.None, PreparedEnv.None, null, null) { State = WorkerState.Warm }));
         }
     }
 
@@ -188,7 +188,8 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         {
             NodeId = options.NodeId,
             JobId = worker.JobId,
-            JobCodeDir = worker.JobCodeDir,
+            JobCodeDir = worker.JobCode.Directory,
+            JobCodeUri = worker.JobCode.Uri,
             RuntimeEnvJson = env.CanonicalJson,
             RuntimeEnvHash = env.Hash,
             ActorId = worker.ActorId ?? "",

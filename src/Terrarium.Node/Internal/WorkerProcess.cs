@@ -18,7 +18,7 @@ internal enum WorkerState
 /// One worker process and its command stream. Its state belongs to its owner, which guards it. A
 /// pre-started worker has no job, env or owner until <see cref="Bind"/> gives it one.
 /// </summary>
-internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner? owner)
+internal sealed class WorkerProcess(string id, string jobId, JobCode jobCode, PreparedEnv env, string? actorId, IWorkerOwner? owner)
 {
     private const int StderrTailLines = 30;
     private readonly Queue<string> _stderrTail = new();
@@ -32,7 +32,7 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
 
     public string JobId { get; private set; } = jobId;
 
-    public string JobCodeDir { get; private set; } = jobCodeDir;
+    public JobCode JobCode { get; private set; } = jobCode;
 
     public PreparedEnv Env { get; private set; } = env;
 
@@ -85,10 +85,10 @@ internal sealed class WorkerProcess(string id, string jobId, string jobCodeDir, 
     public bool ClaimReplacement() => Interlocked.Exchange(ref _replacementDue, 0) == 1;
 
     /// <summary>Gives a pre-started worker its job, env and owner.</summary>
-    public void Bind(string jobId, string jobCodeDir, PreparedEnv env, string? actorId, IWorkerOwner owner)
+    public void Bind(string jobId, JobCode jobCode, PreparedEnv env, string? actorId, IWorkerOwner owner)
     {
         JobId = jobId;
-        JobCodeDir = jobCodeDir;
+        JobCode = jobCode;
         Env = env;
         ActorId = actorId;
         State = WorkerState.Starting;

@@ -27,7 +27,7 @@ internal sealed class WorkExecutor
         var head = Endpoint.Parse(setup.HeadAddress);
         // Cluster.Current is a property: the worker's own connection is opened on its first use.
         Cluster.SetWorkerClusterFactory(() => Cluster.ConnectWorkerAsync(
-            node, head, token, setup.JobId, setup.JobCodeDir, workerId, env, CancellationToken.None).GetAwaiter().GetResult());
+            node, head, token, setup.JobId, setup.JobCodeDir, setup.JobCodeUri, workerId, env, CancellationToken.None).GetAwaiter().GetResult());
     }
 
     /// <summary>The server of this worker's actor, once it has one.</summary>
