@@ -95,8 +95,9 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             {
                 Endpoints = [Endpoint.Tcp(settings.Host, settings.Port)],
                 Token = token,
-                StorageDirectory = Path.Combine(sessionPath, "head"),
+                StorageDirectory = settings.StorageDirectory ?? Path.Combine(sessionPath, "head"),
                 NodeDeathTimeout = settings.NodeDeathTimeout,
+                Redis = settings.Redis,
             }, loggerFactory, ct).ConfigureAwait(false);
         }
         catch (IOException e)

@@ -29,17 +29,26 @@ internal static class StartCommand
             Description = "Seconds a node may stay silent before the head declares it dead (head only)",
             DefaultValueFactory = _ => 10,
         };
+        var redis = new Option<string?>("--redis")
+        {
+            Description = "Keep the head's state in Redis (redis://HOST:PORT): a head started again with the same Redis finds its nodes, jobs and named actors (head only)",
+        };
+        var storageDir = new Option<string?>("--storage-dir")
+        {
+            Description = "Where the head keeps uploaded packages (default: with --redis, head-store in the cache folder; else the head's session folder, gone when it stops)",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
         var command = new Command("start", "Start a cluster's head, or a node that joins one")
         {
-            head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, block, readyFile,
+            head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
             var settings = StartSettings.Parse(parse.GetValue(head), parse.GetValue(address), parse.GetValue(host)!, parse.GetValue(port),
-                parse.GetValue(numCpus), parse.GetValue(resources), parse.GetValue(token), parse.GetValue(cacheDir), parse.GetValue(deathTimeout));
+                parse.GetValue(numCpus), parse.GetValue(resources), parse.GetValue(token), parse.GetValue(cacheDir), parse.GetValue(deathTimeout),
+                parse.GetValue(redis), parse.GetValue(storageDir));
             var (clusterToken, tokenSource) = settings.IsHead
                 ? TokenStore.FindOrCreate(settings.Token)
                 : TokenStore.Find(settings.Token) ?? throw new UserError(

@@ -28,6 +28,12 @@ internal sealed record StartSettings
 
     public TimeSpan NodeDeathTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Redis for the head's state, or null.</summary>
+    public string? Redis { get; init; }
+
+    /// <summary>Where the head keeps uploaded packages, or null for its session folder (gone when it stops).</summary>
+    public string? StorageDirectory { get; init; }
+
     /// <summary>Whether the host is loopback: anything else is reachable from other machines.</summary>
     public bool IsLoopback => IPAddress.TryParse(Host, out var ip) ? IPAddress.IsLoopback(ip) : Host == "localhost";
 
@@ -36,7 +42,7 @@ internal sealed record StartSettings
         IPAddress.TryParse(Host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? Dns.GetHostName() : Host;
 
     public static StartSettings Parse(bool head, string? address, string host, int? port, double? numCpus, string? resourcesJson,
-        string? token, string? cacheDir, double nodeDeathTimeoutSeconds)
+        string? token, string? cacheDir, double nodeDeathTimeoutSeconds, string? redis = null, string? storageDir = null)
     {
         address ??= head ? null : Environment.GetEnvironmentVariable("TERRARIUM_ADDRESS");
         if (head == (address is not null))
@@ -71,6 +77,16 @@ internal sealed record StartSettings
             throw new UserError($"--node-death-timeout {nodeDeathTimeoutSeconds} must be more than 1 second (nodes report every second)");
         }
 
+        if (!head && (redis is not null || storageDir is not null))
+        {
+            throw new UserError("--redis and --storage-dir are the head's: give them with --head");
+        }
+
+        if (redis is not null && !redis.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !redis.Contains(':', StringComparison.Ordinal))
+        {
+            throw new UserError($"--redis '{redis}' is not redis://HOST:PORT");
+        }
+
         Endpoint? headAddress = null;
         if (address is not null)
         {
@@ -95,6 +111,11 @@ internal sealed record StartSettings
             Token = token,
             CacheDirectory = cacheDir,
             NodeDeathTimeout = TimeSpan.FromSeconds(nodeDeathTimeoutSeconds),
+            Redis = redis,
+            // With Redis the head is meant to survive restarts: its packages must too.
+            StorageDirectory = storageDir is not null ? Path.GetFullPath(storageDir)
+                : redis is not null ? Path.Combine(cacheDir is null ? UserFolders.Cache() : Path.GetFullPath(cacheDir), "head-store")
+                : null,
         };
     }
 

@@ -23,6 +23,17 @@ public sealed class HeadOptions
     /// <summary>The largest package the store accepts. Default: 1 GiB.</summary>
     public long MaxPackageBytes { get; init; } = 1L << 30;
 
+    /// <summary>
+    /// Redis to keep the head's state in (<c>redis://host:port</c>, or a StackExchange.Redis
+    /// configuration string): a head started again with the same Redis and
+    /// <see cref="StorageDirectory"/> finds its nodes, jobs and named actors, and its packages.
+    /// Default: null, state in memory only.
+    /// </summary>
+    public string? Redis { get; init; }
+
+    /// <summary>The prefix of the head's Redis keys, so that clusters can share one Redis. Default: <c>terrarium:</c>.</summary>
+    public string RedisKeyPrefix { get; init; } = "terrarium:";
+
     /// <summary>The clock. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

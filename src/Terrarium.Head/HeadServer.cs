@@ -10,8 +10,13 @@ namespace Terrarium.Head;
 public sealed class HeadServer : IAsyncDisposable
 {
     private readonly GrpcServer _server;
+    private readonly IHeadStore _store;
 
-    private HeadServer(GrpcServer server) => _server = server;
+    private HeadServer(GrpcServer server, IHeadStore store)
+    {
+        _server = server;
+        _store = store;
+    }
 
     /// <summary>Where the head listens (ephemeral ports resolved).</summary>
     public IReadOnlyList<Endpoint> Endpoints => _server.Endpoints;
@@ -21,14 +26,32 @@ public sealed class HeadServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var server = await GrpcServer.StartAsync(
-            options.Endpoints, options.Token, loggerFactory,
-            services => services.AddSingleton(options).AddSingleton<HeadState>().AddSingleton<PackageStore>(),
-            app => app.MapGrpcService<HeadService>(),
-            ct).ConfigureAwait(false);
-        return new HeadServer(server);
+        IHeadStore store = options.Redis is { } redis
+            ? await RedisHeadStore.ConnectAsync(redis, options.RedisKeyPrefix).ConfigureAwait(false)
+            : new MemoryOnly();
+        try
+        {
+            var state = new HeadState(options);
+            var (nodes, jobs, actorNames) = await store.LoadAsync().ConfigureAwait(false);
+            state.Restore(nodes, jobs, actorNames);
+            var server = await GrpcServer.StartAsync(
+                options.Endpoints, options.Token, loggerFactory,
+                services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton<PackageStore>(),
+                app => app.MapGrpcService<HeadService>(),
+                ct).ConfigureAwait(false);
+            return new HeadServer(server, store);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync().ConfigureAwait(false);
+        await _store.DisposeAsync().ConfigureAwait(false);
+    }
 }

@@ -14,6 +14,8 @@ public sealed partial class CliCluster : IAsyncDisposable
 {
     public const string Token = "cli-cluster-tests-token-0123456789";
     private readonly List<Daemon> _daemons = [];
+    private string[] _headArguments = [];
+    private string _headResources = "{}";
 
     private CliCluster(string scratch)
     {
@@ -38,7 +40,11 @@ public sealed partial class CliCluster : IAsyncDisposable
     /// A head whose node has <paramref name="headResources"/>, and a node per entry of
     /// <paramref name="nodeResources"/>; one CPU each. No head at all for null: only the folders.
     /// </summary>
-    public static async Task<CliCluster> StartAsync(string? headResources, params string[] nodeResources)
+    public static Task<CliCluster> StartAsync(string? headResources, params string[] nodeResources) =>
+        StartAsync(headResources, [], nodeResources);
+
+    /// <summary>As <see cref="StartAsync(string?, string[])"/>, with more options for the head (<c>--redis</c>).</summary>
+    public static async Task<CliCluster> StartAsync(string? headResources, string[] headArguments, params string[] nodeResources)
     {
         var cluster = new CliCluster(Directory.CreateTempSubdirectory("terrarium-cli-").FullName);
         if (headResources is null)
@@ -48,7 +54,9 @@ public sealed partial class CliCluster : IAsyncDisposable
 
         try
         {
-            var head = await cluster.StartDaemonAsync(["--head", "--port", "0", "--node-death-timeout", "3"], headResources);
+            cluster._headArguments = headArguments;
+            cluster._headResources = headResources;
+            var head = await cluster.StartDaemonAsync(["--head", "--port", "0", "--node-death-timeout", "3", .. headArguments], headResources);
             cluster.HeadAddress = head.HeadAddress;
             foreach (var resources in nodeResources)
             {
@@ -62,6 +70,15 @@ public sealed partial class CliCluster : IAsyncDisposable
             await cluster.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Starts the head again on its address, as a service manager restarts a crashed one; it replaces the old one in <see cref="Daemons"/>.</summary>
+    public async Task RestartHeadAsync()
+    {
+        var port = HeadAddress[(HeadAddress.LastIndexOf(':') + 1)..];
+        var head = await StartDaemonAsync(["--head", "--port", port, "--node-death-timeout", "3", .. _headArguments], _headResources);
+        _daemons.Remove(head);
+        _daemons[0] = head;
     }
 
     public Task<Daemon> AddNodeAsync(string resources) => StartDaemonAsync(["--address", HeadAddress], resources);

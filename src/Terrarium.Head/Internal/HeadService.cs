@@ -3,8 +3,11 @@ using Terrarium.Protocol;
 
 namespace Terrarium.Head.Internal;
 
-/// <summary>The gRPC face of <see cref="HeadState"/>: validates requests and answers.</summary>
-internal sealed class HeadService(HeadState state, PackageStore packages, HeadOptions options) : Protocol.Head.HeadBase
+/// <summary>
+/// The gRPC face of <see cref="HeadState"/>: validates requests and answers. Every change is in the
+/// <see cref="IHeadStore"/> before the caller hears it succeeded.
+/// </summary>
+internal sealed class HeadService(HeadState state, PackageStore packages, HeadOptions options, IHeadStore store) : Protocol.Head.HeadBase
 {
     public override Task<HasPackageReply> HasPackage(HasPackageRequest request, ServerCallContext context) =>
         Task.FromResult(new HasPackageReply { Present = packages.Has(request.Hash) });
@@ -22,7 +25,7 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         return Task.FromResult(reply);
     }
 
-    public override Task<RegisterNodeReply> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
+    public override async Task<RegisterNodeReply> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
         if (request.Node is null || string.IsNullOrEmpty(request.Node.NodeId))
         {
@@ -30,7 +33,8 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         }
 
         state.RegisterNode(request.Node);
-        return Task.FromResult(new RegisterNodeReply { HeartbeatIntervalSeconds = options.HeartbeatInterval.TotalSeconds });
+        await store.SaveNodeAsync(request.Node).ConfigureAwait(false);
+        return new RegisterNodeReply { HeartbeatIntervalSeconds = options.HeartbeatInterval.TotalSeconds };
     }
 
     public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
@@ -43,16 +47,22 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         return Task.FromResult(reply);
     }
 
-    public override Task<RegisterJobReply> RegisterJob(RegisterJobRequest request, ServerCallContext context) =>
-        Task.FromResult(new RegisterJobReply { JobId = state.RegisterJob(request.Driver, request.DefaultRuntimeEnv) });
-
-    public override Task<FinishJobReply> FinishJob(FinishJobRequest request, ServerCallContext context)
+    public override async Task<RegisterJobReply> RegisterJob(RegisterJobRequest request, ServerCallContext context)
     {
-        state.FinishJob(request.JobId);
-        return Task.FromResult(new FinishJobReply());
+        var jobId = state.RegisterJob(request.Driver, request.DefaultRuntimeEnv);
+        await store.SaveJobAsync(jobId, request).ConfigureAwait(false);
+        return new RegisterJobReply { JobId = jobId };
     }
 
-    public override Task<RegisterActorNameReply> RegisterActorName(RegisterActorNameRequest request, ServerCallContext context)
+    public override async Task<FinishJobReply> FinishJob(FinishJobRequest request, ServerCallContext context)
+    {
+        var released = state.FinishJob(request.JobId);
+        await store.RemoveJobAsync(request.JobId).ConfigureAwait(false);
+        await store.RemoveActorNamesAsync(released).ConfigureAwait(false);
+        return new FinishJobReply();
+    }
+
+    public override async Task<RegisterActorNameReply> RegisterActorName(RegisterActorNameRequest request, ServerCallContext context)
     {
         if (string.IsNullOrWhiteSpace(request.Name) || string.IsNullOrEmpty(request.ActorId))
         {
@@ -65,13 +75,18 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
                 $"an actor named '{request.Name}' already exists; pick another name or get it with GetActorAsync"));
         }
 
-        return Task.FromResult(new RegisterActorNameReply());
+        await store.SaveActorNameAsync(request.Name, state.LookupActor(request.Name)).ConfigureAwait(false);
+        return new RegisterActorNameReply();
     }
 
-    public override Task<ReleaseActorNameReply> ReleaseActorName(ReleaseActorNameRequest request, ServerCallContext context)
+    public override async Task<ReleaseActorNameReply> ReleaseActorName(ReleaseActorNameRequest request, ServerCallContext context)
     {
-        state.ReleaseActorName(request.Name, request.ActorId);
-        return Task.FromResult(new ReleaseActorNameReply());
+        if (state.ReleaseActorName(request.Name, request.ActorId))
+        {
+            await store.RemoveActorNamesAsync([request.Name]).ConfigureAwait(false);
+        }
+
+        return new ReleaseActorNameReply();
     }
 
     public override Task<LookupActorReply> LookupActor(LookupActorRequest request, ServerCallContext context) =>

@@ -11,6 +11,33 @@ internal sealed class HeadState(HeadOptions options)
     private readonly Dictionary<string, LookupActorReply> _actorNames = [];
     private int _nextJob;
 
+    /// <summary>
+    /// Takes back what a previous head stored. Its nodes are known but not live until they report
+    /// again (a node's next heartbeat, within a second, is answered "unknown" and it registers
+    /// anew): a node that died with the old head is never offered to drivers.
+    /// </summary>
+    public void Restore(IEnumerable<NodeInfo> nodes, IEnumerable<(string Id, RegisterJobRequest Job)> jobs, IEnumerable<(string Name, LookupActorReply Actor)> actorNames)
+    {
+        lock (_lock)
+        {
+            foreach (var node in nodes)
+            {
+                _nodes[node.NodeId] = new NodeRecord(node) { LastSeen = DateTimeOffset.MinValue };
+            }
+
+            foreach (var (id, job) in jobs)
+            {
+                _jobs[id] = new JobRecord(job.Driver, job.DefaultRuntimeEnv);
+                _nextJob = Math.Max(_nextJob, JobNumber(id));
+            }
+
+            foreach (var (name, actor) in actorNames)
+            {
+                _actorNames[name] = actor;
+            }
+        }
+    }
+
     public void RegisterNode(NodeInfo node)
     {
         lock (_lock)
@@ -57,15 +84,19 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
-    public void FinishJob(string jobId)
+    /// <returns>The names of the job's actors, released with it.</returns>
+    public List<string> FinishJob(string jobId)
     {
         lock (_lock)
         {
             _jobs.Remove(jobId);
-            foreach (var name in _actorNames.Where(kv => kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList())
+            var released = _actorNames.Where(kv => kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
+            foreach (var name in released)
             {
                 _actorNames.Remove(name);
             }
+
+            return released;
         }
     }
 
@@ -87,14 +118,12 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
-    public void ReleaseActorName(string name, string actorId)
+    /// <returns>True when the name was the actor's and is free now.</returns>
+    public bool ReleaseActorName(string name, string actorId)
     {
         lock (_lock)
         {
-            if (_actorNames.TryGetValue(name, out var existing) && existing.ActorId == actorId)
-            {
-                _actorNames.Remove(name);
-            }
+            return _actorNames.TryGetValue(name, out var existing) && existing.ActorId == actorId && _actorNames.Remove(name);
         }
     }
 
@@ -105,6 +134,10 @@ internal sealed class HeadState(HeadOptions options)
             return _actorNames.TryGetValue(name, out var reply) ? reply : new LookupActorReply { Found = false };
         }
     }
+
+    /// <summary>The number in <c>job-0042-…</c>, so that a restored head numbers new jobs after it.</summary>
+    private static int JobNumber(string jobId) =>
+        jobId.Split('-') is [_, var number, ..] && int.TryParse(number, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
 
     private bool IsAlive(NodeRecord record) =>
         options.TimeProvider.GetUtcNow() - record.LastSeen < options.NodeDeathTimeout;
