@@ -44,6 +44,7 @@ public sealed partial class Cluster
         create.Args.AddRange(analyzed.ProtoArgs);
 
         session.Send(new ClientRequest { CreateActor = create });
+        _nodes.FollowActor(create, session, env, analyzed);
         return new ActorHandle<T>(this, actorId, options.Name, nodeId);
     }
 
@@ -72,7 +73,7 @@ public sealed partial class Cluster
         ThrowIfDisposed();
         RefuseTaskTypes(typeof(TResult), nameof(call));
         var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
-        var session = _nodes.Session(nodeId);
+        var session = _nodes.SessionOfActor(actorId, nodeId);
         var handle = session.CallerOf(actorId).Call(session.NewObjectId(), analyzed.Function, analyzed.Args);
         return new ObjectRef<TResult>(handle);
     }
@@ -80,7 +81,8 @@ public sealed partial class Cluster
     internal async Task KillActorAsync(string actorId, string nodeId, CancellationToken ct)
     {
         ThrowIfDisposed();
-        var session = _nodes.Session(nodeId);
+        _nodes.ForgetActor(actorId);
+        var session = _nodes.SessionOfActor(actorId, nodeId);
         var id = session.NewObjectId();
         var handle = session.Track(id);
         session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });

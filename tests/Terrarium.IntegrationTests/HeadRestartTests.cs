@@ -1,3 +1,4 @@
+using ClusterWork;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 

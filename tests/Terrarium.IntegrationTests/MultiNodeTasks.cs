@@ -1,3 +1,5 @@
+using ClusterWork;
+
 namespace Terrarium.IntegrationTests;
 
 /// <summary>Work for the multi-node tests: each says where it ran.</summary>
@@ -57,13 +59,4 @@ public static class MultiNodeTasks
 
     public static async Task<string> CallFromHere(ActorHandle<NodeCounter> counter, int by) =>
         $"{await counter.Call(c => c.Add(by))} via {RuntimeContext.Current.NodeId}";
-}
-
-public sealed class NodeCounter
-{
-    private int _total;
-
-    public int Add(int by) => _total += by;
-
-    public string Where() => RuntimeContext.Current.NodeId;
 }

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using ClusterWork;
+
 namespace Terrarium.IntegrationTests;
 
 /// <summary>
@@ -58,11 +61,8 @@ public sealed class MultiNodeTests
         Assert.Equal(nodes.Daemons[1].NodeId, await counter.Call(c => c.Where()).DefaultTimeout());
         Assert.Equal(1, await counter.Call(c => c.Add(1)).DefaultTimeout());
 
-        await using (var second = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout())
-        {
-            var found = await second.GetActorAsync<NodeCounter>("blue-counter").DefaultTimeout();
-            Assert.Equal(3, await found.Call(c => c.Add(2)).DefaultTimeout());
-        }
+        // A second driver process finds it by name and calls it.
+        Assert.Equal($"3 on {nodes.Daemons[1].NodeId}", await RunSecondDriverAsync(nodes, "blue-counter", 2));
 
         var viaRed = await cluster.Submit(() => MultiNodeTasks.CallFromHere(counter, 4), new TaskOptions { Resources = { ["red"] = 1 } }).DefaultTimeout();
         Assert.Equal($"7 via {nodes.Daemons[0].NodeId}", viaRed);
@@ -140,6 +140,64 @@ public sealed class MultiNodeTests
 
         Assert.Equal(survivor.NodeId, await retried.DefaultTimeout());
         Assert.Equal(1, await filler.DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task NodeKilled_ItsActorWithRestartsLeft_IsCreatedAgainOnAnotherNode_AndFoundByName()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"shared": 1}""", """{"shared": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var gate = Path.Combine(nodes.Scratch, "gate");
+        // The driver's own node gets busy first, so the actor goes to the other node.
+        var filler = cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
+        var actor = cluster.CreateActor(() => new NodeCounter(),
+            new ActorOptions { Name = "mover", MaxRestarts = 1, NumCpus = 0, Resources = { ["shared"] = 1 } });
+        var first = await actor.Call(c => c.Where()).DefaultTimeout();
+        Assert.Equal(5, await actor.Call(c => c.Add(5)).DefaultTimeout());
+        var survivor = nodes.Daemons.Single(d => d.NodeId != first).NodeId;
+
+        nodes.Daemons.Single(d => d.NodeId == first).Kill();
+
+        // Calls made while the node's death is not yet known fail; once it is, they reach the new actor.
+        await TestWaits.UntilAsync(async () =>
+        {
+            try
+            {
+                return await actor.Call(c => c.Where()).DefaultTimeout() == survivor;
+            }
+            catch (ActorDiedException)
+            {
+                return false;
+            }
+        }, "calls reach the actor created again on the surviving node");
+        Assert.Equal(1, await actor.Call(c => c.Add(1)).DefaultTimeout());
+        await using (var second = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout())
+        {
+            var found = await second.GetActorAsync<NodeCounter>("mover").DefaultTimeout();
+            Assert.Equal(survivor, found.NodeId);
+            Assert.Equal(3, await found.Call(c => c.Add(2)).DefaultTimeout());
+        }
+
+        await File.WriteAllTextAsync(gate, "go");
+        Assert.Equal(1, await filler.DefaultTimeout());
+    }
+
+    /// <summary>Runs tests/Fixtures/SecondDriver: it joins the cluster, adds to the named counter, prints the total and node.</summary>
+    private static async Task<string> RunSecondDriverAsync(CliCluster nodes, string name, int by)
+    {
+        var start = new ProcessStartInfo(Terrarium.Node.WorkerHostCommand.CurrentDotnet(),
+            [Path.Combine(AppContext.BaseDirectory, "SecondDriver.dll"), nodes.HeadAddress, CliCluster.Token, name, by.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().DefaultTimeout();
+        Assert.True(process.ExitCode == 0, await stderr);
+        return (await stdout).Trim();
     }
 
     private static bool ProcessRuns(int pid)

@@ -129,11 +129,17 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
     }
 
     /// <summary>The session with the node ended: nothing more can be learnt about the actor.</summary>
-    public void OnSessionEnded(string reason)
+    /// <summary>
+    /// The session with the actor's node is over: calls not answered fail — with
+    /// <see cref="ErrorKind.ActorDied"/> when the node itself died (the actor died with it), else as lost.
+    /// </summary>
+    public void OnSessionEnded(string reason, bool nodeDied)
     {
         lock (_lock)
         {
-            EndWithSession(reason);
+            EndWithSession(nodeDied
+                ? new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actorId} died with its node: {reason}" }
+                : Lost(reason));
         }
     }
 
@@ -240,14 +246,13 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
         }
         catch (InvalidOperationException e)
         {
-            EndWithSession(e.Message);
+            EndWithSession(Lost(e.Message));
         }
     }
 
     /// <summary>Called under the lock.</summary>
-    private void EndWithSession(string reason)
+    private void EndWithSession(TaskError lost)
     {
-        var lost = Lost(reason);
         if (_lostWithLastIncarnation is { } lostWithWorker)
         {
             FailAll(lostWithWorker.Values, lost);

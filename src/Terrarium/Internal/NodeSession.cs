@@ -325,7 +325,7 @@ internal sealed class NodeSession : IAsyncDisposable
 
         foreach (var caller in _actorCallers.Values)
         {
-            caller.OnSessionEnded(reason);
+            caller.OnSessionEnded(reason, nodeDied: _abandoned is not null);
         }
     }
 

@@ -22,6 +22,10 @@ internal sealed class NodeRouter : IAsyncDisposable
     private readonly ConcurrentDictionary<NodeSession, double> _inFlight = new();
     // Unfinished tasks with retries left, by task id: sent again elsewhere if their node dies.
     private readonly ConcurrentDictionary<string, PlacedTask> _retryable = new(StringComparer.Ordinal);
+    // This connection's actors with restarts left, by actor id: created again elsewhere if their node dies.
+    private readonly ConcurrentDictionary<string, PlacedActor> _restartable = new(StringComparer.Ordinal);
+    // Actors that moved to another node (actor id -> node id): calls follow them.
+    private readonly ConcurrentDictionary<string, string> _moved = new(StringComparer.Ordinal);
     private IReadOnlyList<NodeState> _nodes;
     private long _refreshedAt = Environment.TickCount64;
     private int _refreshing;
@@ -104,6 +108,25 @@ internal sealed class NodeRouter : IAsyncDisposable
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
+
+    /// <summary>
+    /// Follows an actor this connection created: if it may be restarted and its node dies, it is
+    /// created again on another node, and calls made after that go there.
+    /// </summary>
+    public void FollowActor(CreateActor create, NodeSession session, ResolvedEnv env, AnalyzedCall call)
+    {
+        if (_severalNodes && create.MaxRestarts > 0)
+        {
+            _restartable[create.ActorId] = new PlacedActor(create, session, env, call.Dependencies);
+        }
+    }
+
+    /// <summary>The actor was killed: it is not to be restarted anywhere.</summary>
+    public void ForgetActor(string actorId) => _restartable.TryRemove(actorId, out _);
+
+    /// <summary>The session with the node an actor lives on: where it was created, or where it moved.</summary>
+    public NodeSession SessionOfActor(string actorId, string nodeId) =>
+        Session(_moved.TryGetValue(actorId, out var moved) ? moved : nodeId);
 
     /// <summary>
     /// The session with node <paramref name="nodeId"/>, opened on first use; the home session for
@@ -202,6 +225,7 @@ internal sealed class NodeRouter : IAsyncDisposable
             {
                 var reason = $"node {node.Node.NodeId} ({node.Node.Address}) died: the head has not heard from it";
                 RetryElsewhere(session, reason);
+                RestartElsewhere(session);
                 session.Abandon(reason);
                 _ = session.DisposeAsync().AsTask();
             }
@@ -251,6 +275,61 @@ internal sealed class NodeRouter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Creates the dead node's actors that have restarts left again on other nodes (one restart
+    /// spent, constructor run again, same actor id), and points their names there.
+    /// </summary>
+    private void RestartElsewhere(NodeSession dead)
+    {
+        foreach (var actor in _restartable.Values.Where(a => a.Session == dead).ToList())
+        {
+            var create = actor.Create.Clone();
+            create.MaxRestarts--;
+            NodeSession target;
+            string nodeId;
+            try
+            {
+                (target, nodeId) = Place(create.Resources, create.Constructor.Type, "options");
+            }
+            catch (ArgumentException)
+            {
+                // No live node can hold it: it stays dead, and its calls fail with ActorDiedException.
+                _restartable.TryRemove(create.ActorId, out _);
+                continue;
+            }
+
+            target.DefineEnv(actor.Env);
+            foreach (var dependency in actor.Dependencies)
+            {
+                target.ShareWithNode(dependency);
+            }
+
+            target.Send(new ClientRequest { CreateActor = create });
+            _moved[create.ActorId] = nodeId;
+            _restartable[create.ActorId] = actor with { Create = create, Session = target };
+            if (create.Name.Length > 0)
+            {
+                _ = RenameAsync(create, nodeId);
+            }
+        }
+    }
+
+    /// <summary>Points a moved actor's name at its new node, for drivers that look it up.</summary>
+    private async Task RenameAsync(CreateActor create, string nodeId)
+    {
+        try
+        {
+            await _head.RegisterActorNameAsync(new RegisterActorNameRequest
+            {
+                Name = create.Name, ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type,
+            }).ConfigureAwait(false);
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            // The head is away: the name points at the dead node until the actor is created again.
+        }
+    }
+
     private static bool Fits(ResourceRequest demand, IReadOnlyDictionary<string, double> total) =>
         demand.NumCpus <= total.GetValueOrDefault(NodeView.Cpu) && demand.Custom.All(kv => kv.Value <= total.GetValueOrDefault(kv.Key));
 
@@ -260,6 +339,8 @@ internal sealed class NodeRouter : IAsyncDisposable
         var offered = string.Join("; ", nodes.Select(n => string.Join(", ", n.Total.Select(kv => $"{kv.Key}={kv.Value}"))));
         return new ArgumentException($"{what} asks for {wanted}, which no node of the cluster offers (nodes offer: {offered})", paramName);
     }
+
+    private sealed record PlacedActor(CreateActor Create, NodeSession Session, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
 
     private sealed record PlacedTask(ObjectHandle Handle, SubmitTask Submit, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
 }
