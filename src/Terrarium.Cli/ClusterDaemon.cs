@@ -46,7 +46,11 @@ internal sealed class ClusterDaemon : IAsyncDisposable
                 headAddress = settings.HeadAddress!;
             }
 
-            var node = await StartNodeAsync(settings, token, session.Path, head?.Endpoints[0] ?? headAddress, loggerFactory, ct).ConfigureAwait(false);
+            // The head's own node reaches it on this machine: loopback when it listens on every interface.
+            var nodeToHead = head is null ? headAddress
+                : settings.IsWildcard ? Endpoint.Tcp("127.0.0.1", head.Endpoints[0].Port)
+                : head.Endpoints[0];
+            var node = await StartNodeAsync(settings, token, session.Path, nodeToHead, loggerFactory, ct).ConfigureAwait(false);
             var daemon = new ClusterDaemon(session, head, node, headAddress.ToString());
             new DaemonRecord
             {
@@ -122,6 +126,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             CacheDirectory = settings.CacheDirectory is { } cache ? Path.GetFullPath(cache) : UserFolders.Cache(),
             // A node without CPUs (a head that runs no work) has no use for a worker started ahead.
             PrestartWorkers = settings.NumCpus > 0 ? 1 : 0,
+            NuGetConfigFile = settings.NuGetConfigFile,
         };
         try
         {

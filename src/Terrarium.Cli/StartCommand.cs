@@ -37,18 +37,26 @@ internal static class StartCommand
         {
             Description = "Where the head keeps uploaded packages (default: with --redis, head-store in the cache folder; else the head's session folder, gone when it stops)",
         };
+        var nodeIp = new Option<string?>("--node-ip-address")
+        {
+            Description = "The address other machines reach this one at (default: the listen address; with 0.0.0.0, the address this machine reaches the head from)",
+        };
+        var nugetConfig = new Option<string?>("--nuget-config")
+        {
+            Description = "The NuGet.Config this node restores nuget runtime envs with: sources, credentials (default: NuGet's usual lookup)",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
         var command = new Command("start", "Start a cluster's head, or a node that joins one")
         {
-            head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, block, readyFile,
+            head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
             var settings = StartSettings.Parse(parse.GetValue(head), parse.GetValue(address), parse.GetValue(host)!, parse.GetValue(port),
                 parse.GetValue(numCpus), parse.GetValue(resources), parse.GetValue(token), parse.GetValue(cacheDir), parse.GetValue(deathTimeout),
-                parse.GetValue(redis), parse.GetValue(storageDir));
+                parse.GetValue(redis), parse.GetValue(storageDir), parse.GetValue(nodeIp), parse.GetValue(nugetConfig));
             var (clusterToken, tokenSource) = settings.IsHead
                 ? TokenStore.FindOrCreate(settings.Token)
                 : TokenStore.Find(settings.Token) ?? throw new UserError(
@@ -102,7 +110,9 @@ internal static class StartCommand
     {
         var resources = string.Join(", ", settings.Resources.Select(kv => $"{kv.Key}={kv.Value.ToString(CultureInfo.InvariantCulture)}")
             .Prepend($"CPU={settings.NumCpus.ToString(CultureInfo.InvariantCulture)}"));
-        var tokenHint = $"--token \"$(cat {TokenStore.FilePath})\"";
+        var tokenHint = tokenSource.StartsWith("given", StringComparison.Ordinal) || tokenSource.StartsWith("from", StringComparison.Ordinal)
+            ? "--token <the token>"
+            : $"--token \"$(cat {TokenStore.FilePath})\"";
         if (!settings.IsHead)
         {
             return $"Terrarium node {daemon.NodeId} ({resources}) joined the cluster at {daemon.HeadAddress}.{Environment.NewLine}";

@@ -31,18 +31,46 @@ internal sealed record StartSettings
     /// <summary>Redis for the head's state, or null.</summary>
     public string? Redis { get; init; }
 
+    /// <summary>The NuGet.Config this node restores <c>nuget</c> envs with, or null for NuGet's usual lookup.</summary>
+    public string? NuGetConfigFile { get; init; }
+
     /// <summary>Where the head keeps uploaded packages, or null for its session folder (gone when it stops).</summary>
     public string? StorageDirectory { get; init; }
 
     /// <summary>Whether the host is loopback: anything else is reachable from other machines.</summary>
     public bool IsLoopback => IPAddress.TryParse(Host, out var ip) ? IPAddress.IsLoopback(ip) : Host == "localhost";
 
-    /// <summary>The host others reach this machine at: a wildcard listen address advertises the machine's name.</summary>
-    public string AdvertisedHost =>
-        IPAddress.TryParse(Host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? Dns.GetHostName() : Host;
+    /// <summary>Whether the listen address is every interface (0.0.0.0 or ::).</summary>
+    public bool IsWildcard => IPAddress.TryParse(Host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
+
+    /// <summary>The address others reach this machine at, when given (<c>--node-ip-address</c>).</summary>
+    public string? NodeIpAddress { get; init; }
+
+    /// <summary>
+    /// The address others reach this machine at: <c>--node-ip-address</c>, else the listen address,
+    /// else — listening on every interface — the address this machine reaches the head from (or,
+    /// for a head, its first non-loopback IPv4 address), as Ray picks a node's IP.
+    /// </summary>
+    public string AdvertisedHost
+    {
+        get
+        {
+            if (NodeIpAddress is not null)
+            {
+                return NodeIpAddress;
+            }
+
+            if (!IsWildcard)
+            {
+                return Host;
+            }
+
+            return (HeadAddress is { Host: { } head } ? LocalAddressTowards(head, HeadAddress.Port) : null) ?? FirstNonLoopbackAddress() ?? Dns.GetHostName();
+        }
+    }
 
     public static StartSettings Parse(bool head, string? address, string host, int? port, double? numCpus, string? resourcesJson,
-        string? token, string? cacheDir, double nodeDeathTimeoutSeconds, string? redis = null, string? storageDir = null)
+        string? token, string? cacheDir, double nodeDeathTimeoutSeconds, string? redis = null, string? storageDir = null, string? nodeIpAddress = null, string? nugetConfig = null)
     {
         address ??= head ? null : Environment.GetEnvironmentVariable("TERRARIUM_ADDRESS");
         if (head == (address is not null))
@@ -112,12 +140,41 @@ internal sealed record StartSettings
             CacheDirectory = cacheDir,
             NodeDeathTimeout = TimeSpan.FromSeconds(nodeDeathTimeoutSeconds),
             Redis = redis,
+            NodeIpAddress = nodeIpAddress,
+            NuGetConfigFile = nugetConfig is null ? null
+                : File.Exists(nugetConfig) ? Path.GetFullPath(nugetConfig)
+                : throw new UserError($"--nuget-config '{nugetConfig}' does not exist"),
             // With Redis the head is meant to survive restarts: its packages must too.
             StorageDirectory = storageDir is not null ? Path.GetFullPath(storageDir)
                 : redis is not null ? Path.Combine(cacheDir is null ? UserFolders.Cache() : Path.GetFullPath(cacheDir), "head-store")
                 : null,
         };
     }
+
+    /// <summary>The local address the kernel would send from to reach <paramref name="host"/> (no packet is sent).</summary>
+    private static string? LocalAddressTowards(string host, int port)
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            socket.Connect(host, port);
+            return socket.LocalEndPoint is IPEndPoint { Address: var local } && !IPAddress.IsLoopback(local)
+                ? (local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local).ToString()
+                : null;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return null;
+        }
+    }
+
+    private static string? FirstNonLoopbackAddress() =>
+        System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            ?.ToString();
 
     /// <summary>Custom resources as a JSON object of names to non-negative numbers: <c>{"gpu": 2}</c>.</summary>
     public static IReadOnlyDictionary<string, double> ParseResources(string? json)

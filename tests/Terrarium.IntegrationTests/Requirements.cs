@@ -13,6 +13,9 @@ public static class Requirements
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, command))),
         $"'{command}' is not installed, and {why}");
 
+    /// <summary>Running as root (rootful podman).</summary>
+    public static void Root() => Need(Protocol.Hosting.PrivateDirectory.CurrentUserId == 0, "it runs rootful podman containers, which needs root");
+
     private static void Need(bool present, string reason)
     {
         if (!present && RequireAll)

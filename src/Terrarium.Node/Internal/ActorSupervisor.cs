@@ -149,7 +149,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             }
 
             actor.State = ActorState.Alive;
-            actor.Address = started.Address;
+            actor.Address = Reachable(started.Address);
             worker.State = WorkerState.Busy;
             answerable = TakeAnswerableLocators(actor);
         }
@@ -274,6 +274,16 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         _options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
             ? Endpoint.Tcp(tcp.Host!, 0)
             : Endpoint.UnixSocket(Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock"));
+
+    /// <summary>
+    /// An actor's worker listening on every interface reports the wildcard address: callers on
+    /// other machines reach it at the node's advertised host instead.
+    /// </summary>
+    private string Reachable(string address)
+    {
+        var endpoint = Endpoint.Parse(address, anyPort: true);
+        return _options.AdvertisedHost is { } host && endpoint.Host is "0.0.0.0" or "::" ? Endpoint.Tcp(host, endpoint.Port).ToString() : address;
+    }
 
     /// <summary>A worker that crashed leaves its Unix socket file behind.</summary>
     private void DeleteSocketOf(WorkerProcess worker)

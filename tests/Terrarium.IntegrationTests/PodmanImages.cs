@@ -1,0 +1,131 @@
+using System.Diagnostics;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// Images for container tests, built here with no registry: a Debian minbase root filesystem
+/// (<c>mmdebstrap</c>, then <c>podman import</c>), plus this machine's .NET SDK — both cached by
+/// podman between runs — and Terrarium's own image from <c>deploy/Containerfile</c>.
+/// </summary>
+public static class PodmanImages
+{
+    public const string Base = "localhost/terrarium-test-base:bookworm";
+    private static readonly SemaphoreSlim s_gate = new(1, 1);
+
+    /// <summary>Skips (or, under TERRARIUM_REQUIRE_ALL=1, fails) without root, podman and mmdebstrap.</summary>
+    public static void Require()
+    {
+        Requirements.Root();
+        Requirements.Tool("podman", "the cluster runs in containers (apt-get install podman runc)");
+        Requirements.Tool("mmdebstrap", "the tests build their base image without a registry (apt-get install mmdebstrap)");
+    }
+
+    /// <summary>The Debian minbase image with the .NET SDK this test process runs on.</summary>
+    public static async Task<string> SdkAsync()
+    {
+        var dotnetRoot = Path.GetDirectoryName(Terrarium.Node.WorkerHostCommand.CurrentDotnet())!;
+        var version = Directory.GetDirectories(Path.Combine(dotnetRoot, "shared", "Microsoft.NETCore.App")).Select(Path.GetFileName).Max()!;
+        var tag = $"localhost/terrarium-test-sdk:{version}";
+        await s_gate.WaitAsync();
+        try
+        {
+            if (await ExistsAsync(tag))
+            {
+                return tag;
+            }
+
+            await BaseAsync();
+            var context = Directory.CreateTempSubdirectory("terrarium-sdk-image-").FullName;
+            try
+            {
+                await RunAsync("cp", "-a", dotnetRoot, Path.Combine(context, "dotnet"));
+                await File.WriteAllTextAsync(Path.Combine(context, "Containerfile"), $"""
+                    FROM {Base}
+                    COPY dotnet/ /usr/share/dotnet/
+                    ENV PATH=/usr/share/dotnet:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DOTNET_ROOT=/usr/share/dotnet
+                    """);
+                await RunAsync("podman", "build", "-q", "-t", tag, context);
+                return tag;
+            }
+            finally
+            {
+                Directory.Delete(context, recursive: true);
+            }
+        }
+        finally
+        {
+            s_gate.Release();
+        }
+    }
+
+    /// <summary>deploy/Containerfile built on <paramref name="runtimeImage"/> with this build's Terrarium (the test folder holds it all).</summary>
+    public static async Task<string> TerrariumAsync(string runtimeImage)
+    {
+        const string tag = "localhost/terrarium-cluster:test";
+        var context = Directory.CreateTempSubdirectory("terrarium-image-").FullName;
+        try
+        {
+            await RunAsync("cp", "-a", AppContext.BaseDirectory.TrimEnd('/'), Path.Combine(context, "publish"));
+            File.Copy(Path.Combine(RepositoryRoot(), "deploy", "Containerfile"), Path.Combine(context, "Containerfile"));
+            await RunAsync("podman", "build", "-q", "--build-arg", $"RUNTIME_IMAGE={runtimeImage}", "-t", tag, context);
+            return tag;
+        }
+        finally
+        {
+            Directory.Delete(context, recursive: true);
+        }
+    }
+
+    /// <summary>Runs a command to completion; its stdout, or an exception with its stderr.</summary>
+    public static async Task<string> RunAsync(string command, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(command, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(10));
+        return process.ExitCode == 0
+            ? (await stdout).Trim()
+            : throw new InvalidOperationException($"{command} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await stderr}");
+    }
+
+    private static async Task BaseAsync()
+    {
+        if (await ExistsAsync(Base))
+        {
+            return;
+        }
+
+        var rootfs = Path.Combine(Path.GetTempPath(), $"terrarium-rootfs-{Guid.NewGuid():N}.tar");
+        try
+        {
+            // The libraries .NET needs beyond minbase: the C++ runtime, zlib, ICU and OpenSSL.
+            await RunAsync("mmdebstrap", "--variant=minbase", "--include=libstdc++6,zlib1g,libicu72,libssl3,ca-certificates", "bookworm", rootfs);
+            await RunAsync("podman", "import", rootfs, Base);
+        }
+        finally
+        {
+            File.Delete(rootfs);
+        }
+    }
+
+    private static async Task<bool> ExistsAsync(string image)
+    {
+        using var process = Process.Start(new ProcessStartInfo("podman", ["image", "exists", image]) { UseShellExecute = false })!;
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Terrarium.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("the tests do not run inside the repository: deploy/Containerfile not found");
+    }
+}
