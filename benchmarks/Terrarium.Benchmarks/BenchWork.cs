@@ -5,6 +5,10 @@ public static class BenchTasks
 {
     public static int Noop() => 0;
 
+    public static byte[] Bytes(int mebibytes) => new byte[mebibytes << 20];
+
+    public static int Length(byte[] data) => data.Length;
+
     /// <summary>Keeps one core busy for <paramref name="milliseconds"/>: work that more nodes finish sooner.</summary>
     public static int Spin(int milliseconds)
     {

@@ -20,7 +20,7 @@ public static class ClusterSuite
         var daemons = new List<Process>();
         try
         {
-            var (head, headAddress) = await StartAsync(scratch, ["--head", "--port", "0"]);
+            var (head, headAddress) = await StartAsync(scratch, ["--head", "--port", "0", "--resources", """{"first": 1}"""]);
             daemons.Add(head);
             var options = new ClusterOptions { Address = headAddress, Token = Token, LogToDriver = false };
             var batch = 200;
@@ -29,13 +29,22 @@ public static class ClusterSuite
                 await harness.RateAsync("cluster_spin_tasks_1_node", $"{batch} tasks of {SpinMilliseconds} ms CPU each, on a 1-CPU node", batch, () => SpinBatchAsync(oneNode, batch));
             }
 
-            var (node, _) = await StartAsync(scratch, ["--address", headAddress]);
+            var (node, _) = await StartAsync(scratch, ["--address", headAddress, "--resources", """{"second": 1}"""]);
             daemons.Add(node);
             await using (var twoNodes = await Cluster.InitAsync(options))
             {
                 await harness.RateAsync("cluster_spin_tasks_2_nodes", "the same, across two 1-CPU nodes (head's and another)", batch, () => SpinBatchAsync(twoNodes, batch));
             }
 
+            await using (var driver = await Cluster.InitAsync(options))
+            {
+                await harness.LatencyAsync("cluster_object_256mib_between_nodes", "a 256 MiB result of the second node taken by a task on the first (via the driver): its submission to its result",
+                    harness.Quick ? 2 : 4, () => MoveBetweenNodesAsync(driver, 256));
+            }
+
+            await harness.LatencyAsync("raw_loopback_copy_256mib", "the same bytes through one loopback TCP connection, 1 MiB writes", harness.Quick ? 2 : 4, () => CopyOverLoopbackAsync(256));
+            harness.Ratio("cluster_object_vs_loopback", "raw_loopback_copy_256mib / cluster_object_256mib_between_nodes (time ratio: the object's speed as a share of the raw copy's)",
+                "raw_loopback_copy_256mib", "cluster_object_256mib_between_nodes");
             harness.Ratio("cluster_scale_out_ratio", "cluster_spin_tasks_2_nodes / cluster_spin_tasks_1_node (2 cores: at most 2)", "cluster_spin_tasks_2_nodes", "cluster_spin_tasks_1_node");
             await harness.LatencyAsync("node_death_detection", "SIGKILL a node until the head lists it dead (--node-death-timeout 10 s)", 1, async () =>
             {
@@ -58,6 +67,48 @@ public static class ClusterSuite
 
             Directory.Delete(scratch, recursive: true);
         }
+    }
+
+    private static async Task<TimeSpan> MoveBetweenNodesAsync(Cluster cluster, int mebibytes)
+    {
+        var made = cluster.Submit(() => BenchTasks.Bytes(mebibytes), new TaskOptions { Resources = { ["second"] = 1 } });
+        await made;
+        var watch = Stopwatch.StartNew();
+        var length = await cluster.Submit(() => BenchTasks.Length(made), new TaskOptions { Resources = { ["first"] = 1 } });
+        return length == mebibytes << 20 ? watch.Elapsed : throw new InvalidOperationException($"the task saw {length} bytes");
+    }
+
+    private static async Task<TimeSpan> CopyOverLoopbackAsync(int mebibytes)
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var watch = Stopwatch.StartNew();
+        var receiving = Task.Run(async () =>
+        {
+            using var server = await listener.AcceptTcpClientAsync();
+            var buffer = new byte[1 << 20];
+            var received = 0L;
+            int read;
+            await using var stream = server.GetStream();
+            while ((read = await stream.ReadAsync(buffer)) > 0)
+            {
+                received += read;
+            }
+
+            return received;
+        });
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            await client.ConnectAsync(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+            await using var stream = client.GetStream();
+            var chunk = new byte[1 << 20];
+            for (var i = 0; i < mebibytes; i++)
+            {
+                await stream.WriteAsync(chunk);
+            }
+        }
+
+        return await receiving == (long)mebibytes << 20 ? watch.Elapsed : throw new InvalidOperationException("the copy lost bytes");
     }
 
     private static async Task SpinBatchAsync(Cluster cluster, int batch)

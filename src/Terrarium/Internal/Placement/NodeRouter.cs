@@ -47,9 +47,6 @@ internal sealed class NodeRouter : IAsyncDisposable
     /// <summary>Every session this connection has.</summary>
     public IEnumerable<NodeSession> Sessions => _siblings.Values.Prepend(Home);
 
-    /// <summary>The live nodes' totals, as last heard from the head.</summary>
-    public IEnumerable<IReadOnlyDictionary<string, double>> NodeTotals => _nodes.Where(n => n.Alive).Select(n => (IReadOnlyDictionary<string, double>)n.Node.Resources);
-
     public static async Task<IReadOnlyList<NodeState>> ListNodesAsync(Protocol.Head.HeadClient head, CancellationToken ct) =>
         (await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false)).Nodes;
 
@@ -227,6 +224,7 @@ internal sealed class NodeRouter : IAsyncDisposable
                 RetryElsewhere(session, reason);
                 RestartElsewhere(session);
                 session.Abandon(reason);
+                _inFlight.TryRemove(session, out _);
                 _ = session.DisposeAsync().AsTask();
             }
         }
