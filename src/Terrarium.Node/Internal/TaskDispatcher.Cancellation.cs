@@ -115,19 +115,7 @@ internal sealed partial class TaskDispatcher
             return preparing;
         }
 
-        foreach (var queue in _queues.Values)
-        {
-            for (var node = queue.First; node is not null; node = node.Next)
-            {
-                if (node.Value.Spec.TaskId == taskId)
-                {
-                    queue.Remove(node);
-                    return node.Value;
-                }
-            }
-        }
-
-        return null;
+        return _queues.Remove(taskId);
     }
 
     private (WorkerProcess Worker, TaskRecord Task)? FindAssigned(string taskId)

@@ -11,9 +11,8 @@ namespace Terrarium.Node.Internal;
 internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
 {
     private readonly object _gate = new();
-    // One FIFO per scheduling class (pool and demand shape), visited in the order classes appeared.
-    private readonly Dictionary<string, LinkedList<TaskRecord>> _queues = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Stack<WorkerProcess>> _idle = new(StringComparer.Ordinal);
+    private readonly TaskQueues _queues = new();
+    private readonly IdleWorkers _idle = new();
     private readonly Dictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
     // Tasks waiting for their arguments or runtime env, before they queue.
     private readonly Dictionary<string, TaskRecord> _preparing = new(StringComparer.Ordinal);
@@ -45,7 +44,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         {
             lock (_gate)
             {
-                return _queues.Values.Sum(q => q.Count);
+                return _queues.Count;
             }
         }
     }
@@ -108,11 +107,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         List<WorkerProcess> doomed;
         lock (_gate)
         {
-            foreach (var key in _queues.Keys.Where(k => k.StartsWith(jobId + "|", StringComparison.Ordinal)).ToList())
-            {
-                _queues.Remove(key);
-            }
-
+            _queues.RemoveJob(jobId);
             doomed = _workers.Values.Where(w => w.JobId == jobId).ToList();
         }
 
@@ -217,10 +212,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         lock (_gate)
         {
             _workers.Remove(worker.Id);
-            if (_idle.TryGetValue(worker.PoolKey, out var idle) && idle.Contains(worker))
-            {
-                _idle[worker.PoolKey] = new Stack<WorkerProcess>(idle.Where(w => w != worker).Reverse());
-            }
+            _idle.Remove(worker);
 
             worker.State = WorkerState.Dead;
             released = worker.Blocked ? ResourceSet.Empty : worker.Held;
@@ -317,7 +309,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
                 return;
             }
 
-            QueueOf(task).AddLast(task);
+            _queues.Add(task);
         }
 
         Dispatch();
@@ -327,41 +319,22 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
     {
         lock (_gate)
         {
-            List<string>? drained = null;
-            foreach (var (key, queue) in _queues)
+            _queues.Drain(task =>
             {
-                while (queue.First is { } head)
+                if (_ledger.TryAcquire(task.Demand))
                 {
-                    var task = head.Value;
-                    if (_ledger.TryAcquire(task.Demand))
-                    {
-                        queue.RemoveFirst();
-                        StartLease(task);
-                    }
-                    else if (LeastLoadedLease(task) is { } worker)
-                    {
-                        queue.RemoveFirst();
-                        Assign(worker, task);
-                    }
-                    else
-                    {
-                        break;
-                    }
+                    StartLease(task);
+                    return true;
                 }
 
-                if (queue.Count == 0)
+                if (LeastLoadedLease(task) is { } worker)
                 {
-                    (drained ??= []).Add(key);
+                    Assign(worker, task);
+                    return true;
                 }
-            }
 
-            // Every env and resource shape ever used has had a queue; only non-empty ones are kept,
-            // so that dispatching stays proportional to what is waiting.
-            foreach (var key in drained ?? [])
-            {
-                _queues.Remove(key);
-            }
-
+                return false;
+            });
             Rebalance();
         }
     }
@@ -376,7 +349,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         foreach (var worker in _workers.Values)
         {
             if (worker.Assigned.Count > 1 && !worker.ReclaimPending && !worker.Blocked && worker.State == WorkerState.Busy &&
-                ((_idle.TryGetValue(worker.PoolKey, out var idle) && idle.Count > 0) || now - worker.HeadSince >= _options.RebalanceAfter) &&
+                (_idle.Any(worker.PoolKey) || now - worker.HeadSince >= _options.RebalanceAfter) &&
                 _ledger.CanAcquire(worker.Held))
             {
                 Reclaim(worker);
@@ -403,25 +376,14 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         }
     }
 
-    private LinkedList<TaskRecord> QueueOf(TaskRecord task)
-    {
-        if (!_queues.TryGetValue(task.ClassKey, out var queue))
-        {
-            _queues[task.ClassKey] = queue = new LinkedList<TaskRecord>();
-        }
-
-        return queue;
-    }
-
     /// <summary>Puts a task back at the head of its queue (a retry, or a task a worker gave back).</summary>
-    private void Requeue(TaskRecord task) => QueueOf(task).AddFirst(task);
+    private void Requeue(TaskRecord task) => _queues.Requeue(task);
 
     /// <summary>Runs a task with freshly acquired resources: on an idle worker of its pool, or a new one.</summary>
     private void StartLease(TaskRecord task)
     {
-        if (_idle.TryGetValue(task.PoolKey, out var idle) && idle.Count > 0)
+        if (_idle.TryTake(task.PoolKey, out var worker))
         {
-            var worker = idle.Pop();
             worker.Held = task.Demand;
             worker.State = WorkerState.Busy;
             Assign(worker, task);
@@ -521,33 +483,14 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         return released;
     }
 
-    private void MakeIdle(WorkerProcess worker)
-    {
-        worker.State = WorkerState.Idle;
-        worker.IdleSince = _options.TimeProvider.GetUtcNow();
-        if (!_idle.TryGetValue(worker.PoolKey, out var idle))
-        {
-            _idle[worker.PoolKey] = idle = new Stack<WorkerProcess>();
-        }
-
-        idle.Push(worker);
-    }
+    private void MakeIdle(WorkerProcess worker) => _idle.Add(worker, _options.TimeProvider.GetUtcNow());
 
     private void ReapIdleWorkers()
     {
-        var now = _options.TimeProvider.GetUtcNow();
-        var expired = new List<WorkerProcess>();
+        List<WorkerProcess> expired;
         lock (_gate)
         {
-            foreach (var (key, idle) in _idle)
-            {
-                if (idle.Any(w => now - w.IdleSince >= _options.IdleWorkerTimeout))
-                {
-                    expired.AddRange(idle.Where(w => now - w.IdleSince >= _options.IdleWorkerTimeout));
-                    _idle[key] = new Stack<WorkerProcess>(idle.Where(w => now - w.IdleSince < _options.IdleWorkerTimeout).Reverse());
-                }
-            }
-
+            expired = _idle.TakeExpired(_options.TimeProvider.GetUtcNow(), _options.IdleWorkerTimeout);
             foreach (var worker in expired)
             {
                 worker.State = WorkerState.Dead;
