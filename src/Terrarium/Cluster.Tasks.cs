@@ -157,7 +157,7 @@ public sealed partial class Cluster
         session.DefineEnv(env);
         ShareDependencies(analyzed, session);
         var id = session.NewObjectId();
-        var handle = session.Track(id);
+        var handle = session.Track(id, analyzed.DisplayName);
         var submit = new SubmitTask
         {
             TaskId = id,

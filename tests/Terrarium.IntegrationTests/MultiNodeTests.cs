@@ -94,6 +94,7 @@ public sealed class MultiNodeTests
         var lost = await Assert.ThrowsAsync<ObjectLostException>(() => running.DefaultTimeout());
         Assert.Contains($"node {nodes.Daemons[1].NodeId}", lost.Message, StringComparison.Ordinal);
         Assert.Contains("died", lost.Message, StringComparison.Ordinal);
+        Assert.Contains("SleepThenWhere", lost.Message, StringComparison.Ordinal);
         await TestWaits.UntilAsync(async () =>
         {
             var status = await nodes.RunAsync("status", "--address", nodes.HeadAddress, "--token", CliCluster.Token, "--json");

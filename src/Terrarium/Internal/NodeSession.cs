@@ -106,14 +106,14 @@ internal sealed class NodeSession : IAsyncDisposable
 
     public string NewObjectId() => _idPrefix + Interlocked.Increment(ref _nextId).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Registers an object this session will hear about.</summary>
-    public ObjectHandle Track(string id)
+    /// <summary>Registers an object this session will hear about; <paramref name="madeBy"/> names the task that makes it.</summary>
+    public ObjectHandle Track(string id, string? madeBy = null)
     {
-        var handle = new ObjectHandle(id, this);
+        var handle = new ObjectHandle(id, this) { MadeBy = madeBy };
         _pending[id] = handle;
         if (_failure is { } failure && _pending.TryRemove(id, out _))
         {
-            handle.Complete(Lost(id, failure));
+            handle.Complete(Lost(handle, failure));
         }
 
         return handle;
@@ -129,7 +129,7 @@ internal sealed class NodeSession : IAsyncDisposable
         _pending[handle.Id] = handle;
         if (_failure is { } failure && _pending.TryRemove(handle.Id, out _))
         {
-            handle.Complete(Lost(handle.Id, failure));
+            handle.Complete(Lost(handle, failure));
         }
     }
 
@@ -319,7 +319,7 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             if (_pending.TryRemove(id, out var handle))
             {
-                handle.Complete(Lost(id, reason));
+                handle.Complete(Lost(handle, reason));
             }
         }
 
@@ -480,10 +480,16 @@ internal sealed class NodeSession : IAsyncDisposable
         ? new PutObject { ObjectId = ready.ObjectId, Error = ready.Error }
         : new PutObject { ObjectId = ready.ObjectId, Value = ready.Value };
 
-    private ObjectReady Lost(string id, string reason) => new()
+    private ObjectReady Lost(ObjectHandle handle, string reason) => new()
     {
-        ObjectId = id,
-        Error = new TaskError { Kind = ErrorKind.ObjectLost, Message = $"object {id} is lost: the connection to node {NodeAddress} ended ({reason})" },
+        ObjectId = handle.Id,
+        Error = new TaskError
+        {
+            Kind = ErrorKind.ObjectLost,
+            Function = handle.MadeBy ?? "",
+            Message = $"{(handle.MadeBy is { } task ? $"the result of {task} (object {handle.Id})" : $"object {handle.Id}")} is lost: " +
+                $"the connection to node {NodeAddress} ended ({reason})",
+        },
     };
 
     internal readonly struct BlockedScope(NodeSession session) : IDisposable

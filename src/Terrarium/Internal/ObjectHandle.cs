@@ -44,6 +44,9 @@ internal sealed class ObjectHandle
 
     public NodeSession Session => _session;
 
+    /// <summary>The task whose result this is, for messages (null for puts and actor calls).</summary>
+    public string? MadeBy { get; init; }
+
     /// <summary>The object's task moved to <paramref name="session"/>'s node (its own node died).</summary>
     public void MoveTo(NodeSession session) => _session = session;
 
