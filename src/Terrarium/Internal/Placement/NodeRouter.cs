@@ -26,7 +26,8 @@ internal sealed class NodeRouter : IAsyncDisposable
     private readonly ConcurrentDictionary<string, PlacedActor> _restartable = new(StringComparer.Ordinal);
     // Actors that moved to another node (actor id -> node id): calls follow them.
     private readonly ConcurrentDictionary<string, string> _moved = new(StringComparer.Ordinal);
-    private IReadOnlyList<NodeState> _nodes;
+    // Every node the head knows, and the live ones: replaced together, read without a lock.
+    private volatile NodeList _nodes;
     private long _refreshedAt = Environment.TickCount64;
     private int _refreshing;
     private volatile bool _severalNodes;
@@ -37,7 +38,7 @@ internal sealed class NodeRouter : IAsyncDisposable
     {
         Home = home;
         _head = head;
-        _nodes = nodes;
+        _nodes = new NodeList(nodes);
         _policy = policy ?? new HybridPlacement();
     }
 
@@ -55,11 +56,11 @@ internal sealed class NodeRouter : IAsyncDisposable
     public (NodeSession Session, string NodeId) Place(ResourceRequest demand, string what, string paramName)
     {
         RefreshIfStale();
-        var live = _nodes.Where(n => n.Alive).ToList();
+        var live = _nodes.Live;
         _severalNodes = live.Count > 1;
         if (live.Count == 1 && live[0].Node.NodeId == Home.NodeId && Fits(demand, live[0].Node.Resources))
         {
-            // One node: nothing to choose, nothing to count.
+            // One node (the embedded cluster's case, on every submit): nothing to choose, nothing to count.
             return (Home, Home.NodeId);
         }
 
@@ -68,8 +69,8 @@ internal sealed class NodeRouter : IAsyncDisposable
         if (chosen is null)
         {
             // Rare, and inside the synchronous Submit: nodes may have joined since the last refresh.
-            _nodes = ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult();
-            views = _nodes.Where(n => n.Alive).Select(ToView).ToList();
+            _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
+            views = _nodes.Live.Select(ToView).ToList();
             chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
                 ?? throw Infeasible(demand, what, views, paramName);
         }
@@ -142,12 +143,12 @@ internal sealed class NodeRouter : IAsyncDisposable
             return session;
         }
 
-        var node = _nodes.FirstOrDefault(n => n.Node.NodeId == nodeId);
+        var node = _nodes.All.FirstOrDefault(n => n.Node.NodeId == nodeId);
         if (node is null)
         {
             // Rare: a handle to an actor on a node this connection has not heard of yet.
-            _nodes = ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult();
-            node = _nodes.FirstOrDefault(n => n.Node.NodeId == nodeId)
+            _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
+            node = _nodes.All.FirstOrDefault(n => n.Node.NodeId == nodeId)
                 ?? throw new InvalidOperationException($"node {nodeId} is not part of the cluster (any more)");
         }
 
@@ -198,7 +199,7 @@ internal sealed class NodeRouter : IAsyncDisposable
         {
             try
             {
-                _nodes = await ListNodesAsync(_head, CancellationToken.None).ConfigureAwait(false);
+                _nodes = new NodeList(await ListNodesAsync(_head, CancellationToken.None).ConfigureAwait(false));
                 AbandonDeadNodes();
             }
             catch (Grpc.Core.RpcException)
@@ -216,7 +217,7 @@ internal sealed class NodeRouter : IAsyncDisposable
     /// <summary>Work on a node the head declared dead is lost now, not after the session's resume window.</summary>
     private void AbandonDeadNodes()
     {
-        foreach (var node in _nodes)
+        foreach (var node in _nodes.All)
         {
             if (!node.Alive && _siblings.TryRemove(node.Node.NodeId, out var session))
             {
@@ -336,6 +337,13 @@ internal sealed class NodeRouter : IAsyncDisposable
         var wanted = string.Join(", ", demand.Custom.Select(kv => $"{kv.Key}={kv.Value}").Prepend($"CPU={demand.NumCpus}"));
         var offered = string.Join("; ", nodes.Select(n => string.Join(", ", n.Total.Select(kv => $"{kv.Key}={kv.Value}"))));
         return new ArgumentException($"{what} asks for {wanted}, which no node of the cluster offers (nodes offer: {offered})", paramName);
+    }
+
+    private sealed class NodeList(IReadOnlyList<NodeState> all)
+    {
+        public IReadOnlyList<NodeState> All { get; } = all;
+
+        public IReadOnlyList<NodeState> Live { get; } = [.. all.Where(n => n.Alive)];
     }
 
     private sealed record PlacedActor(CreateActor Create, NodeSession Session, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
