@@ -7,7 +7,8 @@ namespace Terrarium.Benchmarks;
 
 /// <summary>
 /// A head and a node started with <c>terrarium start --block</c>, one CPU each: CPU-bound tasks on
-/// one node and on two, and how long the head takes to declare a killed node dead.
+/// one node and on two, a large object between them, how long the head takes to declare a killed
+/// node dead, and how soon new work runs after the head is killed and restarted with Redis.
 /// </summary>
 public static class ClusterSuite
 {
@@ -20,7 +21,7 @@ public static class ClusterSuite
         var daemons = new List<Process>();
         try
         {
-            var (head, headAddress) = await StartAsync(scratch, ["--head", "--port", "0", "--resources", """{"first": 1}"""]);
+            var (head, headAddress) = await StartAsync(scratch, ["--head", "--port", "0", "--num-cpus", "1", "--resources", """{"first": 1}"""]);
             daemons.Add(head);
             var options = new ClusterOptions { Address = headAddress, Token = Token, LogToDriver = false };
             var batch = 200;
@@ -29,7 +30,7 @@ public static class ClusterSuite
                 await harness.RateAsync("cluster_spin_tasks_1_node", $"{batch} tasks of {SpinMilliseconds} ms CPU each, on a 1-CPU node", batch, () => SpinBatchAsync(oneNode, batch));
             }
 
-            var (node, _) = await StartAsync(scratch, ["--address", headAddress, "--resources", """{"second": 1}"""]);
+            var (node, _) = await StartAsync(scratch, ["--address", headAddress, "--num-cpus", "1", "--resources", """{"second": 1}"""]);
             daemons.Add(node);
             await using (var twoNodes = await Cluster.InitAsync(options))
             {
@@ -53,6 +54,7 @@ public static class ClusterSuite
                 await WaitUntilDeadAsync(headAddress);
                 return watch.Elapsed;
             });
+            await MeasureHeadRestartAsync(harness, scratch, daemons);
         }
         finally
         {
@@ -111,6 +113,90 @@ public static class ClusterSuite
         return await receiving == (long)mebibytes << 20 ? watch.Elapsed : throw new InvalidOperationException("the copy lost bytes");
     }
 
+    /// <summary>
+    /// A head with Redis (and no CPUs) and a node; the head is killed and started again on its port:
+    /// from the new head's launch to a new driver's first task result.
+    /// </summary>
+    private static async Task MeasureHeadRestartAsync(Harness harness, string scratch, List<Process> daemons)
+    {
+        if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "redis-server"))))
+        {
+            Console.Error.WriteLine("  head_restart_to_first_result: skipped, redis-server is not installed");
+            return;
+        }
+
+        var redisPort = FreePort();
+        using var redis = Process.Start(new ProcessStartInfo("redis-server", ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            string[] headRole = ["--head", "--port", $"{FreePort()}", "--num-cpus", "0", "--redis", $"redis://127.0.0.1:{redisPort}", "--storage-dir", Path.Combine(scratch, "store")];
+            await WaitUntilListeningAsync(redisPort);
+            var (head, address) = await StartAsync(scratch, headRole);
+            daemons.Add(head);
+            var (node, _) = await StartAsync(scratch, ["--address", address, "--num-cpus", "1"]);
+            daemons.Add(node);
+            var options = new ClusterOptions { Address = address, Token = Token, LogToDriver = false };
+            await using (var warm = await Cluster.InitAsync(options))
+            {
+                await warm.Submit(() => BenchTasks.Noop());
+            }
+
+            await harness.LatencyAsync("head_restart_to_first_result", "SIGKILL the head (Redis-backed), start it again on its port: its launch to a new driver's first task result", 1, async () =>
+            {
+                head.Kill();
+                await head.WaitForExitAsync();
+                var watch = Stopwatch.StartNew();
+                (head, _) = await StartAsync(scratch, headRole);
+                daemons.Add(head);
+                while (true)
+                {
+                    try
+                    {
+                        await using var driver = await Cluster.InitAsync(options);
+                        await driver.Submit(() => BenchTasks.Noop());
+                        return watch.Elapsed;
+                    }
+                    catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                    {
+                        // The node has not registered with the new head yet.
+                        await Task.Delay(50);
+                    }
+                }
+            });
+        }
+        finally
+        {
+            redis.Kill();
+        }
+    }
+
+    private static async Task WaitUntilListeningAsync(int port)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var client = new System.Net.Sockets.TcpClient();
+                await client.ConnectAsync(System.Net.IPAddress.Loopback, port);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (attempt < 100)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private static async Task SpinBatchAsync(Cluster cluster, int batch)
     {
         var refs = Enumerable.Range(0, batch).Select(_ => cluster.Submit(() => BenchTasks.Spin(SpinMilliseconds))).ToList();
@@ -135,7 +221,7 @@ public static class ClusterSuite
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "Terrarium.Cli.dll");
         var start = new ProcessStartInfo(Node.WorkerHostCommand.CurrentDotnet(),
-            [cli, "start", .. role, "--num-cpus", "1", "--token", Token, "--cache-dir", Path.Combine(scratch, "cache"), "--block"])
+            [cli, "start", .. role, "--token", Token, "--cache-dir", Path.Combine(scratch, "cache"), "--block"])
         {
             RedirectStandardOutput = true,
             UseShellExecute = false,
