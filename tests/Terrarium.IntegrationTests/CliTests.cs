@@ -35,10 +35,12 @@ public sealed class CliTests
         // A driver on this machine finds the cluster with Address = "auto" (its runtime folder says where).
         var previous = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
         Environment.SetEnvironmentVariable("XDG_RUNTIME_DIR", folders.RuntimeDirectory);
+        int workerPid;
         try
         {
             await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = "auto", LogToDriver = false }).DefaultTimeout();
             Assert.Equal(16, await cluster.Submit(() => TestTasks.Square(4)).DefaultTimeout());
+            workerPid = await cluster.Submit(() => TestTasks.Pid()).DefaultTimeout();
         }
         finally
         {
@@ -49,6 +51,7 @@ public sealed class CliTests
         Assert.True(stopped.ExitCode == 0, stopped.Stderr);
         Assert.Contains($"stopped the head", stopped.Stdout, StringComparison.Ordinal);
         Assert.True(ProcessGone(pid), $"the head (pid {pid}) still runs after terrarium stop");
+        await TestWaits.UntilAsync(() => ProcessGone(workerPid), $"the head's worker (pid {workerPid}) ends with it");
         Assert.Contains("no Terrarium head or node", (await folders.RunAsync("stop")).Stdout, StringComparison.Ordinal);
     }
 
@@ -87,6 +90,26 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task ForegroundDaemon_StopsCleanlyOnSigterm_WithItsWorkers()
+    {
+        await using var nodes = await CliCluster.StartAsync("{}", "{}");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var node = nodes.Daemons[1];
+        // The head's node is kept busy, so this task runs on the other node.
+        var gate = Path.Combine(nodes.Scratch, "gate");
+        var filler = cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
+        var workerPid = await cluster.Submit(() => TestTasks.Pid()).DefaultTimeout();
+        Assert.True(ProcessRunsUnder(workerPid, node.Process.Id), $"the task ran on the head's node, not on {node.NodeId}");
+
+        await node.StopAsync();
+
+        Assert.Equal(0, node.Process.ExitCode);
+        await TestWaits.UntilAsync(() => ProcessGone(workerPid), $"the node's worker (pid {workerPid}) ends with it");
+        await File.WriteAllTextAsync(gate, "go");
+        Assert.Equal(1, await filler.DefaultTimeout());
+    }
+
+    [Fact]
     public async Task Driver_WithTheWrongToken_IsRefused()
     {
         await using var cluster = await CliCluster.StartAsync("{}");
@@ -96,6 +119,10 @@ public sealed class CliTests
 
         Assert.Contains("token", e.Message, StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>Whether <paramref name="pid"/>'s parent is <paramref name="parent"/> (from /proc).</summary>
+    private static bool ProcessRunsUnder(int pid, int parent) =>
+        File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].Split(' ')[1] == parent.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static bool ProcessGone(int pid)
     {
