@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Terrarium.IntegrationTests;
@@ -50,8 +49,8 @@ public sealed class CliTests
         var stopped = await folders.RunAsync("stop");
         Assert.True(stopped.ExitCode == 0, stopped.Stderr);
         Assert.Contains($"stopped the head", stopped.Stdout, StringComparison.Ordinal);
-        Assert.True(ProcessGone(pid), $"the head (pid {pid}) still runs after terrarium stop");
-        await TestWaits.UntilAsync(() => ProcessGone(workerPid), $"the head's worker (pid {workerPid}) ends with it");
+        Assert.True(TestProcesses.HasExited(pid), $"the head (pid {pid}) still runs after terrarium stop");
+        await TestWaits.UntilAsync(() => TestProcesses.HasExited(workerPid), $"the head's worker (pid {workerPid}) ends with it");
         Assert.Contains("no Terrarium head or node", (await folders.RunAsync("stop")).Stdout, StringComparison.Ordinal);
     }
 
@@ -60,7 +59,7 @@ public sealed class CliTests
     {
         await using var cluster = await CliCluster.StartAsync("{}");
         var port = cluster.HeadAddress.Split(':')[1];
-        var unusedPort = FreePort();
+        var unusedPort = TestProcesses.FreePort();
 
         string[][] mistakes =
         [
@@ -104,7 +103,7 @@ public sealed class CliTests
         await node.StopAsync();
 
         Assert.Equal(0, node.Process.ExitCode);
-        await TestWaits.UntilAsync(() => ProcessGone(workerPid), $"the node's worker (pid {workerPid}) ends with it");
+        await TestWaits.UntilAsync(() => TestProcesses.HasExited(workerPid), $"the node's worker (pid {workerPid}) ends with it");
         await File.WriteAllTextAsync(gate, "go");
         Assert.Equal(1, await filler.DefaultTimeout());
     }
@@ -123,24 +122,4 @@ public sealed class CliTests
     /// <summary>Whether <paramref name="pid"/>'s parent is <paramref name="parent"/> (from /proc).</summary>
     private static bool ProcessRunsUnder(int pid, int parent) =>
         File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].Split(' ')[1] == parent.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    private static bool ProcessGone(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return true;
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Terrarium.IntegrationTests;
 
 /// <summary>Tests that need a cluster of their own: job defaults, shutdown, reaping, CPU bounds.</summary>
@@ -59,8 +57,8 @@ public sealed class ClusterLifecycleTests
             actorPid = await cluster.CreateActor(() => new Counter(0)).Call(c => c.Pid()).DefaultTimeout();
         }
 
-        Assert.True(HasExited(taskPid), $"task worker {taskPid} still runs");
-        Assert.True(HasExited(actorPid), $"actor worker {actorPid} still runs");
+        Assert.True(TestProcesses.HasExited(taskPid), $"task worker {taskPid} still runs");
+        Assert.True(TestProcesses.HasExited(actorPid), $"actor worker {actorPid} still runs");
 
         await using var again = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false }).DefaultTimeout();
         Assert.Equal(9, await again.Submit(() => TestTasks.Square(3)).DefaultTimeout());
@@ -86,7 +84,7 @@ public sealed class ClusterLifecycleTests
 
         await TestWaits.UntilAsync(async () => (await cluster.GetStatusAsync()).Nodes.Single().Workers.All(w => w.Pid != pid), "idle workers to be reaped");
 
-        await TestWaits.UntilAsync(() => HasExited(pid), $"worker {pid} to exit");
+        await TestWaits.UntilAsync(() => TestProcesses.HasExited(pid), $"worker {pid} to exit");
     }
 
     [Fact]
@@ -287,19 +285,6 @@ public sealed class ClusterLifecycleTests
         var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Cluster.InitAsync(new ClusterOptions { NumCpus = -1 }));
 
         Assert.Equal("NumCpus", error.ParamName);
-    }
-
-    private static bool HasExited(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return true;
-        }
     }
 
     [Fact]

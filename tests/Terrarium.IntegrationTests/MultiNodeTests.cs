@@ -100,7 +100,7 @@ public sealed class MultiNodeTests
             var status = await nodes.RunAsync("status", "--address", nodes.HeadAddress, "--token", CliCluster.Token, "--json");
             return status.Stdout.Contains("\"alive\": false", StringComparison.Ordinal);
         }, "the head declares the killed node dead");
-        await TestWaits.UntilAsync(() => !ProcessRuns(workerPid), $"the killed node's worker (pid {workerPid}) exits by itself");
+        await TestWaits.UntilAsync(() => TestProcesses.HasExited(workerPid), $"the killed node's worker (pid {workerPid}) exits by itself");
         Assert.Equal(nodes.Daemons[0].NodeId, await cluster.Submit(() => MultiNodeTasks.WhereAmI()).DefaultTimeout());
         Assert.Throws<ArgumentException>(() => cluster.Submit(() => MultiNodeTasks.WhereAmI(), blue));
     }
@@ -199,18 +199,5 @@ public sealed class MultiNodeTests
         await process.WaitForExitAsync().DefaultTimeout();
         Assert.True(process.ExitCode == 0, await stderr);
         return (await stdout).Trim();
-    }
-
-    private static bool ProcessRuns(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
     }
 }

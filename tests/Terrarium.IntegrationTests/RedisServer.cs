@@ -20,7 +20,7 @@ public sealed class RedisServer : IDisposable
     public static async Task<RedisServer> StartAsync()
     {
         Requirements.Tool("redis-server", "the head's Redis persistence is tested against a real Redis (apt-get install redis-server)");
-        var port = FreePort();
+        var port = TestProcesses.FreePort();
         var process = Process.Start(new ProcessStartInfo("redis-server",
             ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         {
@@ -52,12 +52,5 @@ public sealed class RedisServer : IDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
