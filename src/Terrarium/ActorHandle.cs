@@ -29,14 +29,14 @@ public sealed class ActorHandle<T>
 
     /// <summary>Calls a method of the actor: <c>actor.Call(x =&gt; x.Increment(5))</c>. Arguments are evaluated now.</summary>
     /// <exception cref="ArgumentException">The expression is not one call of a method of the actor.</exception>
-    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, TResult>> call) => _cluster.CallActor<TResult>(ActorId, NodeId, call);
+    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, TResult>> call) => _cluster.CallActor<TResult>(ActorId, NodeId, Name, call);
 
     /// <summary>Calls an async method of the actor; the ref holds the awaited value.</summary>
     /// <exception cref="ArgumentException">The expression is not one call of a method of the actor.</exception>
-    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, Task<TResult>>> call) => _cluster.CallActor<TResult>(ActorId, NodeId, call);
+    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, Task<TResult>>> call) => _cluster.CallActor<TResult>(ActorId, NodeId, Name, call);
 
     /// <summary>Kills the actor's process. Calls not yet run fail with <see cref="ActorDiedException"/>, as do later ones.</summary>
-    public Task KillAsync(CancellationToken ct = default) => _cluster.KillActorAsync(ActorId, NodeId, ct);
+    public Task KillAsync(CancellationToken ct = default) => _cluster.KillActorAsync(ActorId, NodeId, Name, ct);
 
     /// <inheritdoc />
     public override string ToString() => Name is null ? $"Actor({ActorId})" : $"Actor({Name}, {ActorId})";

@@ -68,21 +68,21 @@ public sealed partial class Cluster
         return new ActorHandle<T>(this, found.ActorId, name, found.NodeId);
     }
 
-    internal ObjectRef<TResult> CallActor<TResult>(string actorId, string nodeId, LambdaExpression call)
+    internal ObjectRef<TResult> CallActor<TResult>(string actorId, string nodeId, string? name, LambdaExpression call)
     {
         ThrowIfDisposed();
         RefuseTaskTypes(typeof(TResult), nameof(call));
         var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
-        var session = _nodes.SessionOfActor(actorId, nodeId);
+        var session = _nodes.SessionOfActor(actorId, nodeId, name);
         var handle = session.CallerOf(actorId).Call(session.NewObjectId(), analyzed.Function, analyzed.Args);
         return new ObjectRef<TResult>(handle);
     }
 
-    internal async Task KillActorAsync(string actorId, string nodeId, CancellationToken ct)
+    internal async Task KillActorAsync(string actorId, string nodeId, string? name, CancellationToken ct)
     {
         ThrowIfDisposed();
         _nodes.ForgetActor(actorId);
-        var session = _nodes.SessionOfActor(actorId, nodeId);
+        var session = _nodes.SessionOfActor(actorId, nodeId, name);
         var id = session.NewObjectId();
         var handle = session.Track(id);
         session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });

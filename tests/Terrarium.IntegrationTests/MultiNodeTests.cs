@@ -156,6 +156,10 @@ public sealed class MultiNodeTests
         var first = await actor.Call(c => c.Where()).DefaultTimeout();
         Assert.Equal(5, await actor.Call(c => c.Add(5)).DefaultTimeout());
         var survivor = nodes.Daemons.Single(d => d.NodeId != first).NodeId;
+        // Another driver holds a handle from before the move.
+        await using var other = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var otherHandle = await other.GetActorAsync<NodeCounter>("mover").DefaultTimeout();
+        Assert.Equal(first, await otherHandle.Call(c => c.Where()).DefaultTimeout());
 
         nodes.Daemons.Single(d => d.NodeId == first).Kill();
 
@@ -172,11 +176,24 @@ public sealed class MultiNodeTests
             }
         }, "calls reach the actor created again on the surviving node");
         Assert.Equal(1, await actor.Call(c => c.Add(1)).DefaultTimeout());
+        // The other driver's old handle finds the actor by name once it knows the node died.
+        await TestWaits.UntilAsync(async () =>
+        {
+            try
+            {
+                return await otherHandle.Call(c => c.Where()).DefaultTimeout() == survivor;
+            }
+            catch (Exception e) when (e is ActorDiedException or ObjectLostException)
+            {
+                return false;
+            }
+        }, "the other driver's handle reaches the moved actor");
+        Assert.Equal(2, await otherHandle.Call(c => c.Add(1)).DefaultTimeout());
         await using (var second = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout())
         {
             var found = await second.GetActorAsync<NodeCounter>("mover").DefaultTimeout();
             Assert.Equal(survivor, found.NodeId);
-            Assert.Equal(3, await found.Call(c => c.Add(2)).DefaultTimeout());
+            Assert.Equal(4, await found.Call(c => c.Add(2)).DefaultTimeout());
         }
 
         await File.WriteAllTextAsync(gate, "go");

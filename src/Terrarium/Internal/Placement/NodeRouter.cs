@@ -122,9 +122,31 @@ internal sealed class NodeRouter : IAsyncDisposable
     /// <summary>The actor was killed: it is not to be restarted anywhere.</summary>
     public void ForgetActor(string actorId) => _restartable.TryRemove(actorId, out _);
 
-    /// <summary>The session with the node an actor lives on: where it was created, or where it moved.</summary>
-    public NodeSession SessionOfActor(string actorId, string nodeId) =>
-        Session(_moved.TryGetValue(actorId, out var moved) ? moved : nodeId);
+    /// <summary>
+    /// The session with the node an actor lives on: where it was created, or where it moved. A named
+    /// actor whose node this connection knows is dead is looked up by name: the driver that created
+    /// it may have created it again elsewhere.
+    /// </summary>
+    public NodeSession SessionOfActor(string actorId, string nodeId, string? name)
+    {
+        if (_moved.TryGetValue(actorId, out var moved))
+        {
+            return Session(moved);
+        }
+
+        if (name is not null && _nodes.Dead.Contains(nodeId))
+        {
+            // Rare, and inside the synchronous Call: only for an actor whose node died.
+            var found = _head.LookupActor(new LookupActorRequest { Name = name });
+            if (found.Found && found.ActorId == actorId && found.NodeId != nodeId)
+            {
+                _moved[actorId] = found.NodeId;
+                return Session(found.NodeId);
+            }
+        }
+
+        return Session(nodeId);
+    }
 
     /// <summary>
     /// The session with node <paramref name="nodeId"/>, opened on first use; the home session for
@@ -344,6 +366,8 @@ internal sealed class NodeRouter : IAsyncDisposable
         public IReadOnlyList<NodeState> All { get; } = all;
 
         public IReadOnlyList<NodeState> Live { get; } = [.. all.Where(n => n.Alive)];
+
+        public HashSet<string> Dead { get; } = [.. all.Where(n => !n.Alive).Select(n => n.Node.NodeId)];
     }
 
     private sealed record PlacedActor(CreateActor Create, NodeSession Session, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
