@@ -115,6 +115,11 @@ internal sealed record StartSettings
             throw new UserError($"--redis '{redis}' is not redis://HOST:PORT");
         }
 
+        if (nodeIpAddress is not null && Uri.CheckHostName(nodeIpAddress) is UriHostNameType.Unknown or UriHostNameType.Basic)
+        {
+            throw new UserError($"--node-ip-address '{nodeIpAddress}' is neither an IP address nor a host name");
+        }
+
         Endpoint? headAddress = null;
         if (address is not null)
         {

@@ -68,6 +68,7 @@ public sealed class CliTests
             ["start", "--address", $"127.0.0.1:{unusedPort}", "--token", CliCluster.Token, "--num-cpus", "1"],
             ["start", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token", "--num-cpus", "1"],
             ["start", "--head", "--host", "example.com"],
+            ["start", "--head", "--port", "0", "--node-ip-address", "not an address"],
             ["start"],
             ["status", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token"],
         ];
