@@ -45,18 +45,36 @@ internal static class StartCommand
         {
             Description = "The NuGet.Config this node restores nuget runtime envs with: sources, credentials (default: NuGet's usual lookup)",
         };
+        var containerRuntime = new Option<string>("--container-runtime")
+        {
+            Description = "The command this node runs containers with, for runtime envs with a 'container' (podman's command line)",
+            DefaultValueFactory = _ => "podman",
+        };
+        var containerRuntimeOptions = new Option<string[]>("--container-runtime-option")
+        {
+            Description = "An option the container runtime gets before every subcommand, e.g. --container-runtime-option=--root=/srv/containers (repeatable)",
+        };
+        var containerRunOptions = new Option<string[]>("--container-run-option")
+        {
+            Description = "An option for every container this node starts, ahead of an env's run_options, e.g. --container-run-option=--device=nvidia.com/gpu=all (repeatable)",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
         var command = new Command("start", "Start a cluster's head, or a node that joins one")
         {
-            head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig, block, readyFile,
+            head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
+            containerRuntime, containerRuntimeOptions, containerRunOptions, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
             var settings = StartSettings.Parse(parse.GetValue(head), parse.GetValue(address), parse.GetValue(host)!, parse.GetValue(port),
                 parse.GetValue(numCpus), parse.GetValue(resources), parse.GetValue(token), parse.GetValue(cacheDir), parse.GetValue(deathTimeout),
-                parse.GetValue(redis), parse.GetValue(storageDir), parse.GetValue(nodeIp), parse.GetValue(nugetConfig));
+                parse.GetValue(redis), parse.GetValue(storageDir), parse.GetValue(nodeIp), parse.GetValue(nugetConfig)) with
+            {
+                Containers = StartSettings.ParseContainers(parse.GetValue(containerRuntime)!,
+                    parse.GetValue(containerRuntimeOptions) ?? [], parse.GetValue(containerRunOptions) ?? []),
+            };
             var (clusterToken, tokenSource) = settings.IsHead
                 ? TokenStore.FindOrCreate(settings.Token)
                 : TokenStore.Find(settings.Token) ?? throw new UserError(

@@ -34,6 +34,9 @@ internal sealed record StartSettings
     /// <summary>The NuGet.Config this node restores <c>nuget</c> envs with, or null for NuGet's usual lookup.</summary>
     public string? NuGetConfigFile { get; init; }
 
+    /// <summary>How this node runs workers in containers.</summary>
+    public Node.ContainerRuntimeOptions Containers { get; init; } = new();
+
     /// <summary>Where the head keeps uploaded packages, or null for its session folder (gone when it stops).</summary>
     public string? StorageDirectory { get; init; }
 
@@ -154,6 +157,22 @@ internal sealed record StartSettings
                 : redis is not null ? Path.Combine(cacheDir is null ? UserFolders.Cache() : Path.GetFullPath(cacheDir), "head-store")
                 : null,
         };
+    }
+
+    /// <summary>The container runtime's command and the options this node adds to every call and every container.</summary>
+    public static Node.ContainerRuntimeOptions ParseContainers(string command, IReadOnlyList<string> globalOptions, IReadOnlyList<string> runOptions)
+    {
+        if (string.IsNullOrWhiteSpace(command))
+        {
+            throw new UserError("--container-runtime must name a command, such as podman");
+        }
+
+        if (Node.ContainerRuntimeOptions.RefusalOf(runOptions) is { } refusal)
+        {
+            throw new UserError($"--container-run-option: {refusal}");
+        }
+
+        return new Node.ContainerRuntimeOptions { Command = command, GlobalOptions = globalOptions, DefaultRunOptions = runOptions };
     }
 
     /// <summary>The local address the kernel would send from to reach <paramref name="host"/> (no packet is sent).</summary>

@@ -44,6 +44,9 @@ public sealed class NodeOptions
     /// </summary>
     public string? NuGetConfigFile { get; init; }
 
+    /// <summary>How workers run in containers (<c>container</c> in a runtime env). Default: podman, no extra options.</summary>
+    public ContainerRuntimeOptions Containers { get; init; } = new();
+
     /// <summary>The most an archive from outside may unpack to. Default: 4 GiB.</summary>
     public long MaxUnpackedBytes { get; init; } = 4L << 30;
 
@@ -106,6 +109,13 @@ public sealed class NodeOptions
         if (NumCpus < 0 || double.IsNaN(NumCpus))
         {
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
+        }
+
+        ArgumentNullException.ThrowIfNull(Containers, nameof(Containers));
+        ArgumentException.ThrowIfNullOrWhiteSpace(Containers.Command, nameof(Containers));
+        if (ContainerRuntimeOptions.RefusalOf(Containers.DefaultRunOptions) is { } refusal)
+        {
+            throw new ArgumentException($"{nameof(Containers)}.{nameof(ContainerRuntimeOptions.DefaultRunOptions)}: {refusal}", nameof(Containers));
         }
 
         if (PrestartWorkers < 0)

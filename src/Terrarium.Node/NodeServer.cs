@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Internal;
+using Terrarium.Node.Internal.RuntimeEnvs;
 using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node;
@@ -43,6 +44,15 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<WorkerPool>()
                 .AddSingleton<PackageCache>()
                 .AddSingleton<NuGetRestorer>()
+                .AddSingleton<FetchedPackages>()
+                .AddSingleton<ContainerCommand>()
+                // One registration per runtime-env field; the agent finds each by its JSON name.
+                .AddSingleton<IRuntimeEnvField, ConfigField>()
+                .AddSingleton<IRuntimeEnvField, ContainerField>()
+                .AddSingleton<IRuntimeEnvField, EnvVarsField>()
+                .AddSingleton<IRuntimeEnvField, ModulesField>()
+                .AddSingleton<IRuntimeEnvField, NuGetField>()
+                .AddSingleton<IRuntimeEnvField, WorkingDirField>()
                 .AddSingleton<RuntimeEnvAgent>()
                 .AddSingleton<HeadLink>()
                 .AddSingleton<TaskDispatcher>()

@@ -64,6 +64,12 @@ public sealed class ClusterOptions
     /// </summary>
     public int? PrestartWorkers { get; init; }
 
+    /// <summary>
+    /// How the embedded node runs workers whose env has a <c>container</c>: the command (podman), its
+    /// global options and run options added to every container. Default: podman as installed.
+    /// </summary>
+    public Node.ContainerRuntimeOptions? Containers { get; init; }
+
     /// <summary>Print workers' stdout and stderr in this process, prefixed with their pid. Default: true.</summary>
     public bool LogToDriver { get; init; } = true;
 

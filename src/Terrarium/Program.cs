@@ -12,6 +12,14 @@ internal static class Program
             return await WorkerHost.RunAsync().ConfigureAwait(false);
         }
 
+        if (args is ["probe"])
+        {
+            // A node checks that an image can run workers: the runtime starts, and culture data loads.
+            var culture = System.Globalization.CultureInfo.CurrentCulture;
+            Console.WriteLine($"Terrarium worker host on .NET {Environment.Version}, culture '{culture.Name}', compare {culture.CompareInfo.Compare("a", "B")}");
+            return 0;
+        }
+
         await Console.Error.WriteLineAsync(
             "Terrarium.dll is a library and the worker host that Terrarium nodes start as 'dotnet Terrarium.dll worker'; " +
             "reference it from your application and call Cluster.InitAsync().").ConfigureAwait(false);

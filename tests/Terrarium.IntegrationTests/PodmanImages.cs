@@ -58,6 +58,85 @@ public static class PodmanImages
         }
     }
 
+    /// <summary>Where <see cref="MarkedAsync"/> images carry their marker, which the host has not.</summary>
+    public const string MarkerPath = "/terrarium-marker.txt";
+
+    /// <summary>The base image plus a marker file holding the image's name; no .NET in it.</summary>
+    public static Task<string> MarkedAsync() => DerivedAsync("localhost/terrarium-test-marked:1", "COPY marker.txt " + MarkerPath);
+
+    /// <summary>The marked image without ICU, which .NET needs unless told to use invariant globalization.</summary>
+    public static Task<string> WithoutIcuAsync() =>
+        DerivedAsync("localhost/terrarium-test-no-icu:1", $"COPY marker.txt {MarkerPath}\nRUN rm -rf /usr/lib/x86_64-linux-gnu/libicu* /usr/lib/aarch64-linux-gnu/libicu* /usr/share/icu");
+
+    /// <summary>An image of one file: no C library, so nothing of the node's can run in it.</summary>
+    public static async Task<string> WithoutCLibraryAsync()
+    {
+        const string tag = "localhost/terrarium-test-no-libc:1";
+        await s_gate.WaitAsync();
+        try
+        {
+            if (!await ExistsAsync(tag))
+            {
+                var tar = Path.Combine(Path.GetTempPath(), $"terrarium-no-libc-{Guid.NewGuid():N}.tar");
+                try
+                {
+                    await using (var stream = File.Create(tar))
+                    await using (var writer = new System.Formats.Tar.TarWriter(stream))
+                    {
+                        var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, MarkerPath.TrimStart('/'))
+                        {
+                            DataStream = new MemoryStream("no libc"u8.ToArray()),
+                        };
+                        await writer.WriteEntryAsync(entry);
+                    }
+
+                    await RunAsync("podman", "import", tar, tag);
+                }
+                finally
+                {
+                    File.Delete(tar);
+                }
+            }
+
+            return tag;
+        }
+        finally
+        {
+            s_gate.Release();
+        }
+    }
+
+    /// <summary>An image built on <see cref="Base"/> with a marker file holding its tag, once, then cached.</summary>
+    private static async Task<string> DerivedAsync(string tag, string instructions)
+    {
+        await s_gate.WaitAsync();
+        try
+        {
+            if (await ExistsAsync(tag))
+            {
+                return tag;
+            }
+
+            await BaseAsync();
+            var context = Directory.CreateTempSubdirectory("terrarium-image-").FullName;
+            try
+            {
+                await File.WriteAllTextAsync(Path.Combine(context, "marker.txt"), tag);
+                await File.WriteAllTextAsync(Path.Combine(context, "Containerfile"), $"FROM {Base}\n{instructions}\n");
+                await RunAsync("podman", "build", "-q", "-t", tag, context);
+                return tag;
+            }
+            finally
+            {
+                Directory.Delete(context, recursive: true);
+            }
+        }
+        finally
+        {
+            s_gate.Release();
+        }
+    }
+
     /// <summary>deploy/Containerfile built on <paramref name="runtimeImage"/> with this build's Terrarium (the test folder holds it all).</summary>
     public static async Task<string> TerrariumAsync(string runtimeImage)
     {

@@ -97,11 +97,11 @@ public sealed class RuntimeEnvTests(ClusterFixture fixture)
     [Fact]
     public void UnsupportedField_IsRefusedAtSubmission_NotIgnored()
     {
-        var options = new TaskOptions { RuntimeEnv = new RuntimeEnv { Container = new ContainerSpec { Image = "localhost/x" } } };
+        var options = new TaskOptions { RuntimeEnv = new RuntimeEnv { Pip = new PipSpec { Packages = ["requests"] } } };
 
         var error = Assert.Throws<ArgumentException>(() => Cluster.Submit(() => TestTasks.Pid(), options));
 
-        Assert.Contains("'container' is not supported yet", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'pip' is not supported yet", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

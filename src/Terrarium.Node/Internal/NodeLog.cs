@@ -74,6 +74,12 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2044, Level = LogLevel.Information, Message = "Restoring NuGet packages {Packages}")]
     public static partial void RestoringNuGet(ILogger logger, string packages);
 
+    [LoggerMessage(EventId = 2045, Level = LogLevel.Information, Message = "Pulling container image {Image}")]
+    public static partial void PullingImage(ILogger logger, string image);
+
+    [LoggerMessage(EventId = 2046, Level = LogLevel.Information, Message = "Container image {Image} runs the worker: {Probe}")]
+    public static partial void ContainerReady(ILogger logger, string image, string probe);
+
     [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Call {Call} to the head failed: {Detail}")]
     public static partial void HeadCallFailed(ILogger logger, string call, string detail);
 }

@@ -1,3 +1,5 @@
+using Terrarium.Node.Internal.RuntimeEnvs;
+
 namespace Terrarium.Node.Internal;
 
 /// <summary>A runtime environment materialised on this node: what a worker process needs to run in it.</summary>
@@ -13,6 +15,12 @@ internal sealed class PreparedEnv
     /// <summary>Set in the worker process only.</summary>
     public IReadOnlyDictionary<string, string> EnvVars { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Put ahead of the worker's <c>PATH</c> when its process starts.</summary>
+    public IReadOnlyList<string> PathEntries { get; init; } = [];
+
+    /// <summary>How the worker's process starts when not directly (in a container); null for directly.</summary>
+    public IWorkerLauncher? Launcher { get; init; }
+
     /// <summary>The worker's current directory; null for the node's worker directory.</summary>
     public string? WorkingDirectory { get; init; }
 
@@ -26,9 +34,10 @@ internal sealed class PreparedEnv
     /// Whether a worker for this env must be a new process rather than a pre-started one that takes
     /// the variables after it started: the .NET runtime (<c>DOTNET_*</c>, <c>COMPlus_*</c>,
     /// <c>CORECLR_*</c>) and the dynamic loader and C library (<c>LD_*</c>, <c>MALLOC_*</c>,
-    /// <c>GLIBC_*</c>) read theirs once, at start.
+    /// <c>GLIBC_*</c>) read theirs once, at start; so is <c>PATH</c> here, and a container is a
+    /// process of its own.
     /// </summary>
-    public bool NeedsFreshProcess => EnvVars.Keys.Any(IsReadAtStart);
+    public bool NeedsFreshProcess => Launcher is not null || PathEntries.Count > 0 || EnvVars.Keys.Any(IsReadAtStart);
 
     /// <summary>
     /// Longer values are not passed when the process starts (Linux refuses to start a process with

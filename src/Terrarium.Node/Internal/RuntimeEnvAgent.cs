@@ -1,18 +1,19 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using NuGet.Frameworks;
+using Terrarium.Node.Internal.RuntimeEnvs;
 
 namespace Terrarium.Node.Internal;
 
 /// <summary>
 /// Materialises runtime environments on this node, once per env hash: concurrent requests wait for
 /// the same build; a failed build is remembered for <see cref="NodeOptions.FailedSetupRetryDelay"/>
-/// so that a broken env is not rebuilt in a tight loop.
+/// so that a broken env is not rebuilt in a tight loop. What each field means is its
+/// <see cref="IRuntimeEnvField"/>'s business.
 /// </summary>
-internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages, NuGetRestorer restorer, ILogger<RuntimeEnvAgent> logger)
+internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IRuntimeEnvField> fields, ILogger<RuntimeEnvAgent> logger)
 {
-    private static readonly NuGetFramework s_runtime = NuGetFramework.Parse("net" + Environment.Version.ToString(2));
+    private readonly Dictionary<string, IRuntimeEnvField> _fields = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Build> _builds = new(StringComparer.Ordinal);
 
     public async Task<PreparedEnv> PrepareAsync(string hash, string canonicalJson, CancellationToken ct)
@@ -48,14 +49,7 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
     private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson)
     {
         using var document = ParseOrFail(canonicalJson);
-        var timeout = TimeSpan.FromSeconds(600);
-        if (document.RootElement.TryGetProperty("config", out var config) &&
-            config.TryGetProperty("setup_timeout_seconds", out var seconds) && seconds.TryGetInt32(out var value))
-        {
-            // -1 is "no timeout", as in Ray.
-            timeout = value > 0 ? TimeSpan.FromSeconds(value) : value == -1 ? Timeout.InfiniteTimeSpan : timeout;
-        }
-
+        var timeout = ConfigField.SetupTimeout(document.RootElement);
         using var cts = new CancellationTokenSource(timeout, options.TimeProvider);
         try
         {
@@ -71,47 +65,29 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
         }
     }
 
+    /// <summary>Prepares each field in the JSON's order and combines what they give the worker.</summary>
     private async Task<PreparedEnv> BuildAsync(string hash, string canonicalJson, JsonElement root, CancellationToken ct)
     {
         NodeLog.BuildingEnv(logger, hash);
-        var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
-        string? workingDir = null;
-        NuGetEnvironment? nuget = null;
-        var assemblyDirectories = new List<string>();
-        foreach (var field in root.EnumerateObject())
+        var setups = new List<FieldSetup>();
+        foreach (var property in root.EnumerateObject())
         {
-            switch (field.Name)
-            {
-                case "env_vars":
-                    foreach (var variable in field.Value.EnumerateObject())
-                    {
-                        envVars[variable.Name] = variable.Value.GetString() ?? "";
-                    }
-
-                    break;
-                case "working_dir":
-                    workingDir = await FetchAsync("working_dir", field.Value.GetString()!, ct).ConfigureAwait(false);
-                    break;
-                case "modules":
-                    foreach (var module in field.Value.EnumerateArray())
-                    {
-                        assemblyDirectories.Add(AssemblyDirectoryOf(await FetchAsync("modules", module.GetString()!, ct).ConfigureAwait(false)));
-                    }
-
-                    break;
-                case "nuget":
-                    nuget = await RestoreAsync(field.Value, ct).ConfigureAwait(false);
-                    break;
-                case "config":
-                    break;
-                default:
-                    throw new RuntimeEnvSetupFailure(field.Name, $"runtime_env field '{field.Name}' is not supported by node {options.NodeId}", "");
-            }
+            var field = _fields.GetValueOrDefault(property.Name)
+                ?? throw new RuntimeEnvSetupFailure(property.Name, $"runtime_env field '{property.Name}' is not supported by node {options.NodeId}", "");
+            setups.Add(await field.PrepareAsync(property.Value, ct).ConfigureAwait(false));
         }
 
-        if (workingDir is not null)
+        var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in setups.SelectMany(s => s.EnvVars))
         {
-            assemblyDirectories.Add(workingDir);
+            envVars[name] = value;
+        }
+
+        var workingDirectories = setups.Where(s => s.WorkingDirectory is not null).ToList();
+        var launchers = setups.Where(s => s.Launcher is not null).ToList();
+        if (workingDirectories.Count > 1 || launchers.Count > 1)
+        {
+            throw new RuntimeEnvSetupFailure("runtime_env", "more than one field sets the worker's directory or how it starts", canonicalJson);
         }
 
         return new PreparedEnv
@@ -119,56 +95,13 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, PackageCache packages
             Hash = hash,
             CanonicalJson = canonicalJson,
             EnvVars = envVars,
-            WorkingDirectory = workingDir,
-            AssemblyDirectories = assemblyDirectories,
-            NuGet = nuget,
+            PathEntries = setups.SelectMany(s => s.PathEntries).ToList(),
+            // Modules come before the working dir, whatever order the fields were prepared in.
+            AssemblyDirectories = setups.OrderBy(s => s.WorkingDirectory is null ? 0 : 1).SelectMany(s => s.AssemblyDirectories).ToList(),
+            WorkingDirectory = workingDirectories.FirstOrDefault()?.WorkingDirectory,
+            NuGet = setups.Select(s => s.NuGet).LastOrDefault(n => n is not null),
+            Launcher = launchers.FirstOrDefault()?.Launcher,
         };
-    }
-
-    /// <summary>Restores <c>nuget</c>: a list of packages, or <c>{packages, sources}</c> whose shipped sources are unpacked first.</summary>
-    private async Task<NuGetEnvironment> RestoreAsync(JsonElement nuget, CancellationToken ct)
-    {
-        var list = nuget.ValueKind == JsonValueKind.Array ? nuget : nuget.GetProperty("packages");
-        var packageSpecs = list.EnumerateArray().Select(p => p.GetString()!).ToList();
-        var sources = new List<string>();
-        if (nuget.ValueKind == JsonValueKind.Object && nuget.TryGetProperty("sources", out var declared))
-        {
-            foreach (var source in declared.EnumerateArray().Select(s => s.GetString()!))
-            {
-                var shipped = source.StartsWith("pkg://", StringComparison.Ordinal);
-                var resolved = shipped ? await FetchAsync("nuget", source, ct).ConfigureAwait(false) : source;
-                NuGetRestorer.CheckSource(resolved, shipped);
-                sources.Add(resolved);
-            }
-        }
-
-        return await restorer.RestoreAsync(packageSpecs, sources, ct).ConfigureAwait(false);
-    }
-
-    private async Task<string> FetchAsync(string field, string uri, CancellationToken ct)
-    {
-        try
-        {
-            return await packages.GetDirectoryAsync(uri, ct).ConfigureAwait(false);
-        }
-        catch (PackageFetchException e)
-        {
-            throw new RuntimeEnvSetupFailure(field, e.Message, e.ToString());
-        }
-    }
-
-    /// <summary>A module's assemblies: a .nupkg's lib folder nearest this runtime, else the module's root.</summary>
-    private static string AssemblyDirectoryOf(string unpacked)
-    {
-        var lib = Path.Combine(unpacked, "lib");
-        if (Directory.GetFiles(unpacked, "*.nuspec").Length == 0 || !Directory.Exists(lib))
-        {
-            return unpacked;
-        }
-
-        var frameworks = Directory.GetDirectories(lib).ToDictionary(d => NuGetFramework.ParseFolder(Path.GetFileName(d)), d => d);
-        var nearest = new FrameworkReducer().GetNearest(s_runtime, frameworks.Keys);
-        return nearest is null ? unpacked : frameworks[nearest];
     }
 
     private RuntimeEnvSetupFailure Failed(string hash, RuntimeEnvSetupFailure failure)

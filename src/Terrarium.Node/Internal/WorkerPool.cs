@@ -17,6 +17,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     private static readonly TimeSpan ExitAfterEventsEndGrace = TimeSpan.FromSeconds(10);
     private readonly ConcurrentDictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<WorkerProcess> _warm = new();
+    private readonly ConcurrentDictionary<string, Task> _removals = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _startSlots = new(options.MaxStartingWorkers);
     private int _nextWorker;
     private int _disposed;
@@ -144,9 +145,15 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             start.Environment[name] = value;
         }
 
+        if (env.PathEntries.Count > 0)
+        {
+            start.Environment["PATH"] = string.Join(Path.PathSeparator, env.PathEntries.Append(start.Environment["PATH"] ?? ""));
+        }
+
         Process process;
         try
         {
+            start = env.Launcher?.Wrap(start, worker) ?? start;
             process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
             // A line is far below a pipe's buffer: this never blocks. Closing leaves user code an empty stdin.
             process.StandardInput.WriteLine(options.Token);
@@ -154,8 +161,8 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {
-            NodeLog.WorkerStartFailed(logger, id, host.DotnetPath, e.Message);
-            worker.RecordStderr($"could not start '{host.DotnetPath}': {e.Message}");
+            NodeLog.WorkerStartFailed(logger, id, start.FileName, e.Message);
+            worker.RecordStderr($"could not start '{start.FileName}': {e.Message}");
             Exited(worker, -1);
             return;
         }
@@ -292,6 +299,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         }
 
         await Task.WhenAll(exits).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_removals.Values).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     /// <summary>Handles the worker's events until its stream ends; true if the worker ended it cleanly.</summary>
@@ -370,6 +378,14 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
     private void Exited(WorkerProcess worker, int exitCode)
     {
+        if (worker.Env.Launcher is { } launcher)
+        {
+            // Whatever the worker ran in goes with it: a container never outlives its worker.
+            var removal = launcher.RemoveAsync(worker);
+            _removals[worker.Id] = removal;
+            _ = removal.ContinueWith(_ => _removals.TryRemove(worker.Id, out var _), TaskScheduler.Default);
+        }
+
         StartCompleted(worker);
         _workers.TryRemove(worker.Id, out _);
         worker.Shutdown();

@@ -57,6 +57,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 NuGetConfigFile = options.NuGetConfigFile is { } config ? Path.GetFullPath(config) : null,
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
                 PrestartWorkers = options.PrestartWorkers ?? 1,
+                Containers = options.Containers ?? new ContainerRuntimeOptions(),
             };
             var node = await NodeServer.StartAsync(nodeOptions, loggerFactory, ct).ConfigureAwait(false);
             return new EmbeddedCluster(session, token, head, node);

@@ -6,7 +6,7 @@ namespace Terrarium.Internal;
 internal static class RuntimeEnvReader
 {
     public static readonly string[] Keys =
-        ["working_dir", "modules", "excludes", "nuget", "pip", "conda", "container", "env_vars", "config"];
+        ["working_dir", "modules", "excludes", "nuget", "pip", "conda", "container", "image_uri", "env_vars", "config"];
 
     public static RuntimeEnv Read(string json)
     {
@@ -50,7 +50,9 @@ internal static class RuntimeEnvReader
                 "nuget" => env with { NuGet = NuGet(value, path) },
                 "pip" => env with { Pip = Pip(value, path) },
                 "conda" => env with { Conda = Conda(value, path) },
-                "container" => env with { Container = Container(value, path) },
+                "container" => env with { Container = env.Container is null ? Container(value, path) : throw BothContainerForms() },
+                // Ray's newer spelling of a container without options: the same env as {"container": {"image": ...}}.
+                "image_uri" => env with { Container = env.Container is null ? new ContainerSpec { Image = String(value, path) } : throw BothContainerForms() },
                 "env_vars" => env with { EnvVars = EnvVars(value, path) is { Count: > 0 } envVars ? envVars : null },
                 "config" => env with { Config = Config(value, path) },
                 _ => throw UnknownKey(field.Name, "runtime_env", Keys),
@@ -59,6 +61,9 @@ internal static class RuntimeEnvReader
 
         return env;
     }
+
+    private static ArgumentException BothContainerForms() =>
+        new("runtime_env has both 'container' and 'image_uri'; give one (image_uri is container.image without run_options)");
 
     /// <summary>An empty list is the same as no list: <c>{"excludes": []}</c> and <c>{}</c> are one env.</summary>
     private static IReadOnlyList<string>? NullIfEmpty(IReadOnlyList<string> values) => values.Count == 0 ? null : values;

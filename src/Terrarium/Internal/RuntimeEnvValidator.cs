@@ -21,7 +21,10 @@ internal static class RuntimeEnvValidator
         }
         RefuseUnsupported("pip", env.Pip, paramName);
         RefuseUnsupported("conda", env.Conda, paramName);
-        RefuseUnsupported("container", env.Container, paramName);
+        if (env.Container is { } container)
+        {
+            CheckContainer(container, paramName);
+        }
 
         foreach (var (name, value) in env.EnvVars ?? new Dictionary<string, string>())
         {
@@ -88,6 +91,24 @@ internal static class RuntimeEnvValidator
         }
     }
 
+    private static void CheckContainer(ContainerSpec container, string paramName)
+    {
+        if (string.IsNullOrWhiteSpace(container.Image) || container.Image.StartsWith('-') || container.Image.Any(c => char.IsWhiteSpace(c) || c == '\0'))
+        {
+            throw new ArgumentException($"runtime_env.container.image '{container.Image}' is not an image reference (such as 'localhost/app:1' or 'docker.io/library/debian:12')", paramName);
+        }
+
+        if (container.RunOptions is null)
+        {
+            throw new ArgumentException("runtime_env.container.run_options must be a list of strings, not null", paramName);
+        }
+
+        if (Node.ContainerRuntimeOptions.RefusalOf(container.RunOptions) is { } refusal)
+        {
+            throw new ArgumentException($"runtime_env.container.{refusal}", paramName);
+        }
+    }
+
     private static void CheckEntries(string field, IReadOnlyList<string>? values, string paramName)
     {
         for (var i = 0; i < (values?.Count ?? 0); i++)
@@ -104,7 +125,7 @@ internal static class RuntimeEnvValidator
         if (value is not null)
         {
             throw new ArgumentException(
-                $"runtime_env field '{field}' is not supported yet by this version of Terrarium; 'working_dir', 'modules', 'excludes', 'nuget', 'env_vars' and 'config' take effect",
+                $"runtime_env field '{field}' is not supported yet by this version of Terrarium; 'working_dir', 'modules', 'excludes', 'nuget', 'container', 'env_vars' and 'config' take effect",
                 paramName);
         }
     }

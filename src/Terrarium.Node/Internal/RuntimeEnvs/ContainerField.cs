@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Terrarium.Node.Internal.RuntimeEnvs;
+
+/// <summary>
+/// <c>container</c>: the worker runs inside an image with the node's container runtime. The image
+/// needs only a C library: the node's .NET runtime, the worker host and the job's code are mounted in.
+/// </summary>
+internal sealed class ContainerField(NodeOptions options, ContainerCommand runtime, ILogger<ContainerField> logger) : IRuntimeEnvField
+{
+    /// <summary>Set for workers of images without ICU, which .NET otherwise refuses to start in.</summary>
+    public const string InvariantGlobalization = "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT";
+
+    /// <summary>Images known to be present: each is pulled once per node, however many envs use it.</summary>
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _present = new(StringComparer.Ordinal);
+
+    public string Name => "container";
+
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    {
+        var image = Json.String(Json.Property(value, "image", Name), Name + ".image");
+        var runOptions = value.TryGetProperty("run_options", out var list)
+            ? Json.Array(list, Name + ".run_options").EnumerateArray().Select(o => Json.String(o, Name + ".run_options")).ToList()
+            : [];
+        if (image.Length == 0 || image.StartsWith('-') || image.Any(c => char.IsWhiteSpace(c) || c == '\0'))
+        {
+            throw new RuntimeEnvSetupFailure(Name, $"'{image}' is not an image reference", "");
+        }
+
+        if (ContainerRuntimeOptions.RefusalOf(runOptions) is { } refusal)
+        {
+            throw new RuntimeEnvSetupFailure(Name, refusal, "");
+        }
+
+        await EnsurePresentAsync(image, ct).ConfigureAwait(false);
+        var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]);
+        launcher.ImagePath = await ImagePathAsync(image, ct).ConfigureAwait(false);
+        var log = await ProbeAsync(launcher, ct).ConfigureAwait(false);
+        NodeLog.ContainerReady(logger, image, log);
+        return new FieldSetup { Launcher = launcher };
+    }
+
+    private async Task EnsurePresentAsync(string image, CancellationToken ct)
+    {
+        var presence = _present.GetOrAdd(image, i => new Lazy<Task>(() => PullIfMissingAsync(i)));
+        try
+        {
+            await presence.Value.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (RuntimeEnvSetupFailure)
+        {
+            // A failed pull is tried again by the next env that needs the image.
+            _present.TryRemove(new KeyValuePair<string, Lazy<Task>>(image, presence));
+            throw;
+        }
+    }
+
+    private async Task PullIfMissingAsync(string image)
+    {
+        if ((await runtime.RunAsync(CancellationToken.None, "image", "exists", image).ConfigureAwait(false)).ExitCode == 0)
+        {
+            return;
+        }
+
+        NodeLog.PullingImage(logger, image);
+        // Not cancelled with the env that asked: other envs may wait for the same pull.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(30));
+        var (exitCode, output, errors) = await runtime.RunAsync(timeout.Token, "pull", "-q", image).ConfigureAwait(false);
+        if (exitCode != 0)
+        {
+            throw new RuntimeEnvSetupFailure(Name, $"could not pull image '{image}' with {runtime.Command}: {Reason(errors)}", $"{output}\n{errors}".Trim());
+        }
+    }
+
+    /// <summary>The image's own <c>PATH</c>, which entries of other fields (a venv's bin) go ahead of.</summary>
+    private async Task<string> ImagePathAsync(string image, CancellationToken ct)
+    {
+        var (_, output, _) = await runtime.RunAsync(ct, "image", "inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", image).ConfigureAwait(false);
+        return output.Split('\n', StringSplitOptions.TrimEntries).FirstOrDefault(l => l.StartsWith("PATH=", StringComparison.Ordinal))?[5..]
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    }
+
+    /// <summary>
+    /// Starts the worker host once in the image, so that an image that cannot run it fails the env's
+    /// setup with the reason rather than every worker with a crash. An image without ICU runs its
+    /// workers with invariant globalization, as .NET does when told.
+    /// </summary>
+    private async Task<string> ProbeAsync(ContainerLauncher launcher, CancellationToken ct)
+    {
+        var (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(invariantGlobalization: false), ct).ConfigureAwait(false);
+        if (exitCode != 0 && $"{output}{errors}".Contains("ICU", StringComparison.Ordinal))
+        {
+            (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(invariantGlobalization: true), ct).ConfigureAwait(false);
+            launcher.InvariantGlobalization = exitCode == 0;
+        }
+
+        var log = $"{output}\n{errors}".Trim();
+        // The kernel cannot execute the runtime when the image lacks the loader and C library it links to.
+        var notExecutable = exitCode is 126 or 127 || (errors.Contains("exec ", StringComparison.Ordinal) && errors.Contains("no such file or directory", StringComparison.Ordinal));
+        return exitCode switch
+        {
+            0 => output,
+            _ when notExecutable => throw new RuntimeEnvSetupFailure(Name,
+                $"image '{launcher.Image}' cannot run the Terrarium worker: the node's .NET runtime could not be executed in it " +
+                $"(it needs the GNU C library, glibc, and the C++ runtime, libstdc++): {Reason(errors)}", log),
+            // podman's own failure: a bad run option, storage, the image's configuration.
+            125 => throw new RuntimeEnvSetupFailure(Name, $"{runtime.Command} could not run image '{launcher.Image}': {Reason(errors)}", log),
+            _ => throw new RuntimeEnvSetupFailure(Name,
+                $"the Terrarium worker could not start in image '{launcher.Image}' (exit code {exitCode}): {Reason(errors.Length > 0 ? errors : output)}", log),
+        };
+    }
+
+    /// <summary>podman's "Error: ..." line, else the last line of what it wrote.</summary>
+    private static string Reason(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.FirstOrDefault(l => l.StartsWith("Error: ", StringComparison.Ordinal))?["Error: ".Length..] ?? lines.LastOrDefault() ?? "no output";
+    }
+}

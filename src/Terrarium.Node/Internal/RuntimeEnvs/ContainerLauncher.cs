@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using Terrarium.Protocol.Hosting;
+
+namespace Terrarium.Node.Internal.RuntimeEnvs;
+
+/// <summary>
+/// Starts workers inside one image: <c>podman run</c> on the host's network, with the node's .NET
+/// runtime, the worker host, the job's code and the node's cache mounted read-only at the paths they
+/// have on the node, and the node's session folder (its sockets) read-write.
+/// </summary>
+internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand runtime, string image, IReadOnlyList<string> runOptions) : IWorkerLauncher
+{
+    private const string WorkerLabel = "terrarium.worker";
+    private static readonly string[] s_passedFromNode = ["TERRARIUM_NODE_ADDRESS", "TERRARIUM_WORKER_ID"];
+
+    public string Image => image;
+
+    /// <summary>The image's own <c>PATH</c>.</summary>
+    public string ImagePath { get; set; } = "";
+
+    /// <summary>The image has no ICU: its workers run with invariant globalization.</summary>
+    public bool InvariantGlobalization { get; set; }
+
+    /// <summary>The label every worker container of a node carries, to find them (<c>podman ps --filter label=...</c>).</summary>
+    public static string NodeLabel(string nodeId) => $"terrarium.node={nodeId}";
+
+    public ProcessStartInfo Wrap(ProcessStartInfo direct, WorkerProcess worker)
+    {
+        var variables = s_passedFromNode.ToDictionary(n => n, n => direct.Environment[n] ?? "", StringComparer.Ordinal);
+        foreach (var (name, value) in worker.Env.EnvVars.Where(v => v.Value.Length <= PreparedEnv.MaxValuePassedAtStart))
+        {
+            variables[name] = value;
+        }
+
+        if (worker.Env.PathEntries.Count > 0)
+        {
+            variables["PATH"] = string.Join(':', worker.Env.PathEntries.Append(ImagePath));
+        }
+
+        var start = runtime.StartInfo("run", "--rm", "--interactive", "--name", ContainerName(worker), "--label", NodeLabel(options.NodeId),
+            "--label", $"{WorkerLabel}={worker.Id}", "--workdir", direct.WorkingDirectory, "--env-file", WriteEnvFile(worker, variables));
+        AddCommon(start, [options.SessionDirectory, .. UnixSocketFolders()], [options.CacheDirectory, worker.JobCode.Directory], InvariantGlobalization && !variables.ContainsKey(ContainerField.InvariantGlobalization));
+        foreach (var argument in direct.ArgumentList)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.RedirectStandardInput = true;
+        // The token stays out of the container runtime's environment, as out of the worker's.
+        start.Environment.Remove(ClusterToken.EnvironmentVariable);
+        return start;
+    }
+
+    public async Task RemoveAsync(WorkerProcess worker)
+    {
+        File.Delete(EnvFilePath(worker));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            // A container whose podman client was killed keeps running: remove it by name.
+            await runtime.RunAsync(timeout.Token, "rm", "--force", "--ignore", "--time", "0", ContainerName(worker)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The runtime hangs; the node's stop reports what is left (podman ps --filter label=...).
+        }
+    }
+
+    /// <summary>The worker host started in the image and asked only to prove that it runs.</summary>
+    public ProcessStartInfo ProbeCommand(bool invariantGlobalization)
+    {
+        var start = runtime.StartInfo("run", "--rm", "--label", NodeLabel(options.NodeId));
+        AddCommon(start, [], [], invariantGlobalization);
+        start.ArgumentList.Add(options.WorkerHost!.HostAssemblyPath);
+        start.ArgumentList.Add("probe");
+        return start;
+    }
+
+    /// <summary>The network, mounts, entry point, run options and image, in that order, and nothing after the image.</summary>
+    private void AddCommon(ProcessStartInfo start, IEnumerable<string> writable, IEnumerable<string> readOnly, bool invariantGlobalization)
+    {
+        var dotnet = RealPath(options.WorkerHost!.DotnetPath);
+        var mounts = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var folder in readOnly.Prepend(Path.GetDirectoryName(options.WorkerHost.HostAssemblyPath)!).Prepend(Path.GetDirectoryName(dotnet)!))
+        {
+            mounts.TryAdd(Normalized(folder), false);
+        }
+
+        foreach (var folder in writable)
+        {
+            mounts[Normalized(folder)] = true;
+        }
+
+        Add(start, "--network=host", "--entrypoint", dotnet);
+        foreach (var (folder, isWritable) in mounts.Where(m => m.Key.Length > 0 && Directory.Exists(m.Key)).OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            Add(start, "--volume", $"{folder}:{folder}:{(isWritable ? "rw" : "ro")}");
+        }
+
+        if (invariantGlobalization)
+        {
+            Add(start, "--env", $"{ContainerField.InvariantGlobalization}=1");
+        }
+
+        Add(start, [.. runOptions, image]);
+    }
+
+    private IEnumerable<string> UnixSocketFolders() =>
+        new[] { options.Head, options.WorkerEndpoint }.Select(e => e?.SocketPath).OfType<string>().Select(p => Path.GetDirectoryName(p)!);
+
+    /// <summary>
+    /// The variables as a file only the node's user reads, not as arguments that every user of the
+    /// machine sees; podman reads it when the container is created.
+    /// </summary>
+    private string WriteEnvFile(WorkerProcess worker, Dictionary<string, string> variables)
+    {
+        var path = EnvFilePath(worker);
+        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = PrivateDirectory.OwnerReadWrite;
+        }
+
+        // No byte order mark: podman would take it for part of the first name.
+        using var file = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), fileOptions);
+        // A value over several lines cannot be written here; the worker sets every variable itself
+        // before user code runs, so only the runtime's own start-up reads miss it.
+        foreach (var (name, value) in variables.Where(v => !v.Value.Contains('\n', StringComparison.Ordinal)))
+        {
+            file.Write($"{name}={value}\n");
+        }
+
+        return path;
+    }
+
+    private string EnvFilePath(WorkerProcess worker) => Path.Combine(options.SessionDirectory, $"{worker.Id}.env");
+
+    private static string ContainerName(WorkerProcess worker) =>
+        "terrarium-" + new string(worker.Id.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray());
+
+    /// <summary>One spelling per folder: podman refuses two mounts on one destination.</summary>
+    private static string Normalized(string folder) => folder.Length == 0 ? "" : Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+
+    private static string RealPath(string path) => File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? Path.GetFullPath(path);
+
+    private static void Add(ProcessStartInfo start, params string[] arguments)
+    {
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Text.Json;
+
+namespace Terrarium.Node.Internal.RuntimeEnvs;
+
+/// <summary>
+/// What one runtime-env field means on a node, keyed by its JSON name: how it is prepared, and what
+/// the worker then gets. Adding a field is one class and one registration in <see cref="NodeServer"/>.
+/// </summary>
+/// <remarks>
+/// The client validated the value at submission; the node still must not trust it, so a value that
+/// does not fit fails with <see cref="RuntimeEnvSetupFailure"/> rather than an exception.
+/// </remarks>
+internal interface IRuntimeEnvField
+{
+    /// <summary>The field's key in the env's JSON (<c>working_dir</c>, <c>container</c>, ...).</summary>
+    string Name { get; }
+
+    /// <summary>Prepares the field on this node, once per env. Runs under the env's setup timeout.</summary>
+    Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct);
+}
+
+/// <summary>What preparing one field gives the worker; the agent combines every field's into a <see cref="PreparedEnv"/>.</summary>
+internal sealed record FieldSetup
+{
+    public static FieldSetup Nothing { get; } = new();
+
+    /// <summary>Set in the worker process.</summary>
+    public IReadOnlyDictionary<string, string> EnvVars { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Put ahead of the worker's <c>PATH</c>, in order.</summary>
+    public IReadOnlyList<string> PathEntries { get; init; } = [];
+
+    /// <summary>Where the worker finds assemblies, ahead of the job's code.</summary>
+    public IReadOnlyList<string> AssemblyDirectories { get; init; } = [];
+
+    /// <summary>The worker's current directory (its assemblies are probed too).</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>Restored NuGet packages, loaded ahead of the job's own copies.</summary>
+    public NuGetEnvironment? NuGet { get; init; }
+
+    /// <summary>How the worker process is started, when not directly (inside a container).</summary>
+    public IWorkerLauncher? Launcher { get; init; }
+}

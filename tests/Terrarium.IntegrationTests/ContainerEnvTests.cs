@@ -1,0 +1,249 @@
+using Terrarium.Node;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// One embedded cluster whose container workers run in real podman containers of images the tests
+/// build; started by the first test that needs it, so that a machine without podman skips.
+/// </summary>
+public sealed class ContainerEnvFixture : IAsyncLifetime
+{
+    public const string NodeDefaultVariable = "NODE_DEFAULT_OPTION";
+    private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("terrarium-container-env-");
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private Cluster? _cluster;
+
+    public string Feed => Path.Combine(_root.FullName, "feed");
+
+    public string Root => _root.FullName;
+
+    public string MarkedImage { get; private set; } = "";
+
+    public async Task<Cluster> StartAsync()
+    {
+        PodmanImages.Require();
+        await _gate.WaitAsync();
+        try
+        {
+            if (_cluster is null)
+            {
+                MarkedImage = await PodmanImages.MarkedAsync();
+                LocalFeed.Build(Feed);
+                var config = Path.Combine(Root, "NuGet.Config");
+                await File.WriteAllTextAsync(config, """
+                    <?xml version="1.0" encoding="utf-8"?>
+                    <configuration><packageSources><clear /></packageSources><fallbackPackageFolders><clear /></fallbackPackageFolders></configuration>
+                    """);
+                _cluster = await Cluster.InitAsync(new ClusterOptions
+                {
+                    NumCpus = 2,
+                    LogToDriver = false,
+                    CacheDirectory = Path.Combine(Root, "cache"),
+                    NuGetConfigFile = config,
+                    Containers = new ContainerRuntimeOptions { DefaultRunOptions = ["--env", $"{NodeDefaultVariable}=from-the-node"] },
+                }).DefaultTimeout();
+            }
+
+            return _cluster;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+
+        _root.Delete(recursive: true);
+    }
+}
+
+public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixture<ContainerEnvFixture>
+{
+    private TaskOptions InImage(string? image = null, IReadOnlyList<string>? runOptions = null) => new()
+    {
+        RuntimeEnv = new RuntimeEnv { Container = new ContainerSpec { Image = image ?? fixture.MarkedImage, RunOptions = runOptions ?? [] } },
+    };
+
+    [SkippableFact]
+    public async Task Task_WithContainer_RunsInsideTheImage_AndOneWithoutDoesNot()
+    {
+        var cluster = await fixture.StartAsync();
+
+        Assert.Equal($"{fixture.MarkedImage}|container", await cluster.Submit(() => ContainerEnvTasks.Where(), InImage()).DefaultTimeout());
+        Assert.Equal("no marker|host", await cluster.Submit(() => ContainerEnvTasks.Where()).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task Actor_WithContainer_RunsInsideTheImage()
+    {
+        var cluster = await fixture.StartAsync();
+        var actor = cluster.CreateActor(() => new WhereActor(), new ActorOptions { RuntimeEnv = InImage().RuntimeEnv });
+
+        Assert.Equal($"{fixture.MarkedImage}|container", await actor.Call(a => a.Where()).DefaultTimeout());
+        Assert.Equal(1, await actor.Call(a => a.Count()).DefaultTimeout());
+        Assert.Equal(2, await actor.Call(a => a.Count()).DefaultTimeout());
+        await actor.KillAsync();
+    }
+
+    [SkippableFact]
+    public async Task Container_CombinesWithEnvVarsWorkingDirAndNuGet()
+    {
+        var cluster = await fixture.StartAsync();
+        var workingDir = Path.Combine(fixture.Root, "code");
+        Directory.CreateDirectory(workingDir);
+        await File.WriteAllTextAsync(Path.Combine(workingDir, "data.txt"), "shipped");
+        var env = new RuntimeEnv
+        {
+            Container = new ContainerSpec { Image = fixture.MarkedImage },
+            EnvVars = new Dictionary<string, string> { ["GREETING"] = "hello" },
+            WorkingDir = workingDir,
+            NuGet = new NuGetSpec { Packages = ["DepLib@2.0.0"], Sources = [fixture.Feed] },
+        };
+
+        var seen = await cluster.Submit(() => ContainerEnvTasks.Combined("GREETING", "data.txt"), new TaskOptions { RuntimeEnv = env }).DefaultTimeout();
+
+        Assert.Equal($"DepLib 2.0.0.0|hello|shipped|{fixture.MarkedImage}|container", seen);
+    }
+
+    [SkippableFact]
+    public async Task RunOptions_OfTheEnvAndTheNode_ReachPodman()
+    {
+        var cluster = await fixture.StartAsync();
+        var options = InImage(runOptions: ["--env", "FROM_RUN_OPTIONS=yes"]);
+
+        Assert.Equal("yes", await cluster.Submit(() => ContainerEnvTasks.Variable("FROM_RUN_OPTIONS"), options).DefaultTimeout());
+        Assert.Equal("from-the-node", await cluster.Submit(() => ContainerEnvTasks.Variable(ContainerEnvFixture.NodeDefaultVariable), options).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task RunOption_PodmanRefuses_FailsTheEnvWithPodmansMessage()
+    {
+        var cluster = await fixture.StartAsync();
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => cluster.Submit(() => ContainerEnvTasks.Where(), InImage(runOptions: ["--no-such-option"])).DefaultTimeout());
+
+        Assert.Equal("container", error.Field);
+        Assert.Contains("no-such-option", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task NestedTask_InheritsTheContainer()
+    {
+        var cluster = await fixture.StartAsync();
+
+        Assert.Equal($"{fixture.MarkedImage}|container", await cluster.Submit(() => ContainerEnvTasks.NestedWhere(), InImage()).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task ImageUri_InJson_IsTheSameAsAContainer()
+    {
+        var cluster = await fixture.StartAsync();
+        var env = RuntimeEnv.FromJson($$"""{"image_uri": "{{fixture.MarkedImage}}"}""");
+
+        Assert.Equal(InImage().RuntimeEnv, env);
+        Assert.Equal($"{fixture.MarkedImage}|container", await cluster.Submit(() => ContainerEnvTasks.Where(), new TaskOptions { RuntimeEnv = env }).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task MissingImage_FailsNamingTheImage_AndTheClusterKeepsWorking()
+    {
+        var cluster = await fixture.StartAsync();
+        const string missing = "localhost/terrarium-no-such-image:1";
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => cluster.Submit(() => ContainerEnvTasks.Where(), InImage(missing)).DefaultTimeout());
+
+        Assert.Equal("container", error.Field);
+        Assert.Contains($"could not pull image '{missing}'", error.Message, StringComparison.Ordinal);
+        Assert.Equal("no marker|host", await cluster.Submit(() => ContainerEnvTasks.Where()).DefaultTimeout());
+        Assert.Equal($"{fixture.MarkedImage}|container", await cluster.Submit(() => ContainerEnvTasks.Where(), InImage()).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task ImageWithoutCLibrary_FailsSayingWhy()
+    {
+        var cluster = await fixture.StartAsync();
+        var image = await PodmanImages.WithoutCLibraryAsync();
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => cluster.Submit(() => ContainerEnvTasks.Where(), InImage(image)).DefaultTimeout());
+
+        Assert.Equal("container", error.Field);
+        Assert.Contains($"image '{image}' cannot run the Terrarium worker", error.Message, StringComparison.Ordinal);
+        Assert.Contains("glibc", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task ImageWithoutIcu_RunsWithInvariantGlobalization()
+    {
+        var cluster = await fixture.StartAsync();
+        var image = await PodmanImages.WithoutIcuAsync();
+
+        Assert.Equal($"{image}|container", await cluster.Submit(() => ContainerEnvTasks.Where(), InImage(image)).DefaultTimeout());
+        Assert.Equal("1", await cluster.Submit(() => ContainerEnvTasks.Variable("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"), InImage(image)).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task Containers_AreRemoved_WhenTheirWorkerIsReapedAndWhenTheClusterStops()
+    {
+        PodmanImages.Require();
+        await fixture.StartAsync();
+        string nodeId;
+        await using (var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false, IdleWorkerTimeout = TimeSpan.FromSeconds(1) }).DefaultTimeout())
+        {
+            nodeId = (await cluster.GetStatusAsync()).Nodes[0].NodeId;
+            Assert.Equal($"{fixture.MarkedImage}|container", await cluster.Submit(() => ContainerEnvTasks.Where(), InImage()).DefaultTimeout());
+            await TestWaits.UntilAsync(async () => (await ContainersOfAsync(nodeId)).Length == 0, "the idle worker's container to be removed");
+
+            var actor = cluster.CreateActor(() => new WhereActor(), new ActorOptions { RuntimeEnv = InImage().RuntimeEnv });
+            Assert.Equal($"{fixture.MarkedImage}|container", await actor.Call(a => a.Where()).DefaultTimeout());
+            Assert.NotEmpty(await ContainersOfAsync(nodeId));
+        }
+
+        Assert.Empty(await ContainersOfAsync(nodeId));
+    }
+
+    [SkippableFact]
+    public async Task RunOptions_ThatWouldCutTheWorkerOff_AreRefusedAtSubmission()
+    {
+        var cluster = await fixture.StartAsync();
+
+        var network = Assert.Throws<ArgumentException>(() => cluster.Submit(() => ContainerEnvTasks.Where(), InImage(runOptions: ["--network=none"])));
+        var image = Assert.Throws<ArgumentException>(() => cluster.Submit(() => ContainerEnvTasks.Where(), InImage("--privileged")));
+
+        Assert.Contains("run_options[0] '--network=none' is set by Terrarium itself", network.Message, StringComparison.Ordinal);
+        Assert.Contains("is not an image reference", image.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<string[]> ContainersOfAsync(string nodeId) =>
+        (await PodmanImages.RunAsync("podman", "ps", "--all", "--quiet", "--filter", $"label=terrarium.node={nodeId}"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+}
+
+public static class ContainerEnvTasks
+{
+    /// <summary>The marker of the image this runs in, and whether podman started it.</summary>
+    public static string Where() =>
+        $"{(File.Exists(PodmanImages.MarkerPath) ? File.ReadAllText(PodmanImages.MarkerPath) : "no marker")}|{(File.Exists("/run/.containerenv") ? "container" : "host")}";
+
+    public static async Task<string> NestedWhere() => await Cluster.Current.Submit(() => Where());
+
+    public static string? Variable(string name) => Environment.GetEnvironmentVariable(name);
+
+    public static string Combined(string variable, string file) => $"{NuGetTasks.Combined(variable, file)}|{Where()}";
+}
+
+public sealed class WhereActor
+{
+    private int _calls;
+
+    public string Where() => ContainerEnvTasks.Where();
+
+    public int Count() => ++_calls;
+}
