@@ -20,9 +20,40 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
     {
         // An env another driver uses; this client names its hash with JSON of its own choosing, so
         // that the node would build and cache that JSON under the other env's hash.
-        var victim = RuntimeEnv.FromJson("""{"env_vars": {"MODE": "honest"}}""");
-        var victimJson = victim.ToJson();
-        var victimHash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(victimJson))).ToLowerInvariant();
+        var victimHash = HashOf(RuntimeEnv.FromJson("""{"env_vars": {"MODE": "honest"}}""").ToJson());
+
+        var ready = await SubmitInEnvAsync(victimHash, """{"env_vars":{"MODE":"hijacked"}}""");
+
+        Assert.Equal(ErrorKind.InvalidRequest, ready.Error.Kind);
+        Assert.Contains($"runtime env {victimHash} was refused by the node: its hash is ", ready.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DefineEnv_NotInCanonicalForm_IsRefused_NamingTheCanonicalForm()
+    {
+        const string json = """{"env_vars": {"MODE": "spaced"}}""";
+
+        var ready = await SubmitInEnvAsync(HashOf(json), json);
+
+        Assert.Contains("its JSON is not in canonical form (expected {\"env_vars\":{\"MODE\":\"spaced\"}})", ready.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DefineEnv_ThatTheClientWouldHaveRefused_IsRefusedByTheNodeToo()
+    {
+        const string json = """{"container":{"image":"localhost/app:1","run_options":["--network=none"]}}""";
+
+        var ready = await SubmitInEnvAsync(HashOf(json), json);
+
+        Assert.Contains("run_options[0] '--network=none' is set by Terrarium itself", ready.Error.Message, StringComparison.Ordinal);
+    }
+
+    private static string HashOf(string json) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(json))).ToLowerInvariant();
+
+    /// <summary>Defines an env by hand and submits a task in it; the task's result, which must be an error.</summary>
+    private async Task<ObjectReady> SubmitInEnvAsync(string hash, string json)
+    {
         var (channel, node) = _cluster.RawNodeClient();
         using var _ = channel;
         using var session = node.Session();
@@ -31,7 +62,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
             TaskId = "t-1",
             Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(TestTasks).FullName, Method = nameof(TestTasks.GetEnv), ParameterTypes = { "System.String" } },
             Args = { new Arg { Value = ByteString.CopyFrom(MessagePack.MessagePackSerializer.Serialize("MODE")) } },
-            EnvHash = victimHash,
+            EnvHash = hash,
             Resources = new ResourceRequest { NumCpus = 1 },
         };
 
@@ -40,15 +71,14 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
             Requests =
             {
                 new ClientRequest { Open = new OpenSession { JobId = "job-raw", JobCodeDir = AppContext.BaseDirectory } },
-                new ClientRequest { DefineEnv = new DefineRuntimeEnv { Hash = victimHash, CanonicalJson = """{"env_vars":{"MODE":"hijacked"}}""" } },
+                new ClientRequest { DefineEnv = new DefineRuntimeEnv { Hash = hash, CanonicalJson = json } },
                 new ClientRequest { SubmitTask = submit },
             },
         });
 
         var ready = await NextObjectReadyAsync(session.ResponseStream).DefaultTimeout();
         Assert.Equal(ObjectReady.ResultOneofCase.Error, ready.ResultCase);
-        Assert.Equal(ErrorKind.InvalidRequest, ready.Error.Kind);
-        Assert.Contains($"runtime env {victimHash} was not defined in this session", ready.Error.Message, StringComparison.Ordinal);
+        return ready;
     }
 
     private static async Task<ObjectReady> NextObjectReadyAsync(Grpc.Core.IAsyncStreamReader<SessionBatch> events)

@@ -172,6 +172,31 @@ public sealed class RuntimeEnvJsonTests
     }
 
     [Fact]
+    public void FromJson_ImageUri_IsTheSameEnvAsAContainerWithThatImage()
+    {
+        var env = RuntimeEnv.FromJson("""{"image_uri": "localhost/app:1", "env_vars": {"A": "1"}}""");
+
+        Assert.Equal(new RuntimeEnv { Container = new ContainerSpec { Image = "localhost/app:1" }, EnvVars = new Dictionary<string, string> { ["A"] = "1" } }, env);
+        Assert.Equal("""{"container":{"image":"localhost/app:1","run_options":[]},"env_vars":{"A":"1"}}""", env.ToJson());
+    }
+
+    [Fact]
+    public void FromJson_ContainerAndImageUri_IsAnErrorNamingBoth()
+    {
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnv.FromJson("""{"container": {"image": "a"}, "image_uri": "b"}"""));
+
+        Assert.Equal("runtime_env sets 'container' twice: 'container' and 'image_uri' are the same field; give one", error.Message);
+    }
+
+    [Fact]
+    public void FromJson_ImageUriMisspelt_SuggestsIt()
+    {
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnv.FromJson("""{"image_url": "a"}"""));
+
+        Assert.StartsWith("unknown key 'image_url' in runtime_env; did you mean 'image_uri'?", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FromJson_ContainerWithoutImage_ThrowsArgumentException()
     {
         var error = Assert.Throws<ArgumentException>(() => RuntimeEnv.FromJson("""{"container": {"run_options": []}}"""));

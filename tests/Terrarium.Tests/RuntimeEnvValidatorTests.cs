@@ -92,4 +92,42 @@ public sealed class RuntimeEnvValidatorTests
 
         Assert.Contains("'pip' is not supported yet", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("--network=none")]
+    [InlineData("--net")]
+    [InlineData("--name")]
+    [InlineData("-it")]
+    [InlineData("-d")]
+    [InlineData("--entrypoint=/bin/sh")]
+    [InlineData("--rm")]
+    public void Validate_RunOptionThatWouldCutTheWorkerOff_IsRefusedNamingIt(string option)
+    {
+        var env = new RuntimeEnv { Container = new ContainerSpec { Image = "localhost/app:1", RunOptions = ["--cpus=2", option] } };
+
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnvValidator.Validate(env, "env"));
+
+        Assert.StartsWith($"runtime_env.container.run_options[1] '{option}' is set by Terrarium itself", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--device=nvidia.com/gpu=all")]
+    [InlineData("-v")]
+    [InlineData("-e")]
+    [InlineData("--cpus=2")]
+    [InlineData("--security-opt=label=disable")]
+    public void Validate_OtherRunOptions_AreAccepted(string option) =>
+        RuntimeEnvValidator.Validate(new RuntimeEnv { Container = new ContainerSpec { Image = "localhost/app:1", RunOptions = [option, "x"] } }, "env");
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    [InlineData("--privileged")]
+    [InlineData("debian bookworm")]
+    public void Validate_ImageThatIsNotAReference_IsRefused(string image)
+    {
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnvValidator.Validate(new RuntimeEnv { Container = new ContainerSpec { Image = image } }, "env"));
+
+        Assert.StartsWith($"runtime_env.container.image '{image}' is not an image reference", error.Message, StringComparison.Ordinal);
+    }
 }

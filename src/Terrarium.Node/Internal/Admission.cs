@@ -15,6 +15,12 @@ internal static class Admission
 
         return owner.TryGetEnv(envHash, out var envJson)
             ? (envJson, null)
-            : ("", new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"runtime env {envHash} was not defined in this session" });
+            : ("", new TaskError
+            {
+                Kind = ErrorKind.InvalidRequest,
+                Message = owner.RefusalOfEnv(envHash) is { } refusal
+                    ? $"runtime env {envHash} was refused by the node: {refusal}"
+                    : $"runtime env {envHash} was not defined in this session",
+            });
     }
 }

@@ -13,6 +13,7 @@ namespace Terrarium.Node.Internal;
 internal sealed class ClientSession(string id, OpenSession open)
 {
     private readonly ConcurrentDictionary<string, string> _envs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _refusedEnvs = new(StringComparer.Ordinal);
     private BatchingWriter<SessionEvent, SessionBatch>? _events;
     private CancellationTokenSource? _superseded;
     private int _generation;
@@ -55,22 +56,44 @@ internal sealed class ClientSession(string id, OpenSession open)
     }
 
     /// <summary>
-    /// Names a runtime env for this session's later requests. The hash must be the SHA-256 of the
-    /// JSON: envs are built and cached by hash, so a client naming another env's hash with its own
-    /// JSON would have the node run other clients' work in an env of its choosing.
+    /// Names a runtime env for this session's later requests. The node reads and validates the JSON
+    /// itself and computes its hash: envs are built and cached by hash, so a client naming another
+    /// env's hash with its own JSON would have the node run other clients' work in an env of its choosing.
     /// </summary>
-    /// <returns>False, and nothing is defined, when the hash is not the JSON's.</returns>
-    public bool DefineEnv(string hash, string canonicalJson)
+    /// <returns>Null once defined; else why not (later work naming the hash is refused with it).</returns>
+    public string? DefineEnv(string hash, string json)
     {
-        var actual = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonicalJson))).ToLowerInvariant();
-        if (hash.Length == 0 || hash != actual)
+        string? refusal;
+        try
         {
-            return false;
+            var env = Terrarium.Internal.RuntimeEnvReader.Read(json);
+            Terrarium.Internal.RuntimeEnvValidator.Validate(env, "runtime_env");
+            var canonical = Terrarium.Internal.RuntimeEnvWriter.Write(env);
+            var actual = Terrarium.Internal.RuntimeEnvWriter.Hash(canonical);
+            refusal = canonical != json ? $"its JSON is not in canonical form (expected {canonical})"
+                : actual.Length == 0 ? "it is empty; work without an env names no hash"
+                : hash != actual ? $"its hash is {actual}, not {hash}"
+                : null;
+        }
+        catch (ArgumentException e)
+        {
+            refusal = e.Message;
         }
 
-        _envs[hash] = canonicalJson;
-        return true;
+        if (refusal is null)
+        {
+            _envs[hash] = json;
+        }
+        else if (hash.Length > 0)
+        {
+            _refusedEnvs[hash] = refusal;
+        }
+
+        return refusal;
     }
+
+    /// <summary>Why a runtime env was not defined, if it was refused.</summary>
+    public string? RefusalOfEnv(string hash) => _refusedEnvs.GetValueOrDefault(hash);
 
     public bool TryGetEnv(string hash, out string canonicalJson)
     {

@@ -211,9 +211,9 @@ internal sealed class NodeService(
             switch (request.KindCase)
             {
                 case ClientRequest.KindOneofCase.DefineEnv:
-                    if (!session.DefineEnv(request.DefineEnv.Hash, request.DefineEnv.CanonicalJson))
+                    if (session.DefineEnv(request.DefineEnv.Hash, request.DefineEnv.CanonicalJson) is { } refusal)
                     {
-                        NodeLog.InvalidRequest(logger, session.Id, $"runtime env hash '{request.DefineEnv.Hash}' is not the SHA-256 of its JSON; not defined");
+                        NodeLog.InvalidRequest(logger, session.Id, $"runtime env {request.DefineEnv.Hash} not defined: {refusal}");
                     }
 
                     break;

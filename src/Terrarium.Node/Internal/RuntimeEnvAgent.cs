@@ -9,11 +9,11 @@ namespace Terrarium.Node.Internal;
 /// Materialises runtime environments on this node, once per env hash: concurrent requests wait for
 /// the same build; a failed build is remembered for <see cref="NodeOptions.FailedSetupRetryDelay"/>
 /// so that a broken env is not rebuilt in a tight loop. What each field means is its
-/// <see cref="IRuntimeEnvField"/>'s business.
+/// <see cref="IFieldPreparer"/>'s business.
 /// </summary>
-internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IRuntimeEnvField> fields, ILogger<RuntimeEnvAgent> logger)
+internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPreparer> fields, ILogger<RuntimeEnvAgent> logger)
 {
-    private readonly Dictionary<string, IRuntimeEnvField> _fields = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
+    private readonly Dictionary<string, IFieldPreparer> _fields = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Build> _builds = new(StringComparer.Ordinal);
 
     public async Task<PreparedEnv> PrepareAsync(string hash, string canonicalJson, CancellationToken ct)
@@ -49,7 +49,7 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IRuntimeE
     private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson)
     {
         using var document = ParseOrFail(canonicalJson);
-        var timeout = ConfigField.SetupTimeout(document.RootElement);
+        var timeout = ConfigPreparer.SetupTimeout(document.RootElement);
         using var cts = new CancellationTokenSource(timeout, options.TimeProvider);
         try
         {

@@ -39,7 +39,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
         var start = runtime.StartInfo("run", "--rm", "--interactive", "--name", ContainerName(worker), "--label", NodeLabel(options.NodeId),
             "--label", $"{WorkerLabel}={worker.Id}", "--workdir", direct.WorkingDirectory, "--env-file", WriteEnvFile(worker, variables));
-        AddCommon(start, [options.SessionDirectory, .. UnixSocketFolders()], [options.CacheDirectory, worker.JobCode.Directory], InvariantGlobalization && !variables.ContainsKey(ContainerField.InvariantGlobalization));
+        AddCommon(start, [options.SessionDirectory, .. UnixSocketFolders()], [options.CacheDirectory, worker.JobCode.Directory], InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization));
         foreach (var argument in direct.ArgumentList)
         {
             start.ArgumentList.Add(argument);
@@ -99,7 +99,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
         if (invariantGlobalization)
         {
-            Add(start, "--env", $"{ContainerField.InvariantGlobalization}=1");
+            Add(start, "--env", $"{ContainerPreparer.InvariantGlobalization}=1");
         }
 
         Add(start, [.. runOptions, image]);

@@ -4,13 +4,15 @@ namespace Terrarium.Node.Internal.RuntimeEnvs;
 
 /// <summary>
 /// What one runtime-env field means on a node, keyed by its JSON name: how it is prepared, and what
-/// the worker then gets. Adding a field is one class and one registration in <see cref="NodeServer"/>.
+/// the worker then gets. Adding a field is one class here and one registration in
+/// <see cref="NodeServer"/>, besides its model (<c>Terrarium.Internal.RuntimeEnvFields</c>), which
+/// reads, writes, merges and validates it for clients and nodes alike.
 /// </summary>
 /// <remarks>
 /// The client validated the value at submission; the node still must not trust it, so a value that
 /// does not fit fails with <see cref="RuntimeEnvSetupFailure"/> rather than an exception.
 /// </remarks>
-internal interface IRuntimeEnvField
+internal interface IFieldPreparer
 {
     /// <summary>The field's key in the env's JSON (<c>working_dir</c>, <c>container</c>, ...).</summary>
     string Name { get; }

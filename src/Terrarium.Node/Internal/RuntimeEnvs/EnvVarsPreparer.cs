@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Terrarium.Node.Internal.RuntimeEnvs;
 
 /// <summary><c>env_vars</c>: variables set in the worker process.</summary>
-internal sealed class EnvVarsField : IRuntimeEnvField
+internal sealed class EnvVarsPreparer : IFieldPreparer
 {
     public string Name => "env_vars";
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Terrarium.Node.Internal.RuntimeEnvs;
 
 /// <summary><c>config</c>: how the setup runs, not what the worker gets; <see cref="RuntimeEnvAgent"/> reads its timeout.</summary>
-internal sealed class ConfigField : IRuntimeEnvField
+internal sealed class ConfigPreparer : IFieldPreparer
 {
     public const string SetupTimeoutSeconds = "setup_timeout_seconds";
 

@@ -8,7 +8,7 @@ namespace Terrarium.Node.Internal.RuntimeEnvs;
 /// <c>container</c>: the worker runs inside an image with the node's container runtime. The image
 /// needs only a C library: the node's .NET runtime, the worker host and the job's code are mounted in.
 /// </summary>
-internal sealed class ContainerField(NodeOptions options, ContainerCommand runtime, ILogger<ContainerField> logger) : IRuntimeEnvField
+internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand runtime, ILogger<ContainerPreparer> logger) : IFieldPreparer
 {
     /// <summary>Set for workers of images without ICU, which .NET otherwise refuses to start in.</summary>
     public const string InvariantGlobalization = "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT";
@@ -24,7 +24,7 @@ internal sealed class ContainerField(NodeOptions options, ContainerCommand runti
         var runOptions = value.TryGetProperty("run_options", out var list)
             ? Json.Array(list, Name + ".run_options").EnumerateArray().Select(o => Json.String(o, Name + ".run_options")).ToList()
             : [];
-        if (image.Length == 0 || image.StartsWith('-') || image.Any(c => char.IsWhiteSpace(c) || c == '\0'))
+        if (!Terrarium.Internal.RuntimeEnvFields.ContainerRunOptions.IsImageReference(image))
         {
             throw new RuntimeEnvSetupFailure(Name, $"'{image}' is not an image reference", "");
         }

@@ -4,7 +4,7 @@ using NuGet.Frameworks;
 namespace Terrarium.Node.Internal.RuntimeEnvs;
 
 /// <summary><c>modules</c>: packages of assemblies added to the worker's probing, in order.</summary>
-internal sealed class ModulesField(FetchedPackages packages) : IRuntimeEnvField
+internal sealed class ModulesPreparer(FetchedPackages packages) : IFieldPreparer
 {
     private static readonly NuGetFramework s_runtime = NuGetFramework.Parse("net" + Environment.Version.ToString(2));
 

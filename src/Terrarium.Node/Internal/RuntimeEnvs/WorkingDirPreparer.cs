@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Terrarium.Node.Internal.RuntimeEnvs;
 
 /// <summary><c>working_dir</c>: a package unpacked as the worker's current directory, whose assemblies are probed.</summary>
-internal sealed class WorkingDirField(FetchedPackages packages) : IRuntimeEnvField
+internal sealed class WorkingDirPreparer(FetchedPackages packages) : IFieldPreparer
 {
     public string Name => "working_dir";
 

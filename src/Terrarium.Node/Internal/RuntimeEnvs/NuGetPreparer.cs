@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Terrarium.Node.Internal.RuntimeEnvs;
 
 /// <summary><c>nuget</c>: a list of packages, or <c>{packages, sources}</c>, restored with NuGet's own restore.</summary>
-internal sealed class NuGetField(FetchedPackages packages, NuGetRestorer restorer) : IRuntimeEnvField
+internal sealed class NuGetPreparer(FetchedPackages packages, NuGetRestorer restorer) : IFieldPreparer
 {
     public string Name => "nuget";
 

@@ -1,0 +1,50 @@
+using System.Text.Json;
+
+namespace Terrarium.Internal.RuntimeEnvFields;
+
+/// <summary><c>nuget</c>: a list of packages, or <c>{packages, sources}</c>; packages are sorted in the canonical JSON.</summary>
+internal sealed class NuGetField() : RuntimeEnvField<NuGetSpec>("nuget")
+{
+    protected override NuGetSpec? Get(RuntimeEnv env) => env.NuGet;
+
+    protected override RuntimeEnv With(RuntimeEnv env, NuGetSpec? value) => env with { NuGet = value };
+
+    protected override NuGetSpec Parse(string key, JsonElement value, string path)
+    {
+        if (value.ValueKind == JsonValueKind.Array)
+        {
+            return new NuGetSpec { Packages = RuntimeEnvJson.Strings(value, path) };
+        }
+
+        RuntimeEnvJson.Expect(value, JsonValueKind.Object, path, "a list of packages or an object with 'packages' and 'sources'");
+        var spec = new NuGetSpec();
+        foreach (var field in value.EnumerateObject().Where(f => !RuntimeEnvJson.IsNullOf(f, "packages", "sources")))
+        {
+            spec = field.Name switch
+            {
+                "packages" => spec with { Packages = RuntimeEnvJson.Strings(field.Value, path + ".packages") },
+                "sources" => spec with { Sources = RuntimeEnvJson.Strings(field.Value, path + ".sources") },
+                _ => throw RuntimeEnvJson.UnknownKey(field.Name, path, ["packages", "sources"]),
+            };
+        }
+
+        return spec;
+    }
+
+    protected override void WriteValue(Utf8JsonWriter json, NuGetSpec value)
+    {
+        var packages = value.Packages.Order(StringComparer.Ordinal);
+        if (value.Sources.Count == 0)
+        {
+            RuntimeEnvJson.WriteStrings(json, packages);
+            return;
+        }
+
+        json.WriteStartObject();
+        RuntimeEnvJson.WriteStrings(json, "packages", packages);
+        RuntimeEnvJson.WriteStrings(json, "sources", value.Sources);
+        json.WriteEndObject();
+    }
+
+    protected override void Check(NuGetSpec value, string paramName) => NuGetSpecValidator.Validate(value, paramName);
+}

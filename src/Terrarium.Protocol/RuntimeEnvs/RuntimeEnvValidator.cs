@@ -1,0 +1,16 @@
+using Terrarium.Internal.RuntimeEnvFields;
+
+namespace Terrarium.Internal;
+
+/// <summary>Checks an env completely before anything is uploaded or run: each field checks its own value.</summary>
+internal static class RuntimeEnvValidator
+{
+    /// <exception cref="ArgumentException">Names the field and value that are wrong.</exception>
+    public static void Validate(RuntimeEnv env, string paramName)
+    {
+        foreach (var field in EnvFields.All)
+        {
+            field.Validate(env, paramName);
+        }
+    }
+}
