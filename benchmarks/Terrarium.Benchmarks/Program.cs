@@ -2,11 +2,16 @@ using System.CommandLine;
 using Terrarium.Benchmarks;
 
 var quick = new Option<bool>("--quick") { Description = "Fewer rounds and calls: a smoke run, not figures to quote" };
-var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, env, cluster, orleans", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, env, container, cluster, orleans", AllowMultipleArgumentsPerToken = true };
+var containerImage = new Option<string>("--container-image")
+{
+    Description = "The image the container group runs workers in (present on this machine)",
+    DefaultValueFactory = _ => ContainerSuite.DefaultImage,
+};
 var silo = new Option<int?>("--orleans-silo") { Description = "Internal: host the Orleans peer's silo with this gateway port", Hidden = true };
 var root = new RootCommand("Terrarium's benchmarks: Ray's microbenchmark set, worker start, env overhead, and an Orleans peer")
 {
-    quick, only, silo,
+    quick, only, containerImage, silo,
 };
 root.SetAction(async (parse, ct) =>
 {
@@ -17,7 +22,7 @@ root.SetAction(async (parse, ct) =>
     }
 
     var isQuick = parse.GetValue(quick);
-    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "env", "cluster", "orleans"];
+    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "env", "container", "cluster", "orleans"];
     var harness = new Harness(isQuick);
     if (groups.Contains("terrarium"))
     {
@@ -29,6 +34,12 @@ root.SetAction(async (parse, ct) =>
     {
         Console.Error.WriteLine("Runtime environments:");
         await EnvSuite.RunAsync(harness);
+    }
+
+    if (groups.Contains("container"))
+    {
+        Console.Error.WriteLine("Workers in containers:");
+        await ContainerSuite.RunAsync(harness, parse.GetValue(containerImage)!);
     }
 
     if (groups.Contains("cluster"))

@@ -13,8 +13,17 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
     /// <summary>Set for workers of images without ICU, which .NET otherwise refuses to start in.</summary>
     public const string InvariantGlobalization = "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT";
 
+    private static readonly TimeSpan PullTimeout = TimeSpan.FromMinutes(30);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromMinutes(5);
+
     /// <summary>Images known to be present: each is pulled once per node, however many envs use it.</summary>
-    private readonly ConcurrentDictionary<string, Lazy<Task>> _present = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _present = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Launchers by image and run options, probed once: envs that differ only in other fields start
+    /// their workers in the same, already checked, image.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, Lazy<Task<ContainerLauncher>>> _launchers = new(StringComparer.Ordinal);
 
     public string Name => "container";
 
@@ -34,45 +43,65 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
             throw new RuntimeEnvSetupFailure(Name, refusal, "");
         }
 
-        await EnsurePresentAsync(image, ct).ConfigureAwait(false);
-        var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]);
-        launcher.ImagePath = await ImagePathAsync(image, ct).ConfigureAwait(false);
-        var log = await ProbeAsync(launcher, ct).ConfigureAwait(false);
-        NodeLog.ContainerReady(logger, image, log);
+        var key = string.Join('\0', runOptions.Prepend(image));
+        var launcher = await Cached(_launchers, key, () => LauncherAsync(image, runOptions)).WaitAsync(ct).ConfigureAwait(false);
         return new FieldSetup { Launcher = launcher };
     }
 
-    private async Task EnsurePresentAsync(string image, CancellationToken ct)
+    private async Task<ContainerLauncher> LauncherAsync(string image, IReadOnlyList<string> runOptions)
     {
-        var presence = _present.GetOrAdd(image, i => new Lazy<Task>(() => PullIfMissingAsync(i)));
+        await Cached(_present, image, () => PullIfMissingAsync(image)).ConfigureAwait(false);
+        using var timeout = new CancellationTokenSource(ProbeTimeout);
+        var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]);
         try
         {
-            await presence.Value.WaitAsync(ct).ConfigureAwait(false);
+            launcher.ImagePath = await ImagePathAsync(image, timeout.Token).ConfigureAwait(false);
+            var log = await ProbeAsync(launcher, timeout.Token).ConfigureAwait(false);
+            NodeLog.ContainerReady(logger, image, log);
+            return launcher;
         }
-        catch (RuntimeEnvSetupFailure)
+        catch (OperationCanceledException)
         {
-            // A failed pull is tried again by the next env that needs the image.
-            _present.TryRemove(new KeyValuePair<string, Lazy<Task>>(image, presence));
-            throw;
+            throw new RuntimeEnvSetupFailure(Name, $"starting the worker host in image '{image}' took longer than {ProbeTimeout.TotalMinutes:0} minutes", "");
         }
     }
 
-    private async Task PullIfMissingAsync(string image)
+    /// <summary>
+    /// The one task that makes <paramref name="key"/>'s value, shared by all who ask; one that fails
+    /// is forgotten, so that the next env that needs it tries again.
+    /// </summary>
+    private static Task<T> Cached<T>(ConcurrentDictionary<string, Lazy<Task<T>>> cache, string key, Func<Task<T>> make)
+    {
+        var entry = cache.GetOrAdd(key, _ => new Lazy<Task<T>>(() => Task.Run(make)));
+        _ = entry.Value.ContinueWith(t => cache.TryRemove(new KeyValuePair<string, Lazy<Task<T>>>(key, entry)),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        return entry.Value;
+    }
+
+    /// <summary>Whether the image had to be pulled; it is on this node once this completes.</summary>
+    private async Task<bool> PullIfMissingAsync(string image)
     {
         if ((await runtime.RunAsync(CancellationToken.None, "image", "exists", image).ConfigureAwait(false)).ExitCode == 0)
         {
-            return;
+            return false;
         }
 
         NodeLog.PullingImage(logger, image);
         // Not cancelled with the env that asked: other envs may wait for the same pull.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(30));
-        var (exitCode, output, errors) = await runtime.RunAsync(timeout.Token, "pull", "-q", image).ConfigureAwait(false);
-        if (exitCode != 0)
+        using var timeout = new CancellationTokenSource(PullTimeout);
+        try
         {
-            throw new RuntimeEnvSetupFailure(Name, $"could not pull image '{image}' with {runtime.Command}: {Reason(errors)}", $"{output}\n{errors}".Trim());
+            var (exitCode, output, errors) = await runtime.RunAsync(timeout.Token, "pull", "-q", image).ConfigureAwait(false);
+            return exitCode == 0
+                ? true
+                : throw new RuntimeEnvSetupFailure(Name, $"could not pull image '{image}' with {runtime.Command}: {Reason(errors)}", $"{output}\n{errors}".Trim());
+        }
+        catch (OperationCanceledException)
+        {
+            throw new RuntimeEnvSetupFailure(Name, $"pulling image '{image}' took longer than {PullTimeout.TotalMinutes:0} minutes", "");
         }
     }
+
 
     /// <summary>The image's own <c>PATH</c>, which entries of other fields (a venv's bin) go ahead of.</summary>
     private async Task<string> ImagePathAsync(string image, CancellationToken ct)
