@@ -66,10 +66,10 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         }
     }
 
-    /// <summary>The worker host started in the image and asked only to prove that it runs.</summary>
-    public ProcessStartInfo ProbeCommand(bool invariantGlobalization)
+    /// <summary>The worker host started in the image as <paramref name="name"/>, and asked only to prove that it runs.</summary>
+    public ProcessStartInfo ProbeCommand(string name, bool invariantGlobalization)
     {
-        var start = runtime.StartInfo("run", "--rm", "--label", NodeLabel(options.NodeId));
+        var start = runtime.StartInfo("run", "--rm", "--name", name, "--label", NodeLabel(options.NodeId));
         AddCommon(start, [], [], invariantGlobalization);
         start.ArgumentList.Add(options.WorkerHost!.HostAssemblyPath);
         start.ArgumentList.Add("probe");

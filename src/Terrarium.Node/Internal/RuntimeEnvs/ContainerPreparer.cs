@@ -53,15 +53,19 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
         await Cached(_present, image, () => PullIfMissingAsync(image)).ConfigureAwait(false);
         using var timeout = new CancellationTokenSource(ProbeTimeout);
         var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]);
+        var probe = $"terrarium-probe-{Guid.NewGuid():N}";
         try
         {
             launcher.ImagePath = await ImagePathAsync(image, timeout.Token).ConfigureAwait(false);
-            var log = await ProbeAsync(launcher, timeout.Token).ConfigureAwait(false);
+            var log = await ProbeAsync(launcher, probe, timeout.Token).ConfigureAwait(false);
             NodeLog.ContainerReady(logger, image, log);
             return launcher;
         }
         catch (OperationCanceledException)
         {
+            // Killing podman's client leaves its container running.
+            using var removal = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await runtime.RunAsync(removal.Token, "rm", "--force", "--ignore", "--time", "0", probe).ConfigureAwait(false);
             throw new RuntimeEnvSetupFailure(Name, $"starting the worker host in image '{image}' took longer than {ProbeTimeout.TotalMinutes:0} minutes", "");
         }
     }
@@ -116,12 +120,12 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
     /// setup with the reason rather than every worker with a crash. An image without ICU runs its
     /// workers with invariant globalization, as .NET does when told.
     /// </summary>
-    private async Task<string> ProbeAsync(ContainerLauncher launcher, CancellationToken ct)
+    private async Task<string> ProbeAsync(ContainerLauncher launcher, string name, CancellationToken ct)
     {
-        var (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(invariantGlobalization: false), ct).ConfigureAwait(false);
+        var (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(name, invariantGlobalization: false), ct).ConfigureAwait(false);
         if (exitCode != 0 && $"{output}{errors}".Contains("ICU", StringComparison.Ordinal))
         {
-            (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(invariantGlobalization: true), ct).ConfigureAwait(false);
+            (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(name, invariantGlobalization: true), ct).ConfigureAwait(false);
             launcher.InvariantGlobalization = exitCode == 0;
         }
 
