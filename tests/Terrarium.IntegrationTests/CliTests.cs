@@ -69,6 +69,8 @@ public sealed class CliTests
             ["start", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token", "--num-cpus", "1"],
             ["start", "--head", "--host", "example.com"],
             ["start", "--head", "--port", "0", "--node-ip-address", "not an address"],
+            ["start", "--head", "--port", "0", "--container-run-option=--network=none"],
+            ["start", "--head", "--port", "0", "--container-runtime", " "],
             ["start"],
             ["status", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token"],
         ];

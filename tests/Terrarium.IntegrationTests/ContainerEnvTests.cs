@@ -124,6 +124,16 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
     }
 
     [SkippableFact]
+    public async Task NodeStartedByTheCli_AddsItsDefaultRunOptions()
+    {
+        await fixture.StartAsync();
+        await using var nodes = await CliCluster.StartAsync("{}", headArguments: ["--container-run-option=--env=FROM_CLI_NODE=yes"]);
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+
+        Assert.Equal("yes", await cluster.Submit(() => ContainerEnvTasks.Variable("FROM_CLI_NODE"), InImage()).DefaultTimeout());
+    }
+
+    [SkippableFact]
     public async Task RunOption_PodmanRefuses_FailsTheEnvWithPodmansMessage()
     {
         var cluster = await fixture.StartAsync();
