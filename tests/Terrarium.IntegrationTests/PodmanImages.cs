@@ -21,41 +21,14 @@ public static class PodmanImages
     }
 
     /// <summary>The Debian minbase image with the .NET SDK this test process runs on.</summary>
-    public static async Task<string> SdkAsync()
+    public static Task<string> SdkAsync()
     {
         var dotnetRoot = Path.GetDirectoryName(Terrarium.Node.WorkerHostCommand.CurrentDotnet())!;
         var version = Directory.GetDirectories(Path.Combine(dotnetRoot, "shared", "Microsoft.NETCore.App")).Select(Path.GetFileName).Max()!;
-        var tag = $"localhost/terrarium-test-sdk:{version}";
-        await s_gate.WaitAsync();
-        try
-        {
-            if (await ExistsAsync(tag))
-            {
-                return tag;
-            }
-
-            await BaseAsync();
-            var context = Directory.CreateTempSubdirectory("terrarium-sdk-image-").FullName;
-            try
-            {
-                await RunAsync("cp", "-a", dotnetRoot, Path.Combine(context, "dotnet"));
-                await File.WriteAllTextAsync(Path.Combine(context, "Containerfile"), $"""
-                    FROM {Base}
-                    COPY dotnet/ /usr/share/dotnet/
-                    ENV PATH=/usr/share/dotnet:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DOTNET_ROOT=/usr/share/dotnet
-                    """);
-                await RunAsync("podman", "build", "-q", "-t", tag, context);
-                return tag;
-            }
-            finally
-            {
-                Directory.Delete(context, recursive: true);
-            }
-        }
-        finally
-        {
-            s_gate.Release();
-        }
+        return DerivedAsync($"localhost/terrarium-test-sdk:{version}", """
+            COPY dotnet/ /usr/share/dotnet/
+            ENV PATH=/usr/share/dotnet:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DOTNET_ROOT=/usr/share/dotnet
+            """, context => RunAsync("cp", "-a", dotnetRoot, Path.Combine(context, "dotnet")));
     }
 
     /// <summary>Where <see cref="MarkedAsync"/> images carry their marker, which the host has not.</summary>
@@ -106,8 +79,11 @@ public static class PodmanImages
         }
     }
 
-    /// <summary>An image built on <see cref="Base"/> with a marker file holding its tag, once, then cached.</summary>
-    private static async Task<string> DerivedAsync(string tag, string instructions)
+    /// <summary>
+    /// An image built on <see cref="Base"/> from <paramref name="instructions"/>, once, then cached; its
+    /// build context holds marker.txt (the tag) and what <paramref name="fill"/> puts there.
+    /// </summary>
+    private static async Task<string> DerivedAsync(string tag, string instructions, Func<string, Task>? fill = null)
     {
         await s_gate.WaitAsync();
         try
@@ -123,6 +99,11 @@ public static class PodmanImages
             {
                 await File.WriteAllTextAsync(Path.Combine(context, "marker.txt"), tag);
                 await File.WriteAllTextAsync(Path.Combine(context, "Containerfile"), $"FROM {Base}\n{instructions}\n");
+                if (fill is not null)
+                {
+                    await fill(context);
+                }
+
                 await RunAsync("podman", "build", "-q", "-t", tag, context);
                 return tag;
             }
