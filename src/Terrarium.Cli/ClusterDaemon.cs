@@ -128,6 +128,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             PrestartWorkers = settings.NumCpus > 0 ? 1 : 0,
             NuGetConfigFile = settings.NuGetConfigFile,
             Containers = settings.Containers,
+            Python = settings.Python,
         };
         try
         {

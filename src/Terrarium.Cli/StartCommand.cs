@@ -58,13 +58,22 @@ internal static class StartCommand
         {
             Description = "An option for every container this node starts, ahead of an env's run_options, e.g. --container-run-option=--device=nvidia.com/gpu=all (repeatable)",
         };
+        var python = new Option<string>("--python")
+        {
+            Description = "The Python this node creates pip runtime envs' virtual environments with",
+            DefaultValueFactory = _ => "python3",
+        };
+        var condaCommand = new Option<string?>("--conda-command")
+        {
+            Description = "The conda-compatible tool for conda runtime envs given by name or spec (default: micromamba, mamba or conda on PATH)",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
         var command = new Command("start", "Start a cluster's head, or a node that joins one")
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
-            containerRuntime, containerRuntimeOptions, containerRunOptions, block, readyFile,
+            containerRuntime, containerRuntimeOptions, containerRunOptions, python, condaCommand, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -74,6 +83,7 @@ internal static class StartCommand
             {
                 Containers = StartSettings.ParseContainers(parse.GetValue(containerRuntime)!,
                     parse.GetValue(containerRuntimeOptions) ?? [], parse.GetValue(containerRunOptions) ?? []),
+                Python = StartSettings.ParsePython(parse.GetValue(python)!, parse.GetValue(condaCommand)),
             };
             var (clusterToken, tokenSource) = settings.IsHead
                 ? TokenStore.FindOrCreate(settings.Token)

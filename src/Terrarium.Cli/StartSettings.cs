@@ -34,6 +34,9 @@ internal sealed record StartSettings
     /// <summary>The NuGet.Config this node restores <c>nuget</c> envs with, or null for NuGet's usual lookup.</summary>
     public string? NuGetConfigFile { get; init; }
 
+    /// <summary>How this node builds pip and conda envs.</summary>
+    public Node.PythonOptions Python { get; init; } = new();
+
     /// <summary>How this node runs workers in containers.</summary>
     public Node.ContainerRuntimeOptions Containers { get; init; } = new();
 
@@ -174,6 +177,12 @@ internal sealed record StartSettings
 
         return new Node.ContainerRuntimeOptions { Command = command, GlobalOptions = globalOptions, DefaultRunOptions = runOptions };
     }
+
+    public static Node.PythonOptions ParsePython(string interpreter, string? condaCommand) => new()
+    {
+        Interpreter = string.IsNullOrWhiteSpace(interpreter) ? throw new UserError("--python must name a Python interpreter, such as python3") : interpreter,
+        CondaCommand = condaCommand is not null && string.IsNullOrWhiteSpace(condaCommand) ? throw new UserError("--conda-command must name a command, such as micromamba") : condaCommand,
+    };
 
     /// <summary>The local address the kernel would send from to reach <paramref name="host"/> (no packet is sent).</summary>
     private static string? LocalAddressTowards(string host, int port)

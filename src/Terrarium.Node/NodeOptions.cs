@@ -47,6 +47,9 @@ public sealed class NodeOptions
     /// <summary>How workers run in containers (<c>container</c> in a runtime env). Default: podman, no extra options.</summary>
     public ContainerRuntimeOptions Containers { get; init; } = new();
 
+    /// <summary>How <c>pip</c> and <c>conda</c> envs are built. Default: <c>python3</c>, and the conda tool found on PATH.</summary>
+    public PythonOptions Python { get; init; } = new();
+
     /// <summary>The most an archive from outside may unpack to. Default: 4 GiB.</summary>
     public long MaxUnpackedBytes { get; init; } = 4L << 30;
 
@@ -111,6 +114,8 @@ public sealed class NodeOptions
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
         }
 
+        ArgumentNullException.ThrowIfNull(Python, nameof(Python));
+        ArgumentException.ThrowIfNullOrWhiteSpace(Python.Interpreter, nameof(Python));
         ArgumentNullException.ThrowIfNull(Containers, nameof(Containers));
         ArgumentException.ThrowIfNullOrWhiteSpace(Containers.Command, nameof(Containers));
         if (ContainerRuntimeOptions.RefusalOf(Containers.DefaultRunOptions) is { } refusal)

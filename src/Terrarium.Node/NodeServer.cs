@@ -47,11 +47,13 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<FetchedPackages>()
                 .AddSingleton<ContainerCommand>()
                 // One registration per runtime-env field; the agent finds each by its JSON name.
+                .AddSingleton<IFieldPreparer, CondaPreparer>()
                 .AddSingleton<IFieldPreparer, ConfigPreparer>()
                 .AddSingleton<IFieldPreparer, ContainerPreparer>()
                 .AddSingleton<IFieldPreparer, EnvVarsPreparer>()
                 .AddSingleton<IFieldPreparer, ModulesPreparer>()
                 .AddSingleton<IFieldPreparer, NuGetPreparer>()
+                .AddSingleton<IFieldPreparer, PipPreparer>()
                 .AddSingleton<IFieldPreparer, WorkingDirPreparer>()
                 .AddSingleton<RuntimeEnvAgent>()
                 .AddSingleton<HeadLink>()

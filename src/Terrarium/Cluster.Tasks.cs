@@ -214,6 +214,12 @@ public sealed partial class Cluster
         }
 
         var merged = RuntimeEnvMerge.Merge(_baseEnvSpec, own);
+        if (merged is not null && own is not null && _baseEnvSpec is not null)
+        {
+            // Fields that may not be combined can come one from the job, one from the task.
+            RuntimeEnvValidator.Validate(merged, paramName);
+        }
+
         var resolved = ResolvedEnv.From(merged is null ? null : _envPackager.Resolve(merged, paramName));
         if (merged is not null && EnvPackager.HasEditableLocalPaths(merged))
         {

@@ -70,6 +70,9 @@ public sealed class ClusterOptions
     /// </summary>
     public Node.ContainerRuntimeOptions? Containers { get; init; }
 
+    /// <summary>How the embedded node builds <c>pip</c> and <c>conda</c> envs. Default: <c>python3</c>, and the conda tool on PATH.</summary>
+    public Node.PythonOptions? Python { get; init; }
+
     /// <summary>Print workers' stdout and stderr in this process, prefixed with their pid. Default: true.</summary>
     public bool LogToDriver { get; init; } = true;
 

@@ -45,6 +45,12 @@ public sealed class RuntimeContext
     /// <summary>The NuGet packages restored for this worker's env (transitive ones included); empty without a <c>nuget</c> field.</summary>
     public IReadOnlyList<NuGetPackageInfo> NuGetPackages { get; init; } = [];
 
+    /// <summary>
+    /// The Python interpreter of this worker's <c>pip</c> venv or <c>conda</c> environment, which is
+    /// also first on its PATH as <c>python</c>. Null without one (and in a driver).
+    /// </summary>
+    public string? PythonExecutable => IsWorker ? Environment.GetEnvironmentVariable("TERRARIUM_PYTHON") : null;
+
     internal static RuntimeContext? WorkerContext { get; set; }
 
     /// <summary>The task or actor call running in this async flow, if any.</summary>

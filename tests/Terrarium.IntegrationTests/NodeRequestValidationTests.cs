@@ -48,6 +48,19 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         Assert.Contains("run_options[0] '--network=none' is set by Terrarium itself", ready.Error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task DefineEnv_WithAFieldNoNodePrepares_FailsItsWorkNamingTheField()
+    {
+        // excludes is spent by the driver when it packages local paths; no node prepares it.
+        const string json = """{"excludes":["*.log"]}""";
+
+        var ready = await SubmitInEnvAsync(HashOf(json), json);
+
+        Assert.Equal(ErrorKind.RuntimeEnvSetup, ready.Error.Kind);
+        Assert.Equal("excludes", ready.Error.SetupField);
+        Assert.Contains("runtime_env field 'excludes' is not supported by node", ready.Error.Message, StringComparison.Ordinal);
+    }
+
     private static string HashOf(string json) =>
         Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(json))).ToLowerInvariant();
 

@@ -95,16 +95,6 @@ public sealed class RuntimeEnvTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public void UnsupportedField_IsRefusedAtSubmission_NotIgnored()
-    {
-        var options = new TaskOptions { RuntimeEnv = new RuntimeEnv { Pip = new PipSpec { Packages = ["requests"] } } };
-
-        var error = Assert.Throws<ArgumentException>(() => Cluster.Submit(() => TestTasks.Pid(), options));
-
-        Assert.Contains("'pip' is not supported yet", error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void ReservedVariable_IsRefusedAtSubmission()
     {
         Assert.Throws<ArgumentException>(() => Cluster.Submit(() => TestTasks.Pid(), WithVars(("TERRARIUM_TOKEN", "x"))));

@@ -1,4 +1,5 @@
 using Terrarium.Internal;
+using Terrarium.Internal.Packaging;
 
 namespace Terrarium.Tests;
 
@@ -85,7 +86,7 @@ public sealed class RayValidationCasesTests
     }
 
     [Fact]
-    public void CondaName_AndPipList_Parse() => Assert.Equal(
+    public void CondaName_AndPipList_Parse_ThoughTheyMayNotBeCombined() => Assert.Equal(
         new RuntimeEnv { Conda = new CondaSpec { Environment = "my_env_name" }, Pip = ["requests==1.0.0", "pip-install-test"] },
         RuntimeEnv.FromJson("""{"conda": "my_env_name", "pip": ["requests==1.0.0", "pip-install-test"]}"""));
 
@@ -94,12 +95,76 @@ public sealed class RayValidationCasesTests
         Assert.Equal("""{"conda":{"dependencies":["pip",{"pip":["pip-install-test==0.5"]}]}}""",
             RuntimeEnv.FromJson("""{"conda": {"dependencies": ["pip", {"pip": ["pip-install-test==0.5"]}]}}""").ToJson());
 
+    [Fact]
+    public void PipAndConda_Together_AreRefused() =>
+        Refused("""{"pip": ["requests"], "conda": "env_name"}""", "has both 'pip' and 'conda'");
+
+    [Fact]
+    public void PipDict_WithRaysKeys_Parses()
+    {
+        var pip = RuntimeEnv.FromJson("""{"pip": {"packages": ["pkg1", "ray", "pkg2"], "pip_check": false, "pip_install_options": ["--no-cache-dir"], "pip_version": "==23.2.1"}}""").Pip!;
+
+        Assert.Equal(["pkg1", "ray", "pkg2"], pip.Packages);
+        Assert.False(pip.PipCheck);
+        Assert.Equal(["--no-cache-dir"], pip.InstallOptions);
+        Assert.Equal("==23.2.1", pip.PipVersion);
+    }
+
+    [Fact]
+    public void PipList_AndCondaName_AreAccepted()
+    {
+        Accepted("""{"pip": ["requests==1.0.0", "pip-install-test"]}""");
+        Accepted("""{"conda": "my_env_name"}""");
+    }
+
+    [Fact]
+    public void RequirementsFile_IsReadIntoItsRequirements()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, "requests==1.0.0\npip-install-test\n");
+
+            Assert.Equal(["requests==1.0.0", "pip-install-test"], PythonSpecFiles.ReadRequirements(file, "env"));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("../bad_path.txt", "pip.requirements_file '../bad_path.txt' cannot be read")]
+    public void RequirementsFile_ThatIsMissing_IsRefused(string file, string expected) =>
+        Assert.StartsWith(expected, Assert.Throws<ArgumentException>(() => PythonSpecFiles.ReadRequirements(file, "env")).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void CondaFile_IsReadIntoItsSpec_AndABadOneIsRefused()
+    {
+        var good = Path.ChangeExtension(Path.GetTempFileName(), ".yaml");
+        var bad = Path.ChangeExtension(Path.GetTempFileName(), ".yaml");
+        try
+        {
+            File.WriteAllText(good, "dependencies:\n- pip\n- pip:\n  - pip-install-test==0.5\n");
+            File.WriteAllText(bad, "% this is not a YAML file %\n");
+
+            Assert.Equal("""{"dependencies":["pip",{"pip":["pip-install-test==0.5"]}]}""", PythonSpecFiles.ReadEnvironmentFile(good, "env"));
+            Assert.Throws<ArgumentException>(() => PythonSpecFiles.ReadEnvironmentFile(bad, "env"));
+            Assert.Throws<ArgumentException>(() => PythonSpecFiles.ReadEnvironmentFile("../bad_path.yaml", "env"));
+        }
+        finally
+        {
+            File.Delete(good);
+            File.Delete(bad);
+        }
+    }
+
     /// <summary>Differs on purpose: a working_dir named by Ray's unfetched "uri://" scheme is refused, not carried as is.</summary>
     [Fact]
     public void JobConfigWorkingDirUri_OfAnUnknownScheme_IsRefused() =>
         Refused("""{"working_dir": "uri://abc"}""", "uses the scheme 'uri://'");
 
-    /// <summary>Differs on purpose: Ray refuses container with most other fields; here it combines with all of them.</summary>
+    /// <summary>Differs on purpose: Ray refuses container with most other fields; here it combines with all but pip and conda (for now).</summary>
     [Fact]
     public void Container_CombinesWithEveryOtherField() =>
         Accepted("""

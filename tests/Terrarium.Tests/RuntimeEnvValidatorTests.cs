@@ -83,14 +83,18 @@ public sealed class RuntimeEnvValidatorTests
         Assert.Contains("https:// or file:// URI of a zip, or a pkg:// content URI", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Validate_FieldNotSupportedYet_SaysSoInsteadOfIgnoringIt()
+    [Theory]
+    [InlineData("""{"pip": ["requests"], "conda": "analytics"}""", "has both 'pip' and 'conda'")]
+    [InlineData("""{"pip": ["requests"], "image_uri": "localhost/app:1"}""", "'pip' inside a 'container' is not supported yet")]
+    [InlineData("""{"conda": "analytics", "image_uri": "localhost/app:1"}""", "'conda' inside a 'container' is not supported yet")]
+    [InlineData("""{"pip": {"install_options": ["--no-index"]}}""", "lists no packages and no requirements_file")]
+    [InlineData("""{"pip": ["requests\n--index-url=https://elsewhere"]}""", "packages[0] must be one non-blank line")]
+    [InlineData("""{"pip": {"packages": ["a"], "pip_version": "2 3"}}""", "is not a version or specifier")]
+    public void Validate_PythonFieldsThatCannotWork_AreRefusedNamingWhy(string json, string expected)
     {
-        var env = new RuntimeEnv { Pip = ["requests"] };
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnvValidator.Validate(RuntimeEnv.FromJson(json), "env"));
 
-        var error = Assert.Throws<ArgumentException>(() => RuntimeEnvValidator.Validate(env, "env"));
-
-        Assert.Contains("'pip' is not supported yet", error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

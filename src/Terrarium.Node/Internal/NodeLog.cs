@@ -80,6 +80,12 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2046, Level = LogLevel.Information, Message = "Container image {Image} runs the worker: {Probe}")]
     public static partial void ContainerReady(ILogger logger, string image, string probe);
 
+    [LoggerMessage(EventId = 2047, Level = LogLevel.Information, Message = "Creating virtual environment {Venv} with {Packages}")]
+    public static partial void CreatingVenv(ILogger logger, string venv, string packages);
+
+    [LoggerMessage(EventId = 2048, Level = LogLevel.Information, Message = "Creating conda environment {Prefix} with {Tool}")]
+    public static partial void CreatingCondaEnv(ILogger logger, string prefix, string tool);
+
     [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Call {Call} to the head failed: {Detail}")]
     public static partial void HeadCallFailed(ILogger logger, string call, string detail);
 }

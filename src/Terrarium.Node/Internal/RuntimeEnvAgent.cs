@@ -70,15 +70,19 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPre
     {
         NodeLog.BuildingEnv(logger, hash);
         var setups = new List<FieldSetup>();
+        FieldSetup? userVariables = null;
         foreach (var property in root.EnumerateObject())
         {
             var field = _fields.GetValueOrDefault(property.Name)
                 ?? throw new RuntimeEnvSetupFailure(property.Name, $"runtime_env field '{property.Name}' is not supported by node {options.NodeId}", "");
-            setups.Add(await field.PrepareAsync(property.Value, ct).ConfigureAwait(false));
+            var setup = await field.PrepareAsync(property.Value, ct).ConfigureAwait(false);
+            setups.Add(setup);
+            userVariables = field is EnvVarsPreparer ? setup : userVariables;
         }
 
         var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (name, value) in setups.SelectMany(s => s.EnvVars))
+        // The user's env_vars win over what fields set (PYTHONPATH, VIRTUAL_ENV, ...).
+        foreach (var (name, value) in setups.Where(s => !ReferenceEquals(s, userVariables)).Append(userVariables).OfType<FieldSetup>().SelectMany(s => s.EnvVars))
         {
             envVars[name] = value;
         }

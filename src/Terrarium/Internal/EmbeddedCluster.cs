@@ -58,6 +58,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
                 PrestartWorkers = options.PrestartWorkers ?? 1,
                 Containers = options.Containers ?? new ContainerRuntimeOptions(),
+                Python = options.Python ?? new PythonOptions(),
             };
             var node = await NodeServer.StartAsync(nodeOptions, loggerFactory, ct).ConfigureAwait(false);
             return new EmbeddedCluster(session, token, head, node);

@@ -45,7 +45,11 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
             start.ArgumentList.Add(argument);
         }
 
-        start.RedirectStandardInput = true;
+        // As the worker's own process: its input carries the token, its output is relayed.
+        start.UseShellExecute = false;
+        start.RedirectStandardInput = direct.RedirectStandardInput;
+        start.RedirectStandardOutput = direct.RedirectStandardOutput;
+        start.RedirectStandardError = direct.RedirectStandardError;
         // The token stays out of the container runtime's environment, as out of the worker's.
         start.Environment.Remove(ClusterToken.EnvironmentVariable);
         return start;

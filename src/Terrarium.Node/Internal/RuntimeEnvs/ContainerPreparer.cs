@@ -44,13 +44,13 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
         }
 
         var key = string.Join('\0', runOptions.Prepend(image));
-        var launcher = await Cached(_launchers, key, () => LauncherAsync(image, runOptions)).WaitAsync(ct).ConfigureAwait(false);
+        var launcher = await SharedBuilds.Once(_launchers, key, () => LauncherAsync(image, runOptions)).WaitAsync(ct).ConfigureAwait(false);
         return new FieldSetup { Launcher = launcher };
     }
 
     private async Task<ContainerLauncher> LauncherAsync(string image, IReadOnlyList<string> runOptions)
     {
-        await Cached(_present, image, () => PullIfMissingAsync(image)).ConfigureAwait(false);
+        await SharedBuilds.Once(_present, image, () => PullIfMissingAsync(image)).ConfigureAwait(false);
         using var timeout = new CancellationTokenSource(ProbeTimeout);
         var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]);
         var probe = $"terrarium-probe-{Guid.NewGuid():N}";
@@ -68,18 +68,6 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
             await runtime.RunAsync(removal.Token, "rm", "--force", "--ignore", "--time", "0", probe).ConfigureAwait(false);
             throw new RuntimeEnvSetupFailure(Name, $"starting the worker host in image '{image}' took longer than {ProbeTimeout.TotalMinutes:0} minutes", "");
         }
-    }
-
-    /// <summary>
-    /// The one task that makes <paramref name="key"/>'s value, shared by all who ask; one that fails
-    /// is forgotten, so that the next env that needs it tries again.
-    /// </summary>
-    private static Task<T> Cached<T>(ConcurrentDictionary<string, Lazy<Task<T>>> cache, string key, Func<Task<T>> make)
-    {
-        var entry = cache.GetOrAdd(key, _ => new Lazy<Task<T>>(() => Task.Run(make)));
-        _ = entry.Value.ContinueWith(t => cache.TryRemove(new KeyValuePair<string, Lazy<Task<T>>>(key, entry)),
-            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        return entry.Value;
     }
 
     /// <summary>Whether the image had to be pulled; it is on this node once this completes.</summary>

@@ -33,5 +33,41 @@ internal sealed class CondaField() : RuntimeEnvField<CondaSpec>("conda")
         }
     }
 
-    protected override void Check(CondaSpec value, string paramName) => throw Unsupported.Field(Name, paramName);
+    public override void Validate(RuntimeEnv env, string paramName)
+    {
+        base.Validate(env, paramName);
+        if (env.Conda is not null && env.Container is not null)
+        {
+            throw new ArgumentException("runtime_env 'conda' inside a 'container' is not supported yet: build the environment into the image", paramName);
+        }
+    }
+
+    protected override void Check(CondaSpec value, string paramName)
+    {
+        if ((value.Environment is null) == (value.SpecJson is null))
+        {
+            throw new ArgumentException("runtime_env.conda needs either an environment (a name, a prefix path or an environment.yml) or a spec, not both", paramName);
+        }
+
+        if (value.Environment is { } environment && (string.IsNullOrWhiteSpace(environment) || environment.Any(c => c is '\n' or '\r' or '\0')))
+        {
+            throw new ArgumentException($"runtime_env.conda '{environment}' is not an environment name, prefix path or environment.yml", paramName);
+        }
+
+        if (value.SpecJson is { } spec)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(spec);
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    throw new ArgumentException("runtime_env.conda's spec must be an object (name, channels, dependencies)", paramName);
+                }
+            }
+            catch (JsonException e)
+            {
+                throw new ArgumentException($"runtime_env.conda's spec is not valid JSON: {e.Message}", paramName, e);
+            }
+        }
+    }
 }

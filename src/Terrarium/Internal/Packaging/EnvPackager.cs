@@ -4,7 +4,7 @@ namespace Terrarium.Internal.Packaging;
 
 /// <summary>
 /// Replaces the local paths of a runtime env (<c>working_dir</c>, <c>modules</c>) with content URIs,
-/// packaging and uploading what the head lacks. Remote URIs are checked and passed on; the env's
+/// packaging and uploading what the head lacks, and reads the Python spec files it names into it. Remote URIs are checked and passed on; the env's
 /// <c>excludes</c> are spent here, since the content URIs already reflect them.
 /// </summary>
 internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader uploader)
@@ -12,7 +12,11 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
     private static readonly string[] s_remoteSchemes = ["https://", "http://", "file://"];
 
     public static bool HasPathsOrUris(RuntimeEnv env) =>
-        env.WorkingDir is not null || env.Modules is not null || env.Excludes is not null || env.NuGet?.Sources.Count > 0;
+        env.WorkingDir is not null || env.Modules is not null || env.Excludes is not null || env.NuGet?.Sources.Count > 0 || HasPythonSpecFile(env);
+
+    /// <summary>A requirements.txt or environment.yml, read at every submission like a working dir.</summary>
+    private static bool HasPythonSpecFile(RuntimeEnv env) =>
+        env.Pip?.RequirementsFile is not null || (env.Conda?.Environment is { } conda && PythonSpecFiles.IsEnvironmentFile(conda));
 
     /// <summary>
     /// Whether the env names local code or files that users edit between submissions (working_dir,
@@ -20,7 +24,7 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
     /// among them: NuGet treats a package id and version as immutable, so they are packed once.
     /// </summary>
     public static bool HasEditableLocalPaths(RuntimeEnv env) =>
-        (env.WorkingDir is { } dir && IsLocal(dir)) || env.Modules?.Any(IsLocal) == true || env.Excludes is not null;
+        (env.WorkingDir is { } dir && IsLocal(dir)) || env.Modules?.Any(IsLocal) == true || env.Excludes is not null || HasPythonSpecFile(env);
 
     /// <exception cref="ArgumentException">A path is missing or unreadable, a URI is not a zip, or a package is too large.</exception>
     public RuntimeEnv Resolve(RuntimeEnv env, string paramName)
@@ -36,7 +40,13 @@ internal sealed class EnvPackager(DirectoryPackager packager, PackageUploader up
         var nuget = env.NuGet is { Sources.Count: > 0 } spec
             ? spec with { Sources = spec.Sources.Select(s => ResolveNuGetSource(s, paramName)).ToList() }
             : env.NuGet;
-        return env with { WorkingDir = workingDir, Modules = modules, Excludes = null, NuGet = nuget };
+        var pip = env.Pip is { RequirementsFile: { } file } pipSpec
+            ? pipSpec with { Packages = [.. PythonSpecFiles.ReadRequirements(file, paramName), .. pipSpec.Packages], RequirementsFile = null }
+            : env.Pip;
+        var conda = env.Conda is { Environment: { } name } && PythonSpecFiles.IsEnvironmentFile(name)
+            ? new CondaSpec { SpecJson = PythonSpecFiles.ReadEnvironmentFile(name, paramName) }
+            : env.Conda;
+        return env with { WorkingDir = workingDir, Modules = modules, Excludes = null, NuGet = nuget, Pip = pip, Conda = conda };
     }
 
     private string ResolveWorkingDir(string value, IReadOnlyList<string> excludes, string paramName)

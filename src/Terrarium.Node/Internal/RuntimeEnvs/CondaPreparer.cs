@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Terrarium.Node.Internal.RuntimeEnvs;
+
+/// <summary>
+/// <c>conda</c>: activates an existing environment (a prefix path, or a name the node's conda tool
+/// knows), or creates one from a spec with that tool, once per spec, in the node's cache.
+/// </summary>
+internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> logger) : IFieldPreparer
+{
+    private const string ReadyMarker = ".terrarium-ready";
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromHours(1);
+    private static readonly string[] s_tools = ["micromamba", "mamba", "conda"];
+    private readonly ConcurrentDictionary<string, Lazy<Task<PythonEnvironment>>> _created = new(StringComparer.Ordinal);
+
+    public string Name => "conda";
+
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            var given = Json.String(value, Name);
+            var prefix = given.Contains('/', StringComparison.Ordinal) ? CheckPrefix(given) : await FindByNameAsync(given, ct).ConfigureAwait(false);
+            var environment = await PythonEnvironment.DescribeAsync(prefix, Name, ct).ConfigureAwait(false);
+            return Activate(environment, given);
+        }
+
+        var spec = Json.Object(value, Name).GetRawText();
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(spec)))[..32].ToLowerInvariant();
+        var created = await SharedBuilds.Once(_created, key, () => CreateAsync(Path.Combine(options.CacheDirectory, "conda", key), spec)).WaitAsync(ct).ConfigureAwait(false);
+        return Activate(created, created.Prefix);
+    }
+
+    private static FieldSetup Activate(PythonEnvironment environment, string name) =>
+        environment.Setup(new Dictionary<string, string> { ["CONDA_PREFIX"] = environment.Prefix, ["CONDA_DEFAULT_ENV"] = name });
+
+    /// <summary>A prefix works without any conda tool on the node: it only has to be a conda environment.</summary>
+    private string CheckPrefix(string prefix) =>
+        Directory.Exists(Path.Combine(prefix, "conda-meta"))
+            ? Path.GetFullPath(prefix)
+            : throw new RuntimeEnvSetupFailure(Name, $"'{prefix}' is not a conda environment on node {options.NodeId} (it has no conda-meta folder)", "");
+
+    private async Task<string> FindByNameAsync(string name, CancellationToken ct)
+    {
+        var tool = Tool("look up the conda environment '" + name + "'");
+        var (exitCode, output, errors) = await CommandRunner.RunAsync(tool, ["env", "list", "--json"], ct).ConfigureAwait(false);
+        if (exitCode != 0)
+        {
+            throw new RuntimeEnvSetupFailure(Name, $"'{tool} env list' failed: {errors.Split('\n').LastOrDefault()}", errors);
+        }
+
+        var prefixes = JsonDocument.Parse(output).RootElement.GetProperty("envs").EnumerateArray().Select(e => e.GetString()!).ToList();
+        return prefixes.FirstOrDefault(p => Path.GetFileName(p) == name) ?? (name == "base" ? prefixes.FirstOrDefault() : null)
+            ?? throw new RuntimeEnvSetupFailure(Name, $"node {options.NodeId} has no conda environment named '{name}' (it has: {string.Join(", ", prefixes.Select(Path.GetFileName))})", output);
+    }
+
+    private async Task<PythonEnvironment> CreateAsync(string prefix, string spec)
+    {
+        var tool = Tool("create a conda environment from a spec");
+        using var timeout = new CancellationTokenSource(BuildTimeout);
+        var ct = timeout.Token;
+        Directory.CreateDirectory(Path.GetDirectoryName(prefix)!);
+        using var buildLock = await CacheLock.TakeAsync(prefix + ".lock", ct).ConfigureAwait(false);
+        if (!File.Exists(Path.Combine(prefix, ReadyMarker)))
+        {
+            NodeLog.CreatingCondaEnv(logger, prefix, tool);
+            if (Directory.Exists(prefix))
+            {
+                Directory.Delete(prefix, recursive: true);
+            }
+
+            // JSON is YAML: the spec is the environment.yml the tool reads.
+            var file = prefix + ".yml";
+            await File.WriteAllTextAsync(file, spec, ct).ConfigureAwait(false);
+            string[] arguments = Path.GetFileName(tool) == "micromamba" ? ["create", "--yes", "--prefix", prefix, "--file", file] : ["env", "create", "--prefix", prefix, "--file", file];
+            var (exitCode, output, errors) = await CommandRunner.RunAsync(tool, arguments, ct).ConfigureAwait(false);
+            if (exitCode != 0)
+            {
+                if (Directory.Exists(prefix))
+                {
+                    Directory.Delete(prefix, recursive: true);
+                }
+
+                throw new RuntimeEnvSetupFailure(Name, $"{tool} could not create the environment: {errors.Split('\n').LastOrDefault(l => l.Length > 0)}", $"{output}\n{errors}");
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(prefix, ReadyMarker), output, ct).ConfigureAwait(false);
+        }
+
+        return await PythonEnvironment.DescribeAsync(prefix, Name, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The node's conda tool: configured, or the first of micromamba, mamba and conda on PATH.</summary>
+    private string Tool(string purpose) =>
+        options.Python.CondaCommand
+        ?? s_tools.FirstOrDefault(t => OnPath(t) is not null)
+        ?? throw new RuntimeEnvSetupFailure(Name,
+            $"node {options.NodeId} has no conda tool to {purpose}: install micromamba, mamba or conda on it, " +
+            "or name one with 'terrarium start --conda-command PATH' (NodeOptions.Python.CondaCommand); a prefix path needs none", "");
+
+    private static string? OnPath(string command) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, command))
+            .FirstOrDefault(File.Exists);
+}

@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using Python.Runtime;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>A cluster whose node caches venvs in a fresh folder, and wheels of two versions of one package.</summary>
+public sealed class PythonEnvFixture : IAsyncLifetime
+{
+    public const string Package = "terrariumdemo";
+    public const string VenvOnlyPackage = "terrariumvenvonly";
+    private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("terrarium-python-");
+
+    public Cluster Cluster { get; private set; } = null!;
+
+    public string Root => _root.FullName;
+
+    public string Wheels => Path.Combine(Root, "wheels");
+
+    public string Cache => Path.Combine(Root, "cache");
+
+    public async Task InitializeAsync()
+    {
+        PythonWheels.Build(Wheels, Package, "1.0");
+        PythonWheels.Build(Wheels, Package, "2.0");
+        PythonWheels.Build(Wheels, VenvOnlyPackage, "7.0");
+        Cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false, CacheDirectory = Cache }).DefaultTimeout();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        _root.Delete(recursive: true);
+    }
+
+    /// <summary>An env with these requirements, installed from the local wheels only.</summary>
+    public RuntimeEnv Pip(params string[] packages) =>
+        new() { Pip = new PipSpec { Packages = packages, InstallOptions = ["--no-index", "--find-links", Wheels] } };
+}
+
+public sealed class PythonEnvTests(PythonEnvFixture fixture) : IClassFixture<PythonEnvFixture>
+{
+    private Cluster Cluster => fixture.Cluster;
+
+    private static TaskOptions In(RuntimeEnv env) => new() { RuntimeEnv = env };
+
+    [SkippableFact]
+    public async Task TwoTasksAtOnce_SeeTwoVersionsOfOnePackage()
+    {
+        PythonWheels.RequireVenv();
+
+        var one = Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(fixture.Pip("terrariumdemo==1.0")));
+        var two = Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(fixture.Pip("terrariumdemo==2.0")));
+
+        Assert.Equal(["1.0", "2.0"], await Cluster.GetAsync([one, two]).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task WorkersPython_IsTheVenvs_AndTheDriversIsNot()
+    {
+        PythonWheels.RequireVenv();
+
+        var (executable, prefix, virtualEnv) = await Cluster.Submit(() => PythonTasks.WhichPython(), In(fixture.Pip("terrariumdemo==1.0"))).DefaultTimeout();
+
+        Assert.StartsWith(Path.Combine(fixture.Cache, "pip") + "/", executable, StringComparison.Ordinal);
+        Assert.Equal(Path.GetDirectoryName(Path.GetDirectoryName(executable)), prefix);
+        Assert.Equal(prefix, virtualEnv);
+        Assert.Null(RuntimeContext.Current.PythonExecutable);
+        Assert.NotEqual(prefix, PythonTasks.WhichPython().Prefix);
+    }
+
+    [SkippableFact]
+    public async Task RequirementsFile_IsReadAtSubmission_SoItsContentIsTheEnv()
+    {
+        PythonWheels.RequireVenv();
+        var file = Path.Combine(fixture.Root, "requirements.txt");
+        var env = new RuntimeEnv { Pip = new PipSpec { RequirementsFile = file, InstallOptions = ["--no-index", "--find-links", fixture.Wheels] } };
+
+        await File.WriteAllTextAsync(file, "# the old one\nterrariumdemo==1.0\n");
+        var first = await Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(env)).DefaultTimeout();
+        await File.WriteAllTextAsync(file, "terrariumdemo==2.0  # the new one\n");
+        var second = await Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(env)).DefaultTimeout();
+
+        Assert.Equal(("1.0", "2.0"), (first, second));
+    }
+
+    [SkippableFact]
+    public async Task RayStyleJson_WithPipCheck_Works()
+    {
+        PythonWheels.RequireVenv();
+        var env = RuntimeEnv.FromJson($$$"""
+            {"pip": {"packages": ["terrariumdemo==2.0"], "pip_install_options": ["--no-index", "--find-links", "{{{fixture.Wheels}}}"], "pip_check": true}}
+            """);
+
+        Assert.Equal("2.0", await Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(env)).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task UnknownPackage_FailsWithPipsMessage_LeavesNoVenv_AndTheNextTasksRun()
+    {
+        PythonWheels.RequireVenv();
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() =>
+            Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(fixture.Pip("no-such-package-anywhere"))).DefaultTimeout());
+
+        Assert.Equal("pip", error.Field);
+        Assert.Contains("no-such-package-anywhere", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ERROR: ", error.Message, StringComparison.Ordinal);
+        Assert.All(Directory.GetDirectories(Path.Combine(fixture.Cache, "pip")), venv => Assert.True(File.Exists(Path.Combine(venv, ".terrarium-ready")), $"{venv} is half built"));
+        Assert.Equal(7, await Cluster.Submit(() => TestTasks.Add(3, 4)).DefaultTimeout());
+        Assert.Equal("2.0", await Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(fixture.Pip("terrariumdemo==2.0"))).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task SameSpec_InAnotherEnv_ReusesTheVenv()
+    {
+        PythonWheels.RequireVenv();
+        var env = fixture.Pip("terrariumdemo==1.0", "terrariumvenvonly");
+        var other = env with { EnvVars = new Dictionary<string, string> { ["ANOTHER"] = "env" } };
+
+        var first = await Cluster.Submit(() => PythonTasks.WhichPython(), In(env)).DefaultTimeout();
+        var built = File.GetLastWriteTimeUtc(Path.Combine(first.Prefix, ".terrarium-ready"));
+        var second = await Cluster.Submit(() => PythonTasks.WhichPython(), In(other)).DefaultTimeout();
+
+        Assert.Equal(first.Executable, second.Executable);
+        Assert.Equal(built, File.GetLastWriteTimeUtc(Path.Combine(second.Prefix, ".terrarium-ready")));
+    }
+
+    [SkippableFact]
+    public async Task Pythonnet_InATask_ImportsAVenvOnlyPackage()
+    {
+        PythonWheels.RequireVenv();
+
+        var version = await Cluster.Submit(() => PythonTasks.ImportInProcess(PythonEnvFixture.VenvOnlyPackage), In(fixture.Pip("terrariumvenvonly==7.0"))).DefaultTimeout();
+
+        Assert.Equal("7.0", version);
+    }
+
+    [SkippableFact]
+    public async Task CondaPrefix_IsActivated_WithoutAnyCondaTool()
+    {
+        PythonWheels.RequireVenv();
+        // A prefix as conda leaves one: a Python, and a conda-meta folder.
+        var prefix = Path.Combine(fixture.Root, "conda-env");
+        await PodmanImages.RunAsync("python3", "-m", "venv", prefix);
+        Directory.CreateDirectory(Path.Combine(prefix, "conda-meta"));
+
+        var seen = await Cluster.Submit(() => PythonTasks.CondaActivation(), In(new RuntimeEnv { Conda = new CondaSpec { Environment = prefix } })).DefaultTimeout();
+
+        Assert.Equal($"{prefix}|{prefix}|{prefix}/bin|{prefix}/bin/python", seen);
+    }
+
+    [SkippableFact]
+    public async Task CondaPrefix_ThatIsNotAnEnvironment_FailsSayingSo()
+    {
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() =>
+            Cluster.Submit(() => PythonTasks.CondaActivation(), In(new RuntimeEnv { Conda = new CondaSpec { Environment = fixture.Root } })).DefaultTimeout());
+
+        Assert.Contains("is not a conda environment", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableTheory]
+    [InlineData("""{"conda": {"dependencies": ["python=3.11"]}}""", "create a conda environment from a spec")]
+    [InlineData("""{"conda": "analytics"}""", "look up the conda environment 'analytics'")]
+    public async Task CondaByNameOrSpec_WithNoCondaToolOnTheNode_SaysWhatToInstall(string json, string purpose)
+    {
+        Skip.If(new[] { "micromamba", "mamba", "conda" }.Any(t => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, t)))),
+            "this machine has a conda tool");
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() =>
+            Cluster.Submit(() => PythonTasks.CondaActivation(), In(RuntimeEnv.FromJson(json))).DefaultTimeout());
+
+        Assert.Equal("conda", error.Field);
+        Assert.Contains($"has no conda tool to {purpose}: install micromamba, mamba or conda on it", error.Message, StringComparison.Ordinal);
+        Assert.Equal(7, await Cluster.Submit(() => TestTasks.Add(3, 4)).DefaultTimeout());
+    }
+
+    [Fact]
+    public void PipWithConda_IsRefusedAtSubmission()
+    {
+        var env = new RuntimeEnv { Pip = ["requests"], Conda = new CondaSpec { Environment = "analytics" } };
+
+        var error = Assert.Throws<ArgumentException>(() => Cluster.Submit(() => TestTasks.Add(1, 2), In(env)));
+
+        Assert.Contains("has both 'pip' and 'conda'", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void RequirementsFile_ThatIsMissing_IsRefusedAtSubmission()
+    {
+        var env = new RuntimeEnv { Pip = new PipSpec { RequirementsFile = Path.Combine(fixture.Root, "missing.txt") } };
+
+        var error = Assert.Throws<ArgumentException>(() => Cluster.Submit(() => TestTasks.Add(1, 2), In(env)));
+
+        Assert.Contains("pip.requirements_file", error.Message, StringComparison.Ordinal);
+        Assert.Contains("missing.txt", error.Message, StringComparison.Ordinal);
+    }
+}
+
+public static class PythonTasks
+{
+    /// <summary>Runs <c>python</c> from PATH, as a task's subprocess would, and imports the package.</summary>
+    public static string ImportVersion(string package) =>
+        Run("python", "-c", $"import {package}; print({package}.VERSION)");
+
+    public static (string Executable, string Prefix, string? VirtualEnv) WhichPython() => (
+        RuntimeContext.Current.PythonExecutable ?? "",
+        Run("python3", "-c", "import sys; print(sys.prefix)"),
+        Environment.GetEnvironmentVariable("VIRTUAL_ENV"));
+
+    public static string CondaActivation() => string.Join('|',
+        Environment.GetEnvironmentVariable("CONDA_PREFIX"),
+        Environment.GetEnvironmentVariable("CONDA_DEFAULT_ENV"),
+        Environment.GetEnvironmentVariable("PATH")!.Split(':')[0],
+        RuntimeContext.Current.PythonExecutable);
+
+    /// <summary>In-process Python through pythonnet, with the library and packages the node set for this env.</summary>
+    public static string ImportInProcess(string package)
+    {
+        if (!PythonEngine.IsInitialized)
+        {
+            PythonEngine.Initialize();
+            PythonEngine.BeginAllowThreads();
+        }
+
+        using (Py.GIL())
+        {
+            return Py.Import(package).GetAttr("VERSION").As<string>();
+        }
+    }
+
+    private static string Run(string command, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(command, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEnd();
+        var errors = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0 ? output.Trim() : throw new InvalidOperationException($"{command} failed: {errors}");
+    }
+}
