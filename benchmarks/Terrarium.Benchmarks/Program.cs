@@ -34,6 +34,7 @@ root.SetAction(async (parse, ct) =>
     {
         Console.Error.WriteLine("Runtime environments:");
         await EnvSuite.RunAsync(harness);
+        await PythonSuite.RunAsync(harness);
     }
 
     if (groups.Contains("container"))

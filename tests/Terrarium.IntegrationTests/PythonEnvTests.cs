@@ -128,7 +128,7 @@ public sealed class PythonEnvTests(PythonEnvFixture fixture) : IClassFixture<Pyt
     [SkippableFact]
     public async Task Pythonnet_InATask_ImportsAVenvOnlyPackage()
     {
-        PythonWheels.RequireVenv();
+        PythonWheels.RequireSharedLibPython();
 
         var version = await Cluster.Submit(() => PythonTasks.ImportInProcess(PythonEnvFixture.VenvOnlyPackage), In(fixture.Pip("terrariumvenvonly==7.0"))).DefaultTimeout();
 

@@ -29,7 +29,29 @@ public static class PythonWheels
         }
     }
 
+    private static readonly Lazy<bool> s_venvWorks = new(() => Probe("import venv, tempfile, os; d = tempfile.mkdtemp(); venv.create(d, with_pip=True); assert os.path.exists(os.path.join(d, 'bin', 'pip'))"));
+
+    private static readonly Lazy<bool> s_sharedLibrary = new(() => Probe(
+        "import os, sysconfig; v = sysconfig.get_config_var; assert v('Py_ENABLE_SHARED') and os.path.exists(os.path.join(v('LIBDIR'), v('INSTSONAME')))"));
+
     /// <summary>Skips (or fails under TERRARIUM_REQUIRE_ALL=1) where <c>python3 -m venv</c> cannot make a venv with pip.</summary>
-    public static void RequireVenv() =>
+    public static void RequireVenv()
+    {
         Requirements.Tool("python3", "pip envs create virtual environments with it (apt-get install python3 python3-venv)");
+        Requirements.That(s_venvWorks.Value, "python3 cannot create a virtual environment with pip (apt-get install python3-venv)");
+    }
+
+    /// <summary>pythonnet loads the interpreter's shared library, which Debian ships as libpython3.x.</summary>
+    public static void RequireSharedLibPython()
+    {
+        RequireVenv();
+        Requirements.That(s_sharedLibrary.Value, "python3's shared library is not installed, which pythonnet loads (apt-get install libpython3.11)");
+    }
+
+    private static bool Probe(string script)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3", ["-c", script]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        process.WaitForExit();
+        return process.ExitCode == 0;
+    }
 }
