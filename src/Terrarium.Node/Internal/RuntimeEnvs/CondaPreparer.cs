@@ -12,7 +12,6 @@ namespace Terrarium.Node.Internal.RuntimeEnvs;
 /// </summary>
 internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> logger) : IFieldPreparer
 {
-    private const string ReadyMarker = ".terrarium-ready";
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromHours(1);
     private static readonly string[] s_tools = ["micromamba", "mamba", "conda"];
     private readonly ConcurrentDictionary<string, Lazy<Task<PythonEnvironment>>> _created = new(StringComparer.Ordinal);
@@ -62,36 +61,21 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
     {
         var tool = Tool("create a conda environment from a spec");
         using var timeout = new CancellationTokenSource(BuildTimeout);
-        var ct = timeout.Token;
-        Directory.CreateDirectory(Path.GetDirectoryName(prefix)!);
-        using var buildLock = await CacheLock.TakeAsync(prefix + ".lock", ct).ConfigureAwait(false);
-        if (!File.Exists(Path.Combine(prefix, ReadyMarker)))
+        await CacheFolder.EnsureBuiltAsync(prefix, Name, async ct =>
         {
             NodeLog.CreatingCondaEnv(logger, prefix, tool);
-            if (Directory.Exists(prefix))
-            {
-                Directory.Delete(prefix, recursive: true);
-            }
-
             // JSON is YAML: the spec is the environment.yml the tool reads.
             var file = prefix + ".yml";
             await File.WriteAllTextAsync(file, spec, ct).ConfigureAwait(false);
-            string[] arguments = Path.GetFileName(tool) == "micromamba" ? ["create", "--yes", "--prefix", prefix, "--file", file] : ["env", "create", "--prefix", prefix, "--file", file];
+            string[] arguments = Path.GetFileName(tool) == "micromamba"
+                ? ["create", "--yes", "--prefix", prefix, "--file", file]
+                : ["env", "create", "--prefix", prefix, "--file", file];
             var (exitCode, output, errors) = await CommandRunner.RunAsync(tool, arguments, ct).ConfigureAwait(false);
-            if (exitCode != 0)
-            {
-                if (Directory.Exists(prefix))
-                {
-                    Directory.Delete(prefix, recursive: true);
-                }
-
-                throw new RuntimeEnvSetupFailure(Name, $"{tool} could not create the environment: {errors.Split('\n').LastOrDefault(l => l.Length > 0)}", $"{output}\n{errors}");
-            }
-
-            await File.WriteAllTextAsync(Path.Combine(prefix, ReadyMarker), output, ct).ConfigureAwait(false);
-        }
-
-        return await PythonEnvironment.DescribeAsync(prefix, Name, ct).ConfigureAwait(false);
+            return exitCode == 0
+                ? output
+                : throw new RuntimeEnvSetupFailure(Name, $"{tool} could not create the environment: {errors.Split('\n').LastOrDefault(l => l.Length > 0)}", $"{output}\n{errors}");
+        }, timeout.Token).ConfigureAwait(false);
+        return await PythonEnvironment.DescribeAsync(prefix, Name, timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>The node's conda tool: configured, or the first of micromamba, mamba and conda on PATH.</summary>

@@ -13,7 +13,6 @@ namespace Terrarium.Node.Internal.RuntimeEnvs;
 /// </summary>
 internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logger) : IFieldPreparer
 {
-    private const string ReadyMarker = ".terrarium-ready";
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromHours(1);
     private readonly ConcurrentDictionary<string, Lazy<Task<PythonEnvironment>>> _venvs = new(StringComparer.Ordinal);
 
@@ -55,21 +54,10 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
     private async Task<PythonEnvironment> BuildAsync(string venv, Spec spec)
     {
         using var timeout = new CancellationTokenSource(BuildTimeout);
-        var ct = timeout.Token;
-        // Nodes on one machine may share the cache: one builds, the others wait and then use it.
-        Directory.CreateDirectory(Path.GetDirectoryName(venv)!);
-        using var buildLock = await CacheLock.TakeAsync(venv + ".lock", ct).ConfigureAwait(false);
-        if (File.Exists(Path.Combine(venv, ReadyMarker)))
+        await CacheFolder.EnsureBuiltAsync(venv, Name, async ct =>
         {
-            return await PythonEnvironment.DescribeAsync(venv, Name, ct).ConfigureAwait(false);
-        }
-
-        NodeLog.CreatingVenv(logger, venv, string.Join(' ', spec.Packages));
-        var log = new StringBuilder();
-        try
-        {
-            // What an earlier, interrupted build left.
-            DeleteIfExists(venv);
+            NodeLog.CreatingVenv(logger, venv, string.Join(' ', spec.Packages));
+            var log = new StringBuilder();
             await StepAsync(log, options.Python.Interpreter, ["-m", "venv", venv], ct,
                 e => $"could not create a virtual environment with '{options.Python.Interpreter}' (on Debian and Ubuntu: apt-get install python3-venv): {e}").ConfigureAwait(false);
             var python = Path.Combine(venv, "bin", "python");
@@ -89,17 +77,9 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
                 await StepAsync(log, python, ["-m", "pip", "check"], ct, e => $"pip check found broken requirements: {e}").ConfigureAwait(false);
             }
 
-            var described = await PythonEnvironment.DescribeAsync(venv, Name, ct).ConfigureAwait(false);
-            await File.WriteAllTextAsync(Path.Combine(venv, ReadyMarker), log.ToString(), ct).ConfigureAwait(false);
-            return described;
-        }
-        catch (Exception e) when (e is RuntimeEnvSetupFailure or OperationCanceledException or IOException)
-        {
-            DeleteIfExists(venv);
-            throw e is RuntimeEnvSetupFailure ? e
-                : e is OperationCanceledException ? new RuntimeEnvSetupFailure(Name, $"building the virtual environment took longer than {BuildTimeout.TotalMinutes:0} minutes", log.ToString())
-                : new RuntimeEnvSetupFailure(Name, $"could not write the virtual environment in {venv}: {e.Message}", log.ToString());
-        }
+            return log.ToString();
+        }, timeout.Token).ConfigureAwait(false);
+        return await PythonEnvironment.DescribeAsync(venv, Name, timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>Runs one step of the build; its output goes to the setup log, its failure names what failed.</summary>
@@ -120,13 +100,5 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var errors = lines.Where(l => l.StartsWith("ERROR: ", StringComparison.Ordinal)).ToList();
         return errors.Count > 0 ? string.Join(" ", errors) : lines.LastOrDefault() ?? "no output";
-    }
-
-    private static void DeleteIfExists(string directory)
-    {
-        if (Directory.Exists(directory))
-        {
-            Directory.Delete(directory, recursive: true);
-        }
     }
 }
