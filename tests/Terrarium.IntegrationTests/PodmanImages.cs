@@ -41,6 +41,10 @@ public static class PodmanImages
     public static Task<string> WithoutIcuAsync() =>
         DerivedAsync("localhost/terrarium-test-no-icu:1", $"COPY marker.txt {MarkerPath}\nRUN rm -rf /usr/lib/x86_64-linux-gnu/libicu* /usr/lib/aarch64-linux-gnu/libicu* /usr/share/icu");
 
+    /// <summary>The marked image with Debian's Python and venv (installed from Debian's mirror as the image is built).</summary>
+    public static Task<string> WithPythonAsync() => DerivedAsync("localhost/terrarium-test-python:1",
+        $"COPY marker.txt {MarkerPath}\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv && rm -rf /var/lib/apt/lists/*");
+
     /// <summary>An image of one file: no C library, so nothing of the node's can run in it.</summary>
     public static async Task<string> WithoutCLibraryAsync()
     {
@@ -104,7 +108,8 @@ public static class PodmanImages
                     await fill(context);
                 }
 
-                await RunAsync("podman", "build", "-q", "-t", tag, context);
+                // The host's network: a RUN step may fetch packages from Debian's mirror.
+                await RunAsync("podman", "build", "-q", "--network=host", "-t", tag, context);
                 return tag;
             }
             finally

@@ -136,6 +136,22 @@ public sealed class PythonEnvTests(PythonEnvFixture fixture) : IClassFixture<Pyt
     }
 
     [SkippableFact]
+    public async Task Pip_InAContainer_InstallsWithTheImagesPython()
+    {
+        PodmanImages.Require();
+        var image = await PodmanImages.WithPythonAsync();
+        var env = fixture.Pip("terrariumdemo==2.0") with
+        {
+            // The wheels are on the node: the env's run options make them visible in the container.
+            Container = new ContainerSpec { Image = image, RunOptions = [$"--volume={fixture.Wheels}:{fixture.Wheels}:ro"] },
+        };
+
+        var seen = await Cluster.Submit(() => PythonTasks.ImportVersionAndWhere(PythonEnvFixture.Package), In(env)).DefaultTimeout();
+
+        Assert.Equal($"2.0|/usr|{image}|container", seen);
+    }
+
+    [SkippableFact]
     public async Task CondaPrefix_IsActivated_WithoutAnyCondaTool()
     {
         PythonWheels.RequireVenv();
@@ -200,6 +216,10 @@ public static class PythonTasks
     /// <summary>Runs <c>python</c> from PATH, as a task's subprocess would, and imports the package.</summary>
     public static string ImportVersion(string package) =>
         Run("python", "-c", $"import {package}; print({package}.VERSION)");
+
+    /// <summary>The package's version, the base prefix of the venv's Python (the image's own, /usr), and where this runs.</summary>
+    public static string ImportVersionAndWhere(string package) =>
+        $"{ImportVersion(package)}|{Run("python", "-c", "import sys; print(sys.base_prefix)")}|{ContainerEnvTasks.Where()}";
 
     public static (string Executable, string Prefix, string? VirtualEnv) WhichPython() => (
         RuntimeContext.Current.PythonExecutable ?? "",

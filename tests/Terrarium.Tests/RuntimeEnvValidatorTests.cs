@@ -85,7 +85,6 @@ public sealed class RuntimeEnvValidatorTests
 
     [Theory]
     [InlineData("""{"pip": ["requests"], "conda": "analytics"}""", "has both 'pip' and 'conda'")]
-    [InlineData("""{"pip": ["requests"], "image_uri": "localhost/app:1"}""", "'pip' inside a 'container' is not supported yet")]
     [InlineData("""{"conda": "analytics", "image_uri": "localhost/app:1"}""", "'conda' inside a 'container' is not supported yet")]
     [InlineData("""{"pip": {"install_options": ["--no-index"]}}""", "lists no packages and no requirements_file")]
     [InlineData("""{"pip": ["requests\n--index-url=https://elsewhere"]}""", "packages[0] must be one non-blank line")]

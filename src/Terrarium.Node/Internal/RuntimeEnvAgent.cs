@@ -75,7 +75,8 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPre
         {
             var field = _fields.GetValueOrDefault(property.Name)
                 ?? throw new RuntimeEnvSetupFailure(property.Name, $"runtime_env field '{property.Name}' is not supported by node {options.NodeId}", "");
-            var setup = await field.PrepareAsync(property.Value, ct).ConfigureAwait(false);
+            var launcher = setups.Select(s => s.Launcher).LastOrDefault(l => l is not null);
+            var setup = await field.PrepareAsync(property.Value, launcher, ct).ConfigureAwait(false);
             setups.Add(setup);
             userVariables = field is EnvVarsPreparer ? setup : userVariables;
         }

@@ -18,13 +18,13 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
 
     public string Name => "conda";
 
-    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         if (value.ValueKind == JsonValueKind.String)
         {
             var given = Json.String(value, Name);
             var prefix = given.Contains('/', StringComparison.Ordinal) ? CheckPrefix(given) : await FindByNameAsync(given, ct).ConfigureAwait(false);
-            var environment = await PythonEnvironment.DescribeAsync(prefix, Name, ct).ConfigureAwait(false);
+            var environment = await PythonEnvironment.DescribeAsync(prefix, Name, PythonEnvironment.OnNode, ct).ConfigureAwait(false);
             return Activate(environment, given);
         }
 
@@ -75,7 +75,7 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
                 ? output
                 : throw new RuntimeEnvSetupFailure(Name, $"{tool} could not create the environment: {errors.Split('\n').LastOrDefault(l => l.Length > 0)}", $"{output}\n{errors}");
         }, timeout.Token).ConfigureAwait(false);
-        return await PythonEnvironment.DescribeAsync(prefix, Name, timeout.Token).ConfigureAwait(false);
+        return await PythonEnvironment.DescribeAsync(prefix, Name, PythonEnvironment.OnNode, timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>The node's conda tool: configured, or the first of micromamba, mamba and conda on PATH.</summary>

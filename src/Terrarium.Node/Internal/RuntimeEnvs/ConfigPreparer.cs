@@ -9,7 +9,7 @@ internal sealed class ConfigPreparer : IFieldPreparer
 
     public string Name => "config";
 
-    public Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct) => Task.FromResult(FieldSetup.Nothing);
+    public Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct) => Task.FromResult(FieldSetup.Nothing);
 
     /// <summary>The env's setup timeout: 600 s unless set; -1 is none, as in Ray.</summary>
     public static TimeSpan SetupTimeout(JsonElement root)

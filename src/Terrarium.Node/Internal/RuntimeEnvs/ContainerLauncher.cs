@@ -39,7 +39,8 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
         var start = runtime.StartInfo("run", "--rm", "--interactive", "--name", ContainerName(worker), "--label", NodeLabel(options.NodeId),
             "--label", $"{WorkerLabel}={worker.Id}", "--workdir", direct.WorkingDirectory, "--env-file", WriteEnvFile(worker, variables));
-        AddCommon(start, [options.SessionDirectory, .. UnixSocketFolders()], [options.CacheDirectory, worker.JobCode.Directory], InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization));
+        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [options.SessionDirectory, .. UnixSocketFolders()], [options.CacheDirectory, worker.JobCode.Directory],
+            InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization));
         foreach (var argument in direct.ArgumentList)
         {
             start.ArgumentList.Add(argument);
@@ -70,18 +71,48 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         }
     }
 
+    /// <summary>How the worker's container is set apart from others with the same image: its run options.</summary>
+    public string Identity => string.Join('\0', runOptions.Prepend(image));
+
     /// <summary>The worker host started in the image as <paramref name="name"/>, and asked only to prove that it runs.</summary>
     public ProcessStartInfo ProbeCommand(string name, bool invariantGlobalization)
     {
         var start = runtime.StartInfo("run", "--rm", "--name", name, "--label", NodeLabel(options.NodeId));
-        AddCommon(start, [], [], invariantGlobalization);
+        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [], [], invariantGlobalization);
         start.ArgumentList.Add(options.WorkerHost!.HostAssemblyPath);
         start.ArgumentList.Add("probe");
         return start;
     }
 
+    /// <summary>
+    /// Runs <paramref name="command"/> in the image, as the env's workers will run (a venv built with
+    /// the image's Python), with the node's cache readable and <paramref name="writable"/> writable.
+    /// </summary>
+    public async Task<(int ExitCode, string Output, string Errors)> RunAsync(IReadOnlyList<string> command, IReadOnlyList<string> writable, CancellationToken ct)
+    {
+        var name = $"terrarium-build-{Guid.NewGuid():N}";
+        var start = runtime.StartInfo("run", "--rm", "--name", name, "--label", NodeLabel(options.NodeId));
+        AddCommon(start, command[0], writable, [options.CacheDirectory], InvariantGlobalization);
+        foreach (var argument in command.Skip(1))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            return await runtime.RunAsync(start, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Killing podman's client leaves its container running.
+            using var removal = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await runtime.RunAsync(removal.Token, "rm", "--force", "--ignore", "--time", "0", name).ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>The network, mounts, entry point, run options and image, in that order, and nothing after the image.</summary>
-    private void AddCommon(ProcessStartInfo start, IEnumerable<string> writable, IEnumerable<string> readOnly, bool invariantGlobalization)
+    private void AddCommon(ProcessStartInfo start, string entryPoint, IEnumerable<string> writable, IEnumerable<string> readOnly, bool invariantGlobalization)
     {
         var dotnet = RealPath(options.WorkerHost!.DotnetPath);
         var mounts = new Dictionary<string, bool>(StringComparer.Ordinal);
@@ -95,7 +126,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
             mounts[Normalized(folder)] = true;
         }
 
-        Add(start, "--network=host", "--entrypoint", dotnet);
+        Add(start, "--network=host", "--entrypoint", entryPoint);
         foreach (var (folder, isWritable) in mounts.Where(m => m.Key.Length > 0 && Directory.Exists(m.Key)).OrderBy(m => m.Key, StringComparer.Ordinal))
         {
             Add(start, "--volume", $"{folder}:{folder}:{(isWritable ? "rw" : "ro")}");

@@ -27,7 +27,7 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
 
     public string Name => "container";
 
-    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var image = Json.String(Json.Property(value, "image", Name), Name + ".image");
         var runOptions = value.TryGetProperty("run_options", out var list)
@@ -44,8 +44,8 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
         }
 
         var key = string.Join('\0', runOptions.Prepend(image));
-        var launcher = await SharedBuilds.Once(_launchers, key, () => LauncherAsync(image, runOptions)).WaitAsync(ct).ConfigureAwait(false);
-        return new FieldSetup { Launcher = launcher };
+        var inImage = await SharedBuilds.Once(_launchers, key, () => LauncherAsync(image, runOptions)).WaitAsync(ct).ConfigureAwait(false);
+        return new FieldSetup { Launcher = inImage };
     }
 
     private async Task<ContainerLauncher> LauncherAsync(string image, IReadOnlyList<string> runOptions)

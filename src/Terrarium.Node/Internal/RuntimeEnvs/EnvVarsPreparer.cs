@@ -7,7 +7,7 @@ internal sealed class EnvVarsPreparer : IFieldPreparer
 {
     public string Name => "env_vars";
 
-    public Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    public Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var variables = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var variable in Json.Object(value, Name).EnumerateObject())

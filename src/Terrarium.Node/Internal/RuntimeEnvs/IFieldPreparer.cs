@@ -17,8 +17,12 @@ internal interface IFieldPreparer
     /// <summary>The field's key in the env's JSON (<c>working_dir</c>, <c>container</c>, ...).</summary>
     string Name { get; }
 
-    /// <summary>Prepares the field on this node, once per env. Runs under the env's setup timeout.</summary>
-    Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct);
+    /// <summary>
+    /// Prepares the field on this node, once per env. Runs under the env's setup timeout. Fields are
+    /// prepared in the order of the canonical JSON; <paramref name="launcher"/> is how the env's
+    /// workers start as an earlier field set it (a <c>container</c>, which <c>pip</c> installs into), or null.
+    /// </summary>
+    Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct);
 }
 
 /// <summary>What preparing one field gives the worker; the agent combines every field's into a <see cref="PreparedEnv"/>.</summary>

@@ -10,7 +10,7 @@ internal sealed class ModulesPreparer(FetchedPackages packages) : IFieldPreparer
 
     public string Name => "modules";
 
-    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var directories = new List<string>();
         foreach (var module in Json.Array(value, Name).EnumerateArray())

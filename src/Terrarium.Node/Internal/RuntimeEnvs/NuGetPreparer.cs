@@ -7,7 +7,7 @@ internal sealed class NuGetPreparer(FetchedPackages packages, NuGetRestorer rest
 {
     public string Name => "nuget";
 
-    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var list = value.ValueKind == JsonValueKind.Array ? value : Json.Property(value, "packages", Name);
         var packageSpecs = Json.Array(list, Name).EnumerateArray().Select(p => Json.String(p, Name)).ToList();

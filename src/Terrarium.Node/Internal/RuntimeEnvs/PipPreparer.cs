@@ -18,14 +18,23 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
 
     public string Name => "pip";
 
-    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var spec = Read(value);
-        // The field's canonical JSON names the venv: the same spec, the same venv, whatever else the env has.
-        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(value.GetRawText())))[..32].ToLowerInvariant();
-        var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(Path.Combine(options.CacheDirectory, "pip", key), spec)).WaitAsync(ct).ConfigureAwait(false);
+        // In a container the venv is built with the image's Python, for the image.
+        var container = launcher as ContainerLauncher;
+        var builder = container is null
+            ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode)
+            : new Builder("python3", (command, token) => container.RunAsync(command, [Path.Combine(options.CacheDirectory, "pip")], token));
+        // The field's canonical JSON (and the image) names the venv: the same spec, the same venv, whatever else the env has.
+        var identity = value.GetRawText() + (container is null ? "" : "\0" + container.Identity);
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32].ToLowerInvariant();
+        var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(Path.Combine(options.CacheDirectory, "pip", key), spec, builder)).WaitAsync(ct).ConfigureAwait(false);
         return venv.Setup(new Dictionary<string, string> { ["VIRTUAL_ENV"] = venv.Prefix });
     }
+
+    /// <summary>The Python that makes the venv, and where commands run: on the node, or in the env's image.</summary>
+    private sealed record Builder(string Interpreter, PythonEnvironment.Runner Run);
 
     private sealed record Spec(IReadOnlyList<string> Packages, IReadOnlyList<string> InstallOptions, bool Check, string? PipVersion);
 
@@ -51,42 +60,42 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
     private static string[] Strings(JsonElement list, string field) =>
         Json.Array(list, field).EnumerateArray().Select(item => Json.String(item, field)).ToArray();
 
-    private async Task<PythonEnvironment> BuildAsync(string venv, Spec spec)
+    private async Task<PythonEnvironment> BuildAsync(string venv, Spec spec, Builder builder)
     {
         using var timeout = new CancellationTokenSource(BuildTimeout);
         await CacheFolder.EnsureBuiltAsync(venv, Name, async ct =>
         {
             NodeLog.CreatingVenv(logger, venv, string.Join(' ', spec.Packages));
             var log = new StringBuilder();
-            await StepAsync(log, options.Python.Interpreter, ["-m", "venv", venv], ct,
-                e => $"could not create a virtual environment with '{options.Python.Interpreter}' (on Debian and Ubuntu: apt-get install python3-venv): {e}").ConfigureAwait(false);
+            await StepAsync(builder, log, [builder.Interpreter, "-m", "venv", venv], ct,
+                e => $"could not create a virtual environment with '{builder.Interpreter}' (on Debian and Ubuntu: apt-get install python3-venv): {e}").ConfigureAwait(false);
             var python = Path.Combine(venv, "bin", "python");
             if (spec.PipVersion is { } version)
             {
                 var requirement = "pip" + (char.IsAsciiDigit(version[0]) ? "==" + version : version);
-                await StepAsync(log, python, ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", requirement, .. spec.InstallOptions], ct,
+                await StepAsync(builder, log, [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", requirement, .. spec.InstallOptions], ct,
                     e => $"could not install {requirement}: {e}").ConfigureAwait(false);
             }
 
             var requirements = Path.Combine(venv, "requirements.txt");
             await File.WriteAllLinesAsync(requirements, spec.Packages, ct).ConfigureAwait(false);
-            await StepAsync(log, python, ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r", requirements, .. spec.InstallOptions], ct,
+            await StepAsync(builder, log, [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r", requirements, .. spec.InstallOptions], ct,
                 e => $"pip could not install {string.Join(", ", spec.Packages)}: {e}").ConfigureAwait(false);
             if (spec.Check)
             {
-                await StepAsync(log, python, ["-m", "pip", "check"], ct, e => $"pip check found broken requirements: {e}").ConfigureAwait(false);
+                await StepAsync(builder, log, [python, "-m", "pip", "check"], ct, e => $"pip check found broken requirements: {e}").ConfigureAwait(false);
             }
 
             return log.ToString();
         }, timeout.Token).ConfigureAwait(false);
-        return await PythonEnvironment.DescribeAsync(venv, Name, timeout.Token).ConfigureAwait(false);
+        return await PythonEnvironment.DescribeAsync(venv, Name, builder.Run, timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>Runs one step of the build; its output goes to the setup log, its failure names what failed.</summary>
-    private async Task StepAsync(StringBuilder log, string command, string[] arguments, CancellationToken ct, Func<string, string> failure)
+    private async Task StepAsync(Builder builder, StringBuilder log, string[] command, CancellationToken ct, Func<string, string> failure)
     {
-        log.AppendLine($"$ {command} {string.Join(' ', arguments)}");
-        var (exitCode, output, errors) = await CommandRunner.RunAsync(command, arguments, ct).ConfigureAwait(false);
+        log.AppendLine($"$ {string.Join(' ', command)}");
+        var (exitCode, output, errors) = await builder.Run(command, ct).ConfigureAwait(false);
         log.AppendLine(output).AppendLine(errors);
         if (exitCode != 0)
         {

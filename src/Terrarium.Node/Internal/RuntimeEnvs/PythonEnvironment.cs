@@ -12,14 +12,24 @@ internal sealed record PythonEnvironment(string Prefix, string? Interpreter, str
     /// <summary>The variable that tells <c>RuntimeContext.PythonExecutable</c> the interpreter.</summary>
     public const string InterpreterVariable = "TERRARIUM_PYTHON";
 
-    /// <summary>Where the interpreter of a prefix is, if it has one.</summary>
-    public static string? InterpreterOf(string prefix) => Path.Combine(prefix, "bin", "python") is var path && File.Exists(path) ? path : null;
+    /// <summary>Runs a command where the environment's Python runs: on the node, or in the env's container.</summary>
+    public delegate Task<(int ExitCode, string Output, string Errors)> Runner(IReadOnlyList<string> command, CancellationToken ct);
+
+    /// <summary>On the node itself.</summary>
+    public static Runner OnNode { get; } = (command, ct) => CommandRunner.RunAsync(command[0], command.Skip(1), ct);
+
+    /// <summary>
+    /// Where the interpreter of a prefix is, if it has one. A venv's is a link to the Python that made
+    /// it, which may exist only in the container that made it.
+    /// </summary>
+    public static string? InterpreterOf(string prefix) =>
+        new FileInfo(Path.Combine(prefix, "bin", "python")) is var python && (python.Exists || python.LinkTarget is not null) ? python.FullName : null;
 
     /// <summary>
     /// Asks the prefix's interpreter for its shared library (<c>libpython3.x.so</c>, when it was built
     /// with one) and its packages folder; a prefix without Python gets neither.
     /// </summary>
-    public static async Task<PythonEnvironment> DescribeAsync(string prefix, string field, CancellationToken ct)
+    public static async Task<PythonEnvironment> DescribeAsync(string prefix, string field, Runner run, CancellationToken ct)
     {
         if (InterpreterOf(prefix) is not { } python)
         {
@@ -37,7 +47,7 @@ internal sealed record PythonEnvironment(string Prefix, string? Interpreter, str
                         break
             print(json.dumps({"lib": lib, "packages": sysconfig.get_paths()["purelib"]}))
             """;
-        var (exitCode, output, errors) = await CommandRunner.RunAsync(python, ["-c", script], ct).ConfigureAwait(false);
+        var (exitCode, output, errors) = await run([python, "-c", script], ct).ConfigureAwait(false);
         if (exitCode != 0)
         {
             throw new RuntimeEnvSetupFailure(field, $"the environment's Python ({python}) does not run: {errors.Split('\n').LastOrDefault()}", errors);

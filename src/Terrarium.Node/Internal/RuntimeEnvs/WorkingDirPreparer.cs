@@ -7,7 +7,7 @@ internal sealed class WorkingDirPreparer(FetchedPackages packages) : IFieldPrepa
 {
     public string Name => "working_dir";
 
-    public async Task<FieldSetup> PrepareAsync(JsonElement value, CancellationToken ct)
+    public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var directory = await packages.DirectoryAsync(Name, Json.String(value, Name), ct).ConfigureAwait(false);
         return new FieldSetup { WorkingDirectory = directory, AssemblyDirectories = [directory] };

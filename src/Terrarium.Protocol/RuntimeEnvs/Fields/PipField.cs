@@ -92,10 +92,6 @@ internal sealed class PipField() : RuntimeEnvField<PipSpec>("pip")
             throw new ArgumentException("runtime_env has both 'pip' and 'conda': as in Ray, put the pip packages in the conda spec's dependencies ({\"pip\": [...]})", paramName);
         }
 
-        if (env.Pip is not null && env.Container is not null)
-        {
-            throw new ArgumentException("runtime_env 'pip' inside a 'container' is not supported yet: install the packages in the image", paramName);
-        }
     }
 
     protected override void Check(PipSpec value, string paramName)
