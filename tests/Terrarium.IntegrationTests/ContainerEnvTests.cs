@@ -114,6 +114,18 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
     }
 
     [SkippableFact]
+    public async Task Container_CombinesWithModules()
+    {
+        var cluster = await fixture.StartAsync();
+        var name = "Greeter" + Guid.NewGuid().ToString("N")[..8];
+        var dll = LibraryBuilder.Build(Path.Combine(fixture.Root, "lib"), name,
+            "namespace Shipped { public static class Greeter { public static string Hello() => System.IO.File.ReadAllText(\"/terrarium-marker.txt\"); } }");
+        var env = new RuntimeEnv { Container = new ContainerSpec { Image = fixture.MarkedImage }, Modules = [dll] };
+
+        Assert.Equal(fixture.MarkedImage, await cluster.Submit(() => FileTasks.CallModule(name, "Shipped.Greeter", "Hello"), new TaskOptions { RuntimeEnv = env }).DefaultTimeout());
+    }
+
+    [SkippableFact]
     public async Task RunOptions_OfTheEnvAndTheNode_ReachPodman()
     {
         var cluster = await fixture.StartAsync();
