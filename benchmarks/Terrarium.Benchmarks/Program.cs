@@ -9,15 +9,22 @@ var containerImage = new Option<string>("--container-image")
     DefaultValueFactory = _ => ContainerSuite.DefaultImage,
 };
 var silo = new Option<int?>("--orleans-silo") { Description = "Internal: host the Orleans peer's silo with this gateway port", Hidden = true };
+var udsEcho = new Option<string?>("--uds-echo") { Description = "Internal: echo messages on this Unix socket (the raw IPC yardstick)", Hidden = true };
 var root = new RootCommand("Terrarium's benchmarks: Ray's microbenchmark set, worker start, env overhead, and an Orleans peer")
 {
-    quick, only, containerImage, silo,
+    quick, only, containerImage, silo, udsEcho,
 };
 root.SetAction(async (parse, ct) =>
 {
     if (parse.GetValue(silo) is { } gatewayPort)
     {
         await OrleansPeer.RunSiloAsync(gatewayPort);
+        return 0;
+    }
+
+    if (parse.GetValue(udsEcho) is { } socketPath)
+    {
+        await RawIpc.RunEchoAsync(socketPath);
         return 0;
     }
 
@@ -28,6 +35,11 @@ root.SetAction(async (parse, ct) =>
     {
         Console.Error.WriteLine("Terrarium (embedded cluster):");
         await TerrariumSuite.RunAsync(harness);
+        Console.Error.WriteLine("The machine's floor (raw IPC):");
+        await RawIpc.RunAsync(harness);
+        harness.Ratio("actor_sync_vs_raw_uds", "1_1_actor_calls_sync / raw_uds_pingpong_sync (goal >= 0.5)", "1_1_actor_calls_sync", "raw_uds_pingpong_sync");
+        harness.Ratio("actor_async_vs_raw_uds", "1_1_actor_calls_async / raw_uds_pingpong_pipelined", "1_1_actor_calls_async", "raw_uds_pingpong_pipelined");
+        harness.Ratio("tasks_sync_vs_raw_uds", "single_client_tasks_sync / raw_uds_pingpong_sync", "single_client_tasks_sync", "raw_uds_pingpong_sync");
     }
 
     if (groups.Contains("env"))

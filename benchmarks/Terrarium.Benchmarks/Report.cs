@@ -28,6 +28,7 @@ public static class Report
         ["actor_sync_vs_orleans"] = ">= 1",
         ["actor_async_vs_orleans"] = ">= 1",
         ["nuget_first_result_packages_cached"] = "< 2,000",
+        ["actor_sync_vs_raw_uds"] = ">= 0.5",
     };
 
     public static void Print(IReadOnlyList<Measurement> results)
