@@ -2,7 +2,7 @@ using System.CommandLine;
 using Terrarium.Benchmarks;
 
 var quick = new Option<bool>("--quick") { Description = "Fewer rounds and calls: a smoke run, not figures to quote" };
-var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, env, container, cluster, orleans", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, memory, env, container, cluster, orleans", AllowMultipleArgumentsPerToken = true };
 var containerImage = new Option<string>("--container-image")
 {
     Description = "The image the container group runs workers in (present on this machine)",
@@ -29,7 +29,7 @@ root.SetAction(async (parse, ct) =>
     }
 
     var isQuick = parse.GetValue(quick);
-    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "env", "container", "cluster", "orleans"];
+    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "memory", "env", "container", "cluster", "orleans"];
     var harness = new Harness(isQuick);
     if (groups.Contains("terrarium"))
     {
@@ -40,6 +40,12 @@ root.SetAction(async (parse, ct) =>
         harness.Ratio("actor_sync_vs_raw_uds", "1_1_actor_calls_sync / raw_uds_pingpong_sync (goal >= 0.5)", "1_1_actor_calls_sync", "raw_uds_pingpong_sync");
         harness.Ratio("actor_async_vs_raw_uds", "1_1_actor_calls_async / raw_uds_pingpong_pipelined", "1_1_actor_calls_async", "raw_uds_pingpong_pipelined");
         harness.Ratio("tasks_sync_vs_raw_uds", "single_client_tasks_sync / raw_uds_pingpong_sync", "single_client_tasks_sync", "raw_uds_pingpong_sync");
+    }
+
+    if (groups.Contains("memory"))
+    {
+        Console.Error.WriteLine("Memory per task:");
+        await MemorySuite.RunAsync(harness);
     }
 
     if (groups.Contains("env"))
