@@ -45,6 +45,13 @@ public static class PodmanImages
     public static Task<string> WithPythonAsync() => DerivedAsync("localhost/terrarium-test-python:1",
         $"COPY marker.txt {MarkerPath}\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv && rm -rf /var/lib/apt/lists/*");
 
+    /// <summary>The Python image plus a conda-style environment at <see cref="CondaPrefix"/>: a Python, and a conda-meta folder.</summary>
+    public static Task<string> WithCondaPrefixAsync() => DerivedAsync("localhost/terrarium-test-conda-prefix:1",
+        $"COPY marker.txt {MarkerPath}\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv && rm -rf /var/lib/apt/lists/* " +
+        $"&& python3 -m venv --without-pip {CondaPrefix} && mkdir {CondaPrefix}/conda-meta");
+
+    public const string CondaPrefix = "/opt/condaenv";
+
     /// <summary>An image of one file: no C library, so nothing of the node's can run in it.</summary>
     public static async Task<string> WithoutCLibraryAsync()
     {

@@ -166,6 +166,22 @@ public sealed class PythonEnvTests(PythonEnvFixture fixture) : IClassFixture<Pyt
     }
 
     [SkippableFact]
+    public async Task CondaPrefix_InsideAContainer_IsTheImagesEnvironment()
+    {
+        PodmanImages.Require();
+        var image = await PodmanImages.WithCondaPrefixAsync();
+        const string prefix = PodmanImages.CondaPrefix;
+        var inImage = new RuntimeEnv { Container = new ContainerSpec { Image = image }, Conda = new CondaSpec { Environment = prefix } };
+
+        var seen = await Cluster.Submit(() => PythonTasks.CondaActivation(), In(inImage)).DefaultTimeout();
+        var missing = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() =>
+            Cluster.Submit(() => PythonTasks.CondaActivation(), In(inImage with { Conda = new CondaSpec { Environment = "/opt/nothing" } })).DefaultTimeout());
+
+        Assert.Equal($"{prefix}|{prefix}|{prefix}/bin|{prefix}/bin/python", seen);
+        Assert.Contains($"'/opt/nothing' is not a conda environment in image '{image}'", missing.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task CondaPrefix_ThatIsNotAnEnvironment_FailsSayingSo()
     {
         var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() =>

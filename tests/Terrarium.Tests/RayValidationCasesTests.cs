@@ -164,7 +164,7 @@ public sealed class RayValidationCasesTests
     public void JobConfigWorkingDirUri_OfAnUnknownScheme_IsRefused() =>
         Refused("""{"working_dir": "uri://abc"}""", "uses the scheme 'uri://'");
 
-    /// <summary>Differs on purpose: Ray refuses container with most other fields; here it combines with all but conda (for now).</summary>
+    /// <summary>Differs on purpose: Ray refuses container with most other fields; here it combines with all of them.</summary>
     [Fact]
     public void Container_CombinesWithEveryOtherField() =>
         Accepted("""

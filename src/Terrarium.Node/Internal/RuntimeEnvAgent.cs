@@ -65,16 +65,20 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPre
         }
     }
 
-    /// <summary>Prepares each field in the JSON's order and combines what they give the worker.</summary>
+    /// <summary>Prepares each field — those that decide how workers start first, the rest in the JSON's order — and combines what they give the worker.</summary>
     private async Task<PreparedEnv> BuildAsync(string hash, string canonicalJson, JsonElement root, CancellationToken ct)
     {
         NodeLog.BuildingEnv(logger, hash);
         var setups = new List<FieldSetup>();
         FieldSetup? userVariables = null;
-        foreach (var property in root.EnumerateObject())
+        var fields = root.EnumerateObject()
+            .Select(property => (property, field: _fields.GetValueOrDefault(property.Name)
+                ?? throw new RuntimeEnvSetupFailure(property.Name, $"runtime_env field '{property.Name}' is not supported by node {options.NodeId}", "")))
+            // What the other fields build for depends on how the workers start.
+            .OrderBy(f => f.field.SetsLauncher ? 0 : 1)
+            .ToList();
+        foreach (var (property, field) in fields)
         {
-            var field = _fields.GetValueOrDefault(property.Name)
-                ?? throw new RuntimeEnvSetupFailure(property.Name, $"runtime_env field '{property.Name}' is not supported by node {options.NodeId}", "");
             var launcher = setups.Select(s => s.Launcher).LastOrDefault(l => l is not null);
             var setup = await field.PrepareAsync(property.Value, launcher, ct).ConfigureAwait(false);
             setups.Add(setup);

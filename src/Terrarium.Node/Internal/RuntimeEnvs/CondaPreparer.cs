@@ -20,6 +20,11 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
 
     public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
+        if (launcher is ContainerLauncher container)
+        {
+            return await ActivateInImageAsync(value, container, ct).ConfigureAwait(false);
+        }
+
         if (value.ValueKind == JsonValueKind.String)
         {
             var given = Json.String(value, Name);
@@ -32,6 +37,24 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(spec)))[..32].ToLowerInvariant();
         var created = await SharedBuilds.Once(_created, key, () => CreateAsync(Path.Combine(options.CacheDirectory, "conda", key), spec)).WaitAsync(ct).ConfigureAwait(false);
         return Activate(created, created.Prefix);
+    }
+
+    /// <summary>In a container, a prefix of the image is activated; names and specs would need the image's own conda tool.</summary>
+    private async Task<FieldSetup> ActivateInImageAsync(JsonElement value, ContainerLauncher container, CancellationToken ct)
+    {
+        var prefix = value.ValueKind == JsonValueKind.String ? Json.String(value, Name) : "";
+        if (!prefix.StartsWith('/'))
+        {
+            throw new RuntimeEnvSetupFailure(Name, $"inside a container, conda takes the absolute prefix path of an environment in image '{container.Image}'; names and specs are not supported there yet", "");
+        }
+
+        PythonEnvironment.Runner inImage = (command, token) => container.RunAsync(command, [], token);
+        if (!await PythonEnvironment.ExistsAsync(inImage, Path.Combine(prefix, "conda-meta"), ct).ConfigureAwait(false))
+        {
+            throw new RuntimeEnvSetupFailure(Name, $"'{prefix}' is not a conda environment in image '{container.Image}' (it has no conda-meta folder)", "");
+        }
+
+        return Activate(await PythonEnvironment.DescribeAsync(prefix, Name, inImage, ct, inImage: true).ConfigureAwait(false), prefix);
     }
 
     private static FieldSetup Activate(PythonEnvironment environment, string name) =>

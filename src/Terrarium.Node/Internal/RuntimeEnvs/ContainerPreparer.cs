@@ -27,6 +27,8 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
 
     public string Name => "container";
 
+    public bool SetsLauncher => true;
+
     public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var image = Json.String(Json.Property(value, "image", Name), Name + ".image");

@@ -17,10 +17,13 @@ internal interface IFieldPreparer
     /// <summary>The field's key in the env's JSON (<c>working_dir</c>, <c>container</c>, ...).</summary>
     string Name { get; }
 
+    /// <summary>Whether the field decides how the env's workers start (a container): such fields are prepared first.</summary>
+    bool SetsLauncher => false;
+
     /// <summary>
-    /// Prepares the field on this node, once per env. Runs under the env's setup timeout. Fields are
-    /// prepared in the order of the canonical JSON; <paramref name="launcher"/> is how the env's
-    /// workers start as an earlier field set it (a <c>container</c>, which <c>pip</c> installs into), or null.
+    /// Prepares the field on this node, once per env. Runs under the env's setup timeout.
+    /// <paramref name="launcher"/> is how the env's workers start, when a field prepared before set
+    /// it (a <c>container</c>, which <c>pip</c> installs into and <c>conda</c> activates a prefix of), or null.
     /// </summary>
     Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct);
 }

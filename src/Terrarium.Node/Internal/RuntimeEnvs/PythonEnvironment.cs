@@ -27,11 +27,15 @@ internal sealed record PythonEnvironment(string Prefix, string? Interpreter, str
 
     /// <summary>
     /// Asks the prefix's interpreter for its shared library (<c>libpython3.x.so</c>, when it was built
-    /// with one) and its packages folder; a prefix without Python gets neither.
+    /// with one) and its packages folder; a prefix without Python gets neither. With
+    /// <paramref name="inImage"/> the prefix is inside the env's image, where only <paramref name="run"/> sees it.
     /// </summary>
-    public static async Task<PythonEnvironment> DescribeAsync(string prefix, string field, Runner run, CancellationToken ct)
+    public static async Task<PythonEnvironment> DescribeAsync(string prefix, string field, Runner run, CancellationToken ct, bool inImage = false)
     {
-        if (InterpreterOf(prefix) is not { } python)
+        var python = inImage
+            ? await ExistsAsync(run, Path.Combine(prefix, "bin", "python"), ct).ConfigureAwait(false) ? Path.Combine(prefix, "bin", "python") : null
+            : InterpreterOf(prefix);
+        if (python is null)
         {
             return new PythonEnvironment(prefix, null, null, null);
         }
@@ -56,6 +60,10 @@ internal sealed record PythonEnvironment(string Prefix, string? Interpreter, str
         using var facts = JsonDocument.Parse(output.Split('\n').Last());
         return new PythonEnvironment(prefix, python, facts.RootElement.GetProperty("lib").GetString(), facts.RootElement.GetProperty("packages").GetString());
     }
+
+    /// <summary>Whether <paramref name="path"/> exists where <paramref name="run"/> runs (<c>test -e</c>).</summary>
+    public static async Task<bool> ExistsAsync(Runner run, string path, CancellationToken ct) =>
+        (await run(["test", "-e", path], ct).ConfigureAwait(false)).ExitCode == 0;
 
     /// <summary>What the worker gets, plus <paramref name="variables"/> of the kind of environment (VIRTUAL_ENV, CONDA_PREFIX).</summary>
     public FieldSetup Setup(IReadOnlyDictionary<string, string> variables)

@@ -36,9 +36,11 @@ internal sealed class CondaField() : RuntimeEnvField<CondaSpec>("conda")
     public override void Validate(RuntimeEnv env, string paramName)
     {
         base.Validate(env, paramName);
-        if (env.Conda is not null && env.Container is not null)
+        if (env.Conda is not null && env.Container is not null && env.Conda.Environment?.StartsWith('/') != true)
         {
-            throw new ArgumentException("runtime_env 'conda' inside a 'container' is not supported yet: build the environment into the image", paramName);
+            throw new ArgumentException(
+                "runtime_env 'conda' inside a 'container' takes the absolute prefix path of an environment in the image (such as /opt/conda/envs/app); names and specs are not supported there yet",
+                paramName);
         }
     }
 
