@@ -151,6 +151,8 @@ public sealed class RayValidationCasesTests
             Assert.Equal("""{"dependencies":["pip",{"pip":["pip-install-test==0.5"]}]}""", PythonSpecFiles.ReadEnvironmentFile(good, "env"));
             Assert.Throws<ArgumentException>(() => PythonSpecFiles.ReadEnvironmentFile(bad, "env"));
             Assert.Throws<ArgumentException>(() => PythonSpecFiles.ReadEnvironmentFile("../bad_path.yaml", "env"));
+            File.WriteAllText(bad, "? [a, b]\n: c\n");
+            Assert.Contains("is not a plain name", Assert.Throws<ArgumentException>(() => PythonSpecFiles.ReadEnvironmentFile(bad, "env")).Message, StringComparison.Ordinal);
         }
         finally
         {

@@ -87,6 +87,7 @@ public sealed class RuntimeEnvValidatorTests
     [InlineData("""{"pip": ["requests"], "conda": "analytics"}""", "has both 'pip' and 'conda'")]
     [InlineData("""{"conda": "analytics", "image_uri": "localhost/app:1"}""", "'conda' inside a 'container' takes the absolute prefix path")]
     [InlineData("""{"pip": {"install_options": ["--no-index"]}}""", "lists no packages and no requirements_file")]
+    [InlineData("""{"conda": "envs/analytics"}""", "a prefix path must be absolute")]
     [InlineData("""{"pip": ["requests\n--index-url=https://elsewhere"]}""", "packages[0] must be one non-blank line")]
     [InlineData("""{"pip": {"packages": ["a"], "pip_version": "2 3"}}""", "is not a version or specifier")]
     public void Validate_PythonFieldsThatCannotWork_AreRefusedNamingWhy(string json, string expected)

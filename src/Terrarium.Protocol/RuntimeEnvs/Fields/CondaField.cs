@@ -56,6 +56,13 @@ internal sealed class CondaField() : RuntimeEnvField<CondaSpec>("conda")
             throw new ArgumentException($"runtime_env.conda '{environment}' is not an environment name, prefix path or environment.yml", paramName);
         }
 
+        // A prefix is a folder on each node (or in the image): a relative one would depend on the node's directory.
+        if (value.Environment is { } prefix && prefix.Contains('/', StringComparison.Ordinal) && !prefix.StartsWith('/') &&
+            !prefix.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) && !prefix.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"runtime_env.conda '{prefix}': a prefix path must be absolute (an environment.yml may be relative)", paramName);
+        }
+
         if (value.SpecJson is { } spec)
         {
             try

@@ -45,9 +45,19 @@ internal static class PythonSpecFiles
             throw new ArgumentException($"conda environment file '{file}' is not valid YAML: {e.Message}", paramName, e);
         }
 
-        return yaml.Documents.FirstOrDefault()?.RootNode is YamlMappingNode root
-            ? ToJson(root)!.ToJsonString()
-            : throw new ArgumentException($"conda environment file '{file}' is not a YAML mapping (name, channels, dependencies)", paramName);
+        if (yaml.Documents.FirstOrDefault()?.RootNode is not YamlMappingNode root)
+        {
+            throw new ArgumentException($"conda environment file '{file}' is not a YAML mapping (name, channels, dependencies)", paramName);
+        }
+
+        try
+        {
+            return ToJson(root)!.ToJsonString();
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ArgumentException($"conda environment file '{file}': {e.Message}", paramName, e);
+        }
     }
 
     private static string ReadAll(string file, string field, string paramName)
@@ -66,7 +76,8 @@ internal static class PythonSpecFiles
     /// <summary>Scalars stay strings (a version such as 3.10 must not become 3.1); a plain null or ~ is null.</summary>
     private static JsonNode? ToJson(YamlNode node) => node switch
     {
-        YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", ToJson(kv.Value)))),
+        YamlMappingNode map => new JsonObject(map.Children.Select(kv => KeyValuePair.Create(
+            kv.Key is YamlScalarNode { Value: { } key } ? key : throw new InvalidDataException($"a key at {kv.Key.Start} is not a plain name"), ToJson(kv.Value)))),
         YamlSequenceNode list => new JsonArray(list.Children.Select(ToJson).ToArray()),
         YamlScalarNode { Style: ScalarStyle.Plain, Value: "null" or "~" or "" } => null,
         YamlScalarNode scalar => JsonValue.Create(scalar.Value),
