@@ -27,7 +27,7 @@ public static class Report
         ["worker_start_ratio"] = "<= 1.5",
         ["actor_sync_vs_orleans"] = ">= 1",
         ["actor_async_vs_orleans"] = ">= 1",
-        ["nuget_first_result_packages_cached"] = "< 2,000",
+        ["nuget_first_result_packages_cached"] = "< 1,500",
         ["actor_sync_vs_raw_uds"] = ">= 0.5",
     };
 

@@ -1,8 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Terrarium.Node.Internal;
+using Terrarium.Node.Internal.NuGetEnvs;
 using Terrarium.Node.Internal.RuntimeEnvs;
+using Terrarium.Node.Internal;
 using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node;

@@ -8,7 +8,10 @@ namespace Terrarium.IntegrationTests;
 /// <summary>
 /// A local folder feed the NuGet tests restore from: DepLib 1.0.0, 2.0.0 and 2.1.0-beta1 (the
 /// driver references 3.0.0), DepLib.Consumer 1.0.0 depending on DepLib, and Native.Version with a
-/// native library for linux-x64. Built with Roslyn and NuGet's own PackageBuilder.
+/// native library for linux-x64. For NuGet's resolution rules also: Cousin.Low and Cousin.High
+/// (depending on DepLib 1.0.0 and 2.0.0), Rid.Specific (its linux-x64 build overrides lib/, and a
+/// Windows native library that must not be picked), Multi.Target (a dependency only for
+/// netstandard2.0) and Old.Framework (net472 only). Built with Roslyn and NuGet's own PackageBuilder.
 /// </summary>
 public static class LocalFeed
 {
@@ -42,6 +45,18 @@ public static class LocalFeed
                 "public static string Version() => System.Runtime.InteropServices.Marshal.PtrToStringAnsi(zlibVersion())!; } }");
             var zlib = new[] { "/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1" }.First(File.Exists);
             Pack(feed, "Native.Version", "1.0.0", [], [("lib/net8.0/Native.Version.dll", native), ("runtimes/linux-x64/native/libtzlib.so", zlib)]);
+
+            var net8 = NuGetFramework.Parse("net8.0");
+            var empty = Path.Combine(scratch, "empty");
+            File.WriteAllBytes(empty, []);
+            Pack(feed, "Cousin.Low", "1.0.0", [new PackageDependency("DepLib", VersionRange.Parse("1.0.0"))], [("lib/net8.0/_._", empty)]);
+            Pack(feed, "Cousin.High", "1.0.0", [new PackageDependency("DepLib", VersionRange.Parse("2.0.0"))], [("lib/net8.0/_._", empty)]);
+            var anyRid = LibraryBuilder.Build(Path.Combine(scratch, "rid-any"), "RidSpecific", "namespace RidSpecific { public static class Build { public static string Name => \"any\"; } }");
+            var linux = LibraryBuilder.Build(Path.Combine(scratch, "rid-linux"), "RidSpecific", "namespace RidSpecific { public static class Build { public static string Name => \"linux-x64\"; } }");
+            Pack(feed, "Rid.Specific", "1.0.0", [], [("lib/net8.0/RidSpecific.dll", anyRid), ("runtimes/linux-x64/lib/net8.0/RidSpecific.dll", linux), ("runtimes/win-x64/native/ridspecific.dll", empty)]);
+            Pack(feed, "Multi.Target", "1.0.0", [], [("lib/net8.0/MultiTarget.dll", anyRid), ("lib/netstandard2.0/MultiTarget.dll", anyRid)],
+                [new PackageDependencyGroup(net8, []), new PackageDependencyGroup(NuGetFramework.Parse("netstandard2.0"), [new PackageDependency("DepLib", VersionRange.Parse("1.0.0"))])]);
+            Pack(feed, "Old.Framework", "1.0.0", [], [("lib/net472/OldFramework.dll", anyRid)], [new PackageDependencyGroup(NuGetFramework.Parse("net472"), [])]);
         }
         finally
         {
@@ -49,7 +64,8 @@ public static class LocalFeed
         }
     }
 
-    private static void Pack(string feed, string id, string version, PackageDependency[] dependencies, (string Target, string Source)[] files)
+    private static void Pack(string feed, string id, string version, PackageDependency[] dependencies, (string Target, string Source)[] files,
+        PackageDependencyGroup[]? groups = null)
     {
         var builder = new PackageBuilder
         {
@@ -58,7 +74,7 @@ public static class LocalFeed
             Description = $"{id} for Terrarium's tests",
             Authors = { "terrarium-tests" },
         };
-        builder.DependencyGroups.Add(new PackageDependencyGroup(NuGetFramework.Parse("net8.0"), dependencies));
+        builder.DependencyGroups.AddRange(groups ?? [new PackageDependencyGroup(NuGetFramework.Parse("net8.0"), dependencies)]);
         foreach (var (target, source) in files)
         {
             builder.Files.Add(new PhysicalPackageFile { SourcePath = source, TargetPath = target });

@@ -156,6 +156,18 @@ public sealed class NuGetTests(NuGetFixture fixture) : IClassFixture<NuGetFixtur
     }
 
     [Fact]
+    public async Task NewSpec_WhosePackagesTheNodeHolds_RunsWithoutARestore()
+    {
+        await Cluster.Submit(() => NuGetTasks.ConsumerDescribe(), With("DepLib.Consumer@1.0.0")).DefaultTimeout();
+        var restores = await RestoresAsync();
+
+        var description = await Cluster.Submit(() => NuGetTasks.ConsumerDescribe(), With("DepLib.Consumer@[1.0.0]", "DepLib@[1.0.0]")).DefaultTimeout();
+
+        Assert.Equal("consumer uses DepLib 1.0.0.0", description);
+        Assert.Equal(restores, await RestoresAsync());
+    }
+
+    [Fact]
     public async Task FailedEnv_SubmittedAgainAtOnce_IsNotRebuilt()
     {
         var options = With("Missing.Again@1.0.0");

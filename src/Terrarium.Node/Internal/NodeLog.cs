@@ -86,6 +86,15 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2048, Level = LogLevel.Information, Message = "Creating conda environment {Prefix} with {Tool}")]
     public static partial void CreatingCondaEnv(ILogger logger, string prefix, string tool);
 
+    [LoggerMessage(EventId = 2049, Level = LogLevel.Information, Message = "Resolved NuGet packages {Packages} from the node's package folder, without a restore")]
+    public static partial void ResolvedFromPackageFolder(ILogger logger, string packages);
+
+    [LoggerMessage(EventId = 2051, Level = LogLevel.Debug, Message = "NuGet packages {Packages} need a restore: {Reason}")]
+    public static partial void PackageFolderNotEnough(ILogger logger, string packages, string reason);
+
+    [LoggerMessage(EventId = 2052, Level = LogLevel.Warning, Message = "Resolving NuGet packages {Packages} from the node's package folder failed; restoring instead")]
+    public static partial void PackageFolderResolutionFailed(ILogger logger, string packages, Exception exception);
+
     [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Call {Call} to the head failed: {Detail}")]
     public static partial void HeadCallFailed(ILogger logger, string call, string detail);
 }

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Terrarium.Node.Internal.NuGetEnvs;
 using Terrarium.Protocol;
 
 namespace Terrarium.Node.Internal;

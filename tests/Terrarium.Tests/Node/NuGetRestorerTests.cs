@@ -1,3 +1,4 @@
+using Terrarium.Node.Internal.NuGetEnvs;
 using Terrarium.Node.Internal;
 
 namespace Terrarium.Tests.Node;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Terrarium.Node.Internal.NuGetEnvs;
 
 namespace Terrarium.Node.Internal.RuntimeEnvs;
 
