@@ -12,6 +12,8 @@ public static class TerrariumSuite
         await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false });
         var envVars = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["BENCH"] = "1" } } };
         var actor = cluster.CreateActor(() => new BenchActor());
+        // Created now, so that their workers warm up with the rest (a new worker is slow for seconds).
+        var actors = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => cluster.CreateActor(() => new BenchActor())).ToList();
         await harness.ColdRateAsync("single_client_tasks_sync_cold", "the first 1000 sync tasks of a fresh cluster: JIT tier-up included", 1000, async () =>
         {
             for (var i = 0; i < 1000; i++)
@@ -19,7 +21,7 @@ public static class TerrariumSuite
                 await cluster.Submit(() => BenchTasks.Noop());
             }
         });
-        await WarmUpRuntimeAsync(cluster, envVars, actor, harness.RuntimeWarmUp);
+        await WarmUpRuntimeAsync(cluster, envVars, [actor, .. actors], harness.RuntimeWarmUp);
 
         await harness.RateAsync("single_client_tasks_sync", "submit one task and await it, in a loop", syncCalls, async () =>
         {
@@ -103,8 +105,6 @@ public static class TerrariumSuite
             await cluster.GetAsync(refs);
         });
 
-        var actors = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => cluster.CreateActor(() => new BenchActor())).ToList();
-        await cluster.GetAsync(actors.Select(a => a.Call(x => x.Noop())));
         await harness.RateAsync("n_n_actor_calls_async", $"1000 pipelined calls to each of {actors.Count} actors at once (the driver is the only client)", batch * actors.Count, async () =>
         {
             var refs = actors.SelectMany(a => Enumerable.Range(0, batch).Select(_ => a.Call(x => x.Noop()))).ToList();
@@ -171,19 +171,19 @@ public static class TerrariumSuite
 
     /// <summary>
     /// Runs every kind of call for <see cref="Harness.RuntimeWarmUp"/> before measuring, so that
-    /// the driver and every worker pool measured later (no env, <paramref name="envVars"/>,
-    /// <paramref name="actor"/>) are past their JIT warm-up alike.
+    /// the driver and every worker pool measured later (no env, <paramref name="envVars"/>, the
+    /// <paramref name="actors"/>) are past their JIT warm-up alike.
     /// </summary>
-    private static async Task WarmUpRuntimeAsync(Cluster cluster, TaskOptions envVars, ActorHandle<BenchActor> actor, TimeSpan length)
+    private static async Task WarmUpRuntimeAsync(Cluster cluster, TaskOptions envVars, IReadOnlyList<ActorHandle<BenchActor>> actors, TimeSpan length)
     {
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < length)
         {
             await cluster.Submit(() => BenchTasks.Noop());
-            await actor.Call(a => a.Noop());
+            await actors[0].Call(a => a.Noop());
             await cluster.GetAsync(Enumerable.Range(0, 100).Select(_ => cluster.Submit(() => BenchTasks.Noop())));
             await cluster.GetAsync(Enumerable.Range(0, 100).Select(_ => cluster.Submit(() => BenchTasks.Noop(), envVars)));
-            await cluster.GetAsync(Enumerable.Range(0, 100).Select(_ => actor.Call(a => a.Noop())));
+            await cluster.GetAsync(actors.SelectMany(actor => Enumerable.Range(0, 100).Select(_ => actor.Call(a => a.Noop()))));
         }
     }
 }
