@@ -32,8 +32,7 @@ public sealed class HeadServer : IAsyncDisposable
         try
         {
             var state = new HeadState(options);
-            var (nodes, jobs, actorNames) = await store.LoadAsync().ConfigureAwait(false);
-            state.Restore(nodes, jobs, actorNames);
+            state.Restore(await store.LoadAsync().ConfigureAwait(false));
             var server = await GrpcServer.StartAsync(
                 options.Endpoints, options.Token, loggerFactory,
                 services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton<PackageStore>(),

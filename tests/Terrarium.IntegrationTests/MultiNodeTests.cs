@@ -200,6 +200,40 @@ public sealed class MultiNodeTests
         Assert.Equal(1, await filler.DefaultTimeout());
     }
 
+    [Fact]
+    public async Task NodeKilled_AnUnnamedActorCreatedAgainElsewhere_IsReachedByHandlesPassedToTasks()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"shared": 1}""", """{"shared": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var gate = Path.Combine(nodes.Scratch, "gate");
+        // The driver's own node gets busy first, so the actor goes to the other node.
+        var filler = cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
+        var actor = cluster.CreateActor(() => new NodeCounter(), new ActorOptions { MaxRestarts = 1, NumCpus = 0, Resources = { ["shared"] = 1 } });
+        var first = await actor.Call(c => c.Where()).DefaultTimeout();
+        var survivor = nodes.Daemons.Single(d => d.NodeId != first).NodeId;
+
+        nodes.Daemons.Single(d => d.NodeId == first).Kill();
+        await TestWaits.UntilAsync(async () =>
+        {
+            try
+            {
+                return await actor.Call(c => c.Where()).DefaultTimeout() == survivor;
+            }
+            catch (ActorDiedException)
+            {
+                return false;
+            }
+        }, "the driver's calls reach the actor created again on the surviving node");
+        await File.WriteAllTextAsync(gate, "go");
+        Assert.Equal(1, await filler.DefaultTimeout());
+
+        // The handle still names the dead node; the task's own connection finds the actor through the head.
+        var viaTask = await cluster.Submit(() => MultiNodeTasks.CallFromHere(actor, 5)).DefaultTimeout();
+
+        Assert.Equal($"5 via {survivor}", viaTask);
+        Assert.Equal(first, actor.NodeId);
+    }
+
     /// <summary>Runs tests/Fixtures/SecondDriver: it joins the cluster, adds to the named counter, prints the total and node.</summary>
     private static async Task<string> RunSecondDriverAsync(CliCluster nodes, string name, int by)
     {

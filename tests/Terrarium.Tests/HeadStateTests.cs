@@ -52,6 +52,36 @@ public sealed class HeadStateTests
         Assert.False(_state.Heartbeat("never-registered", new Dictionary<string, double>()));
     }
 
+    [Fact]
+    public void MovedActor_IsFoundByItsId_UntilItsJobFinishes()
+    {
+        var job = _state.RegisterJob("driver", "");
+        var other = _state.RegisterJob("driver", "");
+        _state.RecordActorMoved(new RecordActorMovedRequest { ActorId = $"{job}/actor-1", NodeId = "b", ClassName = "Counter" });
+        _state.RecordActorMoved(new RecordActorMovedRequest { ActorId = $"{other}/actor-1", NodeId = "c", ClassName = "Counter" });
+
+        var found = _state.LookupMovedActor($"{job}/actor-1");
+        Assert.True(found.Found);
+        Assert.Equal("b", found.NodeId);
+        Assert.False(_state.LookupMovedActor($"{job}/actor-2").Found);
+
+        var (_, moved) = _state.FinishJob(job);
+
+        Assert.Equal([$"{job}/actor-1"], moved);
+        Assert.False(_state.LookupMovedActor($"{job}/actor-1").Found);
+        Assert.True(_state.LookupMovedActor($"{other}/actor-1").Found);
+    }
+
+    [Fact]
+    public void RestoredHead_KnowsWhereMovedActorsAre()
+    {
+        var moved = new LookupActorReply { Found = true, ActorId = "job-0001-abcdef/actor-1", NodeId = "b", ClassName = "Counter" };
+
+        _state.Restore(StoredHeadState.Empty with { MovedActors = [moved] });
+
+        Assert.Equal("b", _state.LookupMovedActor(moved.ActorId).NodeId);
+    }
+
     private static NodeInfo Node(string id)
     {
         var node = new NodeInfo { NodeId = id, Address = id + ":1" };

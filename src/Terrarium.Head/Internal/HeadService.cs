@@ -56,9 +56,10 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
 
     public override async Task<FinishJobReply> FinishJob(FinishJobRequest request, ServerCallContext context)
     {
-        var released = state.FinishJob(request.JobId);
+        var (names, movedActors) = state.FinishJob(request.JobId);
         await store.RemoveJobAsync(request.JobId).ConfigureAwait(false);
-        await store.RemoveActorNamesAsync(released).ConfigureAwait(false);
+        await store.RemoveActorNamesAsync(names).ConfigureAwait(false);
+        await store.RemoveMovedActorsAsync(movedActors).ConfigureAwait(false);
         return new FinishJobReply();
     }
 
@@ -89,8 +90,26 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         return new ReleaseActorNameReply();
     }
 
-    public override Task<LookupActorReply> LookupActor(LookupActorRequest request, ServerCallContext context) =>
-        Task.FromResult(state.LookupActor(request.Name));
+    public override Task<LookupActorReply> LookupActor(LookupActorRequest request, ServerCallContext context)
+    {
+        if (request.Name.Length == 0 && request.ActorId.Length == 0)
+        {
+            throw Invalid("LookupActor needs a name or an actor_id");
+        }
+
+        return Task.FromResult(request.Name.Length > 0 ? state.LookupActor(request.Name) : state.LookupMovedActor(request.ActorId));
+    }
+
+    public override async Task<RecordActorMovedReply> RecordActorMoved(RecordActorMovedRequest request, ServerCallContext context)
+    {
+        if (request.ActorId.Length == 0 || request.NodeId.Length == 0)
+        {
+            throw Invalid("RecordActorMoved needs an actor_id and a node_id");
+        }
+
+        await store.SaveMovedActorAsync(state.RecordActorMoved(request)).ConfigureAwait(false);
+        return new RecordActorMovedReply();
+    }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 }

@@ -9,6 +9,8 @@ internal sealed class HeadState(HeadOptions options)
     private readonly Dictionary<string, NodeRecord> _nodes = [];
     private readonly Dictionary<string, JobRecord> _jobs = [];
     private readonly Dictionary<string, LookupActorReply> _actorNames = [];
+    // Actors created again on another node, by actor id: handles of unnamed ones find them here.
+    private readonly Dictionary<string, LookupActorReply> _movedActors = [];
     private int _nextJob;
 
     /// <summary>
@@ -16,24 +18,29 @@ internal sealed class HeadState(HeadOptions options)
     /// again (a node's next heartbeat, within a second, is answered "unknown" and it registers
     /// anew): a node that died with the old head is never offered to drivers.
     /// </summary>
-    public void Restore(IEnumerable<NodeInfo> nodes, IEnumerable<(string Id, RegisterJobRequest Job)> jobs, IEnumerable<(string Name, LookupActorReply Actor)> actorNames)
+    public void Restore(StoredHeadState stored)
     {
         lock (_lock)
         {
-            foreach (var node in nodes)
+            foreach (var node in stored.Nodes)
             {
                 _nodes[node.NodeId] = new NodeRecord(node) { LastSeen = DateTimeOffset.MinValue };
             }
 
-            foreach (var (id, job) in jobs)
+            foreach (var (id, job) in stored.Jobs)
             {
                 _jobs[id] = new JobRecord(job.Driver, job.DefaultRuntimeEnv);
                 _nextJob = Math.Max(_nextJob, JobNumber(id));
             }
 
-            foreach (var (name, actor) in actorNames)
+            foreach (var (name, actor) in stored.ActorNames)
             {
                 _actorNames[name] = actor;
+            }
+
+            foreach (var actor in stored.MovedActors)
+            {
+                _movedActors[actor.ActorId] = actor;
             }
         }
     }
@@ -84,8 +91,8 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
-    /// <returns>The names of the job's actors, released with it.</returns>
-    public List<string> FinishJob(string jobId)
+    /// <returns>The names of the job's actors, released with it, and the ids of its actors that had moved.</returns>
+    public (List<string> Names, List<string> MovedActorIds) FinishJob(string jobId)
     {
         lock (_lock)
         {
@@ -96,7 +103,13 @@ internal sealed class HeadState(HeadOptions options)
                 _actorNames.Remove(name);
             }
 
-            return released;
+            var moved = _movedActors.Keys.Where(id => id.StartsWith(jobId, StringComparison.Ordinal)).ToList();
+            foreach (var id in moved)
+            {
+                _movedActors.Remove(id);
+            }
+
+            return (released, moved);
         }
     }
 
@@ -132,6 +145,26 @@ internal sealed class HeadState(HeadOptions options)
         lock (_lock)
         {
             return _actorNames.TryGetValue(name, out var reply) ? reply : new LookupActorReply { Found = false };
+        }
+    }
+
+    public LookupActorReply RecordActorMoved(RecordActorMovedRequest request)
+    {
+        lock (_lock)
+        {
+            return _movedActors[request.ActorId] = new LookupActorReply
+            {
+                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName,
+            };
+        }
+    }
+
+    /// <summary>Where an actor lives that moved to another node; not found for one that never moved.</summary>
+    public LookupActorReply LookupMovedActor(string actorId)
+    {
+        lock (_lock)
+        {
+            return _movedActors.TryGetValue(actorId, out var reply) ? reply : new LookupActorReply { Found = false };
         }
     }
 

@@ -5,7 +5,7 @@ namespace Terrarium.Head.Internal;
 /// <summary>Where the head's state outlives the head: Redis, or nowhere (<see cref="MemoryOnly"/>).</summary>
 internal interface IHeadStore : IAsyncDisposable
 {
-    Task<(List<NodeInfo> Nodes, List<(string Id, RegisterJobRequest Job)> Jobs, List<(string Name, LookupActorReply Actor)> ActorNames)> LoadAsync();
+    Task<StoredHeadState> LoadAsync();
 
     Task SaveNodeAsync(NodeInfo node);
 
@@ -16,13 +16,17 @@ internal interface IHeadStore : IAsyncDisposable
     Task SaveActorNameAsync(string name, LookupActorReply actor);
 
     Task RemoveActorNamesAsync(IReadOnlyCollection<string> names);
+
+    /// <summary>Where an actor lives since it moved; keyed by its id.</summary>
+    Task SaveMovedActorAsync(LookupActorReply actor);
+
+    Task RemoveMovedActorsAsync(IReadOnlyCollection<string> actorIds);
 }
 
 /// <summary>No store: a restarted head starts empty.</summary>
 internal sealed class MemoryOnly : IHeadStore
 {
-    public Task<(List<NodeInfo> Nodes, List<(string Id, RegisterJobRequest Job)> Jobs, List<(string Name, LookupActorReply Actor)> ActorNames)> LoadAsync() =>
-        Task.FromResult((new List<NodeInfo>(), new List<(string, RegisterJobRequest)>(), new List<(string, LookupActorReply)>()));
+    public Task<StoredHeadState> LoadAsync() => Task.FromResult(StoredHeadState.Empty);
 
     public Task SaveNodeAsync(NodeInfo node) => Task.CompletedTask;
 
@@ -33,6 +37,10 @@ internal sealed class MemoryOnly : IHeadStore
     public Task SaveActorNameAsync(string name, LookupActorReply actor) => Task.CompletedTask;
 
     public Task RemoveActorNamesAsync(IReadOnlyCollection<string> names) => Task.CompletedTask;
+
+    public Task SaveMovedActorAsync(LookupActorReply actor) => Task.CompletedTask;
+
+    public Task RemoveMovedActorsAsync(IReadOnlyCollection<string> actorIds) => Task.CompletedTask;
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -123,9 +123,9 @@ internal sealed class NodeRouter : IAsyncDisposable
     public void ForgetActor(string actorId) => _restartable.TryRemove(actorId, out _);
 
     /// <summary>
-    /// The session with the node an actor lives on: where it was created, or where it moved. A named
-    /// actor whose node this connection knows is dead is looked up by name: the driver that created
-    /// it may have created it again elsewhere.
+    /// The session with the node an actor lives on: where it was created, or where it moved. An
+    /// actor whose node this connection knows is dead is looked up in the head's directory (by name
+    /// if it has one): the driver that created it may have created it again elsewhere.
     /// </summary>
     public NodeSession SessionOfActor(string actorId, string nodeId, string? name)
     {
@@ -134,10 +134,10 @@ internal sealed class NodeRouter : IAsyncDisposable
             return Session(moved);
         }
 
-        if (name is not null && _nodes.Dead.Contains(nodeId))
+        if (_nodes.Dead.Contains(nodeId))
         {
             // Rare, and inside the synchronous Call: only for an actor whose node died.
-            var found = _head.LookupActor(new LookupActorRequest { Name = name });
+            var found = _head.LookupActor(name is not null ? new LookupActorRequest { Name = name } : new LookupActorRequest { ActorId = actorId });
             if (found.Found && found.ActorId == actorId && found.NodeId != nodeId)
             {
                 _moved[actorId] = found.NodeId;
@@ -298,7 +298,7 @@ internal sealed class NodeRouter : IAsyncDisposable
 
     /// <summary>
     /// Creates the dead node's actors that have restarts left again on other nodes (one restart
-    /// spent, constructor run again, same actor id), and points their names there.
+    /// spent, constructor run again, same actor id), and tells the head where they are now.
     /// </summary>
     private void RestartElsewhere(NodeSession dead)
     {
@@ -328,26 +328,33 @@ internal sealed class NodeRouter : IAsyncDisposable
             target.Send(new ClientRequest { CreateActor = create });
             _moved[create.ActorId] = nodeId;
             _restartable[create.ActorId] = actor with { Create = create, Session = target };
-            if (create.Name.Length > 0)
-            {
-                _ = RenameAsync(create, nodeId);
-            }
+            _ = AnnounceMoveAsync(create, nodeId);
         }
     }
 
-    /// <summary>Points a moved actor's name at its new node, for drivers that look it up.</summary>
-    private async Task RenameAsync(CreateActor create, string nodeId)
+    /// <summary>
+    /// Points the head's directory at a moved actor's new node: its name, for drivers that look it
+    /// up, and its id, for handles that other processes hold (passed to tasks, say).
+    /// </summary>
+    private async Task AnnounceMoveAsync(CreateActor create, string nodeId)
     {
         try
         {
-            await _head.RegisterActorNameAsync(new RegisterActorNameRequest
+            await _head.RecordActorMovedAsync(new RecordActorMovedRequest
             {
-                Name = create.Name, ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type,
+                ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type,
             }).ConfigureAwait(false);
+            if (create.Name.Length > 0)
+            {
+                await _head.RegisterActorNameAsync(new RegisterActorNameRequest
+                {
+                    Name = create.Name, ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type,
+                }).ConfigureAwait(false);
+            }
         }
         catch (Grpc.Core.RpcException)
         {
-            // The head is away: the name points at the dead node until the actor is created again.
+            // The head is away: the directory points at the dead node until the actor is created again.
         }
     }
 
