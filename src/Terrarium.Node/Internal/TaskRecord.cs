@@ -41,6 +41,33 @@ internal sealed class TaskRecord(SubmitTask spec, ClientSession owner, ResourceS
 
     public int ExceptionCount { get; set; }
 
+    /// <summary>
+    /// After its code threw: whether to run it again (it asked for retries on exceptions, has some
+    /// left, and nobody is cancelling it). A retry is counted.
+    /// </summary>
+    public bool RetryAfterException(TaskError error)
+    {
+        if (error.Kind != ErrorKind.Application || !Spec.RetryExceptions || ExceptionCount >= Spec.MaxRetries || Cancellation != TaskCancellation.None)
+        {
+            return false;
+        }
+
+        ExceptionCount++;
+        return true;
+    }
+
+    /// <summary>After its worker died under it, not to cancel it: whether to run it again. A retry is counted.</summary>
+    public bool RetryAfterCrash()
+    {
+        if (Cancellation != TaskCancellation.None || CrashCount >= Spec.MaxRetries)
+        {
+            return false;
+        }
+
+        CrashCount++;
+        return true;
+    }
+
     public string FunctionName => Describe(Spec.Function);
 
     public static string Describe(FunctionDescriptor function) =>
