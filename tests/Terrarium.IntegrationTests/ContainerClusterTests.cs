@@ -19,10 +19,7 @@ public sealed class ContainerClusterTests
         var scratch = Directory.CreateTempSubdirectory("terrarium-containers-").FullName;
         var nugetConfig = Path.Combine(scratch, "NuGet.Config");
         // The nodes restore only from the env's own (shipped) feed: no public feed in the test.
-        await File.WriteAllTextAsync(nugetConfig, """
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration><packageSources><clear /></packageSources><fallbackPackageFolders><clear /></fallbackPackageFolders></configuration>
-            """);
+        LocalFeed.WriteIsolatedNuGetConfig(nugetConfig);
         await PodmanImages.RunAsync("podman", "network", "create", name);
         try
         {

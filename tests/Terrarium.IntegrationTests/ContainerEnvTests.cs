@@ -30,10 +30,7 @@ public sealed class ContainerEnvFixture : IAsyncLifetime
                 MarkedImage = await PodmanImages.MarkedAsync();
                 LocalFeed.Build(Feed);
                 var config = Path.Combine(Root, "NuGet.Config");
-                await File.WriteAllTextAsync(config, """
-                    <?xml version="1.0" encoding="utf-8"?>
-                    <configuration><packageSources><clear /></packageSources><fallbackPackageFolders><clear /></fallbackPackageFolders></configuration>
-                    """);
+                LocalFeed.WriteIsolatedNuGetConfig(config);
                 _cluster = await Cluster.InitAsync(new ClusterOptions
                 {
                     NumCpus = 2,

@@ -20,6 +20,15 @@ public static class LocalFeed
         namespace DepLib { public static class Info { public static string Describe() => $"DepLib {typeof(Info).Assembly.GetName().Version}"; } }
         """;
 
+    /// <summary>
+    /// Writes a NuGet.Config that knows no source and no fallback folder: the suite restores only
+    /// from the envs' own feeds, never from the public one.
+    /// </summary>
+    public static void WriteIsolatedNuGetConfig(string path) => File.WriteAllText(path, """
+        <?xml version="1.0" encoding="utf-8"?>
+        <configuration><packageSources><clear /></packageSources><fallbackPackageFolders><clear /></fallbackPackageFolders></configuration>
+        """);
+
     public static void Build(string feed)
     {
         Directory.CreateDirectory(feed);

@@ -164,17 +164,7 @@ public sealed class MultiNodeTests
         nodes.Daemons.Single(d => d.NodeId == first).Kill();
 
         // Calls made while the node's death is not yet known fail; once it is, they reach the new actor.
-        await TestWaits.UntilAsync(async () =>
-        {
-            try
-            {
-                return await actor.Call(c => c.Where()).DefaultTimeout() == survivor;
-            }
-            catch (ActorDiedException)
-            {
-                return false;
-            }
-        }, "calls reach the actor created again on the surviving node");
+        await UntilCallsReachAsync(actor, survivor);
         Assert.Equal(1, await actor.Call(c => c.Add(1)).DefaultTimeout());
         // The other driver's old handle finds the actor by name once it knows the node died.
         await TestWaits.UntilAsync(async () =>
@@ -213,17 +203,7 @@ public sealed class MultiNodeTests
         var survivor = nodes.Daemons.Single(d => d.NodeId != first).NodeId;
 
         nodes.Daemons.Single(d => d.NodeId == first).Kill();
-        await TestWaits.UntilAsync(async () =>
-        {
-            try
-            {
-                return await actor.Call(c => c.Where()).DefaultTimeout() == survivor;
-            }
-            catch (ActorDiedException)
-            {
-                return false;
-            }
-        }, "the driver's calls reach the actor created again on the surviving node");
+        await UntilCallsReachAsync(actor, survivor);
         await File.WriteAllTextAsync(gate, "go");
         Assert.Equal(1, await filler.DefaultTimeout());
 
@@ -233,6 +213,20 @@ public sealed class MultiNodeTests
         Assert.Equal($"5 via {survivor}", viaTask);
         Assert.Equal(first, actor.NodeId);
     }
+
+    /// <summary>Calls the moved actor until a call answers from <paramref name="nodeId"/>; until the driver knows of the move, calls fail with <see cref="ActorDiedException"/>.</summary>
+    private static Task UntilCallsReachAsync(ActorHandle<NodeCounter> actor, string nodeId) =>
+        TestWaits.UntilAsync(async () =>
+        {
+            try
+            {
+                return await actor.Call(c => c.Where()).DefaultTimeout() == nodeId;
+            }
+            catch (ActorDiedException)
+            {
+                return false;
+            }
+        }, $"calls reach the actor created again on node {nodeId}");
 
     /// <summary>Runs tests/Fixtures/SecondDriver: it joins the cluster, adds to the named counter, prints the total and node.</summary>
     private static async Task<string> RunSecondDriverAsync(CliCluster nodes, string name, int by)

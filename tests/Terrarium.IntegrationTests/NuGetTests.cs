@@ -13,15 +13,8 @@ public sealed class NuGetFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         LocalFeed.Build(Feed);
-        // Only the env's own sources: the suite must not depend on the public feed.
         var config = Path.Combine(_root.FullName, "NuGet.Config");
-        File.WriteAllText(config, """
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources><clear /></packageSources>
-              <fallbackPackageFolders><clear /></fallbackPackageFolders>
-            </configuration>
-            """);
+        LocalFeed.WriteIsolatedNuGetConfig(config);
         _cluster = await Cluster.InitAsync(new ClusterOptions
         {
             NumCpus = 2,

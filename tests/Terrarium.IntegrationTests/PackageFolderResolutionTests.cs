@@ -13,13 +13,7 @@ public sealed class LocalFeedFixture : IDisposable
     public LocalFeedFixture()
     {
         LocalFeed.Build(Feed);
-        File.WriteAllText(Config, """
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources><clear /></packageSources>
-              <fallbackPackageFolders><clear /></fallbackPackageFolders>
-            </configuration>
-            """);
+        LocalFeed.WriteIsolatedNuGetConfig(Config);
     }
 
     public string Feed => Path.Combine(_root.FullName, "feed");
