@@ -154,6 +154,20 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
     }
 
     [SkippableFact]
+    public async Task RunOption_TheOciRuntimeRefuses_FailsWithItsMessage_NotBlamingTheImage()
+    {
+        var cluster = await fixture.StartAsync();
+        // Above the kernel's nr_open: runc's setrlimit fails, and podman exits with 126 as for an image it cannot execute.
+        string[] runOptions = ["--ulimit=nofile=2000000000:2000000000"];
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => cluster.Submit(() => ContainerEnvTasks.Where(), InImage(runOptions: runOptions)).DefaultTimeout());
+
+        Assert.Contains("could not run image", error.Message, StringComparison.Ordinal);
+        Assert.Contains("rlimit", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("glibc", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task NestedTask_InheritsTheContainer()
     {
         var cluster = await fixture.StartAsync();

@@ -120,11 +120,15 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
         }
 
         var log = $"{output}\n{errors}".Trim();
+        // podman exits with 126 too when the OCI runtime (runc, crun) fails to create the container:
+        // rlimits, cgroups, devices. That is podman's failure, not the image's.
+        var runtimeFailed = errors.Contains("OCI ", StringComparison.Ordinal) && !errors.Contains("executable file not found", StringComparison.Ordinal);
         // The kernel cannot execute the runtime when the image lacks the loader and C library it links to.
         var notExecutable = exitCode is 126 or 127 || (errors.Contains("exec ", StringComparison.Ordinal) && errors.Contains("no such file or directory", StringComparison.Ordinal));
         return exitCode switch
         {
             0 => output,
+            _ when runtimeFailed => throw new RuntimeEnvSetupFailure(Name, $"{runtime.Command} could not run image '{launcher.Image}': {Reason(errors)}", log),
             _ when notExecutable => throw new RuntimeEnvSetupFailure(Name,
                 $"image '{launcher.Image}' cannot run the Terrarium worker: the node's .NET runtime could not be executed in it " +
                 $"(it needs the GNU C library, glibc, and the C++ runtime, libstdc++): {Reason(errors)}", log),
