@@ -12,12 +12,6 @@ using Terrarium.Protocol;
 
 namespace Terrarium.Node.Internal.NuGetEnvs;
 
-/// <summary>The outcome of a restore: the packages NuGet chose and the files the worker loads.</summary>
-internal sealed record NuGetEnvironment(
-    IReadOnlyList<ResolvedPackage> Packages,
-    IReadOnlyDictionary<string, string> Assemblies,
-    IReadOnlyDictionary<string, string> NativeLibraries);
-
 /// <summary>
 /// Restores an env's <c>nuget</c> packages with the SDK's own restore of a generated project, so that
 /// NuGet's semantics hold: transitive dependencies, ranges, NuGet.Config sources and credentials,

@@ -11,9 +11,6 @@ using Terrarium.Protocol;
 
 namespace Terrarium.Node.Internal.NuGetEnvs;
 
-/// <summary>What resolving in process gave: the env's packages, or why a real restore must decide.</summary>
-internal sealed record FolderResolution(NuGetEnvironment? Environment, string? NeedsRestoreBecause);
-
 /// <summary>
 /// Resolves a <c>nuget</c> spec in process, from the node's package folder alone, when the SDK's
 /// restore would not ask a source either: every range in the graph is met by its inclusive lower bound
