@@ -30,9 +30,9 @@ internal sealed class PackageFolderProvider(string packagesFolder, NuGetFramewor
 
     public bool IsHttp => false;
 
-    public PackageSource Source { get; } = new(packagesFolder, "terrarium-node-packages");
+    public PackageSource Source => SourceRepository.PackageSource;
 
-    public SourceRepository SourceRepository => Repository.Factory.GetCoreV3(Source);
+    public SourceRepository SourceRepository { get; } = Repository.Factory.GetCoreV3(new PackageSource(packagesFolder, "terrarium-node-packages"));
 
     /// <summary>The folder a package was extracted to, once its extraction finished.</summary>
     public string? InstalledFolder(string id, NuGetVersion version) =>
