@@ -40,6 +40,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
                 .AddSingleton(new ResourceLedger(total))
                 .AddSingleton<ObjectStore>()
+                .AddSingleton<ObjectCopier>()
                 .AddSingleton<LogRelay>()
                 .AddSingleton<DetachedSessions>()
                 .AddSingleton<WorkerPool>()

@@ -18,6 +18,9 @@ public sealed class ActorHandle<T>
         NodeId = nodeId;
     }
 
+    /// <summary>Objects the constructor takes, kept from release while the actor's node may still copy them.</summary>
+    internal object? KeptAlive { get; init; }
+
     /// <summary>The actor's id in the cluster.</summary>
     public string ActorId { get; }
 

@@ -45,7 +45,8 @@ public sealed partial class Cluster
 
         session.Send(new ClientRequest { CreateActor = create });
         _nodes.FollowActor(create, session, env, analyzed);
-        return new ActorHandle<T>(this, actorId, options.Name, nodeId);
+        // The constructor's refs to other nodes' objects live as long as this handle (see KeepDependenciesUntil).
+        return new ActorHandle<T>(this, actorId, options.Name, nodeId) { KeptAlive = RemoteDependencies(analyzed, session) };
     }
 
     /// <summary>Finds a named actor.</summary>

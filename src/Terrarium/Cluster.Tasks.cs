@@ -172,6 +172,7 @@ public sealed partial class Cluster
         submit.Args.AddRange(analyzed.ProtoArgs);
 
         session.Send(new ClientRequest { SubmitTask = submit });
+        KeepDependenciesUntil(handle.Ready, analyzed, session);
         _nodes.Follow(handle, submit, env, analyzed);
         return new ObjectRef<T>(handle);
     }
@@ -189,6 +190,34 @@ public sealed partial class Cluster
                 session.ShareWithNode(dependency.Handle);
             }
         }
+    }
+
+    /// <summary>
+    /// Keeps the refs a request takes from other nodes' objects alive until <paramref name="done"/>:
+    /// its node copies a large one from the node that made it, which must not be told to release it
+    /// before (the release would travel on another connection, and could arrive first).
+    /// </summary>
+    private static void KeepDependenciesUntil(Task done, AnalyzedCall analyzed, NodeSession session)
+    {
+        if (RemoteDependencies(analyzed, session) is { } remote)
+        {
+            _ = done.ContinueWith(_ => GC.KeepAlive(remote), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>The handles of the objects a request takes that another node holds, or null for none.</summary>
+    private static List<ObjectHandle>? RemoteDependencies(AnalyzedCall analyzed, NodeSession session)
+    {
+        List<ObjectHandle>? remote = null;
+        foreach (var arg in analyzed.Args)
+        {
+            if (arg.Dependency is { } dependency && dependency.Handle.Session != session)
+            {
+                (remote ??= []).Add(dependency.Handle);
+            }
+        }
+
+        return remote;
     }
 
     /// <summary>

@@ -59,7 +59,8 @@ public sealed class ObjectRef<T> : ObjectRef
 
     private async Task<T> LoadAsync()
     {
-        var ready = await Handle.WaitAsync().ConfigureAwait(false);
+        await Handle.WaitAsync().ConfigureAwait(false);
+        var ready = await Handle.ValueAsync().ConfigureAwait(false);
         if (ready.Error is { } error)
         {
             throw Errors.ToException(error);

@@ -46,6 +46,16 @@ public sealed class ActorTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Call_TakingALargeResultOfATask_GetsItsValue()
+    {
+        var made = Cluster.Submit(() => MultiNodeTasks.MakeBytes(2));
+        var counter = Cluster.CreateActor(() => new Counter(0));
+
+        Assert.Equal(MultiNodeTasks.Checksum(MultiNodeTasks.MakeBytes(2)), await counter.Call(c => c.ChecksumOf(made)).DefaultTimeout());
+        await counter.KillAsync().DefaultTimeout();
+    }
+
+    [Fact]
     public async Task CreateActor_LivesInItsOwnProcess_ApartFromTaskWorkers()
     {
         var a = Cluster.CreateActor(() => new Counter(0));

@@ -38,6 +38,26 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task NodeKilled_ALargeResultThatStayedThere_IsLost_NamingItsTask()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var made = cluster.Submit(() => MultiNodeTasks.MakeBytes(4), new TaskOptions { Resources = { ["blue"] = 1 } });
+        await cluster.WaitAsync([made], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
+        Assert.True(made.IsReady, "the large result is ready");
+
+        // The result stayed on blue: the driver has only heard that it is ready.
+        nodes.Daemons[1].Kill();
+
+        var lost = await Assert.ThrowsAsync<ObjectLostException>(() => made.DefaultTimeout());
+        Assert.Contains("MakeBytes", lost.Message, StringComparison.Ordinal);
+        Assert.Contains("it stayed on node", lost.Message, StringComparison.Ordinal);
+        var notCopied = await Assert.ThrowsAsync<ObjectLostException>(() =>
+            cluster.Submit(() => MultiNodeTasks.Describe(made), new TaskOptions { Resources = { ["red"] = 1 } }).DefaultTimeout());
+        Assert.Contains($"could not be copied from node {nodes.Daemons[1].NodeId}", notCopied.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TasksSpread_OnceTheLocalNodeIsBusy()
     {
         await using var nodes = await CliCluster.StartAsync("{}", "{}");

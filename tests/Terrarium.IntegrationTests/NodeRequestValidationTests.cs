@@ -61,6 +61,84 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         Assert.Contains("runtime_env field 'excludes' is not supported by node", ready.Error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task LargeResult_StaysOnTheNode_AndIsFetchedInPieces()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var session = node.Session();
+        await session.RequestStream.WriteAsync(OpenAnd(new ClientRequest { SubmitTask = MakeBytes("t-big", 3) }));
+
+        var ready = await NextObjectReadyAsync(session.ResponseStream).DefaultTimeout();
+        Assert.Equal(ObjectReady.ResultOneofCase.HeldLength, ready.ResultCase);
+
+        using var fetch = node.FetchObject(new FetchObjectRequest { ObjectId = "t-big" });
+        var pieces = 0;
+        var received = 0L;
+        while (await fetch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout())
+        {
+            pieces++;
+            received += fetch.ResponseStream.Current.Data.Length;
+        }
+
+        Assert.Equal(ready.HeldLength, received);
+        Assert.True(received > 3 << 20, $"the value ({received} bytes) holds 3 MiB and its envelope");
+        Assert.True(pieces > 1, "the value comes in pieces");
+    }
+
+    [Fact]
+    public async Task FetchObject_OfAnObjectTheNodeDoesNotHold_IsNotFound_NamingIt()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var fetch = node.FetchObject(new FetchObjectRequest { ObjectId = "never-made" });
+
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => fetch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
+        Assert.Contains("does not hold object 'never-made'", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CopyObject_FromANodeTheHeadDoesNotKnow_FailsTheTasksThatTakeIt_NamingTheNode()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var session = node.Session();
+        var describe = new SubmitTask
+        {
+            TaskId = "t-describe",
+            Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(MultiNodeTasks).FullName, Method = nameof(MultiNodeTasks.Describe), ParameterTypes = { "System.Byte[]" } },
+            Args = { new Arg { ObjectId = "copied" } },
+            Resources = new ResourceRequest { NumCpus = 1 },
+        };
+
+        await session.RequestStream.WriteAsync(OpenAnd(
+            new ClientRequest { Copy = new CopyObject { ObjectId = "copied", FromNodeId = "no-such-node" } },
+            new ClientRequest { SubmitTask = describe }));
+
+        var ready = await NextObjectReadyAsync(session.ResponseStream).DefaultTimeout();
+        Assert.Equal("t-describe", ready.ObjectId);
+        Assert.Equal(ErrorKind.ObjectLost, ready.Error.Kind);
+        Assert.Contains("object copied could not be copied from node no-such-node", ready.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("the head knows no live node 'no-such-node'", ready.Error.Message, StringComparison.Ordinal);
+    }
+
+    private static ClientBatch OpenAnd(params ClientRequest[] requests)
+    {
+        var batch = new ClientBatch { Requests = { new ClientRequest { Open = new OpenSession { JobId = "job-raw", JobCodeDir = AppContext.BaseDirectory } } } };
+        batch.Requests.AddRange(requests);
+        return batch;
+    }
+
+    private static SubmitTask MakeBytes(string taskId, int mebibytes) => new()
+    {
+        TaskId = taskId,
+        Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(MultiNodeTasks).FullName, Method = nameof(MultiNodeTasks.MakeBytes), ParameterTypes = { "System.Int32" } },
+        Args = { new Arg { Value = ByteString.CopyFrom(MessagePack.MessagePackSerializer.Serialize(mebibytes)) } },
+        Resources = new ResourceRequest { NumCpus = 1 },
+    };
+
     private static string HashOf(string json) =>
         Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(json))).ToLowerInvariant();
 

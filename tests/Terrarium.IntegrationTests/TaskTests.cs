@@ -26,6 +26,18 @@ public sealed class TaskTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Submit_ResultLargerThanTheInlineLimit_ComesWhole_AndFeedsAnotherTask()
+    {
+        var made = Cluster.Submit(() => MultiNodeTasks.MakeBytes(3));
+        var described = await Cluster.Submit(() => MultiNodeTasks.Describe(made)).DefaultTimeout();
+        var bytes = await made.DefaultTimeout();
+
+        Assert.Equal(3 << 20, bytes.Length);
+        Assert.Equal(MultiNodeTasks.Checksum(MultiNodeTasks.MakeBytes(3)), MultiNodeTasks.Checksum(bytes));
+        Assert.StartsWith($"{3 << 20}:{MultiNodeTasks.Checksum(bytes)} on ", described, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Submit_RecordArgumentAndResult_RoundTrip()
     {
         var moved = await Cluster.Submit(() => TestTasks.Move(new Point(1, 2), 10)).DefaultTimeout();

@@ -139,6 +139,8 @@ public sealed class Counter(int start)
 
     public int Pid() => Environment.ProcessId;
 
+    public long ChecksumOf(byte[] data) => MultiNodeTasks.Checksum(data);
+
     public int Crash()
     {
         Environment.Exit(9);

@@ -116,6 +116,11 @@ internal sealed class ClientSession(string id, OpenSession open)
         {
             ready.Error = error;
         }
+        else if (result.Value!.Length > MessageLimits.InlineResultBytes)
+        {
+            // Stays here until the owner needs it, then travels in pieces (FetchObject).
+            ready.HeldLength = result.Value.Length;
+        }
         else
         {
             ready.Value = result.Value;

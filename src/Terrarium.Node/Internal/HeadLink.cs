@@ -6,7 +6,7 @@ using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node.Internal;
 
-/// <summary>The node's connection to the head: registration, heartbeats, actor-name releases.</summary>
+/// <summary>The node's connection to the head: registration, heartbeats, actor-name releases, other nodes' addresses.</summary>
 internal sealed class HeadLink(NodeOptions options, ResourceLedger ledger, ILogger<HeadLink> logger) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -53,6 +53,17 @@ internal sealed class HeadLink(NodeOptions options, ResourceLedger ledger, ILogg
         {
             throw new PackageFetchException($"pkg://{hash}: cannot download from the head: {e.Status.Detail}", e);
         }
+    }
+
+    /// <summary>Where a live node of the cluster listens, as it registered with the head.</summary>
+    /// <exception cref="KeyNotFoundException">The head knows no live node of that id.</exception>
+    /// <exception cref="RpcException">The head cannot be reached.</exception>
+    public async Task<Endpoint> NodeAddressAsync(string nodeId, CancellationToken ct)
+    {
+        var nodes = await _client!.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
+        return nodes.Nodes.FirstOrDefault(n => n.Alive && n.Node.NodeId == nodeId) is { } node
+            ? Endpoint.Parse(node.Node.Address)
+            : throw new KeyNotFoundException($"the head knows no live node '{nodeId}'");
     }
 
     public void ReleaseActorName(string name, string actorId)

@@ -2,12 +2,13 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Internal.NuGetEnvs;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node.Internal;
 
-/// <summary>The node's gRPC face: client sessions, worker attachment and status.</summary>
+/// <summary>The node's gRPC face: client sessions, worker attachment, objects' values and status.</summary>
 internal sealed class NodeService(
-    NodeOptions options, ObjectStore objects, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
+    NodeOptions options, ObjectStore objects, ObjectCopier copier, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
     RuntimeEnvAgent agent, NuGetRestorer restorer, PackageCache packages, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
     ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
@@ -169,6 +170,19 @@ internal sealed class NodeService(
     public override Task AttachWorker(IAsyncStreamReader<WorkerBatch> requestStream, IServerStreamWriter<WorkerCommandBatch> responseStream, ServerCallContext context) =>
         pool.AttachAsync(requestStream, responseStream, context);
 
+    public override async Task FetchObject(FetchObjectRequest request, IServerStreamWriter<ObjectChunk> responseStream, ServerCallContext context)
+    {
+        var held = objects.Find(request.ObjectId)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"node {options.NodeId} does not hold object '{request.ObjectId}' (released or never created)"));
+        var result = await held.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        if (result.Error is { } error)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"object '{request.ObjectId}' has no value: {error.Message}"));
+        }
+
+        await ObjectChunks.WriteAsync(result.Value!, responseStream, context.CancellationToken).ConfigureAwait(false);
+    }
+
     public override Task<NodeStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
         var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, NugetRestores = restorer.RestoresRun };
@@ -247,6 +261,9 @@ internal sealed class NodeService(
                 case ClientRequest.KindOneofCase.Put:
                     Put(session, request.Put);
                     break;
+                case ClientRequest.KindOneofCase.Copy:
+                    Copy(session, request.Copy);
+                    break;
                 case ClientRequest.KindOneofCase.Cancel:
                     tasks.Cancel(request.Cancel.TaskId, request.Cancel.Force, session.JobId);
                     break;
@@ -309,6 +326,17 @@ internal sealed class NodeService(
         {
             NodeLog.InvalidRequest(logger, session.Id, $"PutObject needs an object_id not in use, or promised by this session (got '{put.ObjectId}')");
         }
+    }
+
+    private void Copy(ClientSession session, CopyObject copy)
+    {
+        if (string.IsNullOrEmpty(copy.ObjectId) || string.IsNullOrEmpty(copy.FromNodeId) || !objects.TryPromiseCopy(copy.ObjectId, session))
+        {
+            NodeLog.InvalidRequest(logger, session.Id, $"CopyObject needs from_node_id and an object_id not in use, or promised by this session (got '{copy.ObjectId}' from '{copy.FromNodeId}')");
+            return;
+        }
+
+        copier.Start(copy);
     }
 
     private void EndJob(string jobId)

@@ -38,6 +38,25 @@ internal sealed class ObjectStore
     public bool TryPromise(string id, ClientSession owner) => _objects.TryAdd(id, new Entry(owner) { Promised = true });
 
     /// <summary>
+    /// Creates a pending object its owner will have this node copy from another node, or keeps the
+    /// owner's promise of it if there is one.
+    /// </summary>
+    /// <returns>False when the id is in use by anything but the owner's unfulfilled promise.</returns>
+    public bool TryPromiseCopy(string id, ClientSession owner) =>
+        _objects.TryGetValue(id, out var existing)
+            ? existing.Promised && existing.Owner == owner && !existing.Result.Task.IsCompleted
+            : TryPromise(id, owner);
+
+    /// <summary>Fulfils a promise; nothing happens when the object was released meanwhile.</summary>
+    public void Fulfil(string id, ObjectResult result)
+    {
+        if (_objects.TryGetValue(id, out var entry) && entry.Promised)
+        {
+            entry.Result.TrySetResult(result);
+        }
+    }
+
+    /// <summary>
     /// Stores a result its owner already has (a put), fulfilling the owner's promise of it if there
     /// is one: no notification goes back.
     /// </summary>

@@ -13,6 +13,13 @@ public static class MessageLimits
     /// <summary>The largest message a process sends or accepts: one value plus room for its envelope.</summary>
     public const int MaxMessageBytes = MaxValueBytes + (64 << 20);
 
+    /// <summary>
+    /// A task's result larger than this stays on the node that made it (the owner is told its
+    /// length and fetches it when it needs the value); smaller ones travel with the news that they
+    /// are ready.
+    /// </summary>
+    public const int InlineResultBytes = 1 << 20;
+
     /// <summary>A batch of small items is sent once it reaches this size; a larger item travels alone.</summary>
     public const int BatchBytes = 4 << 20;
 }

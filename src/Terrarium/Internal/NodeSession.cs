@@ -146,8 +146,8 @@ internal sealed class NodeSession : IAsyncDisposable
     /// <summary>
     /// Makes sure the node will hold an object this process holds, before a request that depends
     /// on it is sent: a put if the value is here, else a promise now and the put when it comes. An
-    /// object of another node (a task's result there) comes the same way: through this process,
-    /// which receives every result of its own work.
+    /// object of another node (a task's result there) comes the same way, except a large one, which
+    /// this node copies from that node.
     /// </summary>
     public void ShareWithNode(ObjectHandle handle)
     {
@@ -158,14 +158,32 @@ internal sealed class NodeSession : IAsyncDisposable
 
         if (handle.Ready.IsCompleted)
         {
-            Send(new ClientRequest { Put = ToPut(handle.Ready.Result) });
+            Send(Share(handle));
             return;
         }
 
         Send(new ClientRequest { Promise = new PromiseObject { ObjectId = handle.Id } });
         _ = handle.Ready.ContinueWith(
-            ready => TrySend(new ClientRequest { Put = ToPut(ready.Result) }),
+            _ => TrySend(Share(handle)),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Fetches the value of a large result that stayed on this session's node, in pieces; a node
+    /// that cannot send it makes the object lost, with why.
+    /// </summary>
+    public async Task<ObjectReady> FetchAsync(ObjectHandle handle)
+    {
+        try
+        {
+            using var call = _client.FetchObject(new FetchObjectRequest { ObjectId = handle.Id });
+            return new ObjectReady { ObjectId = handle.Id, Value = await ObjectChunks.ReadAsync(call.ResponseStream, CancellationToken.None).ConfigureAwait(false) };
+        }
+        catch (Exception e) when (e is RpcException or InvalidDataException or ObjectDisposedException)
+        {
+            var reason = _abandoned ?? (e is RpcException rpc ? rpc.Status.Detail : e.Message);
+            return LostBecause(handle, $"it stayed on node {NodeAddress}, which could not send it ({reason})");
+        }
     }
 
     /// <summary>Sends a runtime env's definition the first time this session uses it.</summary>
@@ -476,19 +494,32 @@ internal sealed class NodeSession : IAsyncDisposable
         return false;
     }
 
-    private static PutObject ToPut(ObjectReady ready) => ready.ResultCase == ObjectReady.ResultOneofCase.Error
-        ? new PutObject { ObjectId = ready.ObjectId, Error = ready.Error }
-        : new PutObject { ObjectId = ready.ObjectId, Value = ready.Value };
+    /// <summary>
+    /// How this node gets an object that is ready: its value or error, or, for a large result that
+    /// stayed on the node that made it, a copy from there (never through this process).
+    /// </summary>
+    private static ClientRequest Share(ObjectHandle handle)
+    {
+        var ready = handle.Ready.Result;
+        return ready.ResultCase switch
+        {
+            ObjectReady.ResultOneofCase.Error => new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Error = ready.Error } },
+            ObjectReady.ResultOneofCase.HeldLength => new ClientRequest { Copy = new CopyObject { ObjectId = ready.ObjectId, FromNodeId = handle.Session.NodeId } },
+            _ => new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Value = ready.Value } },
+        };
+    }
 
-    private ObjectReady Lost(ObjectHandle handle, string reason) => new()
+    private ObjectReady Lost(ObjectHandle handle, string reason) =>
+        LostBecause(handle, $"the connection to node {NodeAddress} ended ({reason})");
+
+    private static ObjectReady LostBecause(ObjectHandle handle, string why) => new()
     {
         ObjectId = handle.Id,
         Error = new TaskError
         {
             Kind = ErrorKind.ObjectLost,
             Function = handle.MadeBy ?? "",
-            Message = $"{(handle.MadeBy is { } task ? $"the result of {task} (object {handle.Id})" : $"object {handle.Id}")} is lost: " +
-                $"the connection to node {NodeAddress} ended ({reason})",
+            Message = $"{(handle.MadeBy is { } task ? $"the result of {task} (object {handle.Id})" : $"object {handle.Id}")} is lost: {why}",
         },
     };
 

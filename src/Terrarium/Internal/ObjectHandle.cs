@@ -28,6 +28,9 @@ internal sealed class ObjectHandle
     // Other nodes this process put the object on, for work placed there; released with it.
     private List<NodeSession>? _copies;
 
+    // The value of a large result that stayed on its node, once asked for.
+    private Task<ObjectReady>? _fetched;
+
     ~ObjectHandle()
     {
         _session.ReleaseFromFinalizer(Id);
@@ -86,6 +89,33 @@ internal sealed class ObjectHandle
         GC.ReRegisterForFinalize(this);
         return true;
     }
+
+    /// <summary>
+    /// The object with its value in this process: a large result that stayed on its node is fetched
+    /// from there the first time. Its node being gone makes it an <see cref="ErrorKind.ObjectLost"/>.
+    /// </summary>
+    public async Task<ObjectReady> ValueAsync()
+    {
+        var ready = await _ready.Task.ConfigureAwait(false);
+        if (ready.ResultCase != ObjectReady.ResultOneofCase.HeldLength)
+        {
+            return ready;
+        }
+
+        lock (_ready)
+        {
+            _fetched ??= _session.FetchAsync(this);
+        }
+
+        return await _fetched.ConfigureAwait(false);
+    }
+
+    /// <summary>Whether the value (or error) is in this process: ready, and fetched if it stayed on its node.</summary>
+    public bool HasValue => _ready.Task.IsCompletedSuccessfully &&
+        (_ready.Task.Result.ResultCase != ObjectReady.ResultOneofCase.HeldLength || _fetched is { IsCompletedSuccessfully: true });
+
+    /// <summary>The value once <see cref="HasValue"/> says it is here.</summary>
+    public ObjectReady Value => _ready.Task.Result.ResultCase == ObjectReady.ResultOneofCase.HeldLength ? _fetched!.Result : _ready.Task.Result;
 
     /// <summary>Waits for the object; inside a worker, the wait lends the worker's CPU back to its node.</summary>
     public Task<ObjectReady> WaitAsync() =>

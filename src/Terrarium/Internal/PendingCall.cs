@@ -18,9 +18,10 @@ internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method
     {
         foreach (var arg in args)
         {
-            if (arg.Dependency is { IsReady: false } dependency)
+            if (arg.Dependency is { Handle.HasValue: false } dependency)
             {
-                return dependency.Handle.Ready;
+                // The call carries values: a large result that stayed on its node comes here first.
+                return dependency.Handle.ValueAsync();
             }
         }
 
@@ -39,7 +40,7 @@ internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method
                 continue;
             }
 
-            var ready = dependency.Handle.Ready.Result;
+            var ready = dependency.Handle.Value;
             if (ready.Error is { } error)
             {
                 return (call, error);
