@@ -100,6 +100,19 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FetchArgument_OfATaskNoWorkerHas_IsNotFound_NamingIt()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var fetch = node.FetchArgument(new FetchArgumentRequest { WorkId = "not-assigned", Index = 0 });
+
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => fetch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
+        Assert.Contains("has task 'not-assigned' with an argument 0", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CopyObject_FromANodeTheHeadDoesNotKnow_FailsTheTasksThatTakeIt_NamingTheNode()
     {
         var (channel, node) = _cluster.RawNodeClient();

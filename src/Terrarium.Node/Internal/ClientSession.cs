@@ -116,7 +116,7 @@ internal sealed class ClientSession(string id, OpenSession open)
         {
             ready.Error = error;
         }
-        else if (result.Value!.Length > MessageLimits.InlineResultBytes)
+        else if (result.Value!.Length > MessageLimits.InlineValueBytes)
         {
             // Stays here until the owner needs it, then travels in pieces (FetchObject).
             ready.HeldLength = result.Value.Length;

@@ -183,6 +183,13 @@ internal sealed class NodeService(
         await ObjectChunks.WriteAsync(result.Value!, responseStream, context.CancellationToken).ConfigureAwait(false);
     }
 
+    public override async Task FetchArgument(FetchArgumentRequest request, IServerStreamWriter<ObjectChunk> responseStream, ServerCallContext context)
+    {
+        var value = tasks.AssignedArgument(request.WorkId, request.Index)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"no worker of node {options.NodeId} has task '{request.WorkId}' with an argument {request.Index}"));
+        await ObjectChunks.WriteAsync(value, responseStream, context.CancellationToken).ConfigureAwait(false);
+    }
+
     public override Task<NodeStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
         var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, NugetRestores = restorer.RestoresRun };

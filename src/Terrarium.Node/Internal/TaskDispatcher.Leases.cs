@@ -1,4 +1,6 @@
+using Google.Protobuf;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node.Internal;
 
@@ -65,8 +67,30 @@ internal sealed partial class TaskDispatcher
     private static void Send(WorkerProcess worker, TaskRecord task)
     {
         var execute = new Execute { WorkId = task.Spec.TaskId, Function = task.Spec.Function };
-        execute.Args.AddRange(task.Args);
+        for (var i = 0; i < task.Args.Count; i++)
+        {
+            if (task.Args[i].Length > MessageLimits.InlineValueBytes)
+            {
+                // The worker fetches it in pieces (FetchArgument) while the task is assigned to it.
+                execute.Args.Add(ByteString.Empty);
+                execute.FetchArgs.Add(i);
+            }
+            else
+            {
+                execute.Args.Add(task.Args[i]);
+            }
+        }
+
         worker.Send(new WorkerCommand { Execute = execute });
+    }
+
+    /// <summary>Argument <paramref name="index"/> of a task assigned to a worker, or null when no worker has that task.</summary>
+    public ByteString? AssignedArgument(string taskId, int index)
+    {
+        lock (_gate)
+        {
+            return FindAssigned(taskId) is var (_, task) && index >= 0 && index < task.Args.Count ? task.Args[index] : null;
+        }
     }
 
     private static TaskRecord? Take(WorkerProcess worker, string taskId)

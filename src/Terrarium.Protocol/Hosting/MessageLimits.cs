@@ -14,11 +14,12 @@ public static class MessageLimits
     public const int MaxMessageBytes = MaxValueBytes + (64 << 20);
 
     /// <summary>
-    /// A task's result larger than this stays on the node that made it (the owner is told its
-    /// length and fetches it when it needs the value); smaller ones travel with the news that they
-    /// are ready.
+    /// A value larger than this does not travel inside the messages that steer work; it follows in
+    /// pieces (<see cref="ObjectChunks"/>) when it is needed. A task's result stays on the node that
+    /// made it (its owner hears its length and fetches it), and a task's argument is fetched by the
+    /// worker that runs it.
     /// </summary>
-    public const int InlineResultBytes = 1 << 20;
+    public const int InlineValueBytes = 1 << 20;
 
     /// <summary>A batch of small items is sent once it reaches this size; a larger item travels alone.</summary>
     public const int BatchBytes = 4 << 20;

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
@@ -9,12 +10,14 @@ internal sealed class WorkExecutor
 {
     private readonly BatchingWriter<WorkerEvent, WorkerBatch> _events;
     private readonly FunctionInvoker _invoker;
+    private readonly Protocol.Node.NodeClient _node;
     private readonly string _token;
     private object? _actor;
 
-    public WorkExecutor(WorkerSetup setup, Endpoint node, string workerId, string token, BatchingWriter<WorkerEvent, WorkerBatch> events)
+    public WorkExecutor(WorkerSetup setup, Endpoint node, Protocol.Node.NodeClient nodeClient, string workerId, string token, BatchingWriter<WorkerEvent, WorkerBatch> events)
     {
         _events = events;
+        _node = nodeClient;
         _token = token;
         ProcessEnvironment.Apply(setup.EnvVars, setup.WorkingDirectory);
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
@@ -42,7 +45,9 @@ internal sealed class WorkExecutor
         {
             if (command.Execute is { } execute)
             {
-                var done = await RunAsync(execute.WorkId, execute.Function, execute.Args, null).ConfigureAwait(false);
+                var done = execute.FetchArgs.Count == 0
+                    ? await RunAsync(execute.WorkId, execute.Function, execute.Args, null).ConfigureAwait(false)
+                    : await FetchArgsThenRunAsync(execute).ConfigureAwait(false);
                 _events.TryWrite(new WorkerEvent { Done = done });
             }
             else if (command.StartActor is { } start)
@@ -51,6 +56,41 @@ internal sealed class WorkExecutor
             }
         }
     }
+
+    /// <summary>Fetches the arguments too large to come with the task from the node, then runs it.</summary>
+    private async Task<WorkDone> FetchArgsThenRunAsync(Execute execute)
+    {
+        var args = execute.Args.ToArray();
+        foreach (var index in execute.FetchArgs)
+        {
+            try
+            {
+                using var call = _node.FetchArgument(new FetchArgumentRequest { WorkId = execute.WorkId, Index = index });
+                var value = await ObjectChunks.ReadAsync(call.ResponseStream, CancellationToken.None).ConfigureAwait(false);
+                if (index >= 0 && index < args.Length)
+                {
+                    args[index] = value;
+                }
+            }
+            catch (Exception e) when (e is RpcException or InvalidDataException)
+            {
+                return ArgumentLost(execute, index, e is RpcException rpc ? rpc.Status.Detail : e.Message);
+            }
+        }
+
+        return await RunAsync(execute.WorkId, execute.Function, args, null).ConfigureAwait(false);
+    }
+
+    private static WorkDone ArgumentLost(Execute execute, int index, string reason) => new()
+    {
+        WorkId = execute.WorkId,
+        Error = new TaskError
+        {
+            Kind = ErrorKind.ObjectLost,
+            Function = execute.Function.Method,
+            Message = $"argument {index} of {execute.Function.Method} could not be fetched from the node: {reason}",
+        },
+    };
 
     private async Task<WorkDone> RunAsync(string workId, FunctionDescriptor function, IReadOnlyList<ByteString> args, object? target)
     {

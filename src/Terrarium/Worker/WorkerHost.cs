@@ -30,7 +30,8 @@ internal static class WorkerHost
         var (channel, invoker) = ClusterChannel.Open(node, token);
         using (channel)
         {
-            using var call = new Protocol.Node.NodeClient(invoker).AttachWorker();
+            var nodeClient = new Protocol.Node.NodeClient(invoker);
+            using var call = nodeClient.AttachWorker();
             var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
             var callEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             WorkExecutor? executor = null;
@@ -48,7 +49,7 @@ internal static class WorkerHost
                     {
                         if (command.KindCase == WorkerCommand.KindOneofCase.Setup)
                         {
-                            executor = new WorkExecutor(command.Setup, node, workerId, token, events);
+                            executor = new WorkExecutor(command.Setup, node, nodeClient, workerId, token, events);
                             running = Task.Run(() => executor.RunAsync(work));
                         }
                         else if (command.KindCase == WorkerCommand.KindOneofCase.Welcome)
