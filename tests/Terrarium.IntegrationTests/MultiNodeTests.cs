@@ -58,6 +58,24 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task NodeKilled_ALargeResultOfARetryableTask_IsMadeAgainOnAnotherNode()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var made = cluster.Submit(() => MultiNodeTasks.MakeBytes(4), new TaskOptions { Resources = { ["blue"] = 1 }, MaxRetries = 1 });
+        await cluster.WaitAsync([made], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
+        var status = await cluster.GetStatusAsync().DefaultTimeout();
+        var holder = status.Nodes.Single(n => n.Total.ContainsKey("blue") && n.Objects > 0).NodeId;
+
+        nodes.Daemons.Single(d => d.NodeId == holder).Kill();
+
+        var bytes = await made.DefaultTimeout();
+        Assert.Equal(MultiNodeTasks.Checksum(MultiNodeTasks.MakeBytes(4)), MultiNodeTasks.Checksum(bytes));
+        var described = await cluster.Submit(() => MultiNodeTasks.Describe(made), new TaskOptions { Resources = { ["red"] = 1 } }).DefaultTimeout();
+        Assert.Equal($"{4 << 20}:{MultiNodeTasks.Checksum(bytes)} on {nodes.Daemons[0].NodeId}", described);
+    }
+
+    [Fact]
     public async Task TasksSpread_OnceTheLocalNodeIsBusy()
     {
         await using var nodes = await CliCluster.StartAsync("{}", "{}");

@@ -133,6 +133,25 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Awaits the result this session's node makes again for <paramref name="original"/>, whose
+    /// first node lost it: on a handle of its own, released on the node with the original.
+    /// </summary>
+    public ObjectHandle TrackRebuild(ObjectHandle original)
+    {
+        var rebuilt = new ObjectHandle(original.Id, this, onNode: false) { MadeBy = original.MadeBy };
+        _pending[original.Id] = rebuilt;
+        if (_failure is { } failure && _pending.TryRemove(original.Id, out _))
+        {
+            rebuilt.Complete(Lost(rebuilt, failure));
+        }
+
+        return rebuilt;
+    }
+
+    /// <summary>Whether the head declared this session's node dead.</summary>
+    public bool IsAbandoned => _abandoned is not null;
+
     /// <summary>A handle for an object this session completes itself (a put); the node sends nothing for it.</summary>
     public ObjectHandle Untracked(string id) => new(id, this);
 
@@ -156,7 +175,7 @@ internal sealed class NodeSession : IAsyncDisposable
             return;
         }
 
-        if (handle.Ready.IsCompleted)
+        if (handle.Ready.IsCompleted && !MustComeThroughHere(handle))
         {
             Send(Share(handle));
             return;
@@ -164,9 +183,28 @@ internal sealed class NodeSession : IAsyncDisposable
 
         Send(new ClientRequest { Promise = new PromiseObject { ObjectId = handle.Id } });
         _ = handle.Ready.ContinueWith(
-            _ => TrySend(Share(handle)),
+            _ =>
+            {
+                if (!MustComeThroughHere(handle))
+                {
+                    TrySend(Share(handle));
+                    return;
+                }
+
+                // Its node is gone: its value comes through this process, rebuilt if its task may run again.
+                _ = handle.ValueAsync().ContinueWith(
+                    value => TrySend(new ClientRequest { Put = ToPut(value.Result) }),
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
+
+    /// <summary>
+    /// A large result whose node was declared dead, or whose task ran again elsewhere, is not
+    /// copied from a node: its value is fetched (or rebuilt) here and put.
+    /// </summary>
+    private static bool MustComeThroughHere(ObjectHandle handle) =>
+        handle.Ready.Result.ResultCase == ObjectReady.ResultOneofCase.HeldLength && (handle.Session.IsAbandoned || handle.Rebuilt);
 
     /// <summary>
     /// Fetches the value of a large result that stayed on this session's node, in pieces; a node
@@ -508,6 +546,10 @@ internal sealed class NodeSession : IAsyncDisposable
             _ => new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Value = ready.Value } },
         };
     }
+
+    private static PutObject ToPut(ObjectReady ready) => ready.ResultCase == ObjectReady.ResultOneofCase.Error
+        ? new PutObject { ObjectId = ready.ObjectId, Error = ready.Error }
+        : new PutObject { ObjectId = ready.ObjectId, Value = ready.Value };
 
     private ObjectReady Lost(ObjectHandle handle, string reason) =>
         LostBecause(handle, $"the connection to node {NodeAddress} ended ({reason})");

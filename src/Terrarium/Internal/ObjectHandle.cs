@@ -104,10 +104,33 @@ internal sealed class ObjectHandle
 
         lock (_ready)
         {
-            _fetched ??= _session.FetchAsync(this);
+            _fetched ??= FetchAsync();
         }
 
         return await _fetched.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// For a large result that only its node held: runs its task again elsewhere when that node
+    /// cannot give it (set while the task has retries left), and says when the new result is ready;
+    /// null when it cannot be placed.
+    /// </summary>
+    public Func<Task<ObjectReady>?>? Rebuild { get; set; }
+
+    /// <summary>Whether its task ran again elsewhere since the node that first held it was lost.</summary>
+    public bool Rebuilt { get; private set; }
+
+    private async Task<ObjectReady> FetchAsync()
+    {
+        var fetched = await _session.FetchAsync(this).ConfigureAwait(false);
+        while (fetched.Error is { Kind: ErrorKind.ObjectLost } && Rebuild?.Invoke() is { } rebuilding)
+        {
+            Rebuilt = true;
+            var again = await rebuilding.ConfigureAwait(false);
+            fetched = again.ResultCase == ObjectReady.ResultOneofCase.HeldLength ? await _session.FetchAsync(this).ConfigureAwait(false) : again;
+        }
+
+        return fetched;
     }
 
     /// <summary>Whether the value (or error) is in this process: ready, and fetched if it stayed on its node.</summary>

@@ -11,7 +11,7 @@ namespace Terrarium.Internal.Placement;
 /// their resources come from the head, refreshed at most once a second and never on the submit path,
 /// except when no known node could run a demand (one may have joined since).
 /// </summary>
-internal sealed class NodeRouter : IAsyncDisposable
+internal sealed partial class NodeRouter : IAsyncDisposable
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
     private readonly Protocol.Head.HeadClient _head;
@@ -51,26 +51,29 @@ internal sealed class NodeRouter : IAsyncDisposable
     public static async Task<IReadOnlyList<NodeState>> ListNodesAsync(Protocol.Head.HeadClient head, CancellationToken ct) =>
         (await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false)).Nodes;
 
-    /// <summary>The session of the node <paramref name="demand"/> goes to, and that node's id.</summary>
+    /// <summary>
+    /// The session of the node <paramref name="demand"/> goes to, and that node's id; never
+    /// <paramref name="avoidNodeId"/>'s (a node that could not give a result it held).
+    /// </summary>
     /// <exception cref="ArgumentException">No live node could ever run it (the message names what it asks and what nodes offer).</exception>
-    public (NodeSession Session, string NodeId) Place(ResourceRequest demand, string what, string paramName)
+    public (NodeSession Session, string NodeId) Place(ResourceRequest demand, string what, string paramName, string? avoidNodeId = null)
     {
         RefreshIfStale();
         var live = _nodes.Live;
         _severalNodes = live.Count > 1;
-        if (live.Count == 1 && live[0].Node.NodeId == Home.NodeId && Fits(demand, live[0].Node.Resources))
+        if (live.Count == 1 && live[0].Node.NodeId == Home.NodeId && avoidNodeId != Home.NodeId && Fits(demand, live[0].Node.Resources))
         {
             // One node (the embedded cluster's case, on every submit): nothing to choose, nothing to count.
             return (Home, Home.NodeId);
         }
 
-        var views = live.Select(ToView).ToList();
+        var views = live.Where(n => n.Node.NodeId != avoidNodeId).Select(ToView).ToList();
         var chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId));
         if (chosen is null)
         {
             // Rare, and inside the synchronous Submit: nodes may have joined since the last refresh.
             _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
-            views = _nodes.Live.Select(ToView).ToList();
+            views = _nodes.Live.Where(n => n.Node.NodeId != avoidNodeId).Select(ToView).ToList();
             chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
                 ?? throw Infeasible(demand, what, views, paramName);
         }
@@ -99,10 +102,14 @@ internal sealed class NodeRouter : IAsyncDisposable
         }
 
         _ = handle.Ready.ContinueWith(
-            _ =>
+            ready =>
             {
-                _retryable.TryRemove(submit.TaskId, out var _);
                 _inFlight.AddOrUpdate(handle.Session, 0, (_, busy) => Math.Max(0, busy - cpus));
+                if (_retryable.TryRemove(submit.TaskId, out var placed) && ready.Result.ResultCase == ObjectReady.ResultOneofCase.HeldLength)
+                {
+                    // Only its node holds it: if that node cannot give it, the task runs again elsewhere.
+                    handle.Rebuild = () => RebuildElsewhere(placed);
+                }
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
