@@ -11,7 +11,10 @@ public abstract class ObjectRef
     /// <summary>The object's id in the cluster.</summary>
     public string Id => Handle.Id;
 
-    /// <summary>Whether the value (or the error) has arrived.</summary>
+    /// <summary>
+    /// Whether the value (or the error) is ready. A result over 1 MiB is ready on the node that made
+    /// it; awaiting the ref then fetches it.
+    /// </summary>
     public bool IsReady => Handle.Ready.IsCompleted;
 
     internal ObjectHandle Handle { get; }

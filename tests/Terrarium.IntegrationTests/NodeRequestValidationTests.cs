@@ -93,10 +93,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         using var _ = channel;
         using var fetch = node.FetchObject(new FetchObjectRequest { ObjectId = "never-made" });
 
-        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => fetch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
-
-        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
-        Assert.Contains("does not hold object 'never-made'", refused.Status.Detail, StringComparison.Ordinal);
+        await AssertNotFoundAsync(fetch, "does not hold object 'never-made'");
     }
 
     [Fact]
@@ -106,10 +103,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         using var _ = channel;
         using var fetch = node.FetchArgument(new FetchArgumentRequest { WorkId = "not-assigned", Index = 0 });
 
-        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => fetch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
-
-        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
-        Assert.Contains("has task 'not-assigned' with an argument 0", refused.Status.Detail, StringComparison.Ordinal);
+        await AssertNotFoundAsync(fetch, "has task 'not-assigned' with an argument 0");
     }
 
     [Fact]
@@ -135,6 +129,14 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         Assert.Equal(ErrorKind.ObjectLost, ready.Error.Kind);
         Assert.Contains("object copied could not be copied from node no-such-node", ready.Error.Message, StringComparison.Ordinal);
         Assert.Contains("the head knows no live node 'no-such-node'", ready.Error.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task AssertNotFoundAsync(Grpc.Core.AsyncServerStreamingCall<ObjectChunk> fetch, string detail)
+    {
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => fetch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
+        Assert.Contains(detail, refused.Status.Detail, StringComparison.Ordinal);
     }
 
     private static ClientBatch OpenAnd(params ClientRequest[] requests)
