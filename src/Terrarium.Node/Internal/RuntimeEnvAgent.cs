@@ -140,14 +140,23 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPre
 
     private sealed class Build
     {
-        public Build(Task<PreparedEnv> result, TimeProvider clock)
-        {
-            Result = result;
-            _ = result.ContinueWith(_ => FinishedAt = clock.GetUtcNow(), TaskScheduler.Default);
-        }
+        public Build(Task<PreparedEnv> running, TimeProvider clock) => Result = StampAsync(running, clock);
 
         public Task<PreparedEnv> Result { get; }
 
         public DateTimeOffset FinishedAt { get; private set; } = DateTimeOffset.MaxValue;
+
+        /// <summary>Notes when the build ended before its result completes, so that whoever sees a failure sees when it happened.</summary>
+        private async Task<PreparedEnv> StampAsync(Task<PreparedEnv> running, TimeProvider clock)
+        {
+            try
+            {
+                return await running.ConfigureAwait(false);
+            }
+            finally
+            {
+                FinishedAt = clock.GetUtcNow();
+            }
+        }
     }
 }
