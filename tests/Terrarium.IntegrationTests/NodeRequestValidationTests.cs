@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.IntegrationTests;
 
@@ -104,6 +105,21 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         using var fetch = node.FetchArgument(new FetchArgumentRequest { WorkId = "not-assigned", Index = 0 });
 
         await AssertNotFoundAsync(fetch, "has task 'not-assigned' with an argument 0");
+    }
+
+    [Fact]
+    public async Task UploadResult_ForAWorkerTheNodeDidNotStart_IsNotFound()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var upload = node.UploadResult(new Grpc.Core.Metadata { { UploadHeaders.WorkerId, "not-a-worker" }, { UploadHeaders.WorkId, "t-1" } });
+
+        await upload.RequestStream.WriteAsync(new ObjectChunk { TotalLength = 3, Data = ByteString.CopyFrom(1, 2, 3) });
+        await upload.RequestStream.CompleteAsync();
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => upload.ResponseAsync.DefaultTimeout());
+
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
+        Assert.Contains("worker 'not-a-worker' is not one of this node's", refused.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

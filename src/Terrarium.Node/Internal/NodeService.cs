@@ -190,6 +190,14 @@ internal sealed class NodeService(
         await ObjectChunks.WriteAsync(value, responseStream, context.CancellationToken).ConfigureAwait(false);
     }
 
+    public override async Task<UploadResultReply> UploadResult(IAsyncStreamReader<ObjectChunk> requestStream, ServerCallContext context)
+    {
+        await pool.ReceiveUploadAsync(
+            context.RequestHeaders.GetValue(UploadHeaders.WorkerId) ?? "", context.RequestHeaders.GetValue(UploadHeaders.WorkId) ?? "",
+            requestStream, context.CancellationToken).ConfigureAwait(false);
+        return new UploadResultReply();
+    }
+
     public override Task<NodeStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
         var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, NugetRestores = restorer.RestoresRun };

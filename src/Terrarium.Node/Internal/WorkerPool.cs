@@ -217,6 +217,49 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     }
 
     /// <summary>Serves one worker's AttachWorker stream until it ends.</summary>
+    /// <summary>Keeps a result a worker uploaded until its WorkDone comes (UploadResult).</summary>
+    /// <exception cref="RpcException">The worker is not one of this node's, or the upload broke off.</exception>
+    public async Task ReceiveUploadAsync(string workerId, string workId, IAsyncStreamReader<ObjectChunk> chunks, CancellationToken ct)
+    {
+        if (!_workers.TryGetValue(workerId, out var worker) || workId.Length == 0)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"worker '{workerId}' is not one of this node's, or no work id was given"));
+        }
+
+        try
+        {
+            worker.Uploads[workId] = await ObjectChunks.ReadAsync(chunks, ct).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"the result of {workId} did not arrive whole: {e.Message}"));
+        }
+    }
+
+    /// <summary>A WorkDone whose value the worker uploaded, with that value in it.</summary>
+    private static WorkDone WithUpload(WorkerProcess worker, WorkDone done)
+    {
+        if (done.ResultCase != WorkDone.ResultOneofCase.UploadedLength)
+        {
+            return done;
+        }
+
+        if (worker.Uploads.TryRemove(done.WorkId, out var value) && value.Length == done.UploadedLength)
+        {
+            done.Value = value;
+        }
+        else
+        {
+            done.Error = new TaskError
+            {
+                Kind = ErrorKind.WorkerCrashed,
+                Message = $"worker {worker.Id} reported the result of {done.WorkId} uploaded ({done.UploadedLength} bytes), but the node has no such upload",
+            };
+        }
+
+        return done;
+    }
+
     public async Task AttachAsync(IAsyncStreamReader<WorkerBatch> events, IServerStreamWriter<WorkerCommandBatch> commands, ServerCallContext context)
     {
         if (!await events.MoveNext(context.CancellationToken).ConfigureAwait(false) ||
@@ -315,7 +358,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
                     switch (e.KindCase)
                     {
                         case WorkerEvent.KindOneofCase.Done:
-                            worker.Owner!.OnDone(worker, e.Done);
+                            worker.Owner!.OnDone(worker, WithUpload(worker, e.Done));
                             break;
                         case WorkerEvent.KindOneofCase.ActorStarted:
                             StartCompleted(worker);

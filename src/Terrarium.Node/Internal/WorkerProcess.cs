@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using Google.Protobuf;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
@@ -65,6 +67,9 @@ internal sealed class WorkerProcess(string id, string jobId, JobCode jobCode, Pr
 
     /// <summary>When the task at the head of <see cref="Assigned"/> became the head.</summary>
     public DateTimeOffset HeadSince { get; set; }
+
+    /// <summary>Results it uploaded (too large for its WorkDone), by work id, until their WorkDone arrives.</summary>
+    public ConcurrentDictionary<string, ByteString> Uploads { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Its running task waits on another object and has lent its resources back.</summary>
     public bool Blocked { get; set; }

@@ -16,8 +16,8 @@ public static class MessageLimits
     /// <summary>
     /// A value larger than this does not travel inside the messages that steer work; it follows in
     /// pieces (<see cref="ObjectChunks"/>) when it is needed. A task's result stays on the node that
-    /// made it (its owner hears its length and fetches it), and a task's argument is fetched by the
-    /// worker that runs it.
+    /// made it (its owner hears its length and fetches it), a task's argument is fetched by the
+    /// worker that runs it, and a task's result is uploaded by its worker before it reports it done.
     /// </summary>
     public const int InlineValueBytes = 1 << 20;
 

@@ -11,6 +11,7 @@ internal sealed class WorkExecutor
     private readonly BatchingWriter<WorkerEvent, WorkerBatch> _events;
     private readonly FunctionInvoker _invoker;
     private readonly Protocol.Node.NodeClient _node;
+    private readonly string _workerId;
     private readonly string _token;
     private object? _actor;
 
@@ -18,6 +19,7 @@ internal sealed class WorkExecutor
     {
         _events = events;
         _node = nodeClient;
+        _workerId = workerId;
         _token = token;
         ProcessEnvironment.Apply(setup.EnvVars, setup.WorkingDirectory);
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
@@ -48,6 +50,11 @@ internal sealed class WorkExecutor
                 var done = execute.FetchArgs.Count == 0
                     ? await RunAsync(execute.WorkId, execute.Function, execute.Args, null).ConfigureAwait(false)
                     : await FetchArgsThenRunAsync(execute).ConfigureAwait(false);
+                if (done.ResultCase == WorkDone.ResultOneofCase.Value && done.Value.Length > MessageLimits.InlineValueBytes)
+                {
+                    await UploadAsync(done).ConfigureAwait(false);
+                }
+
                 _events.TryWrite(new WorkerEvent { Done = done });
             }
             else if (command.StartActor is { } start)
@@ -79,6 +86,24 @@ internal sealed class WorkExecutor
         }
 
         return await RunAsync(execute.WorkId, execute.Function, args, null).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a result too large for its WorkDone to the node in pieces; the WorkDone then carries its length.</summary>
+    private async Task UploadAsync(WorkDone done)
+    {
+        var value = done.Value;
+        try
+        {
+            using var call = _node.UploadResult(new Metadata { { UploadHeaders.WorkerId, _workerId }, { UploadHeaders.WorkId, done.WorkId } });
+            await ObjectChunks.WriteAsync(value, call.RequestStream, CancellationToken.None).ConfigureAwait(false);
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            await call.ResponseAsync.ConfigureAwait(false);
+            done.UploadedLength = value.Length;
+        }
+        catch (RpcException e)
+        {
+            done.Error = new TaskError { Kind = ErrorKind.WorkerCrashed, Message = $"the result of {done.WorkId} ({value.Length} bytes) could not be sent to the node: {e.Status.Detail}" };
+        }
     }
 
     private static WorkDone ArgumentLost(Execute execute, int index, string reason) => new()
