@@ -11,7 +11,7 @@ public sealed class ContainerClusterTests
     private const string Token = "container-cluster-token-0123456789";
 
     [SkippableFact]
-    public async Task HeadAndNodesInContainers_RunTasksActorsWorkingDirAndNuGetEnvs_FromADriverOnTheHost()
+    public async Task HeadAndNodesInContainers_RunTasksActorsLargeObjectsWorkingDirAndNuGetEnvs_FromADriverOnTheHost()
     {
         PodmanImages.Require();
         var image = await PodmanImages.TerrariumAsync(await PodmanImages.SdkAsync());
@@ -36,6 +36,14 @@ public sealed class ContainerClusterTests
             Assert.Equal("head", await cluster.Submit(() => ContainerTasks.HostName(), new TaskOptions { Resources = { ["red"] = 1 } }).DefaultTimeout());
             var driverFile = typeof(ContainerClusterTests).Assembly.Location;
             Assert.False(await cluster.Submit(() => ContainerTasks.Exists(driverFile), blue).DefaultTimeout());
+
+            // A large result stays in its container; another container copies it from there, and
+            // the driver fetches it.
+            var made = cluster.Submit(() => MultiNodeTasks.MakeBytes(4), new TaskOptions { Resources = { ["green"] = 1 } });
+            var described = await cluster.Submit(() => MultiNodeTasks.Describe(made), blue).DefaultTimeout();
+            var bytes = await made.DefaultTimeout();
+            Assert.Equal(MultiNodeTasks.Checksum(MultiNodeTasks.MakeBytes(4)), MultiNodeTasks.Checksum(bytes));
+            Assert.StartsWith($"{4 << 20}:{MultiNodeTasks.Checksum(bytes)} on ", described, StringComparison.Ordinal);
 
             // A working dir and a nuget env, shipped from the driver.
             var workingDir = Path.Combine(scratch, "code");
