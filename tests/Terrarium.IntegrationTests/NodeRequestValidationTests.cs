@@ -123,22 +123,46 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UploadValue_ForASessionTheNodeDoesNotHave_IsNotFound()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var upload = node.UploadValue(new Grpc.Core.Metadata { { UploadHeaders.SessionId, "no-such-session" }, { UploadHeaders.ObjectId, "o-1" } });
+
+        await upload.RequestStream.WriteAsync(new ObjectChunk { TotalLength = 3, Data = ByteString.CopyFrom(1, 2, 3) });
+        await upload.RequestStream.CompleteAsync();
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => upload.ResponseAsync.DefaultTimeout());
+
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
+        Assert.Contains("has no session 'no-such-session'", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PutObject_AsUploadedWithoutAnUpload_FailsTheTasksThatTakeIt()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var session = node.Session();
+        await session.RequestStream.WriteAsync(OpenAnd(
+            new ClientRequest { Promise = new PromiseObject { ObjectId = "never-uploaded" } },
+            new ClientRequest { Put = new PutObject { ObjectId = "never-uploaded", Uploaded = true } },
+            new ClientRequest { SubmitTask = Describe("t-describe", "never-uploaded") }));
+
+        var ready = await NextObjectReadyAsync(session.ResponseStream).DefaultTimeout();
+
+        Assert.Equal(ErrorKind.ObjectLost, ready.Error.Kind);
+        Assert.Contains("object never-uploaded was put as uploaded, but no upload of it reached node", ready.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CopyObject_FromANodeTheHeadDoesNotKnow_FailsTheTasksThatTakeIt_NamingTheNode()
     {
         var (channel, node) = _cluster.RawNodeClient();
         using var _ = channel;
         using var session = node.Session();
-        var describe = new SubmitTask
-        {
-            TaskId = "t-describe",
-            Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(MultiNodeTasks).FullName, Method = nameof(MultiNodeTasks.Describe), ParameterTypes = { "System.Byte[]" } },
-            Args = { new Arg { ObjectId = "copied" } },
-            Resources = new ResourceRequest { NumCpus = 1 },
-        };
-
         await session.RequestStream.WriteAsync(OpenAnd(
             new ClientRequest { Copy = new CopyObject { ObjectId = "copied", FromNodeId = "no-such-node" } },
-            new ClientRequest { SubmitTask = describe }));
+            new ClientRequest { SubmitTask = Describe("t-describe", "copied") }));
 
         var ready = await NextObjectReadyAsync(session.ResponseStream).DefaultTimeout();
         Assert.Equal("t-describe", ready.ObjectId);
@@ -161,6 +185,14 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         batch.Requests.AddRange(requests);
         return batch;
     }
+
+    private static SubmitTask Describe(string taskId, string objectId) => new()
+    {
+        TaskId = taskId,
+        Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(MultiNodeTasks).FullName, Method = nameof(MultiNodeTasks.Describe), ParameterTypes = { "System.Byte[]" } },
+        Args = { new Arg { ObjectId = objectId } },
+        Resources = new ResourceRequest { NumCpus = 1 },
+    };
 
     private static SubmitTask MakeBytes(string taskId, int mebibytes) => new()
     {

@@ -38,6 +38,18 @@ public sealed class TaskTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Put_ValueLargerThanTheInlineLimit_IsUploaded_AndFeedsTasks()
+    {
+        var value = MultiNodeTasks.MakeBytes(3);
+
+        var put = Cluster.Put(value);
+        var described = await Cluster.Submit(() => MultiNodeTasks.Describe(put)).DefaultTimeout();
+
+        Assert.StartsWith($"{3 << 20}:{MultiNodeTasks.Checksum(value)} on ", described, StringComparison.Ordinal);
+        Assert.Equal(MultiNodeTasks.Checksum(value), MultiNodeTasks.Checksum(await put.DefaultTimeout()));
+    }
+
+    [Fact]
     public async Task Submit_RecordArgumentAndResult_RoundTrip()
     {
         var moved = await Cluster.Submit(() => TestTasks.Move(new Point(1, 2), 10)).DefaultTimeout();

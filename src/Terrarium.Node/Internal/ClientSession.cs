@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
@@ -19,6 +20,9 @@ internal sealed class ClientSession(string id, OpenSession open)
     private int _generation;
 
     public string Id { get; } = id;
+
+    /// <summary>Values the client uploaded (UploadValue) for puts it has not sent yet, by object id.</summary>
+    public ConcurrentDictionary<string, ByteString> Uploads { get; } = new(StringComparer.Ordinal);
 
     public string JobId { get; } = open.JobId;
 

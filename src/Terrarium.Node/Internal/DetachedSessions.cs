@@ -57,6 +57,16 @@ internal sealed class DetachedSessions(NodeOptions options) : IDisposable
         bool Matches(ClientSession s) => s.JobId == jobId && s.WorkerId == workerId;
     }
 
+    /// <summary>A session that is attached or waiting to be resumed, or null.</summary>
+    public ClientSession? Find(string sessionId)
+    {
+        lock (_lock)
+        {
+            return _attached.TryGetValue(sessionId, out var attached) ? attached
+                : _detached.TryGetValue(sessionId, out var detached) ? detached.Session : null;
+        }
+    }
+
     public void Ended(ClientSession session)
     {
         lock (_lock)

@@ -198,6 +198,28 @@ internal sealed class NodeService(
         return new UploadResultReply();
     }
 
+    public override async Task<UploadValueReply> UploadValue(IAsyncStreamReader<ObjectChunk> requestStream, ServerCallContext context)
+    {
+        var sessionId = context.RequestHeaders.GetValue(UploadHeaders.SessionId) ?? "";
+        var objectId = context.RequestHeaders.GetValue(UploadHeaders.ObjectId) ?? "";
+        var session = detached.Find(sessionId);
+        if (session is null || objectId.Length == 0)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"node {options.NodeId} has no session '{sessionId}', or no object id was given"));
+        }
+
+        try
+        {
+            session.Uploads[objectId] = await ObjectChunks.ReadAsync(requestStream, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"the value of {objectId} did not arrive whole: {e.Message}"));
+        }
+
+        return new UploadValueReply();
+    }
+
     public override Task<NodeStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
         var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, NugetRestores = restorer.RestoresRun };
@@ -336,7 +358,10 @@ internal sealed class NodeService(
 
     private void Put(ClientSession session, PutObject put)
     {
-        var result = put.Error is { } error ? ObjectResult.Failed(error) : new ObjectResult(put.Value, null);
+        var result = put.Error is { } error ? ObjectResult.Failed(error)
+            : !put.Uploaded ? new ObjectResult(put.Value, null)
+            : session.Uploads.TryRemove(put.ObjectId, out var uploaded) ? new ObjectResult(uploaded, null)
+            : ObjectResult.Failed(new TaskError { Kind = ErrorKind.ObjectLost, Message = $"object {put.ObjectId} was put as uploaded, but no upload of it reached node {options.NodeId}" });
         if (string.IsNullOrEmpty(put.ObjectId) || !objects.TryPut(put.ObjectId, session, result))
         {
             NodeLog.InvalidRequest(logger, session.Id, $"PutObject needs an object_id not in use, or promised by this session (got '{put.ObjectId}')");

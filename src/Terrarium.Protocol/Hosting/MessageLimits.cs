@@ -17,7 +17,8 @@ public static class MessageLimits
     /// A value larger than this does not travel inside the messages that steer work; it follows in
     /// pieces (<see cref="ObjectChunks"/>) when it is needed. A task's result stays on the node that
     /// made it (its owner hears its length and fetches it), a task's argument is fetched by the
-    /// worker that runs it, and a task's result is uploaded by its worker before it reports it done.
+    /// worker that runs it, a task's result is uploaded by its worker before it reports it done, and
+    /// a value a client puts is uploaded before the put that names it.
     /// </summary>
     public const int InlineValueBytes = 1 << 20;
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Terrarium.Protocol;
@@ -175,28 +176,112 @@ internal sealed class NodeSession : IAsyncDisposable
             return;
         }
 
-        if (handle.Ready.IsCompleted && !MustComeThroughHere(handle))
+        if (handle.Ready.IsCompleted && InOneRequest(handle) is { } request)
         {
-            Send(Share(handle));
+            Send(request);
             return;
         }
 
         Send(new ClientRequest { Promise = new PromiseObject { ObjectId = handle.Id } });
         _ = handle.Ready.ContinueWith(
-            _ =>
-            {
-                if (!MustComeThroughHere(handle))
-                {
-                    TrySend(Share(handle));
-                    return;
-                }
+            _ => FulfilPromise(handle),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
 
-                // Its node is gone: its value comes through this process, rebuilt if its task may run again.
-                _ = handle.ValueAsync().ContinueWith(
-                    value => TrySend(new ClientRequest { Put = ToPut(value.Result) }),
-                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    /// <summary>
+    /// Stores a value on the node for the requests sent after this one (a put): in the stream when
+    /// it is small; a large one is promised now and uploaded beside the stream in pieces.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The session has ended.</exception>
+    public void PutValue(string id, ByteString value)
+    {
+        if (value.Length <= MessageLimits.InlineValueBytes)
+        {
+            Send(new ClientRequest { Put = new PutObject { ObjectId = id, Value = value } });
+            return;
+        }
+
+        Send(new ClientRequest { Promise = new PromiseObject { ObjectId = id } });
+        _ = UploadAsync(id, value);
+    }
+
+    /// <summary>
+    /// The one request that gives the node a ready object — its error, its small value, or a copy
+    /// from the node that holds it — or null when its value must come through this process first,
+    /// or is too large for the stream.
+    /// </summary>
+    private static ClientRequest? InOneRequest(ObjectHandle handle)
+    {
+        var ready = handle.Ready.Result;
+        return ready.ResultCase switch
+        {
+            ObjectReady.ResultOneofCase.Error => new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Error = ready.Error } },
+            ObjectReady.ResultOneofCase.HeldLength => MustComeThroughHere(handle) ? null
+                : new ClientRequest { Copy = new CopyObject { ObjectId = ready.ObjectId, FromNodeId = handle.Session.NodeId } },
+            _ => ready.Value.Length <= MessageLimits.InlineValueBytes ? new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Value = ready.Value } } : null,
+        };
+    }
+
+    /// <summary>Fulfils this session's promise of an object that is now ready.</summary>
+    private void FulfilPromise(ObjectHandle handle)
+    {
+        if (InOneRequest(handle) is { } request)
+        {
+            TrySend(request);
+            return;
+        }
+
+        // The value comes through this process (fetched, or made again if its node is gone), then goes up.
+        _ = handle.ValueAsync().ContinueWith(
+            value =>
+            {
+                var ready = value.Result;
+                if (ready.ResultCase != ObjectReady.ResultOneofCase.Value)
+                {
+                    TrySend(new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Error = ready.Error } });
+                }
+                else if (ready.Value.Length <= MessageLimits.InlineValueBytes)
+                {
+                    TrySend(new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Value = ready.Value } });
+                }
+                else
+                {
+                    _ = UploadAsync(ready.ObjectId, ready.Value);
+                }
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Uploads a promised value too large for the stream (UploadValue), then puts it by name; if the
+    /// upload fails, the promise fails with why.
+    /// </summary>
+    private async Task UploadAsync(string id, ByteString value)
+    {
+        PutObject put;
+        try
+        {
+            var opened = await Opened.ConfigureAwait(false);
+            using var call = _client.UploadValue(new Metadata { { UploadHeaders.SessionId, opened.SessionId }, { UploadHeaders.ObjectId, id } });
+            await ObjectChunks.WriteAsync(value, call.RequestStream, CancellationToken.None).ConfigureAwait(false);
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            await call.ResponseAsync.ConfigureAwait(false);
+            put = new PutObject { ObjectId = id, Uploaded = true };
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException or ObjectDisposedException)
+        {
+            put = new PutObject
+            {
+                ObjectId = id,
+                Error = new TaskError
+                {
+                    Kind = ErrorKind.ObjectLost,
+                    Message = $"object {id} ({value.Length} bytes) could not be uploaded to node {NodeAddress}: {(e is RpcException rpc ? rpc.Status.Detail : e.Message)}",
+                },
+            };
+        }
+
+        TrySend(new ClientRequest { Put = put });
     }
 
     /// <summary>
@@ -531,25 +616,6 @@ internal sealed class NodeSession : IAsyncDisposable
 
         return false;
     }
-
-    /// <summary>
-    /// How this node gets an object that is ready: its value or error, or, for a large result that
-    /// stayed on the node that made it, a copy from there (never through this process).
-    /// </summary>
-    private static ClientRequest Share(ObjectHandle handle)
-    {
-        var ready = handle.Ready.Result;
-        return ready.ResultCase switch
-        {
-            ObjectReady.ResultOneofCase.Error => new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Error = ready.Error } },
-            ObjectReady.ResultOneofCase.HeldLength => new ClientRequest { Copy = new CopyObject { ObjectId = ready.ObjectId, FromNodeId = handle.Session.NodeId } },
-            _ => new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Value = ready.Value } },
-        };
-    }
-
-    private static PutObject ToPut(ObjectReady ready) => ready.ResultCase == ObjectReady.ResultOneofCase.Error
-        ? new PutObject { ObjectId = ready.ObjectId, Error = ready.Error }
-        : new PutObject { ObjectId = ready.ObjectId, Value = ready.Value };
 
     private ObjectReady Lost(ObjectHandle handle, string reason) =>
         LostBecause(handle, $"the connection to node {NodeAddress} ended ({reason})");
