@@ -34,7 +34,7 @@ public sealed partial class Cluster
         var bytes = Serializer.Serialize(typeof(T), value, "the value put");
         var id = _session.NewObjectId();
         var handle = _session.Untracked(id);
-        _session.PutValue(id, bytes);
+        _session.PutValue(handle, bytes);
         handle.Complete(new ObjectReady { ObjectId = id, Value = bytes });
         return new ObjectRef<T>(handle);
     }

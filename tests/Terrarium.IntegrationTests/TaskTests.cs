@@ -50,6 +50,19 @@ public sealed class TaskTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Put_LargeValueWhoseRefIsDroppedAtOnce_StillReachesTheTaskThatTakesIt()
+    {
+        var value = MultiNodeTasks.MakeBytes(3);
+
+        // The ref lives only inside the call: its release may be sent while the value uploads.
+        var described = Cluster.Submit(() => MultiNodeTasks.Describe(Cluster.Put(value)));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.StartsWith($"{3 << 20}:{MultiNodeTasks.Checksum(value)} on ", await described.DefaultTimeout(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Submit_RecordArgumentAndResult_RoundTrip()
     {
         var moved = await Cluster.Submit(() => TestTasks.Move(new Point(1, 2), 10)).DefaultTimeout();

@@ -362,7 +362,15 @@ internal sealed class NodeService(
             : !put.Uploaded ? new ObjectResult(put.Value, null)
             : session.Uploads.TryRemove(put.ObjectId, out var uploaded) ? new ObjectResult(uploaded, null)
             : ObjectResult.Failed(new TaskError { Kind = ErrorKind.ObjectLost, Message = $"object {put.ObjectId} was put as uploaded, but no upload of it reached node {options.NodeId}" });
-        if (string.IsNullOrEmpty(put.ObjectId) || !objects.TryPut(put.ObjectId, session, result))
+        if (put.Uploaded)
+        {
+            // An upload only ever fulfils the session's promise: it never makes an object of its own.
+            if (!objects.TryFulfil(put.ObjectId, session, result))
+            {
+                NodeLog.InvalidRequest(logger, session.Id, $"PutObject with an upload needs this session's promise of the object (got '{put.ObjectId}')");
+            }
+        }
+        else if (string.IsNullOrEmpty(put.ObjectId) || !objects.TryPut(put.ObjectId, session, result))
         {
             NodeLog.InvalidRequest(logger, session.Id, $"PutObject needs an object_id not in use, or promised by this session (got '{put.ObjectId}')");
         }

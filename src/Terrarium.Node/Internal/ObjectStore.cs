@@ -47,6 +47,10 @@ internal sealed class ObjectStore
             ? existing.Promised && existing.Owner == owner && !existing.Result.Task.IsCompleted
             : TryPromise(id, owner);
 
+    /// <summary>Fulfils the owner's own promise; false when it has none (never made, or released).</summary>
+    public bool TryFulfil(string id, ClientSession owner, ObjectResult result) =>
+        _objects.TryGetValue(id, out var entry) && entry.Promised && entry.Owner == owner && entry.Result.TrySetResult(result);
+
     /// <summary>Fulfils a promise; nothing happens when the object was released meanwhile.</summary>
     public void Fulfil(string id, ObjectResult result)
     {

@@ -193,16 +193,16 @@ internal sealed class NodeSession : IAsyncDisposable
     /// it is small; a large one is promised now and uploaded beside the stream in pieces.
     /// </summary>
     /// <exception cref="InvalidOperationException">The session has ended.</exception>
-    public void PutValue(string id, ByteString value)
+    public void PutValue(ObjectHandle handle, ByteString value)
     {
         if (value.Length <= MessageLimits.InlineValueBytes)
         {
-            Send(new ClientRequest { Put = new PutObject { ObjectId = id, Value = value } });
+            Send(new ClientRequest { Put = new PutObject { ObjectId = handle.Id, Value = value } });
             return;
         }
 
-        Send(new ClientRequest { Promise = new PromiseObject { ObjectId = id } });
-        _ = UploadAsync(id, value);
+        Send(new ClientRequest { Promise = new PromiseObject { ObjectId = handle.Id } });
+        _ = UploadAsync(handle, value);
     }
 
     /// <summary>
@@ -246,7 +246,7 @@ internal sealed class NodeSession : IAsyncDisposable
                 }
                 else
                 {
-                    _ = UploadAsync(ready.ObjectId, ready.Value);
+                    _ = UploadAsync(handle, ready.Value);
                 }
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -254,10 +254,12 @@ internal sealed class NodeSession : IAsyncDisposable
 
     /// <summary>
     /// Uploads a promised value too large for the stream (UploadValue), then puts it by name; if the
-    /// upload fails, the promise fails with why.
+    /// upload fails, the promise fails with why. The handle lives until the put is sent: its release
+    /// must not overtake it (tasks waiting on the promise would wait forever).
     /// </summary>
-    private async Task UploadAsync(string id, ByteString value)
+    private async Task UploadAsync(ObjectHandle handle, ByteString value)
     {
+        var id = handle.Id;
         PutObject put;
         try
         {
@@ -282,6 +284,7 @@ internal sealed class NodeSession : IAsyncDisposable
         }
 
         TrySend(new ClientRequest { Put = put });
+        GC.KeepAlive(handle);
     }
 
     /// <summary>
