@@ -130,6 +130,12 @@ internal sealed class ObjectHandle
             fetched = again.ResultCase == ObjectReady.ResultOneofCase.HeldLength ? await _session.FetchAsync(this).ConfigureAwait(false) : again;
         }
 
+        if (fetched.ResultCase == ObjectReady.ResultOneofCase.Value)
+        {
+            // The value is here now: its task's arguments need not be kept to make it again.
+            Rebuild = null;
+        }
+
         return fetched;
     }
 
