@@ -134,6 +134,19 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UploadValue_WithoutAnObjectId_IsInvalidArgument_NamingTheHeader()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var upload = node.UploadValue(new Grpc.Core.Metadata { { UploadHeaders.SessionId, "any-session" } });
+
+        var refused = await RefusedUploadAsync(upload);
+
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains($"needs the {UploadHeaders.ObjectId} header", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PutObject_AsUploadedWithoutAnUpload_FailsTheTasksThatTakeIt()
     {
         var (channel, node) = _cluster.RawNodeClient();

@@ -202,11 +202,13 @@ internal sealed class NodeService(
     {
         var sessionId = context.RequestHeaders.GetValue(UploadHeaders.SessionId) ?? "";
         var objectId = context.RequestHeaders.GetValue(UploadHeaders.ObjectId) ?? "";
-        var session = detached.Find(sessionId);
-        if (session is null || objectId.Length == 0)
+        if (objectId.Length == 0)
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"node {options.NodeId} has no session '{sessionId}', or no object id was given"));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"UploadValue needs the {UploadHeaders.ObjectId} header"));
         }
+
+        var session = detached.Find(sessionId)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"node {options.NodeId} has no session '{sessionId}' (header {UploadHeaders.SessionId})"));
 
         try
         {

@@ -221,9 +221,14 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     /// <exception cref="RpcException">The worker is not one of this node's, or the upload broke off.</exception>
     public async Task ReceiveUploadAsync(string workerId, string workId, IAsyncStreamReader<ObjectChunk> chunks, CancellationToken ct)
     {
-        if (!_workers.TryGetValue(workerId, out var worker) || workId.Length == 0)
+        if (workId.Length == 0)
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"worker '{workerId}' is not one of this node's, or no work id was given"));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"UploadResult needs the {UploadHeaders.WorkId} header"));
+        }
+
+        if (!_workers.TryGetValue(workerId, out var worker))
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"worker '{workerId}' is not one of this node's (header {UploadHeaders.WorkerId})"));
         }
 
         try
