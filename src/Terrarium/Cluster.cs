@@ -34,13 +34,13 @@ public sealed partial class Cluster : IAsyncDisposable
     private int _disposed;
 
     private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string headAddress, string token, string jobId, RuntimeEnv? baseEnv,
-        IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes)
+        IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes, long maxLineageBytes)
     {
         _session = session;
         _session.ValueOptions = Serializer.BoundTo(this);
         _headChannel = headChannel;
         _head = new Protocol.Head.HeadClient(head);
-        _nodes = new NodeRouter(session, _head, nodes);
+        _nodes = new NodeRouter(session, _head, nodes, new LineageBudget(maxLineageBytes));
         _embedded = embedded;
         _baseEnvSpec = baseEnv;
         _envPackager = new EnvPackager(
@@ -198,7 +198,7 @@ public sealed partial class Cluster : IAsyncDisposable
         var nodes = await NodeRouter.ListNodesAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
         var session = await NodeSession.OpenAsync(node, token,
             new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, JobCodeUri = jobCodeUri, WorkerId = workerId }, null, ct).ConfigureAwait(false);
-        return new Cluster(session, headChannel, headInvoker, head.ToString(), token, jobId, workerEnv, nodes, null, null, new ClusterOptions().MaxPackageBytes);
+        return new Cluster(session, headChannel, headInvoker, head.ToString(), token, jobId, workerEnv, nodes, null, null, new ClusterOptions().MaxPackageBytes, new ClusterOptions().MaxLineageBytes);
     }
 
     private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, string token, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
@@ -226,7 +226,7 @@ public sealed partial class Cluster : IAsyncDisposable
                 JobCodeUri = shipCode ? await ShipJobCodeAsync(head, options.MaxPackageBytes, ct).ConfigureAwait(false) : "",
                 SubscribeLogs = options.LogToDriver,
             }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
-            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), token, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options.MaxPackageBytes);
+            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), token, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options.MaxPackageBytes, options.MaxLineageBytes);
             try
             {
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.

@@ -59,6 +59,14 @@ public sealed class ClusterOptions
     public long MaxPackageBytes { get; init; } = 1L << 30;
 
     /// <summary>
+    /// The most bytes of task arguments this driver keeps alive only so that large results of tasks
+    /// with retries left can be made again if the node holding them is lost (their lineage). Past it
+    /// the oldest lineage is dropped: those results can no longer be made again, and their arguments
+    /// are released once nothing else holds them. Default: 1 GiB; 0 keeps none.
+    /// </summary>
+    public long MaxLineageBytes { get; init; } = 1L << 30;
+
+    /// <summary>
     /// Generic workers the embedded node keeps started ahead of need, so that a new job or env does
     /// not wait for a process to start. Default: null, which is 1; 0 turns this off.
     /// </summary>
@@ -117,6 +125,11 @@ public sealed class ClusterOptions
         if (MaxPackageBytes <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxPackageBytes), MaxPackageBytes, $"{nameof(MaxPackageBytes)} must be positive");
+        }
+
+        if (MaxLineageBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxLineageBytes), MaxLineageBytes, $"{nameof(MaxLineageBytes)} must be zero or more");
         }
 
         if (NuGetConfigFile is not null && !File.Exists(NuGetConfigFile))

@@ -288,6 +288,14 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task InitAsync_NegativeMaxLineageBytes_ThrowsNamingTheOption()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Cluster.InitAsync(new ClusterOptions { MaxLineageBytes = -1 }));
+
+        Assert.Equal("MaxLineageBytes", error.ParamName);
+    }
+
+    [Fact]
     public async Task EnvVarsTheRuntimeReadsAtStart_GetANewProcess_AndValuesTooLongForProcessStartStillArrive()
     {
         // A pre-started worker's runtime has already read DOTNET_* settings: this one must not be used.

@@ -25,6 +25,8 @@ public static class MultiNodeTasks
         return data;
     }
 
+    public static byte[] PassOn(byte[] data) => [.. data];
+
     public static string Describe(byte[] data) => $"{data.Length}:{Checksum(data)} on {RuntimeContext.Current.NodeId}";
 
     public static long Checksum(byte[] data)

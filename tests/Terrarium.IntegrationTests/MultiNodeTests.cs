@@ -76,6 +76,40 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task LineagePastMaxLineageBytes_IsDropped_ItsArgumentReleased_AndTheLossSaysWhy()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        var options = nodes.DriverOptions;
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = options.Address, Token = options.Token, LogToDriver = false, MaxLineageBytes = 1 << 20 })
+            .DefaultTimeout();
+        var passedOn = PassOnALargeResult(cluster, new TaskOptions { Resources = { ["blue"] = 1 }, MaxRetries = 1 });
+        await cluster.WaitAsync([passedOn], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
+
+        // Making it again would take the 4 MiB argument, past the budget: blue is let go of that argument.
+        var blue = nodes.Daemons[1].NodeId;
+        await TestWaits.UntilAsync(
+            async () =>
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                return (await cluster.GetStatusAsync()).Nodes.Single(n => n.NodeId == blue).Objects == 1;
+            },
+            "blue to hold only the last result");
+
+        nodes.Daemons[1].Kill();
+        var lost = await Assert.ThrowsAsync<ObjectLostException>(() => passedOn.DefaultTimeout());
+        Assert.Contains("ClusterOptions.MaxLineageBytes", lost.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A large result passed on by a second task; only the second's ref leaves this frame.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static ObjectRef<byte[]> PassOnALargeResult(Cluster cluster, TaskOptions options)
+    {
+        var made = cluster.Submit(() => MultiNodeTasks.MakeBytes(4), options);
+        return cluster.Submit(() => MultiNodeTasks.PassOn(made), options);
+    }
+
+    [Fact]
     public async Task TasksSpread_OnceTheLocalNodeIsBusy()
     {
         await using var nodes = await CliCluster.StartAsync("{}", "{}");

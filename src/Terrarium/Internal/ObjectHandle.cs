@@ -113,9 +113,25 @@ internal sealed class ObjectHandle
     /// <summary>
     /// For a large result that only its node held: runs its task again elsewhere when that node
     /// cannot give it (set while the task has retries left), and says when the new result is ready;
-    /// null when it cannot be placed.
+    /// null when it cannot be placed. Setting it after <see cref="DropLineage"/> does nothing.
     /// </summary>
-    public Func<Task<ObjectReady>?>? Rebuild { get; set; }
+    public Func<Task<ObjectReady>?>? Rebuild
+    {
+        get => _rebuild;
+        set => _rebuild = LineageDropped is null ? value : null;
+    }
+
+    private volatile Func<Task<ObjectReady>?>? _rebuild;
+
+    /// <summary>Why this result will not be made again although its task had retries left, if so.</summary>
+    public string? LineageDropped { get; private set; }
+
+    /// <summary>Forgets how to make this result again, so that its task's arguments can be released.</summary>
+    public void DropLineage(string why)
+    {
+        LineageDropped = why;
+        _rebuild = null;
+    }
 
     /// <summary>Whether its task ran again elsewhere since the node that first held it was lost.</summary>
     public bool Rebuilt { get; private set; }
@@ -133,7 +149,12 @@ internal sealed class ObjectHandle
         if (fetched.ResultCase == ObjectReady.ResultOneofCase.Value)
         {
             // The value is here now: its task's arguments need not be kept to make it again.
-            Rebuild = null;
+            _rebuild = null;
+        }
+        else if (fetched.Error is { Kind: ErrorKind.ObjectLost } && LineageDropped is { } why)
+        {
+            fetched = fetched.Clone();
+            fetched.Error.Message += $"; its task was not run again: {why}";
         }
 
         return fetched;

@@ -16,6 +16,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
     private readonly Protocol.Head.HeadClient _head;
     private readonly IPlacementPolicy _policy;
+    private readonly LineageBudget _lineage;
     // Sessions with other nodes, by node id.
     private readonly ConcurrentDictionary<string, NodeSession> _siblings = new(StringComparer.Ordinal);
     // CPUs of this connection's unfinished work per session (counted once there are several nodes).
@@ -34,9 +35,10 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     // While there are sessions with other nodes: hears of their death even when nothing is submitted.
     private Timer? _watch;
 
-    public NodeRouter(NodeSession home, Protocol.Head.HeadClient head, IReadOnlyList<NodeState> nodes, IPlacementPolicy? policy = null)
+    public NodeRouter(NodeSession home, Protocol.Head.HeadClient head, IReadOnlyList<NodeState> nodes, LineageBudget lineage, IPlacementPolicy? policy = null)
     {
         Home = home;
+        _lineage = lineage;
         _head = head;
         _nodes = new NodeList(nodes);
         _policy = policy ?? new HybridPlacement();
@@ -107,8 +109,10 @@ internal sealed partial class NodeRouter : IAsyncDisposable
                 _inFlight.AddOrUpdate(handle.Session, 0, (_, busy) => Math.Max(0, busy - cpus));
                 if (_retryable.TryRemove(submit.TaskId, out var placed) && ready.Result.ResultCase == ObjectReady.ResultOneofCase.HeldLength)
                 {
-                    // Only its node holds it: if that node cannot give it, the task runs again elsewhere.
+                    // Only its node holds it: if that node cannot give it, the task runs again elsewhere,
+                    // while the arguments that takes fit in the lineage budget.
                     handle.Rebuild = () => RebuildElsewhere(placed);
+                    _lineage.Keep(handle, placed.Dependencies);
                 }
             },
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
