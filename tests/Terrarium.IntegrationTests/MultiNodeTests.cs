@@ -76,6 +76,26 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task NodesKilled_ALargeResultAndTheLargeArgumentItWasMadeFrom_AreBothMadeAgain()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""", """{"blue": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var passedOn = PassOnALargeResult(cluster, new TaskOptions { Resources = { ["blue"] = 1 }, MaxRetries = 1 });
+        await cluster.WaitAsync([passedOn], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
+
+        // Both results stay where they were made (one blue node or two): kill those, and only the lineage is left.
+        var status = await cluster.GetStatusAsync().DefaultTimeout();
+        var holders = status.Nodes.Where(n => n.Total.ContainsKey("blue") && n.Objects > 0).Select(n => n.NodeId).ToList();
+        foreach (var holder in holders)
+        {
+            nodes.Daemons.Single(d => d.NodeId == holder).Kill();
+        }
+
+        var bytes = await passedOn.DefaultTimeout();
+        Assert.Equal(MultiNodeTasks.Checksum(MultiNodeTasks.MakeBytes(4)), MultiNodeTasks.Checksum(bytes));
+    }
+
+    [Fact]
     public async Task LineagePastMaxLineageBytes_IsDropped_ItsArgumentReleased_AndTheLossSaysWhy()
     {
         await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");

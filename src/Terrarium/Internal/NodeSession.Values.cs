@@ -15,16 +15,17 @@ internal sealed partial class NodeSession
     /// Makes sure the node will hold an object this process holds, before a request that depends
     /// on it is sent: a put if the value is here, else a promise now and the put when it comes. An
     /// object of another node (a task's result there) comes the same way, except a large one, which
-    /// this node copies from that node.
+    /// this node copies from that node — unless <paramref name="throughThisProcess"/>: that node may
+    /// be dead, and this process makes the object again if it is.
     /// </summary>
-    public void ShareWithNode(ObjectHandle handle)
+    public void ShareWithNode(ObjectHandle handle, bool throughThisProcess = false)
     {
         if (handle.Session == this ? !handle.MarkOnNode() : !handle.AddCopyOn(this))
         {
             return;
         }
 
-        if (handle.Ready.IsCompleted && InOneRequest(handle) is { } request)
+        if (handle.Ready.IsCompleted && InOneRequest(handle, throughThisProcess) is { } request)
         {
             Send(request);
             return;
@@ -32,7 +33,7 @@ internal sealed partial class NodeSession
 
         Send(new ClientRequest { Promise = new PromiseObject { ObjectId = handle.Id } });
         _ = handle.Ready.ContinueWith(
-            _ => FulfilPromise(handle),
+            _ => FulfilPromise(handle, throughThisProcess),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -58,22 +59,22 @@ internal sealed partial class NodeSession
     /// from the node that holds it — or null when its value must come through this process first,
     /// or is too large for the stream.
     /// </summary>
-    private static ClientRequest? InOneRequest(ObjectHandle handle)
+    private static ClientRequest? InOneRequest(ObjectHandle handle, bool throughThisProcess)
     {
         var ready = handle.Ready.Result;
         return ready.ResultCase switch
         {
             ObjectReady.ResultOneofCase.Error => new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Error = ready.Error } },
-            ObjectReady.ResultOneofCase.HeldLength => MustComeThroughHere(handle) ? null
+            ObjectReady.ResultOneofCase.HeldLength => throughThisProcess || MustComeThroughHere(handle) ? null
                 : new ClientRequest { Copy = new CopyObject { ObjectId = ready.ObjectId, FromNodeId = handle.Session.NodeId } },
             _ => ready.Value.Length <= MessageLimits.InlineValueBytes ? new ClientRequest { Put = new PutObject { ObjectId = ready.ObjectId, Value = ready.Value } } : null,
         };
     }
 
     /// <summary>Fulfils this session's promise of an object that is now ready.</summary>
-    private void FulfilPromise(ObjectHandle handle)
+    private void FulfilPromise(ObjectHandle handle, bool throughThisProcess)
     {
-        if (InOneRequest(handle) is { } request)
+        if (InOneRequest(handle, throughThisProcess) is { } request)
         {
             TrySend(request);
             return;

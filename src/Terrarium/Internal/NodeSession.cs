@@ -152,6 +152,9 @@ internal sealed partial class NodeSession : IAsyncDisposable
     /// <summary>Whether the head declared this session's node dead.</summary>
     public bool IsAbandoned => _abandoned is not null;
 
+    /// <summary>Whether the session is over: its node was declared dead, or could not be reached again.</summary>
+    public bool HasEnded => _abandoned is not null || _failure is not null;
+
     /// <summary>A handle for an object this session completes itself (a put); the node sends nothing for it.</summary>
     public ObjectHandle Untracked(string id) => new(id, this);
 

@@ -112,16 +112,16 @@ internal sealed class ObjectHandle
 
     /// <summary>
     /// For a large result that only its node held: runs its task again elsewhere when that node
-    /// cannot give it (set while the task has retries left), and says when the new result is ready;
-    /// null when it cannot be placed. Setting it after <see cref="DropLineage"/> does nothing.
+    /// cannot give it (set while the task has retries left), given how it was lost, and says when the
+    /// new result is ready; null when no retry is left. Setting it after <see cref="DropLineage"/> does nothing.
     /// </summary>
-    public Func<Task<ObjectReady>?>? Rebuild
+    public Func<ObjectReady, Task<ObjectReady>?>? Rebuild
     {
         get => _rebuild;
         set => _rebuild = LineageDropped is null ? value : null;
     }
 
-    private volatile Func<Task<ObjectReady>?>? _rebuild;
+    private volatile Func<ObjectReady, Task<ObjectReady>?>? _rebuild;
 
     /// <summary>Why this result will not be made again although its task had retries left, if so.</summary>
     public string? LineageDropped { get; private set; }
@@ -139,10 +139,18 @@ internal sealed class ObjectHandle
     private async Task<ObjectReady> FetchAsync()
     {
         var fetched = await _session.FetchAsync(this).ConfigureAwait(false);
-        while (fetched.Error is { Kind: ErrorKind.ObjectLost } && Rebuild?.Invoke() is { } rebuilding)
+        while (fetched.Error is { Kind: ErrorKind.ObjectLost } && Rebuild?.Invoke(fetched) is { } rebuilding)
         {
+            // Meanwhile, requests that take it get it through this process, not from its old node.
+            var (heldBy, wasRebuilt) = (_session, Rebuilt);
             Rebuilt = true;
             var again = await rebuilding.ConfigureAwait(false);
+            if (_session == heldBy)
+            {
+                // No other node could run it: it stays the lost object of its old node.
+                Rebuilt = wasRebuilt;
+            }
+
             fetched = again.ResultCase == ObjectReady.ResultOneofCase.HeldLength ? await _session.FetchAsync(this).ConfigureAwait(false) : again;
         }
 

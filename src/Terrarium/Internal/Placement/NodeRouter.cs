@@ -55,27 +55,27 @@ internal sealed partial class NodeRouter : IAsyncDisposable
 
     /// <summary>
     /// The session of the node <paramref name="demand"/> goes to, and that node's id; never
-    /// <paramref name="avoidNodeId"/>'s (a node that could not give a result it held).
+    /// one of <paramref name="avoid"/> (nodes that could not give a result they held).
     /// </summary>
     /// <exception cref="ArgumentException">No live node could ever run it (the message names what it asks and what nodes offer).</exception>
-    public (NodeSession Session, string NodeId) Place(ResourceRequest demand, string what, string paramName, string? avoidNodeId = null)
+    public (NodeSession Session, string NodeId) Place(ResourceRequest demand, string what, string paramName, IReadOnlySet<string>? avoid = null)
     {
         RefreshIfStale();
         var live = _nodes.Live;
         _severalNodes = live.Count > 1;
-        if (live.Count == 1 && live[0].Node.NodeId == Home.NodeId && avoidNodeId != Home.NodeId && Fits(demand, live[0].Node.Resources))
+        if (live.Count == 1 && live[0].Node.NodeId == Home.NodeId && avoid?.Contains(Home.NodeId) != true && Fits(demand, live[0].Node.Resources))
         {
             // One node (the embedded cluster's case, on every submit): nothing to choose, nothing to count.
             return (Home, Home.NodeId);
         }
 
-        var views = live.Where(n => n.Node.NodeId != avoidNodeId).Select(ToView).ToList();
+        var views = live.Where(n => avoid?.Contains(n.Node.NodeId) != true).Select(ToView).ToList();
         var chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId));
         if (chosen is null)
         {
             // Rare, and inside the synchronous Submit: nodes may have joined since the last refresh.
             _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
-            views = _nodes.Live.Where(n => n.Node.NodeId != avoidNodeId).Select(ToView).ToList();
+            views = _nodes.Live.Where(n => avoid?.Contains(n.Node.NodeId) != true).Select(ToView).ToList();
             chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
                 ?? throw Infeasible(demand, what, views, paramName);
         }
@@ -111,7 +111,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
                 {
                     // Only its node holds it: if that node cannot give it, the task runs again elsewhere,
                     // while the arguments that takes fit in the lineage budget.
-                    handle.Rebuild = () => RebuildElsewhere(placed);
+                    handle.Rebuild = lost => RebuildElsewhere(placed, lost);
                     _lineage.Keep(handle, placed.Dependencies);
                 }
             },
