@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,17 +31,9 @@ public static class GrpcPingPongProbe
     public static async Task RunAsync(Harness harness)
     {
         var path = Path.Combine(Path.GetTempPath(), $"terrarium-bench-grpc-{Environment.ProcessId}.sock");
-        using var echo = Process.Start(new ProcessStartInfo(Node.WorkerHostCommand.CurrentDotnet())
-        {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "Terrarium.Benchmarks.dll"), "--grpc-echo", path },
-            RedirectStandardOutput = true,
-        })!;
+        using var echo = await RawIpc.StartEchoAsync("--grpc-echo", path);
         try
         {
-            while (await echo.StandardOutput.ReadLineAsync() is { } line && line != "echo-ready")
-            {
-            }
-
             var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(path), Token);
             using (channel)
             {

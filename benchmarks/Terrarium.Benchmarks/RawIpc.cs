@@ -30,17 +30,9 @@ public static class RawIpc
     public static async Task RunAsync(Harness harness)
     {
         var path = Path.Combine(Path.GetTempPath(), $"terrarium-bench-{Environment.ProcessId}.sock");
-        using var echo = Process.Start(new ProcessStartInfo(Node.WorkerHostCommand.CurrentDotnet())
-        {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "Terrarium.Benchmarks.dll"), "--uds-echo", path },
-            RedirectStandardOutput = true,
-        })!;
+        using var echo = await StartEchoAsync("--uds-echo", path);
         try
         {
-            while (await echo.StandardOutput.ReadLineAsync() is { } line && line != "echo-ready")
-            {
-            }
-
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
             var message = new byte[MessageBytes];
@@ -67,6 +59,21 @@ public static class RawIpc
             echo.Kill();
             File.Delete(path);
         }
+    }
+
+    /// <summary>Starts this program as an echo process (<paramref name="option"/> on <paramref name="path"/>), once it listens.</summary>
+    internal static async Task<Process> StartEchoAsync(string option, string path)
+    {
+        var echo = Process.Start(new ProcessStartInfo(Node.WorkerHostCommand.CurrentDotnet())
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "Terrarium.Benchmarks.dll"), option, path },
+            RedirectStandardOutput = true,
+        })!;
+        while (await echo.StandardOutput.ReadLineAsync() is { } line && line != "echo-ready")
+        {
+        }
+
+        return echo;
     }
 
     private static async Task ReceiveAsync(Socket socket, byte[] buffer, int bytes)

@@ -1,8 +1,10 @@
 using System.Linq.Expressions;
 using System.Runtime.CompilerServices;
+using Google.Protobuf;
 using Terrarium.Internal;
 using Terrarium.Internal.Packaging;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium;
 
@@ -153,6 +155,7 @@ public sealed partial class Cluster
         var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(TaskOptions.RuntimeEnv)}");
         var resources = ToRequest(options.NumCpus, options.Resources);
         var (session, _) = _nodes.Place(resources, analyzed.DisplayName, nameof(options));
+        analyzed = PutLargeArguments(analyzed, session);
 
         session.DefineEnv(env);
         ShareDependencies(analyzed, session);
@@ -178,6 +181,32 @@ public sealed partial class Cluster
     }
 
     /// <summary>
+    /// Arguments over 1 MiB are put on the task's node and taken by ref, as Ray does: the value is
+    /// uploaded in pieces beside the session's stream, so it neither waits behind the requests sent
+    /// before it nor holds up those after it, and the node receives it into one buffer instead of
+    /// as one message. (The node keeps a task's resolved arguments for its retries there.)
+    /// </summary>
+    private static AnalyzedCall PutLargeArguments(AnalyzedCall call, NodeSession session)
+    {
+        if (!call.Args.Any(IsLarge))
+        {
+            return call;
+        }
+
+        return call with { Args = [.. call.Args.Select(arg => IsLarge(arg) ? new CallArg(null, Put(arg.Value!)) : arg)] };
+
+        static bool IsLarge(CallArg arg) => arg.Value is { Length: > MessageLimits.InlineValueBytes };
+
+        ObjectHandle Put(ByteString value)
+        {
+            var handle = session.Untracked(session.NewObjectId());
+            session.PutValue(handle, value);
+            handle.Complete(new ObjectReady { ObjectId = handle.Id, Value = value });
+            return handle;
+        }
+    }
+
+    /// <summary>
     /// Objects a request depends on that its node does not hold — actor call results this process
     /// holds, results made on other nodes — go to that node before the request.
     /// </summary>
@@ -187,7 +216,7 @@ public sealed partial class Cluster
         {
             if (arg.Dependency is { } dependency)
             {
-                session.ShareWithNode(dependency.Handle);
+                session.ShareWithNode(dependency);
             }
         }
     }
@@ -211,9 +240,9 @@ public sealed partial class Cluster
         List<ObjectHandle>? remote = null;
         foreach (var arg in analyzed.Args)
         {
-            if (arg.Dependency is { } dependency && dependency.Handle.Session != session)
+            if (arg.Dependency is { } dependency && dependency.Session != session)
             {
-                (remote ??= []).Add(dependency.Handle);
+                (remote ??= []).Add(dependency);
             }
         }
 

@@ -62,7 +62,8 @@ public sealed class ClusterOptions
     /// The most bytes of task arguments this driver keeps alive only so that large results of tasks
     /// with retries left can be made again if the node holding them is lost (their lineage). Past it
     /// the oldest lineage is dropped: those results can no longer be made again, and their arguments
-    /// are released once nothing else holds them. Default: 1 GiB; 0 keeps none.
+    /// are released once nothing else holds them. Default: 1 GiB; 0 keeps none (results of tasks
+    /// without arguments can still be made again).
     /// </summary>
     public long MaxLineageBytes { get; init; } = 1L << 30;
 

@@ -59,6 +59,13 @@ public static class MultiNodeTasks
         return RuntimeContext.Current.NodeId;
     }
 
+    /// <summary>As <see cref="HangUnlessRetried"/>; a retry describes <paramref name="data"/>.</summary>
+    public static string DescribeIfRetried(byte[] data, string marker)
+    {
+        HangUnlessRetried(marker);
+        return Describe(data);
+    }
+
     public static async Task<string> CallFromHere(ActorHandle<NodeCounter> counter, int by) =>
         $"{await counter.Call(c => c.Add(by))} via {RuntimeContext.Current.NodeId}";
 }

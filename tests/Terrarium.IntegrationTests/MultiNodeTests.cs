@@ -215,7 +215,7 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
-    public async Task NodeKilled_ItsRetryableTasksRunOnAnotherNode()
+    public async Task NodeKilled_ItsRetryableTasksRunOnAnotherNode_WithTheirLargeArguments()
     {
         await using var nodes = await CliCluster.StartAsync("{}", "{}");
         await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
@@ -223,15 +223,20 @@ public sealed class MultiNodeTests
         var marker = Path.Combine(nodes.Scratch, "first-attempt");
         // The driver's own node gets busy first, so the task to retry goes to the other node.
         var filler = cluster.Submit(() => TestTasks.WaitForFile(gate, 1));
-        var retried = cluster.Submit(() => MultiNodeTasks.HangUnlessRetried(marker), new TaskOptions { MaxRetries = 1 });
+        // Over 1 MiB, the argument is put on the first attempt's node, and lost with it.
+        var data = MultiNodeTasks.MakeBytes(4);
+        var retried = cluster.Submit(() => MultiNodeTasks.DescribeIfRetried(data, marker), new TaskOptions { MaxRetries = 1 });
         await TestWaits.UntilAsync(() => File.Exists(marker), "the first attempt runs");
         var firstNode = await File.ReadAllTextAsync(marker);
         var survivor = nodes.Daemons.Single(d => d.NodeId != firstNode);
+        await TestWaits.UntilAsync(
+            async () => (await cluster.GetStatusAsync()).Nodes.Single(n => n.NodeId == firstNode).Objects == 2,
+            "the first attempt's node to hold its pending result and its argument");
 
         nodes.Daemons.Single(d => d.NodeId == firstNode).Kill();
         await File.WriteAllTextAsync(gate, "go");
 
-        Assert.Equal(survivor.NodeId, await retried.DefaultTimeout());
+        Assert.Equal($"{4 << 20}:{MultiNodeTasks.Checksum(data)} on {survivor.NodeId}", await retried.DefaultTimeout());
         Assert.Equal(1, await filler.DefaultTimeout());
     }
 

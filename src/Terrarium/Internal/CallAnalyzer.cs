@@ -7,7 +7,7 @@ using Terrarium.Protocol;
 namespace Terrarium.Internal;
 
 /// <summary>One argument of an analysed call: a serialized value, or an object the call depends on.</summary>
-internal readonly record struct CallArg(ByteString? Value, ObjectRef? Dependency)
+internal readonly record struct CallArg(ByteString? Value, ObjectHandle? Dependency)
 {
     public Arg ToProto() => Dependency is { } dependency ? new Arg { ObjectId = dependency.Id } : new Arg { Value = Value };
 }
@@ -19,7 +19,7 @@ internal sealed record AnalyzedCall(FunctionDescriptor Function, string DisplayN
     public IEnumerable<Arg> ProtoArgs => Args.Select(a => a.ToProto());
 
     /// <summary>The objects the call waits for.</summary>
-    public IReadOnlyList<ObjectHandle> Dependencies => [.. Args.Where(a => a.Dependency is not null).Select(a => a.Dependency!.Handle)];
+    public IReadOnlyList<ObjectHandle> Dependencies => [.. Args.Where(a => a.Dependency is not null).Select(a => a.Dependency!)];
 }
 
 /// <summary>
@@ -99,7 +99,8 @@ internal static class CallAnalyzer
             args[i] = EvaluateArg(arguments[i], parameter, self, display, paramName);
         }
 
-        // A call travels as one message: its arguments together must fit where one value does.
+        // Together a call's arguments must fit where one value does: an actor call travels as one
+        // message, and a task's worker holds them all at once.
         var total = args.Sum(a => (long)(a.Value?.Length ?? 0));
         if (total > Protocol.Hosting.MessageLimits.MaxValueBytes)
         {
@@ -121,7 +122,7 @@ internal static class CallAnalyzer
         {
             var dependency = (ObjectRef?)Evaluate(convert.Operand)
                 ?? throw new ArgumentException($"{display}: argument '{parameter.Name}' is a null ObjectRef", paramName);
-            return new CallArg(null, dependency);
+            return new CallArg(null, dependency.Handle);
         }
 
         var value = Evaluate(argument);

@@ -18,10 +18,10 @@ internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method
     {
         foreach (var arg in args)
         {
-            if (arg.Dependency is { Handle.HasValue: false } dependency)
+            if (arg.Dependency is { HasValue: false } dependency)
             {
                 // The call carries values: a large result that stayed on its node comes here first.
-                return dependency.Handle.ValueAsync();
+                return dependency.ValueAsync();
             }
         }
 
@@ -40,7 +40,7 @@ internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method
                 continue;
             }
 
-            var ready = dependency.Handle.Value;
+            var ready = dependency.Value;
             if (ready.Error is { } error)
             {
                 return (call, error);
