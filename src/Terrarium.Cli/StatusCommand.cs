@@ -16,7 +16,7 @@ internal static class StatusCommand
         var address = new Option<string?>("--address") { Description = "The head's HOST:PORT (default: TERRARIUM_ADDRESS, else the head started on this machine)" };
         var token = new Option<string?>("--token") { Description = $"The cluster token (default: {ClusterToken.EnvironmentVariable}, else the local head's or the stored one)" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
-        var command = new Command("status", "Show the cluster's nodes: alive, resources total and available, workers, actors, runtime envs, queued tasks")
+        var command = new Command("status", "Show the cluster's nodes: alive, resources total and available, workers, actors, runtime envs, queued tasks, objects held")
         {
             address, token, json,
         };
@@ -89,6 +89,8 @@ internal static class StatusCommand
                     Actors = status.Workers.Count(w => w.ActorId.Length > 0 && w.State != "dead"),
                     RuntimeEnvs = status.RuntimeEnvs.Select(e => new EnvReport(e.Hash, e.State, e.References)).ToList(),
                     QueuedTasks = status.QueuedTasks,
+                    Objects = status.Objects,
+                    ObjectBytes = status.ObjectBytes,
                 };
             }
         }
@@ -103,7 +105,7 @@ internal static class StatusCommand
         var table = new Table()
             .Title($"Terrarium cluster at {head}")
             .Caption("CPU and other resources: free/total");
-        foreach (var column in new[] { "Node", "Address", "Alive", "CPU", "Other", "Workers", "Actors", "Envs", "Queued" })
+        foreach (var column in new[] { "Node", "Address", "Alive", "CPU", "Other", "Workers", "Actors", "Envs", "Queued", "Objects" })
         {
             table.AddColumn(new TableColumn(column).NoWrap());
         }
@@ -119,7 +121,8 @@ internal static class StatusCommand
                 node.Error is null ? Count(node.Workers) : "[red]" + Markup.Escape(node.Error) + "[/]",
                 Count(node.Actors),
                 Count(node.RuntimeEnvs?.Count),
-                Count(node.QueuedTasks));
+                Count(node.QueuedTasks),
+                node.Objects is { } objects ? $"{objects} ({Size(node.ObjectBytes ?? 0)})" : "-");
         }
 
         if (Console.IsOutputRedirected)
@@ -135,6 +138,10 @@ internal static class StatusCommand
         string.Create(CultureInfo.InvariantCulture, $"{node.Available.GetValueOrDefault(resource)}/{node.Total.GetValueOrDefault(resource)}");
 
     private static string Count(int? count) => count?.ToString(CultureInfo.InvariantCulture) ?? "-";
+
+    private static string Size(long bytes) => bytes < 1 << 20
+        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB")
+        : string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.#} MiB");
 
     private sealed record NodeReport
     {
@@ -155,6 +162,10 @@ internal static class StatusCommand
         public List<EnvReport>? RuntimeEnvs { get; init; }
 
         public int? QueuedTasks { get; init; }
+
+        public int? Objects { get; init; }
+
+        public long? ObjectBytes { get; init; }
 
         public string? Error { get; init; }
     }

@@ -32,7 +32,8 @@ public sealed partial class Cluster
                 status?.RuntimeEnvs.Select(e => new RuntimeEnvSummary(e.Hash, e.State, e.References)).ToList() ?? [],
                 status?.QueuedTasks ?? 0,
                 status?.Objects ?? 0,
-                status?.NugetRestores ?? 0));
+                status?.NugetRestores ?? 0,
+                status?.ObjectBytes ?? 0));
         }
 
         var packages = await _head.ListPackagesAsync(new ListPackagesRequest(), cancellationToken: ct).ConfigureAwait(false);

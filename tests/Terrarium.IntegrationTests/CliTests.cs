@@ -40,6 +40,19 @@ public sealed class CliTests
             await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = "auto", LogToDriver = false }).DefaultTimeout();
             Assert.Equal(16, await cluster.Submit(() => TestTasks.Square(4)).DefaultTimeout());
             workerPid = await cluster.Submit(() => TestTasks.Pid()).DefaultTimeout();
+
+            // What the node holds shows too: a put of 2 MiB (and the small results of the tasks above, while their refs live).
+            var kept = cluster.Put(new byte[2 << 20]);
+            await TestWaits.UntilAsync(
+                async () =>
+                {
+                    var nodes = JsonDocument.Parse((await folders.RunAsync("status", "--json")).Stdout).RootElement.GetProperty("nodes");
+                    var held = nodes.EnumerateArray().Single();
+                    return held.GetProperty("objects").GetInt32() >= 1 && held.GetProperty("object_bytes").GetInt64() > 2 << 20;
+                },
+                "status to list the put");
+            Assert.Contains(" (2 MiB)", (await folders.RunAsync("status")).Stdout, StringComparison.Ordinal);
+            GC.KeepAlive(kept);
         }
         finally
         {

@@ -224,7 +224,7 @@ internal sealed class NodeService(
 
     public override Task<NodeStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
-        var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, NugetRestores = restorer.RestoresRun };
+        var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, ObjectBytes = objects.Bytes, NugetRestores = restorer.RestoresRun };
         status.Total.Add(ledger.Total);
         status.Available.Add(ledger.Snapshot());
         foreach (var worker in pool.All)

@@ -20,6 +20,9 @@ internal sealed class ObjectStore
 
     public int Count => _objects.Count;
 
+    /// <summary>The bytes of the values held (objects still pending or failed hold none); counted when asked.</summary>
+    public long Bytes => _objects.Values.Sum(e => e.Result.Task.IsCompletedSuccessfully ? (long)(e.Result.Task.Result.Value?.Length ?? 0) : 0);
+
     /// <summary>Creates a pending object; the owner is told when it completes.</summary>
     /// <returns>False when the id is already in use.</returns>
     public bool TryCreate(string id, ClientSession owner) => _objects.TryAdd(id, new Entry(owner));
