@@ -59,6 +59,13 @@ public static class MultiNodeTasks
         return RuntimeContext.Current.NodeId;
     }
 
+    /// <summary>A nested task given <paramref name="mebibytes"/> MiB made here: how it saw them.</summary>
+    public static async Task<string> DescribeNested(int mebibytes)
+    {
+        var data = MakeBytes(mebibytes);
+        return await Cluster.Current.Submit(() => Describe(data));
+    }
+
     /// <summary>As <see cref="HangUnlessRetried"/>; a retry describes <paramref name="data"/>.</summary>
     public static string DescribeIfRetried(byte[] data, string marker)
     {

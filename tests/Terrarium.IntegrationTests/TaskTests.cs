@@ -50,6 +50,18 @@ public sealed class TaskTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Submit_LargeArgument_ReachesTheTask_FromTheDriverAndFromATask()
+    {
+        var value = MultiNodeTasks.MakeBytes(3);
+
+        var fromDriver = await Cluster.Submit(() => MultiNodeTasks.Describe(value)).DefaultTimeout();
+        var fromTask = await Cluster.Submit(() => MultiNodeTasks.DescribeNested(3)).DefaultTimeout();
+
+        Assert.StartsWith($"{3 << 20}:{MultiNodeTasks.Checksum(value)} on ", fromDriver, StringComparison.Ordinal);
+        Assert.StartsWith($"{3 << 20}:{MultiNodeTasks.Checksum(value)} on ", fromTask, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Put_LargeValueWhoseRefIsDroppedAtOnce_StillReachesTheTaskThatTakesIt()
     {
         var value = MultiNodeTasks.MakeBytes(3);
