@@ -96,6 +96,33 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task NodesKilled_ARunningTaskAndTheLargeResultItTakes_TheResultIsMadeAgainForTheRetry()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""", """{"blue": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var onBlue = new TaskOptions { Resources = { ["blue"] = 1 }, MaxRetries = 1 };
+        var made = cluster.Submit(() => MultiNodeTasks.MakeBytes(4), onBlue);
+        await cluster.WaitAsync([made], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
+        var marker = Path.Combine(nodes.Scratch, "first-attempt");
+        var described = cluster.Submit(() => MultiNodeTasks.DescribeIfRetried(made, marker), onBlue);
+        await TestWaits.UntilAsync(() => File.Exists(marker), "the first attempt runs");
+
+        // The node running the task and the node holding its argument (maybe the same) die together.
+        var status = await cluster.GetStatusAsync().DefaultTimeout();
+        var doomed = status.Nodes.Where(n => n.Total.ContainsKey("blue") && n.Objects > 0).Select(n => n.NodeId)
+            .Append(await File.ReadAllTextAsync(marker)).Distinct().ToList();
+        foreach (var node in doomed)
+        {
+            nodes.Daemons.Single(d => d.NodeId == node).Kill();
+        }
+
+        var survivors = nodes.Daemons.Skip(1).Select(d => d.NodeId).Except(doomed);
+        var description = await described.DefaultTimeout();
+        Assert.StartsWith($"{4 << 20}:{MultiNodeTasks.Checksum(MultiNodeTasks.MakeBytes(4))} on ", description, StringComparison.Ordinal);
+        Assert.Contains(description[(description.LastIndexOf(' ') + 1)..], survivors);
+    }
+
+    [Fact]
     public async Task LineagePastMaxLineageBytes_IsDropped_ItsArgumentReleased_AndTheLossSaysWhy()
     {
         await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");

@@ -272,39 +272,51 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     {
         foreach (var task in _retryable.Values.Where(t => t.Handle.Session == dead).ToList())
         {
-            if (dead.Detach(task.Submit.TaskId) is not { } handle)
+            // Taken from the dead session now, before it fails what it still awaits.
+            if (dead.Detach(task.Submit.TaskId) is { } handle)
             {
-                continue;
+                _ = RetryAsync(task, handle, reason);
             }
+        }
+    }
 
-            var retry = task.Submit.Clone();
-            retry.MaxRetries--;
-            NodeSession target;
-            try
-            {
-                (target, _) = Place(retry.Resources, retry.Function.Method, "options");
-            }
-            catch (ArgumentException e)
-            {
-                handle.Complete(new ObjectReady
-                {
-                    ObjectId = handle.Id,
-                    Error = new TaskError { Kind = ErrorKind.ObjectLost, Message = $"{reason}; its task cannot be retried: {e.Message}" },
-                });
-                continue;
-            }
+    /// <remarks>
+    /// As when a lost result is made again (see <see cref="RebuildAsync"/>), the task's arguments
+    /// are fetched here first, and made again first if their node died too, then sent from here.
+    /// </remarks>
+    private async Task RetryAsync(PlacedTask task, ObjectHandle handle, string reason)
+    {
+        foreach (var dependency in task.Dependencies)
+        {
+            await dependency.ValueAsync().ConfigureAwait(false);
+        }
 
+        var retry = task.Submit.Clone();
+        retry.MaxRetries--;
+        NodeSession target;
+        try
+        {
+            (target, _) = Place(retry.Resources, retry.Function.Method, "options");
             target.DefineEnv(task.Env);
             foreach (var dependency in task.Dependencies)
             {
-                target.ShareWithNode(dependency);
+                target.ShareWithNode(dependency, throughThisProcess: true);
             }
-
-            target.Adopt(handle);
-            target.Send(new ClientRequest { SubmitTask = retry });
-            _retryable[retry.TaskId] = task with { Submit = retry };
-            _inFlight.AddOrUpdate(target, retry.Resources.NumCpus, (_, busy) => busy + retry.Resources.NumCpus);
         }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            handle.Complete(new ObjectReady
+            {
+                ObjectId = handle.Id,
+                Error = new TaskError { Kind = ErrorKind.ObjectLost, Message = $"{reason}; its task cannot be retried: {e.Message}" },
+            });
+            return;
+        }
+
+        target.Adopt(handle);
+        target.Send(new ClientRequest { SubmitTask = retry });
+        _retryable[retry.TaskId] = task with { Submit = retry };
+        _inFlight.AddOrUpdate(target, retry.Resources.NumCpus, (_, busy) => busy + retry.Resources.NumCpus);
     }
 
     /// <summary>
