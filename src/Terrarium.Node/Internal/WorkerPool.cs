@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Terrarium.Node.Internal.RuntimeEnvs;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
 
@@ -18,6 +19,8 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
     private readonly ConcurrentDictionary<string, WorkerProcess> _workers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<WorkerProcess> _warm = new();
     private readonly ConcurrentDictionary<string, Task> _removals = new(StringComparer.Ordinal);
+    // Set once a worker has started in a container: the node's stop then looks for leftovers.
+    private ContainerLauncher? _containers;
     private readonly SemaphoreSlim _startSlots = new(options.MaxStartingWorkers);
     private int _nextWorker;
     private int _disposed;
@@ -154,6 +157,7 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
         try
         {
             start = env.Launcher?.Wrap(start, worker) ?? start;
+            _containers ??= env.Launcher as ContainerLauncher;
             process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
             // A line is far below a pipe's buffer: this never blocks. Closing leaves user code an empty stdin.
             process.StandardInput.WriteLine(options.Token);
@@ -348,6 +352,10 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
 
         await Task.WhenAll(exits).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Task.WhenAll(_removals.Values).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_containers is { } containers)
+        {
+            await containers.RemoveLeftoversAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Handles the worker's events until its stream ends; true if the worker ended it cleanly.</summary>

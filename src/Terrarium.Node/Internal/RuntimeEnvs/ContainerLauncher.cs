@@ -71,6 +71,29 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         }
     }
 
+    /// <summary>
+    /// Removes every container of this node that is still there, when the node stops: a worker
+    /// killed while podman was still creating its container can leave one behind its removal by
+    /// name. Never throws.
+    /// </summary>
+    public async Task RemoveLeftoversAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            var (_, listed, _) = await runtime.RunAsync(timeout.Token, "ps", "--all", "--quiet", "--filter", $"label={NodeLabel(options.NodeId)}").ConfigureAwait(false);
+            var leftovers = listed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (leftovers.Length > 0)
+            {
+                await runtime.RunAsync(timeout.Token, ["rm", "--force", "--ignore", "--time", "0", .. leftovers]).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The runtime hangs: nothing more to do at a stop.
+        }
+    }
+
     /// <summary>How the worker's container is set apart from others with the same image: its run options.</summary>
     public string Identity => string.Join('\0', runOptions.Prepend(image));
 
