@@ -190,6 +190,22 @@ public sealed partial class Cluster : IAsyncDisposable
     /// <summary>Makes <see cref="Current"/> in a worker connect on first use.</summary>
     internal static void SetWorkerClusterFactory(Func<Cluster> factory) => s_workerClusterFactory = factory;
 
+    /// <summary>
+    /// In a worker: completes once the nodes have handled what its work asked of the cluster so far
+    /// (at once when it asked nothing). A result is sent after that, so that a caller given, say, the
+    /// handle of an actor the task created finds the actor on its node, not a request still on its way.
+    /// </summary>
+    internal static Task WorkerRequestsHandledAsync()
+    {
+        Cluster? worker;
+        lock (s_currentGate)
+        {
+            worker = s_workerClusterFactory is null ? null : s_current;
+        }
+
+        return worker is null ? Task.CompletedTask : Task.WhenAll(worker._nodes.Sessions.Select(s => s.AllHandledAsync()));
+    }
+
     /// <summary>A worker's own connection: its nested submissions inherit <paramref name="workerEnv"/>.</summary>
     internal static async Task<Cluster> ConnectWorkerAsync(Endpoint node, Endpoint head, string token, string jobId, string jobCodeDir,
         string jobCodeUri, string workerId, RuntimeEnv? workerEnv, CancellationToken ct)

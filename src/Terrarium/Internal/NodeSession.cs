@@ -28,6 +28,8 @@ internal sealed partial class NodeSession : IAsyncDisposable
     private readonly Lock _requestLock = new();
     private readonly Queue<ClientRequest> _unhandled = new();
     private long _handled;
+    // Who waits for the node to have handled a number of requests (see AllHandledAsync).
+    private readonly List<(long Count, TaskCompletionSource Handled)> _handledWaiters = [];
     private AsyncDuplexStreamingCall<ClientBatch, SessionBatch> _call;
     private BatchingWriter<ClientRequest, ClientBatch> _requests;
     private readonly Task _reader;
@@ -309,6 +311,7 @@ internal sealed partial class NodeSession : IAsyncDisposable
         lock (_requestLock)
         {
             _failure = reason;
+            ReleaseHandledWaiters(all: true);
         }
 
         _opened.TrySetException(new InvalidOperationException($"the node at {NodeAddress} closed the session: {reason}"));
@@ -383,6 +386,25 @@ internal sealed partial class NodeSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Completes once the node has handled every request sent so far (or the session is over): what
+    /// a task asked of the cluster is then known to its node before anything that follows.
+    /// </summary>
+    public Task AllHandledAsync()
+    {
+        lock (_requestLock)
+        {
+            if (_unhandled.Count == 0 || _failure is not null)
+            {
+                return Task.CompletedTask;
+            }
+
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _handledWaiters.Add((_handled + _unhandled.Count, waiter));
+            return waiter.Task;
+        }
+    }
+
     /// <summary>The node handled this many requests of the session: they need not be sent again.</summary>
     private void Forget(long handled)
     {
@@ -397,6 +419,20 @@ internal sealed partial class NodeSession : IAsyncDisposable
         while (_handled < handled && _unhandled.TryDequeue(out _))
         {
             _handled++;
+        }
+
+        ReleaseHandledWaiters(all: false);
+    }
+
+    private void ReleaseHandledWaiters(bool all)
+    {
+        for (var i = _handledWaiters.Count - 1; i >= 0; i--)
+        {
+            if (all || _handledWaiters[i].Count <= _handled)
+            {
+                _handledWaiters[i].Handled.TrySetResult();
+                _handledWaiters.RemoveAt(i);
+            }
         }
     }
 

@@ -155,6 +155,7 @@ internal sealed class WorkExecutor
             }
         }
 
+        await Cluster.WorkerRequestsHandledAsync().ConfigureAwait(false);
         return done;
     }
 
