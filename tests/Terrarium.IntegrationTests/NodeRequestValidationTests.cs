@@ -114,10 +114,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         using var _ = channel;
         using var upload = node.UploadResult(new Grpc.Core.Metadata { { UploadHeaders.WorkerId, "not-a-worker" }, { UploadHeaders.WorkId, "t-1" } });
 
-        var refused = await RefusedUploadAsync(upload);
-
-        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
-        Assert.Contains("worker 'not-a-worker' is not one of this node's", refused.Status.Detail, StringComparison.Ordinal);
+        await AssertUploadRefusedAsync(upload, Grpc.Core.StatusCode.NotFound, "worker 'not-a-worker' is not one of this node's");
     }
 
     [Fact]
@@ -127,10 +124,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         using var _ = channel;
         using var upload = node.UploadValue(new Grpc.Core.Metadata { { UploadHeaders.SessionId, "no-such-session" }, { UploadHeaders.ObjectId, "o-1" } });
 
-        var refused = await RefusedUploadAsync(upload);
-
-        Assert.Equal(Grpc.Core.StatusCode.NotFound, refused.StatusCode);
-        Assert.Contains("has no session 'no-such-session'", refused.Status.Detail, StringComparison.Ordinal);
+        await AssertUploadRefusedAsync(upload, Grpc.Core.StatusCode.NotFound, "has no session 'no-such-session'");
     }
 
     [Fact]
@@ -140,10 +134,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         using var _ = channel;
         using var upload = node.UploadValue(new Grpc.Core.Metadata { { UploadHeaders.SessionId, "any-session" } });
 
-        var refused = await RefusedUploadAsync(upload);
-
-        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, refused.StatusCode);
-        Assert.Contains($"needs the {UploadHeaders.ObjectId} header", refused.Status.Detail, StringComparison.Ordinal);
+        await AssertUploadRefusedAsync(upload, Grpc.Core.StatusCode.InvalidArgument, $"needs the {UploadHeaders.ObjectId} header");
     }
 
     [Fact]
@@ -188,8 +179,9 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         Assert.Contains(detail, refused.Status.Detail, StringComparison.Ordinal);
     }
 
-    /// <summary>Uploads three bytes; the node's refusal (it may refuse before it reads them).</summary>
-    private static async Task<Grpc.Core.RpcException> RefusedUploadAsync<TReply>(Grpc.Core.AsyncClientStreamingCall<ObjectChunk, TReply> upload)
+    /// <summary>Uploads three bytes and asserts the node's refusal (it may refuse before it reads them).</summary>
+    private static async Task AssertUploadRefusedAsync<TReply>(
+        Grpc.Core.AsyncClientStreamingCall<ObjectChunk, TReply> upload, Grpc.Core.StatusCode code, string detail)
     {
         try
         {
@@ -201,7 +193,9 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
             // Refused already: the answer says why.
         }
 
-        return await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => upload.ResponseAsync.DefaultTimeout());
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => upload.ResponseAsync.DefaultTimeout());
+        Assert.Equal(code, refused.StatusCode);
+        Assert.Contains(detail, refused.Status.Detail, StringComparison.Ordinal);
     }
 
     private static ClientBatch OpenAnd(params ClientRequest[] requests)
