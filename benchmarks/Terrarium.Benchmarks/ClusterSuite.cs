@@ -21,16 +21,16 @@ public static class ClusterSuite
         var daemons = new List<Process>();
         try
         {
-            var (head, headAddress) = await StartAsync(scratch, ["--head", "--port", "0", "--num-cpus", "1", "--resources", """{"first": 1}"""]);
+            var (head, headAddress, caHash) = await StartAsync(scratch, ["--head", "--port", "0", "--num-cpus", "1", "--resources", """{"first": 1}"""]);
             daemons.Add(head);
-            var options = new ClusterOptions { Address = headAddress, Token = Token, LogToDriver = false };
+            var options = new ClusterOptions { Address = headAddress, Token = Token, CaHash = caHash, LogToDriver = false };
             var batch = 200;
             await using (var oneNode = await Cluster.InitAsync(options))
             {
                 await harness.RateAsync("cluster_spin_tasks_1_node", $"{batch} tasks of {SpinMilliseconds} ms CPU each, on a 1-CPU node", batch, () => SpinBatchAsync(oneNode, batch));
             }
 
-            var (node, _) = await StartAsync(scratch, ["--address", headAddress, "--num-cpus", "1", "--resources", """{"second": 1}"""]);
+            var (node, _, _) = await StartAsync(scratch, ["--address", headAddress, "--ca-hash", caHash, "--num-cpus", "1", "--resources", """{"second": 1}"""]);
             daemons.Add(node);
             await using (var twoNodes = await Cluster.InitAsync(options))
             {
@@ -57,7 +57,7 @@ public static class ClusterSuite
             {
                 var watch = Stopwatch.StartNew();
                 node.Kill();
-                await WaitUntilDeadAsync(headAddress);
+                await WaitUntilDeadAsync(headAddress, caHash);
                 return watch.Elapsed;
             });
             await MeasureHeadRestartAsync(harness, scratch, daemons);
@@ -132,19 +132,22 @@ public static class ClusterSuite
         }
 
         var redisPort = FreePort();
-        using var redis = Process.Start(new ProcessStartInfo("redis-server", ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        // With a password, as the head wants it: any local user could write to one without.
+        var redisPassword = Guid.NewGuid().ToString("N");
+        using var redis = Process.Start(new ProcessStartInfo("redis-server",
+            ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", redisPassword])
         {
             RedirectStandardOutput = true,
         })!;
         try
         {
-            string[] headRole = ["--head", "--port", $"{FreePort()}", "--num-cpus", "0", "--redis", $"redis://127.0.0.1:{redisPort}", "--storage-dir", Path.Combine(scratch, "store")];
+            string[] headRole = ["--head", "--port", $"{FreePort()}", "--num-cpus", "0", "--redis", $"redis://:{redisPassword}@127.0.0.1:{redisPort}", "--storage-dir", Path.Combine(scratch, "store")];
             await WaitUntilListeningAsync(redisPort);
-            var (head, address) = await StartAsync(scratch, headRole);
+            var (head, address, caHash) = await StartAsync(scratch, headRole);
             daemons.Add(head);
-            var (node, _) = await StartAsync(scratch, ["--address", address, "--num-cpus", "1"]);
+            var (node, _, _) = await StartAsync(scratch, ["--address", address, "--ca-hash", caHash, "--num-cpus", "1"]);
             daemons.Add(node);
-            var options = new ClusterOptions { Address = address, Token = Token, LogToDriver = false };
+            var options = new ClusterOptions { Address = address, Token = Token, CaHash = caHash, LogToDriver = false };
             await using (var warm = await Cluster.InitAsync(options))
             {
                 await warm.Submit(() => BenchTasks.Noop());
@@ -155,7 +158,7 @@ public static class ClusterSuite
                 head.Kill();
                 await head.WaitForExitAsync();
                 var watch = Stopwatch.StartNew();
-                (head, _) = await StartAsync(scratch, headRole);
+                (head, _, _) = await StartAsync(scratch, headRole);
                 daemons.Add(head);
                 while (true)
                 {
@@ -209,21 +212,26 @@ public static class ClusterSuite
         await cluster.WaitAsync(refs, refs.Count, Timeout.InfiniteTimeSpan);
     }
 
-    private static async Task WaitUntilDeadAsync(string headAddress)
+    private static async Task WaitUntilDeadAsync(string headAddress, string caHash)
     {
-        var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(headAddress), Token);
+        var head = Endpoint.Parse(headAddress);
+        var tls = await Protocol.Security.CaDiscovery.FetchAsync(head, caHash, CancellationToken.None);
+        var (channel, invoker) = ClusterChannel.Open(head, new Protocol.Security.ClusterCredentials(Token, tls));
         using (channel)
         {
-            var head = new Protocol.Head.HeadClient(invoker);
-            while ((await head.ListNodesAsync(new ListNodesRequest())).Nodes.All(n => n.Alive))
+            var client = new Protocol.Head.HeadClient(invoker);
+            while ((await client.ListNodesAsync(new ListNodesRequest())).Nodes.All(n => n.Alive))
             {
                 await Task.Delay(20);
             }
         }
     }
 
-    /// <summary>A daemon in the foreground, its folders under <paramref name="scratch"/>: the process and the head's address it printed.</summary>
-    private static async Task<(Process Process, string HeadAddress)> StartAsync(string scratch, string[] role)
+    /// <summary>
+    /// A daemon in the foreground, its folders under <paramref name="scratch"/>: the process, the head's
+    /// address it printed, and (for a head) the CA hash of its join line.
+    /// </summary>
+    private static async Task<(Process Process, string HeadAddress, string CaHash)> StartAsync(string scratch, string[] role)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "Terrarium.Cli.dll");
         var start = new ProcessStartInfo(Node.WorkerHostCommand.CurrentDotnet(),
@@ -233,14 +241,21 @@ public static class ClusterSuite
             UseShellExecute = false,
         };
         start.Environment["XDG_RUNTIME_DIR"] = PrivateDirectory.Create(Path.Combine(scratch, "run"));
+        start.Environment["XDG_CONFIG_HOME"] = Path.Combine(scratch, "config");
         var process = Process.Start(start)!;
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1))
             ?? throw new InvalidOperationException($"terrarium start {string.Join(' ', role)} exited before it served");
-        _ = process.StandardOutput.ReadToEndAsync();
         // "Terrarium head started at ADDRESS, with node …" or "Terrarium node … joined the cluster at ADDRESS."
-        var address = line.Contains(" started at ", StringComparison.Ordinal)
-            ? line.Split(" started at ")[1].Split(',')[0]
-            : line.Split(" joined the cluster at ")[1].TrimEnd('.');
-        return (process, address);
+        var isHead = line.Contains(" started at ", StringComparison.Ordinal);
+        var address = isHead ? line.Split(" started at ")[1].Split(',')[0] : line.Split(" joined the cluster at ")[1].TrimEnd('.');
+        var caHash = "";
+        // The head's join line: "  Join from another machine:  terrarium start … --ca-hash sha256:…"
+        while (isHead && caHash.Length == 0 && await process.StandardOutput.ReadLineAsync() is { } next)
+        {
+            caHash = next.Contains("--ca-hash ", StringComparison.Ordinal) ? next.Split("--ca-hash ")[1].Trim() : "";
+        }
+
+        _ = process.StandardOutput.ReadToEndAsync();
+        return (process, address, caHash);
     }
 }

@@ -15,13 +15,13 @@ namespace Terrarium.Benchmarks;
 /// </summary>
 public static class GrpcPingPongProbe
 {
-    private const string Token = "grpc-pingpong-probe";
+    private static readonly Protocol.Security.ClusterCredentials Credentials = Protocol.Security.ClusterCredentials.UnixOnly("grpc-pingpong-probe");
 
     /// <summary>The child process: serves the Calls stream on the socket at <paramref name="path"/>.</summary>
     public static async Task RunEchoAsync(string path)
     {
         await using var server = await GrpcServer.StartAsync(
-            [Endpoint.UnixSocket(path)], Token, NullLoggerFactory.Instance,
+            [Endpoint.UnixSocket(path)], Credentials, NullLoggerFactory.Instance,
             services => services.AddSingleton<EchoWorker>(),
             app => app.MapGrpcService<EchoWorker>(), CancellationToken.None);
         Console.WriteLine("echo-ready");
@@ -34,7 +34,7 @@ public static class GrpcPingPongProbe
         using var echo = await RawIpc.StartEchoAsync("--grpc-echo", path);
         try
         {
-            var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(path), Token);
+            var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(path), Credentials);
             using (channel)
             {
                 using var calls = new ActorWorker.ActorWorkerClient(invoker).Calls();

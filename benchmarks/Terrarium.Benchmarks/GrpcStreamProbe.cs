@@ -6,13 +6,14 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Benchmarks;
 
 /// <summary>
 /// One hop of a large object with nothing of Terrarium's around it: the node-to-node transfer's own
-/// code (a Kestrel gRPC server streaming <see cref="ObjectChunks"/> pieces over loopback TCP, a
-/// Grpc.Net.Client receiver filling one buffer), in this process. It is the ceiling of any hop while
+/// code (a Kestrel gRPC server streaming <see cref="ObjectChunks"/> pieces over loopback TCP with
+/// TLS, as between nodes, a Grpc.Net.Client receiver filling one buffer), in this process. It is the ceiling of any hop while
 /// every process crossing is gRPC, and tells the transport's cost from the cluster's.
 /// </summary>
 internal static class GrpcStreamProbe
@@ -22,11 +23,14 @@ internal static class GrpcStreamProbe
     public static async Task<TimeSpan> CopyAsync(int mebibytes)
     {
         var value = UnsafeByteOperations.UnsafeWrap(new byte[mebibytes << 20]);
+        using var authority = ClusterCertificateAuthority.CreateEphemeral();
+        var trust = ClusterTls.Trusting([authority.Certificate]);
         await using var server = await GrpcServer.StartAsync(
-            [Endpoint.Tcp("127.0.0.1", 0)], Token, NullLoggerFactory.Instance,
+            [Endpoint.Tcp("127.0.0.1", 0)], new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("probe", ["127.0.0.1"]))),
+            NullLoggerFactory.Instance,
             services => services.AddSingleton(new ObjectServer(value)),
             app => app.MapGrpcService<ObjectServer>(), CancellationToken.None);
-        var (channel, invoker) = ClusterChannel.Open(server.Endpoints[0], Token);
+        var (channel, invoker) = ClusterChannel.Open(server.Endpoints[0], new ClusterCredentials(Token, trust));
         using (channel)
         {
             var client = new Protocol.Node.NodeClient(invoker);

@@ -1,11 +1,15 @@
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Cli;
 
-/// <summary>Which cluster a command talks to: <c>--address</c>, else <c>TERRARIUM_ADDRESS</c>, else the head started on this machine.</summary>
+/// <summary>
+/// Which cluster a command talks to — <c>--address</c>, else <c>TERRARIUM_ADDRESS</c>, else the head
+/// started on this machine — and how: its token, and how its servers are checked (see <see cref="ClusterTrust"/>).
+/// </summary>
 internal static class ClusterAddress
 {
-    public static (Endpoint Head, string Token) Resolve(string? address, string? token)
+    public static async Task<(Endpoint Head, ClusterCredentials Credentials)> ResolveAsync(string? address, string? token, string? caHash, bool insecure, CancellationToken ct)
     {
         address ??= Environment.GetEnvironmentVariable("TERRARIUM_ADDRESS");
         if (address is null or "auto")
@@ -26,7 +30,20 @@ internal static class ClusterAddress
             throw new UserError($"--address: {e.Message}");
         }
 
-        return (endpoint, TokenStore.Find(token)?.Token
-            ?? throw new UserError($"the cluster at {address} needs its token: pass --token or set {ClusterToken.EnvironmentVariable}"));
+        var clusterToken = TokenStore.Find(token)?.Token
+            ?? throw new UserError($"the cluster at {address} needs its token: pass --token or set {ClusterToken.EnvironmentVariable}");
+        try
+        {
+            var tls = await ClusterTrust.ResolveAsync(endpoint, caHash, insecure, ct).ConfigureAwait(false);
+            return (endpoint, new ClusterCredentials(clusterToken, tls));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserError(e.Message.Replace("ClusterOptions.CaHash, ", "", StringComparison.Ordinal).Replace("ClusterOptions.Insecure (", "(", StringComparison.Ordinal));
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            throw new UserError($"cannot reach the head at {endpoint} to learn its CA: {e.Status.Detail}{TlsFailure.Hint(e)}");
+        }
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Terrarium.Head;
 using Terrarium.Node;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Cli;
 
@@ -17,15 +18,19 @@ internal sealed class ClusterDaemon : IAsyncDisposable
     private readonly HeadServer? _head;
     private readonly NodeServer _node;
 
-    private ClusterDaemon(SessionFolder session, HeadServer? head, NodeServer node, string headAddress)
+    private ClusterDaemon(SessionFolder session, HeadServer? head, NodeServer node, string headAddress, ClusterTls tls)
     {
         _session = session;
         _head = head;
         _node = node;
         HeadAddress = headAddress;
+        Tls = tls;
     }
 
     public string HeadAddress { get; }
+
+    /// <summary>How clients check this cluster's servers (no key).</summary>
+    public ClusterTls Tls { get; }
 
     public string NodeId => _node.Options.NodeId;
 
@@ -36,22 +41,24 @@ internal sealed class ClusterDaemon : IAsyncDisposable
         try
         {
             Endpoint headAddress;
+            ClusterTls tls;
             if (settings.IsHead)
             {
-                head = await StartHeadAsync(settings, token, session.Path, loggerFactory, ct).ConfigureAwait(false);
+                (head, tls) = await StartHeadAsync(settings, token, session.Path, loggerFactory, ct).ConfigureAwait(false);
                 headAddress = Endpoint.Tcp(settings.AdvertisedHost, head.Endpoints[0].Port);
             }
             else
             {
                 headAddress = settings.HeadAddress!;
+                tls = await settings.Tls.ForNodeAsync(headAddress, ct).ConfigureAwait(false);
             }
 
             // The head's own node reaches it on this machine: loopback when it listens on every interface.
             var nodeToHead = head is null ? headAddress
                 : settings.IsWildcard ? Endpoint.Tcp("127.0.0.1", head.Endpoints[0].Port)
                 : head.Endpoints[0];
-            var node = await StartNodeAsync(settings, token, session.Path, nodeToHead, loggerFactory, ct).ConfigureAwait(false);
-            var daemon = new ClusterDaemon(session, head, node, headAddress.ToString());
+            var node = await StartNodeAsync(settings, token, tls, session.Path, nodeToHead, loggerFactory, ct).ConfigureAwait(false);
+            var daemon = new ClusterDaemon(session, head, node, headAddress.ToString(), tls.TrustOnly());
             new DaemonRecord
             {
                 Role = settings.IsHead ? "head" : "node",
@@ -59,6 +66,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
                 HeadAddress = daemon.HeadAddress,
                 NodeId = node.Options.NodeId,
                 Token = token,
+                Tls = daemon.Tls.ToLine(),
                 LogFile = logFile,
             }.Write(session.Path);
             return daemon;
@@ -91,18 +99,22 @@ internal sealed class ClusterDaemon : IAsyncDisposable
         }
     }
 
-    private static async Task<HeadServer> StartHeadAsync(StartSettings settings, string token, string sessionPath, ILoggerFactory loggerFactory, CancellationToken ct)
+    private static async Task<(HeadServer Head, ClusterTls Tls)> StartHeadAsync(StartSettings settings, string token, string sessionPath, ILoggerFactory loggerFactory, CancellationToken ct)
     {
+        var (tls, authority) = settings.Tls.ForHead([settings.Host, settings.AdvertisedHost, "127.0.0.1", "localhost"]);
         try
         {
-            return await HeadServer.StartAsync(new HeadOptions
+            return (await HeadServer.StartAsync(new HeadOptions
             {
                 Endpoints = [Endpoint.Tcp(settings.Host, settings.Port)],
                 Token = token,
+                Tls = tls,
+                CertificateAuthority = authority,
+                AllowInsecureRedis = settings.RedisInsecure,
                 StorageDirectory = settings.StorageDirectory ?? Path.Combine(sessionPath, "head"),
                 NodeDeathTimeout = settings.NodeDeathTimeout,
                 Redis = settings.Redis,
-            }, loggerFactory, ct).ConfigureAwait(false);
+            }, loggerFactory, ct).ConfigureAwait(false), tls);
         }
         catch (IOException e)
         {
@@ -110,7 +122,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
         }
     }
 
-    private static async Task<NodeServer> StartNodeAsync(StartSettings settings, string token, string sessionPath, Endpoint head,
+    private static async Task<NodeServer> StartNodeAsync(StartSettings settings, string token, ClusterTls tls, string sessionPath, Endpoint head,
         ILoggerFactory loggerFactory, CancellationToken ct)
     {
         var options = new NodeOptions
@@ -119,6 +131,8 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             AdvertisedHost = settings.AdvertisedHost,
             Head = head,
             Token = token,
+            // The head's own node serves with the head's certificate; a joining node asks the head for one.
+            Tls = tls,
             NumCpus = settings.NumCpus,
             Resources = settings.Resources,
             WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
@@ -140,7 +154,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
         }
         catch (Grpc.Core.RpcException e)
         {
-            throw new UserError($"cannot reach the head at {head}: {e.Status.Detail}");
+            throw new UserError($"cannot reach the head at {head}: {e.Status.Detail}{TlsFailure.Hint(e)}");
         }
     }
 }

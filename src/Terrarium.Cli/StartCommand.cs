@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Cli;
 
@@ -67,13 +68,26 @@ internal static class StartCommand
         {
             Description = "The conda-compatible tool for conda runtime envs given by name or spec (default: micromamba, mamba or conda on PATH)",
         };
+        var caHash = new Option<string?>("--ca-hash")
+        {
+            Description = $"The pin of the cluster's CA, sha256:..., as the head printed it: the node checks the head before it sends the token (default: {Protocol.Security.CaHash.EnvironmentVariable}, else what this machine knows of that head)",
+        };
+        var insecure = new Option<bool>("--insecure") { Description = "No TLS: the token and all data cross the network in clear. Only on a network you trust entirely" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "Your own PKI: this daemon's certificate (PEM), instead of one from the cluster's CA" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "Your own PKI: the key of --tls-cert (PEM)" };
+        var tlsCa = new Option<string?>("--tls-ca") { Description = "Your own PKI: the CA certificate(s) the cluster's certificates chain to (PEM); names are checked too" };
+        var redisInsecure = new Option<bool>("--redis-insecure")
+        {
+            Description = "Use a Redis that accepts writes without a password: any local user could then rewrite the head's state (head only)",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
         var command = new Command("start", "Start a cluster's head, or a node that joins one")
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
-            containerRuntime, containerRuntimeOptions, containerRunOptions, python, condaCommand, block, readyFile,
+            containerRuntime, containerRuntimeOptions, containerRunOptions, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
+            block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -84,7 +98,15 @@ internal static class StartCommand
                 Containers = StartSettings.ParseContainers(parse.GetValue(containerRuntime)!,
                     parse.GetValue(containerRuntimeOptions) ?? [], parse.GetValue(containerRunOptions) ?? []),
                 Python = StartSettings.ParsePython(parse.GetValue(python)!, parse.GetValue(condaCommand)),
+                Tls = TlsSettings.Parse(parse.GetValue(head), parse.GetValue(caHash), parse.GetValue(insecure),
+                    parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsCa)),
+                RedisInsecure = parse.GetValue(redisInsecure),
             };
+            if (settings.RedisInsecure && settings.Redis is null)
+            {
+                throw new UserError("--redis-insecure goes with --redis");
+            }
+
             var (clusterToken, tokenSource) = settings.IsHead
                 ? TokenStore.FindOrCreate(settings.Token)
                 : TokenStore.Find(settings.Token) ?? throw new UserError(
@@ -146,13 +168,19 @@ internal static class StartCommand
             return $"Terrarium node {daemon.NodeId} ({resources}) joined the cluster at {daemon.HeadAddress}.{Environment.NewLine}";
         }
 
+        var tls = daemon.Tls;
+        var driverTls = tls.IsInsecure ? ", Insecure = true" : $", CaHash = \"{Protocol.Security.CaHash.Of(tls.Authorities[0])}\"";
+        var driverVariables = tls.IsInsecure ? "TERRARIUM_INSECURE=1" : "TERRARIUM_CA_HASH";
         var lines = new List<string>
         {
             $"Terrarium head started at {daemon.HeadAddress}, with node {daemon.NodeId} ({resources}).",
-            $"  Join from another machine:  terrarium start --address {daemon.HeadAddress} {tokenHint}",
-            $"  Connect a driver:           new ClusterOptions {{ Address = \"{daemon.HeadAddress}\", Token = <the token> }}",
-            "                              (or TERRARIUM_ADDRESS and TERRARIUM_TOKEN; on this machine, Address = \"auto\")",
+            $"  Join from another machine:  terrarium start --address {daemon.HeadAddress} {tokenHint} {TlsSettings.JoinOptions(tls)}",
+            $"  Connect a driver:           new ClusterOptions {{ Address = \"{daemon.HeadAddress}\", Token = <the token>{driverTls} }}",
+            $"                              (or TERRARIUM_ADDRESS, TERRARIUM_TOKEN and {driverVariables}; on this machine, Address = \"auto\")",
             $"  The token:                  {tokenSource}",
+            tls.IsInsecure
+                ? "  TLS:                        OFF (--insecure): the token and all data cross the network in clear"
+                : $"  TLS:                        on; {(tls.CheckHostNames ? "certificates from your CA (--tls-ca)" : $"the cluster's CA is in {UserFolders.Config()}")}",
             "  Stop:                       terrarium stop",
         };
         if (!settings.IsLoopback)

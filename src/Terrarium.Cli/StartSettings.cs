@@ -31,6 +31,12 @@ internal sealed record StartSettings
     /// <summary>Redis for the head's state, or null.</summary>
     public string? Redis { get; init; }
 
+    /// <summary>Use a Redis that accepts unauthenticated writes (<c>--redis-insecure</c>).</summary>
+    public bool RedisInsecure { get; init; }
+
+    /// <summary>How TCP is secured.</summary>
+    public TlsSettings Tls { get; init; } = new();
+
     /// <summary>The NuGet.Config this node restores <c>nuget</c> envs with, or null for NuGet's usual lookup.</summary>
     public string? NuGetConfigFile { get; init; }
 

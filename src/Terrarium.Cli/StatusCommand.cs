@@ -5,6 +5,7 @@ using Grpc.Core;
 using Spectre.Console;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Cli;
 
@@ -16,22 +17,24 @@ internal static class StatusCommand
         var address = new Option<string?>("--address") { Description = "The head's HOST:PORT (default: TERRARIUM_ADDRESS, else the head started on this machine)" };
         var token = new Option<string?>("--token") { Description = $"The cluster token (default: {ClusterToken.EnvironmentVariable}, else the local head's or the stored one)" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var caHash = new Option<string?>("--ca-hash") { Description = $"The pin of the cluster's CA (default: {CaHash.EnvironmentVariable}, else what this machine knows of the head)" };
+        var insecure = new Option<bool>("--insecure") { Description = "The cluster runs without TLS (started with --insecure)" };
         var command = new Command("status", "Show the cluster's nodes: alive, resources total and available, workers, actors, runtime envs, queued tasks, objects held")
         {
-            address, token, json,
+            address, token, json, caHash, insecure,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
-            var (head, clusterToken) = ClusterAddress.Resolve(parse.GetValue(address), parse.GetValue(token));
-            var nodes = await QueryAsync(head, clusterToken, ct).ConfigureAwait(false);
+            var (head, credentials) = await ClusterAddress.ResolveAsync(parse.GetValue(address), parse.GetValue(token), parse.GetValue(caHash), parse.GetValue(insecure), ct).ConfigureAwait(false);
+            var nodes = await QueryAsync(head, credentials, ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { head = head.ToString(), nodes },
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { head = head.ToString(), tls = TlsName(credentials.Tls), nodes },
                     new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             }
             else
             {
-                Print(head, nodes);
+                Print(head, credentials.Tls, nodes);
             }
 
             return 0;
@@ -39,9 +42,9 @@ internal static class StatusCommand
         return command;
     }
 
-    private static async Task<List<NodeReport>> QueryAsync(Endpoint head, string token, CancellationToken ct)
+    private static async Task<List<NodeReport>> QueryAsync(Endpoint head, ClusterCredentials credentials, CancellationToken ct)
     {
-        var (channel, invoker) = ClusterChannel.Open(head, token);
+        var (channel, invoker) = ClusterChannel.Open(head, credentials);
         using (channel)
         {
             var client = new Protocol.Head.HeadClient(invoker);
@@ -52,15 +55,15 @@ internal static class StatusCommand
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
             {
-                throw new UserError($"cannot reach the head at {head}: {e.Status.Detail}");
+                throw new UserError($"cannot reach the head at {head}: {e.Status.Detail}{TlsFailure.Hint(e)}");
             }
 
-            var reports = await Task.WhenAll(listed.Nodes.Select(n => ReportAsync(n, token, ct))).ConfigureAwait(false);
+            var reports = await Task.WhenAll(listed.Nodes.Select(n => ReportAsync(n, credentials, ct))).ConfigureAwait(false);
             return reports.OrderBy(r => r.NodeId, StringComparer.Ordinal).ToList();
         }
     }
 
-    private static async Task<NodeReport> ReportAsync(NodeState node, string token, CancellationToken ct)
+    private static async Task<NodeReport> ReportAsync(NodeState node, ClusterCredentials credentials, CancellationToken ct)
     {
         var report = new NodeReport
         {
@@ -77,7 +80,7 @@ internal static class StatusCommand
 
         try
         {
-            var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), token);
+            var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), credentials);
             using (channel)
             {
                 var status = await new Protocol.Node.NodeClient(invoker)
@@ -100,10 +103,12 @@ internal static class StatusCommand
         }
     }
 
-    private static void Print(Endpoint head, List<NodeReport> nodes)
+    private static string TlsName(ClusterTls tls) => tls.IsTls ? "on" : tls.IsInsecure ? "off" : "unix sockets";
+
+    private static void Print(Endpoint head, ClusterTls tls, List<NodeReport> nodes)
     {
         var table = new Table()
-            .Title($"Terrarium cluster at {head}")
+            .Title($"Terrarium cluster at {head} (TLS {TlsName(tls)})")
             .Caption("CPU and other resources: free/total");
         foreach (var column in new[] { "Node", "Address", "Alive", "CPU", "Other", "Workers", "Actors", "Envs", "Queued", "Objects" })
         {
@@ -132,6 +137,10 @@ internal static class StatusCommand
         }
 
         AnsiConsole.Write(table);
+        if (tls.IsInsecure)
+        {
+            AnsiConsole.MarkupLine("[red]This cluster runs without TLS (--insecure): its token and all data cross the network in clear.[/]");
+        }
     }
 
     private static string Amount(NodeReport node, string resource) =>

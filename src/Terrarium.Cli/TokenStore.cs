@@ -8,11 +8,7 @@ namespace Terrarium.Cli;
 /// </summary>
 internal static class TokenStore
 {
-    public static string FilePath => Path.Combine(
-        Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } xdg
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config"),
-        "terrarium", "token");
+    public static string FilePath => Path.Combine(UserFolders.Config(), "token");
 
     /// <summary>
     /// The token given on the command line, else <c>TERRARIUM_TOKEN</c>, else the stored one (or

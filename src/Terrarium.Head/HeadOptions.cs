@@ -1,4 +1,5 @@
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Head;
 
@@ -10,6 +11,30 @@ public sealed class HeadOptions
 
     /// <summary>The cluster token every call must present. Required.</summary>
     public string Token { get; init; } = "";
+
+    /// <summary>
+    /// How TCP endpoints are served and other servers trusted: TLS with the head's certificate, or
+    /// insecure. Default: <see cref="ClusterTls.UnixOnly"/>, which suits a head on Unix sockets only.
+    /// </summary>
+    public ClusterTls Tls { get; init; } = ClusterTls.UnixOnly;
+
+    /// <summary>
+    /// The cluster's own CA, which signs the certificates of nodes that join with the token. Default:
+    /// null — nodes bring certificates of their own (an operator's PKI), or the cluster has no TLS.
+    /// </summary>
+    public ClusterCertificateAuthority? CertificateAuthority { get; init; }
+
+    /// <summary>
+    /// Start even when the Redis given accepts writes without a password: any local user could
+    /// rewrite the head's state (its nodes, its actor directory). Default: false.
+    /// </summary>
+    public bool AllowInsecureRedis { get; init; }
+
+    /// <summary>
+    /// A node dead for this long is forgotten: it leaves the node list and the state in Redis.
+    /// Default: 5 minutes.
+    /// </summary>
+    public TimeSpan DeadNodeRetention { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How often nodes report in. Default: 1 second.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
@@ -37,6 +62,8 @@ public sealed class HeadOptions
     /// <summary>The clock. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    internal ClusterCredentials Credentials => new(Token, Tls);
+
     internal void Validate()
     {
         if (Endpoints.Count == 0)
@@ -46,6 +73,17 @@ public sealed class HeadOptions
 
         ArgumentException.ThrowIfNullOrEmpty(Token, nameof(Token));
         ArgumentException.ThrowIfNullOrEmpty(StorageDirectory, nameof(StorageDirectory));
+        ArgumentNullException.ThrowIfNull(Tls, nameof(Tls));
+        if (CertificateAuthority is not null && !Tls.IsTls)
+        {
+            throw new ArgumentException($"{nameof(CertificateAuthority)} signs TLS certificates: give {nameof(Tls)} a TLS setting too", nameof(CertificateAuthority));
+        }
+
+        if (DeadNodeRetention <= NodeDeathTimeout)
+        {
+            throw new ArgumentException($"{nameof(DeadNodeRetention)} ({DeadNodeRetention}) must exceed {nameof(NodeDeathTimeout)} ({NodeDeathTimeout})", nameof(DeadNodeRetention));
+        }
+
         if (HeartbeatInterval <= TimeSpan.Zero || NodeDeathTimeout <= HeartbeatInterval)
         {
             throw new ArgumentException(

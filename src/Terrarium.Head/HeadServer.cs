@@ -34,7 +34,7 @@ public sealed class HeadServer : IAsyncDisposable
             var state = new HeadState(options);
             state.Restore(await store.LoadAsync().ConfigureAwait(false));
             var server = await GrpcServer.StartAsync(
-                options.Endpoints, options.Token, loggerFactory,
+                options.Endpoints, options.Credentials, loggerFactory,
                 services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton<PackageStore>(),
                 app => app.MapGrpcService<HeadService>(),
                 ct).ConfigureAwait(false);

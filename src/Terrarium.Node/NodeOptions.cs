@@ -1,4 +1,5 @@
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Node;
 
@@ -22,6 +23,14 @@ public sealed class NodeOptions
 
     /// <summary>The cluster token. Required.</summary>
     public string Token { get; init; } = "";
+
+    /// <summary>
+    /// How the node's TCP endpoint is served and other servers (head, nodes) trusted. With TLS and
+    /// no <see cref="ClusterTls.ServerCertificate"/>, the node asks the head for one, signed by the
+    /// cluster's CA, before it listens. Default: <see cref="ClusterTls.UnixOnly"/>, for a node on
+    /// Unix sockets only.
+    /// </summary>
+    public ClusterTls Tls { get; init; } = ClusterTls.UnixOnly;
 
     /// <summary>CPUs the node offers. Default: <see cref="Environment.ProcessorCount"/>.</summary>
     public double NumCpus { get; init; } = Environment.ProcessorCount;
@@ -107,6 +116,7 @@ public sealed class NodeOptions
         ArgumentNullException.ThrowIfNull(Head, nameof(Head));
         ArgumentNullException.ThrowIfNull(WorkerHost, nameof(WorkerHost));
         ArgumentException.ThrowIfNullOrEmpty(Token, nameof(Token));
+        ArgumentNullException.ThrowIfNull(Tls, nameof(Tls));
         ArgumentException.ThrowIfNullOrEmpty(SessionDirectory, nameof(SessionDirectory));
         ArgumentException.ThrowIfNullOrEmpty(CacheDirectory, nameof(CacheDirectory));
         if (NumCpus < 0 || double.IsNaN(NumCpus))

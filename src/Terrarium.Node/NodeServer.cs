@@ -32,11 +32,13 @@ public sealed class NodeServer : IAsyncDisposable
         options.Validate();
         PrivateDirectory.Create(options.SessionDirectory);
         PrivateDirectory.Create(options.CacheDirectory);
+        var credentials = await NodeCertificate.CredentialsAsync(options, ct).ConfigureAwait(false);
         var total = new Dictionary<string, double>(options.Resources) { [ResourceSet.Cpu] = options.NumCpus };
         var server = await GrpcServer.StartAsync(
-            options.Endpoints, options.Token, loggerFactory,
+            options.Endpoints, credentials, loggerFactory,
             services => services
                 .AddSingleton(options)
+                .AddSingleton(credentials)
                 .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
                 .AddSingleton(new ResourceLedger(total))
                 .AddSingleton<ObjectStore>()

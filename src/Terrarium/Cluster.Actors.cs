@@ -74,7 +74,13 @@ public sealed partial class Cluster
         ThrowIfDisposed();
         RefuseTaskTypes(typeof(TResult), nameof(call));
         var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
-        var session = _nodes.SessionOfActor(actorId, nodeId, name);
+        if (_nodes.SessionOfActor(actorId, nodeId, name) is not { } session)
+        {
+            var lost = new ObjectHandle(_nodes.Home.NewObjectId(), _nodes.Home, onNode: false);
+            lost.Complete(new ObjectReady { ObjectId = lost.Id, Error = NodeGone(actorId, nodeId) });
+            return new ObjectRef<TResult>(lost);
+        }
+
         var handle = session.CallerOf(actorId).Call(session.NewObjectId(), analyzed.Function, analyzed.Args);
         return new ObjectRef<TResult>(handle);
     }
@@ -83,7 +89,12 @@ public sealed partial class Cluster
     {
         ThrowIfDisposed();
         _nodes.ForgetActor(actorId);
-        var session = _nodes.SessionOfActor(actorId, nodeId, name);
+        if (_nodes.SessionOfActor(actorId, nodeId, name) is not { } session)
+        {
+            // Its node is gone, and the actor with it: nothing is left to kill.
+            return;
+        }
+
         var id = session.NewObjectId();
         var handle = session.Track(id);
         session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });
@@ -93,6 +104,12 @@ public sealed partial class Cluster
             throw Errors.ToException(error);
         }
     }
+
+    private static TaskError NodeGone(string actorId, string nodeId) => new()
+    {
+        Kind = ErrorKind.ActorDied,
+        Message = $"actor {actorId} died with its node: node {nodeId} is not an alive node of the cluster, and the actor was not created again elsewhere",
+    };
 
     private void RegisterName(string name, string actorId, string nodeId, string className)
     {

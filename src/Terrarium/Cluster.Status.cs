@@ -16,7 +16,7 @@ public sealed partial class Cluster
             NodeStatus? status = null;
             if (node.Alive)
             {
-                var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), _token);
+                var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), _credentials);
                 using (channel)
                 {
                     status = await new Protocol.Node.NodeClient(invoker).GetStatusAsync(new GetStatusRequest(), cancellationToken: ct).ConfigureAwait(false);

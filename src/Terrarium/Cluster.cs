@@ -6,6 +6,7 @@ using Terrarium.Internal.Packaging;
 using Terrarium.Internal.Placement;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium;
 
@@ -30,10 +31,10 @@ public sealed partial class Cluster : IAsyncDisposable
     private ResolvedEnv? _baseEnv;
     private readonly EnvPackager _envPackager;
     private readonly ClusterLogPrinter? _printer;
-    private readonly string _token;
+    private readonly ClusterCredentials _credentials;
     private int _disposed;
 
-    private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string headAddress, string token, string jobId, RuntimeEnv? baseEnv,
+    private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string headAddress, ClusterCredentials credentials, string jobId, RuntimeEnv? baseEnv,
         IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes, long maxLineageBytes)
     {
         _session = session;
@@ -47,7 +48,7 @@ public sealed partial class Cluster : IAsyncDisposable
             new DirectoryPackager(maxPackageBytes, message => Console.Error.WriteLine("warning: " + message)),
             new PackageUploader(_head));
         _printer = printer;
-        _token = token;
+        _credentials = credentials;
         Address = headAddress;
         JobId = jobId;
         DriverContext = new RuntimeContext(jobId, session.NodeId, null, null, baseEnv);
@@ -102,12 +103,12 @@ public sealed partial class Cluster : IAsyncDisposable
         var address = options.Address ?? Environment.GetEnvironmentVariable(ClusterOptions.AddressEnvironmentVariable);
         EmbeddedCluster? embedded = null;
         Endpoint headEndpoint;
-        string token;
+        ClusterCredentials credentials;
         if (string.IsNullOrWhiteSpace(address))
         {
             embedded = await EmbeddedCluster.StartAsync(options, loggerFactory, ct).ConfigureAwait(false);
             headEndpoint = embedded.Head;
-            token = embedded.Token;
+            credentials = ClusterCredentials.UnixOnly(embedded.Token);
         }
         else
         {
@@ -126,14 +127,15 @@ public sealed partial class Cluster : IAsyncDisposable
                 throw new ArgumentException(e.Message, nameof(options), e);
             }
 
-            token = options.Token ?? Environment.GetEnvironmentVariable(ClusterToken.EnvironmentVariable) ?? localToken
+            var token = options.Token ?? Environment.GetEnvironmentVariable(ClusterToken.EnvironmentVariable) ?? localToken
                 ?? throw new ArgumentException(
                     $"joining the cluster at {address} needs its token: set {nameof(ClusterOptions.Token)} or {ClusterToken.EnvironmentVariable}", nameof(options));
+            credentials = new ClusterCredentials(token, await TrustAsync(headEndpoint, options, ct).ConfigureAwait(false));
         }
 
         try
         {
-            var cluster = await ConnectAsync(headEndpoint, token, options, embedded, ct).ConfigureAwait(false);
+            var cluster = await ConnectAsync(headEndpoint, credentials, options, embedded, ct).ConfigureAwait(false);
             lock (s_currentGate)
             {
                 s_current = cluster;
@@ -207,19 +209,21 @@ public sealed partial class Cluster : IAsyncDisposable
     }
 
     /// <summary>A worker's own connection: its nested submissions inherit <paramref name="workerEnv"/>.</summary>
-    internal static async Task<Cluster> ConnectWorkerAsync(Endpoint node, Endpoint head, string token, string jobId, string jobCodeDir,
+    internal static async Task<Cluster> ConnectWorkerAsync(Endpoint node, Endpoint head, ClusterCredentials credentials, string jobId, string jobCodeDir,
         string jobCodeUri, string workerId, RuntimeEnv? workerEnv, CancellationToken ct)
     {
-        var (headChannel, headInvoker) = ClusterChannel.Open(head, token);
+        // The worker's certificate is its actor server's; as a client it only needs the trust.
+        credentials = credentials with { Tls = credentials.Tls.TrustOnly() };
+        var (headChannel, headInvoker) = ClusterChannel.Open(head, credentials);
         var nodes = await NodeRouter.ListNodesAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
-        var session = await NodeSession.OpenAsync(node, token,
+        var session = await NodeSession.OpenAsync(node, credentials,
             new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, JobCodeUri = jobCodeUri, WorkerId = workerId }, null, ct).ConfigureAwait(false);
-        return new Cluster(session, headChannel, headInvoker, head.ToString(), token, jobId, workerEnv, nodes, null, null, new ClusterOptions().MaxPackageBytes, new ClusterOptions().MaxLineageBytes);
+        return new Cluster(session, headChannel, headInvoker, head.ToString(), credentials, jobId, workerEnv, nodes, null, null, new ClusterOptions().MaxPackageBytes, new ClusterOptions().MaxLineageBytes);
     }
 
-    private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, string token, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
+    private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, ClusterCredentials credentials, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
     {
-        var (headChannel, headInvoker) = ClusterChannel.Open(headEndpoint, token);
+        var (headChannel, headInvoker) = ClusterChannel.Open(headEndpoint, credentials);
         try
         {
             var head = new Protocol.Head.HeadClient(headInvoker);
@@ -235,14 +239,14 @@ public sealed partial class Cluster : IAsyncDisposable
 
             var printer = options.LogToDriver ? new ClusterLogPrinter() : null;
             var shipCode = options.ShipJobCode ?? nodes.Nodes.Any(n => n.Alive && !Endpoint.Parse(n.Node.Address).IsLoopback);
-            var session = await NodeSession.OpenAsync(Endpoint.Parse(node.Node.Address), token, new OpenSession
+            var session = await NodeSession.OpenAsync(Endpoint.Parse(node.Node.Address), credentials, new OpenSession
             {
                 JobId = job.JobId,
                 JobCodeDir = AppContext.BaseDirectory,
                 JobCodeUri = shipCode ? await ShipJobCodeAsync(head, options.MaxPackageBytes, ct).ConfigureAwait(false) : "",
                 SubscribeLogs = options.LogToDriver,
             }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
-            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), token, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options.MaxPackageBytes, options.MaxLineageBytes);
+            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options.MaxPackageBytes, options.MaxLineageBytes);
             try
             {
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.
@@ -259,12 +263,29 @@ public sealed partial class Cluster : IAsyncDisposable
         catch (RpcException e)
         {
             headChannel.Dispose();
-            throw new InvalidOperationException($"could not reach the cluster at {headEndpoint}: {e.Status.Detail}", e);
+            throw new InvalidOperationException($"could not reach the cluster at {headEndpoint}: {e.Status.Detail}{TlsFailure.Hint(e)}", e);
         }
         catch
         {
             headChannel.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>How this driver checks the servers of the cluster whose head is at <paramref name="head"/> (see <see cref="ClusterTrust"/>).</summary>
+    private static async Task<ClusterTls> TrustAsync(Endpoint head, ClusterOptions options, CancellationToken ct)
+    {
+        try
+        {
+            return await ClusterTrust.ResolveAsync(head, options.CaHash, options.Insecure, ct).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(e.Message, nameof(options), e);
+        }
+        catch (RpcException e)
+        {
+            throw new InvalidOperationException($"could not learn the CA of the cluster at {head}: {e.Status.Detail}{TlsFailure.Hint(e)}", e);
         }
     }
 

@@ -22,6 +22,21 @@ public sealed class ClusterOptions
     /// </summary>
     public string? Token { get; init; }
 
+    /// <summary>
+    /// The pin of the cluster's certificate authority, <c>sha256:…</c> as <c>terrarium start --head</c>
+    /// printed it, when joining a cluster over TCP: the driver learns the CA from the head, checks it
+    /// against the pin, and from then on sends the token only to servers whose certificate the CA
+    /// signed. Default: null, which reads <c>TERRARIUM_CA_HASH</c>, and otherwise trusts what
+    /// <c>terrarium start</c> recorded on this machine (the local head's CA).
+    /// </summary>
+    public string? CaHash { get; init; }
+
+    /// <summary>
+    /// Join a cluster started with <c>terrarium start --insecure</c>: plain TCP, the token and every
+    /// value in clear. Default: false (<c>TERRARIUM_INSECURE=1</c> sets it).
+    /// </summary>
+    public bool Insecure { get; init; }
+
     /// <summary>The job's settings, such as its default runtime env. Default: none.</summary>
     public JobConfig? Job { get; init; }
 
@@ -106,6 +121,23 @@ public sealed class ClusterOptions
         if (Token is not null && Token.Length < 16)
         {
             throw new ArgumentException($"{nameof(Token)} must be at least 16 characters", nameof(Token));
+        }
+
+        if (CaHash is not null)
+        {
+            try
+            {
+                Protocol.Security.CaHash.Parse(CaHash);
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException($"{nameof(CaHash)}: {e.Message}", nameof(CaHash), e);
+            }
+
+            if (Insecure)
+            {
+                throw new ArgumentException($"{nameof(CaHash)} and {nameof(Insecure)} both set: a cluster runs either with TLS or without", nameof(Insecure));
+            }
         }
 
         if (NumCpus is < 0)

@@ -32,9 +32,28 @@ public sealed partial class CliCluster : IAsyncDisposable
 
     public string HeadAddress { get; private set; } = "";
 
+    /// <summary>The pin of the cluster's CA, from the head's join line.</summary>
+    public string CaHash { get; private set; } = "";
+
+    /// <summary>Where the head keeps its CA and the token: <c>XDG_CONFIG_HOME</c> of the cluster's processes.</summary>
+    public string ConfigDirectory => Path.Combine(Scratch, "config");
+
+    /// <summary>What a raw gRPC client that trusts the cluster's CA holds.</summary>
+    public Protocol.Security.ClusterCredentials Credentials
+    {
+        get
+        {
+            var authorities = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            authorities.ImportFromPemFile(Path.Combine(ConfigDirectory, "terrarium", "ca.pem"));
+            return new(Token, Protocol.Security.ClusterTls.Trusting(authorities));
+        }
+    }
+
     public IReadOnlyList<Daemon> Daemons => _daemons;
 
-    public ClusterOptions DriverOptions => new() { Address = HeadAddress, Token = Token, LogToDriver = false };
+    public ClusterOptions DriverOptions => CaHash.Length > 0
+        ? new() { Address = HeadAddress, Token = Token, CaHash = CaHash, LogToDriver = false }
+        : new() { Address = HeadAddress, Token = Token, Insecure = true, LogToDriver = false };
 
     /// <summary>
     /// A head whose node has <paramref name="headResources"/>, and a node per entry of
@@ -58,6 +77,7 @@ public sealed partial class CliCluster : IAsyncDisposable
             cluster._headResources = headResources;
             var head = await cluster.StartDaemonAsync(["--head", "--port", "0", "--node-death-timeout", "3", .. headArguments], headResources);
             cluster.HeadAddress = head.HeadAddress;
+            cluster.CaHash = head.CaHash;
             foreach (var resources in nodeResources)
             {
                 await cluster.AddNodeAsync(resources);
@@ -81,7 +101,8 @@ public sealed partial class CliCluster : IAsyncDisposable
         _daemons[0] = head;
     }
 
-    public Task<Daemon> AddNodeAsync(string resources) => StartDaemonAsync(["--address", HeadAddress], resources);
+    public Task<Daemon> AddNodeAsync(string resources) =>
+        StartDaemonAsync(CaHash.Length > 0 ? ["--address", HeadAddress, "--ca-hash", CaHash] : ["--address", HeadAddress, "--insecure"], resources);
 
     /// <summary>Runs <c>terrarium</c> to completion with the cluster's folders: its exit code and output.</summary>
     public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] arguments)
@@ -127,6 +148,12 @@ public sealed partial class CliCluster : IAsyncDisposable
             {
                 daemon.HeadAddress = head.Groups["address"].Value;
                 daemon.NodeId = head.Groups["node"].Value;
+                continue;
+            }
+
+            if (daemon.NodeId.Length > 0 && JoinLine().Match(line) is { Success: true } join)
+            {
+                daemon.CaHash = join.Groups["hash"].Value;
                 break;
             }
 
@@ -158,7 +185,7 @@ public sealed partial class CliCluster : IAsyncDisposable
             UseShellExecute = false,
         };
         start.Environment["XDG_RUNTIME_DIR"] = RuntimeDirectory;
-        start.Environment["XDG_CONFIG_HOME"] = Path.Combine(Scratch, "config");
+        start.Environment["XDG_CONFIG_HOME"] = ConfigDirectory;
         start.Environment.Remove("TERRARIUM_TOKEN");
         start.Environment.Remove("TERRARIUM_ADDRESS");
         return start;
@@ -172,6 +199,9 @@ public sealed partial class CliCluster : IAsyncDisposable
     [GeneratedRegex(@"^Terrarium node (?<node>\S+) .* joined the cluster at (?<address>\S+)\.$")]
     private static partial Regex NodeLine();
 
+    [GeneratedRegex(@"^  Join from another machine: .*(--ca-hash (?<hash>\S+)|--insecure)$")]
+    private static partial Regex JoinLine();
+
     /// <summary>One <c>terrarium start --block</c> process.</summary>
     public sealed class Daemon(Process process)
     {
@@ -180,6 +210,9 @@ public sealed partial class CliCluster : IAsyncDisposable
         public string NodeId { get; set; } = "";
 
         public string HeadAddress { get; set; } = "";
+
+        /// <summary>For a head: the CA pin of its join line (empty for --insecure).</summary>
+        public string CaHash { get; set; } = "";
 
         /// <summary>SIGKILL: the daemon dies as a crashed machine's would, leaving its workers to notice.</summary>
         public void Kill() => Process.Kill();

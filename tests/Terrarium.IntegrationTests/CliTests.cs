@@ -130,7 +130,7 @@ public sealed class CliTests
         await using var cluster = await CliCluster.StartAsync("{}");
 
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            Cluster.InitAsync(new ClusterOptions { Address = cluster.HeadAddress, Token = "not-the-cluster-token", LogToDriver = false }));
+            Cluster.InitAsync(new ClusterOptions { Address = cluster.HeadAddress, Token = "not-the-cluster-token", CaHash = cluster.CaHash, LogToDriver = false }));
 
         Assert.Contains("token", e.Message, StringComparison.OrdinalIgnoreCase);
     }

@@ -23,11 +23,13 @@ public sealed class ContainerClusterTests
         await PodmanImages.RunAsync("podman", "network", "create", name);
         try
         {
-            var headIp = await StartAsync(name, "head", image, nugetConfig, "--head", "--port", "6380", "--resources", """{"red": 1}""");
-            await StartAsync(name, "node1", image, nugetConfig, "--address", $"{headIp}:6380", "--resources", """{"blue": 2}""");
-            await StartAsync(name, "node2", image, nugetConfig, "--address", $"{headIp}:6380", "--resources", """{"green": 1}""");
+            var (headIp, headLog) = await StartAsync(name, "head", image, nugetConfig, "--head", "--port", "6380", "--resources", """{"red": 1}""");
+            // The join line pins the CA the head made in its container: nodes and the driver check the head with it.
+            var caHash = headLog.Split("--ca-hash ")[1].Split('\n')[0].Trim();
+            await StartAsync(name, "node1", image, nugetConfig, "--address", $"{headIp}:6380", "--ca-hash", caHash, "--resources", """{"blue": 2}""");
+            await StartAsync(name, "node2", image, nugetConfig, "--address", $"{headIp}:6380", "--ca-hash", caHash, "--resources", """{"green": 1}""");
 
-            await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = $"{headIp}:6380", Token = Token, LogToDriver = false }).DefaultTimeout();
+            await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = $"{headIp}:6380", Token = Token, CaHash = caHash, LogToDriver = false }).DefaultTimeout();
             var blue = new TaskOptions { Resources = { ["blue"] = 1 } };
 
             // Each node is its own machine: its own hostname, and none of the driver's files.
@@ -73,25 +75,26 @@ public sealed class ContainerClusterTests
         }
     }
 
-    /// <summary>Starts <c>terrarium start … --block</c> in a container on the network; its IP once it serves.</summary>
-    private static async Task<string> StartAsync(string network, string hostname, string image, string nugetConfig, params string[] role)
+    /// <summary>Starts <c>terrarium start … --block</c> in a container on the network; its IP and output once it serves.</summary>
+    private static async Task<(string Ip, string Log)> StartAsync(string network, string hostname, string image, string nugetConfig, params string[] role)
     {
         var container = $"{network}-{hostname}";
         await PodmanImages.RunAsync("podman", [
             "run", "-d", "--name", container, "--network", network, "--hostname", hostname,
             "-e", $"TERRARIUM_TOKEN={Token}", "-v", $"{nugetConfig}:/etc/terrarium/NuGet.Config:ro",
             image, "start", .. role, "--host", "0.0.0.0", "--num-cpus", "1", "--nuget-config", "/etc/terrarium/NuGet.Config", "--block"]);
+        var logs = "";
         await TestWaits.UntilAsync(async () =>
         {
-            var logs = await PodmanImages.RunAsync("podman", "logs", container);
+            logs = await PodmanImages.RunAsync("podman", "logs", container);
             if (logs.Contains("terrarium: ", StringComparison.Ordinal))
             {
                 throw new InvalidOperationException($"{container} did not start: {logs}");
             }
 
-            return logs.Contains(hostname == "head" ? "Terrarium head started at" : "joined the cluster at", StringComparison.Ordinal);
+            return logs.Contains(hostname == "head" ? "  Stop:" : "joined the cluster at", StringComparison.Ordinal);
         }, $"{container} serves");
-        return await PodmanImages.RunAsync("podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container);
+        return (await PodmanImages.RunAsync("podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container), logs);
     }
 }
 

@@ -72,7 +72,7 @@ public sealed class HeadRestartTests
 
     private static async Task<IReadOnlyList<NodeState>> ListNodesAsync(CliCluster nodes)
     {
-        var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(nodes.HeadAddress), CliCluster.Token);
+        var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(nodes.HeadAddress), nodes.Credentials);
         using (channel)
         {
             try
@@ -89,7 +89,7 @@ public sealed class HeadRestartTests
     /// <summary>The head's stored packages, and how many uploads this head received.</summary>
     private static async Task<(int Packages, int Uploads)> PackagesAsync(CliCluster nodes)
     {
-        var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(nodes.HeadAddress), CliCluster.Token);
+        var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(nodes.HeadAddress), nodes.Credentials);
         using (channel)
         {
             var packages = await new Protocol.Head.HeadClient(invoker).ListPackagesAsync(new ListPackagesRequest());

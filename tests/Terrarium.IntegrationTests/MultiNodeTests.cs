@@ -127,7 +127,7 @@ public sealed class MultiNodeTests
     {
         await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
         var options = nodes.DriverOptions;
-        await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = options.Address, Token = options.Token, LogToDriver = false, MaxLineageBytes = 1 << 20 })
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = options.Address, Token = options.Token, CaHash = options.CaHash, LogToDriver = false, MaxLineageBytes = 1 << 20 })
             .DefaultTimeout();
         var passedOn = PassOnALargeResult(cluster, new TaskOptions { Resources = { ["blue"] = 1 }, MaxRetries = 1 });
         await cluster.WaitAsync([passedOn], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
@@ -228,7 +228,7 @@ public sealed class MultiNodeTests
     public async Task ShippedJobCode_IsLoadedFromEachNodesOwnCopy_ForNestedWorkToo()
     {
         await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
-        await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = nodes.HeadAddress, Token = CliCluster.Token, LogToDriver = false, ShipJobCode = true }).DefaultTimeout();
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = nodes.HeadAddress, Token = CliCluster.Token, CaHash = nodes.CaHash, LogToDriver = false, ShipJobCode = true }).DefaultTimeout();
         var assembly = Path.GetFileName(typeof(MultiNodeTasks).Assembly.Location);
 
         var onBlue = await cluster.Submit(() => MultiNodeTasks.CodeLocation(), new TaskOptions { Resources = { ["blue"] = 1 } }).DefaultTimeout();
@@ -362,6 +362,8 @@ public sealed class MultiNodeTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // As a driver started by a job would: the cluster's CA pin from the environment.
+        start.Environment["TERRARIUM_CA_HASH"] = nodes.CaHash;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -2,12 +2,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Terrarium.Head;
 using Terrarium.Node;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.IntegrationTests;
 
 /// <summary>
 /// A head and a node started as a standalone cluster would run them, outside any driver: the head
-/// and the node's client side on loopback TCP, workers attached on the node's Unix socket.
+/// and the node's client side on loopback TCP with TLS (a CA of the test's own, which signs the
+/// head's certificate and, through the head, the node's), workers attached on the node's Unix socket.
 /// </summary>
 public sealed class StandaloneCluster : IAsyncDisposable
 {
@@ -15,13 +17,19 @@ public sealed class StandaloneCluster : IAsyncDisposable
     private readonly string _scratch;
     private readonly SessionFolder _session;
 
-    private StandaloneCluster(string scratch, SessionFolder session, HeadServer head, NodeServer node)
+    private readonly ClusterCertificateAuthority _authority;
+
+    private StandaloneCluster(string scratch, SessionFolder session, ClusterCertificateAuthority authority, HeadServer head, NodeServer node)
     {
         _scratch = scratch;
         _session = session;
+        _authority = authority;
         Head = head;
         Node = node;
     }
+
+    /// <summary>What a client that trusts the cluster's CA holds.</summary>
+    public ClusterCredentials Credentials => new(Token, ClusterTls.Trusting([_authority.Certificate]));
 
     public HeadServer Head { get; }
 
@@ -29,16 +37,20 @@ public sealed class StandaloneCluster : IAsyncDisposable
 
     public Endpoint NodeTcp => Node.Endpoints.Single(e => e.SocketPath is null);
 
-    public ClusterOptions DriverOptions => new() { Address = Head.Endpoints[0].ToString(), Token = Token, LogToDriver = false };
+    public ClusterOptions DriverOptions => new() { Address = Head.Endpoints[0].ToString(), Token = Token, CaHash = _authority.Hash, LogToDriver = false };
 
     public static async Task<StandaloneCluster> StartAsync(TimeSpan? sessionResumeGrace = null)
     {
         var scratch = Directory.CreateTempSubdirectory("terrarium-standalone-").FullName;
         var session = SessionFolder.Create(Path.Combine(scratch, "runtime"));
+        var authority = ClusterCertificateAuthority.CreateEphemeral();
+        var trust = ClusterTls.Trusting([authority.Certificate]);
         var head = await HeadServer.StartAsync(new HeadOptions
         {
             Endpoints = [Endpoint.Tcp("127.0.0.1", 0)],
             Token = Token,
+            Tls = trust.WithServerCertificate(authority.IssueWithNewKey("head", ["127.0.0.1"])),
+            CertificateAuthority = authority,
             StorageDirectory = Path.Combine(session.Path, "head"),
         }, NullLoggerFactory.Instance).DefaultTimeout();
         var node = await NodeServer.StartAsync(new NodeOptions
@@ -46,19 +58,20 @@ public sealed class StandaloneCluster : IAsyncDisposable
             Endpoints = [Endpoint.UnixSocket(Path.Combine(session.Path, "node.sock")), Endpoint.Tcp("127.0.0.1", 0)],
             Head = head.Endpoints[0],
             Token = Token,
+            Tls = trust,
             NumCpus = 1,
             WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
             SessionDirectory = session.Path,
             CacheDirectory = Path.Combine(scratch, "cache"),
             SessionResumeGrace = sessionResumeGrace ?? TimeSpan.FromSeconds(30),
         }, NullLoggerFactory.Instance).DefaultTimeout();
-        return new StandaloneCluster(scratch, session, head, node);
+        return new StandaloneCluster(scratch, session, authority, head, node);
     }
 
     /// <summary>A raw gRPC client of the node, over TCP, as any program holding the token could write.</summary>
     public (IDisposable Channel, Protocol.Node.NodeClient Client) RawNodeClient()
     {
-        var (channel, invoker) = ClusterChannel.Open(NodeTcp, Token);
+        var (channel, invoker) = ClusterChannel.Open(NodeTcp, Credentials);
         return (channel, new Protocol.Node.NodeClient(invoker));
     }
 
@@ -67,6 +80,7 @@ public sealed class StandaloneCluster : IAsyncDisposable
         await Node.DisposeAsync();
         await Head.DisposeAsync();
         _session.Dispose();
+        _authority.Dispose();
         Directory.Delete(_scratch, recursive: true);
     }
 }

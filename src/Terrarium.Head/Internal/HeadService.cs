@@ -111,5 +111,49 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         return new RecordActorMovedReply();
     }
 
+    public override Task<GetClusterCaReply> GetClusterCa(GetClusterCaRequest request, ServerCallContext context)
+    {
+        if (!options.Tls.IsTls)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "this head serves no TLS: it has no certificate authority to give"));
+        }
+
+        return Task.FromResult(new GetClusterCaReply
+        {
+            AuthoritiesPem = string.Concat(options.Tls.Authorities.Select(a => a.ExportCertificatePem() + "\n")),
+            CheckHostNames = options.Tls.CheckHostNames,
+        });
+    }
+
+    public override Task<IssueNodeCertificateReply> IssueNodeCertificate(IssueNodeCertificateRequest request, ServerCallContext context)
+    {
+        if (options.CertificateAuthority is not { } authority)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, options.Tls.IsTls
+                ? "this cluster's certificates come from its operator: start the node with --tls-cert and --tls-key"
+                : "this cluster runs without TLS (--insecure): start the node with --insecure"));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.NodeId) || request.NodeId.Length > 200)
+        {
+            throw Invalid("IssueNodeCertificate needs a node_id of 1 to 200 characters");
+        }
+
+        if (request.Hosts.Count > 16 || request.Hosts.Any(h => h.Length > 253))
+        {
+            throw Invalid("IssueNodeCertificate takes at most 16 hosts of at most 253 characters");
+        }
+
+        try
+        {
+            using var certificate = authority.IssueForRequest(request.SigningRequestPem, request.NodeId, request.Hosts);
+            return Task.FromResult(new IssueNodeCertificateReply { CertificatePem = certificate.ExportCertificatePem() });
+        }
+        catch (ArgumentException e)
+        {
+            throw Invalid(e.Message);
+        }
+    }
+
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 }

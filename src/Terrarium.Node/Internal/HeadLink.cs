@@ -3,11 +3,12 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Node.Internal;
 
 /// <summary>The node's connection to the head: registration, heartbeats, actor-name releases, other nodes' addresses.</summary>
-internal sealed class HeadLink(NodeOptions options, ResourceLedger ledger, ILogger<HeadLink> logger) : IAsyncDisposable
+internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentials, ResourceLedger ledger, ILogger<HeadLink> logger) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private GrpcChannel? _channel;
@@ -17,7 +18,7 @@ internal sealed class HeadLink(NodeOptions options, ResourceLedger ledger, ILogg
 
     public async Task StartAsync(string nodeAddress, CancellationToken ct)
     {
-        var (channel, invoker) = ClusterChannel.Open(options.Head!, options.Token);
+        var (channel, invoker) = ClusterChannel.Open(options.Head!, credentials);
         _channel = channel;
         _client = new Protocol.Head.HeadClient(invoker);
         var info = new NodeInfo { NodeId = options.NodeId, Address = nodeAddress };

@@ -4,6 +4,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Node.Internal;
 
@@ -11,7 +12,7 @@ namespace Terrarium.Node.Internal;
 /// Copies objects other nodes hold to this one, for the tasks here that depend on them: the value
 /// comes straight from the node that made it, in pieces, and fulfils the owner's promise of it.
 /// </summary>
-internal sealed class ObjectCopier(NodeOptions options, ObjectStore objects, HeadLink head, ILogger<ObjectCopier> logger) : IDisposable
+internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials credentials, ObjectStore objects, HeadLink head, ILogger<ObjectCopier> logger) : IDisposable
 {
     // One channel per other node, by address: copies from the same node share its connection.
     private readonly ConcurrentDictionary<string, (GrpcChannel Channel, Protocol.Node.NodeClient Client)> _peers = new(StringComparer.Ordinal);
@@ -58,7 +59,7 @@ internal sealed class ObjectCopier(NodeOptions options, ObjectStore objects, Hea
         var address = await head.NodeAddressAsync(copy.FromNodeId, ct).ConfigureAwait(false);
         var (_, client) = _peers.GetOrAdd(address.ToString(), _ =>
         {
-            var (channel, invoker) = ClusterChannel.Open(address, options.Token);
+            var (channel, invoker) = ClusterChannel.Open(address, credentials);
             return (channel, new Protocol.Node.NodeClient(invoker));
         });
         using var call = client.FetchObject(new FetchObjectRequest { ObjectId = copy.ObjectId }, cancellationToken: ct);

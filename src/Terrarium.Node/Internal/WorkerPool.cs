@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Terrarium.Node.Internal.RuntimeEnvs;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Node.Internal;
 
@@ -12,7 +13,7 @@ namespace Terrarium.Node.Internal;
 /// Starts worker processes, connects them to their command streams when they attach, relays their
 /// output and reports their exit to their owner. Scheduling decisions belong to the owners.
 /// </summary>
-internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<WorkerPool> logger) : IAsyncDisposable
+internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credentials, LogRelay logs, ILogger<WorkerPool> logger) : IAsyncDisposable
 {
     private static readonly TimeSpan EventsAfterExitGrace = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ExitAfterEventsEndGrace = TimeSpan.FromSeconds(10);
@@ -159,8 +160,9 @@ internal sealed class WorkerPool(NodeOptions options, LogRelay logs, ILogger<Wor
             start = env.Launcher?.Wrap(start, worker) ?? start;
             _containers ??= env.Launcher as ContainerLauncher;
             process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
-            // A line is far below a pipe's buffer: this never blocks. Closing leaves user code an empty stdin.
-            process.StandardInput.WriteLine(options.Token);
+            // Two lines, far below a pipe's buffer: this never blocks. Closing leaves user code an empty stdin.
+            process.StandardInput.WriteLine(credentials.Token);
+            process.StandardInput.WriteLine(credentials.Tls.ToLine());
             process.StandardInput.Close();
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)

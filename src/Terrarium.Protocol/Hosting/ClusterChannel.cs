@@ -2,18 +2,25 @@ using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Protocol.Hosting;
 
-/// <summary>Opens gRPC channels to Terrarium services, presenting the cluster token on every call.</summary>
+/// <summary>
+/// Opens gRPC channels to Terrarium services, presenting the cluster token on every call: on a Unix
+/// socket only to a process of this user, over TCP only to a server whose certificate the
+/// credentials trust (checked in the TLS handshake, before the first request).
+/// </summary>
 public static class ClusterChannel
 {
     private const int SolSocket = 1;
     private const int SoPeerCred = 17;
 
     /// <summary>Creates a channel to <paramref name="endpoint"/> and a call invoker that adds the token.</summary>
-    public static (GrpcChannel Channel, CallInvoker Invoker) Open(Endpoint endpoint, string token)
+    /// <exception cref="InvalidOperationException">A TCP endpoint, and credentials that cannot check a TCP server.</exception>
+    public static (GrpcChannel Channel, CallInvoker Invoker) Open(Endpoint endpoint, ClusterCredentials credentials)
     {
+        ArgumentNullException.ThrowIfNull(credentials);
         var handler = new SocketsHttpHandler
         {
             EnableMultipleHttp2Connections = true,
@@ -49,7 +56,8 @@ public static class ClusterChannel
         }
         else
         {
-            address = $"http://{endpoint}";
+            address = credentials.Tls.AddressOf(endpoint);
+            credentials.Tls.ConfigureClient(handler);
         }
 
         var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
@@ -60,7 +68,7 @@ public static class ClusterChannel
         });
         var invoker = channel.Intercept(metadata =>
         {
-            metadata.Add(ClusterToken.HeaderName, token);
+            metadata.Add(ClusterToken.HeaderName, credentials.Token);
             return metadata;
         });
         return (channel, invoker);

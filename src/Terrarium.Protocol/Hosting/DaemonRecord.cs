@@ -28,6 +28,12 @@ public sealed record DaemonRecord
     /// <summary>The cluster token.</summary>
     public required string Token { get; init; }
 
+    /// <summary>
+    /// How clients on this machine reach the cluster over TCP: <see cref="Security.ClusterTls.ToLine"/>
+    /// of its trust (the CA, or insecure), without any key.
+    /// </summary>
+    public string Tls { get; init; } = "";
+
     /// <summary>Where the daemon's output goes; empty in the foreground.</summary>
     public string LogFile { get; init; } = "";
 

@@ -4,15 +4,19 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Protocol.Hosting;
 
 /// <summary>
-/// A Kestrel host serving gRPC services over HTTP/2 on Unix sockets and/or TCP, with the cluster
-/// token checked on every call before its body is read. Head, node and actor workers each run one.
+/// A Kestrel host serving gRPC services over HTTP/2 on Unix sockets and/or TCP — TCP with TLS
+/// unless the credentials say insecure — with the cluster token checked on every call before its
+/// body is read, and connections that never become a working HTTP/2 connection cut after a while.
+/// Head, node and actor workers each run one.
 /// </summary>
 public sealed class GrpcServer : IAsyncDisposable
 {
@@ -32,15 +36,25 @@ public sealed class GrpcServer : IAsyncDisposable
 
     /// <summary>Builds and starts a server.</summary>
     /// <param name="endpoints">Where to listen; a TCP port of 0 picks a free one.</param>
-    /// <param name="token">The cluster token every call must present.</param>
+    /// <param name="credentials">The token every call must present, and the certificate TCP endpoints serve with.</param>
     /// <param name="loggerFactory">Where the host's own logs go.</param>
     /// <param name="configureServices">Registers the service implementations and their dependencies.</param>
     /// <param name="mapServices">Maps the gRPC services.</param>
     /// <param name="ct">Cancels the start.</param>
+    /// <param name="limits">Connection limits and timeouts. Default: <see cref="ConnectionLimits"/>' defaults.</param>
+    /// <exception cref="ArgumentException">A TCP endpoint, and credentials with neither a certificate nor insecure.</exception>
     public static async Task<GrpcServer> StartAsync(
-        IReadOnlyList<Endpoint> endpoints, string token, ILoggerFactory loggerFactory,
-        Action<IServiceCollection> configureServices, Action<WebApplication> mapServices, CancellationToken ct)
+        IReadOnlyList<Endpoint> endpoints, ClusterCredentials credentials, ILoggerFactory loggerFactory,
+        Action<IServiceCollection> configureServices, Action<WebApplication> mapServices, CancellationToken ct, ConnectionLimits? limits = null)
     {
+        ArgumentNullException.ThrowIfNull(credentials);
+        limits ??= new ConnectionLimits();
+        if (endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp && credentials.Tls.ServerCertificate is null && !credentials.Tls.IsInsecure)
+        {
+            throw new ArgumentException(
+                $"listening on TCP ({tcp}) needs a TLS certificate, or an explicit insecure setting (--insecure): the token would cross the network in clear", nameof(credentials));
+        }
+
         // No configuration file watching: one inotify instance per process would cap a user's
         // workers at the kernel's per-user limit (128 by default), and nothing here is reloaded.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
@@ -59,6 +73,7 @@ public sealed class GrpcServer : IAsyncDisposable
         {
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
             kestrel.Limits.MaxRequestBodySize = null;
+            limits.Apply(kestrel.Limits);
             foreach (var endpoint in endpoints)
             {
                 if (endpoint.SocketPath is { } path)
@@ -70,13 +85,24 @@ public sealed class GrpcServer : IAsyncDisposable
                 else
                 {
                     var address = endpoint.Host is "localhost" ? IPAddress.Loopback : IPAddress.Parse(endpoint.Host!);
-                    kestrel.Listen(address, endpoint.Port, o => o.Protocols = HttpProtocols.Http2);
+                    kestrel.Listen(address, endpoint.Port, o =>
+                    {
+                        o.Protocols = HttpProtocols.Http2;
+                        if (credentials.Tls.ServerCertificate is { } certificate)
+                        {
+                            o.UseHttps(new HttpsConnectionAdapterOptions
+                            {
+                                ServerCertificate = certificate,
+                                HandshakeTimeout = limits.HandshakeTimeout,
+                            });
+                        }
+                    });
                 }
             }
         });
 
         var app = builder.Build();
-        TokenCheck.Use(app, token);
+        TokenCheck.Use(app, credentials.Token);
         mapServices(app);
         await app.StartAsync(ct).ConfigureAwait(false);
         foreach (var endpoint in endpoints)

@@ -1,5 +1,6 @@
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Internal;
 
@@ -10,7 +11,7 @@ namespace Terrarium.Internal;
 /// behind it, so the actor runs them in call order. When the stream to the worker ends, the calls
 /// sent on it fail with how that incarnation ended, and the caller asks where the next one is.
 /// </summary>
-internal sealed class ActorCaller(NodeSession session, string actorId, string token) : IAsyncDisposable
+internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCredentials credentials) : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private readonly Queue<PendingCall> _unsent = new();
@@ -106,7 +107,7 @@ internal sealed class ActorCaller(NodeSession session, string actorId, string to
             }
 
             _incarnation = location.Incarnation;
-            _connection = new ActorConnection(address, token, actorId, OnResult, OnEnded);
+            _connection = new ActorConnection(address, credentials, actorId, OnResult, OnEnded);
         }
 
         Pump();

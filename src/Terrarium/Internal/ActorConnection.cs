@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Internal;
 
@@ -17,9 +18,9 @@ internal sealed class ActorConnection : IAsyncDisposable
     private readonly BatchingWriter<ActorCall, ActorCallBatch> _calls;
     private readonly Task _reader;
 
-    public ActorConnection(Endpoint address, string token, string actorId, Action<WorkDone> onResult, Action<ActorConnection> onEnded)
+    public ActorConnection(Endpoint address, ClusterCredentials credentials, string actorId, Action<WorkDone> onResult, Action<ActorConnection> onEnded)
     {
-        (_channel, _invoker) = ClusterChannel.Open(address, token);
+        (_channel, _invoker) = ClusterChannel.Open(address, credentials);
         _call = new ActorWorker.ActorWorkerClient(_invoker).Calls(new Metadata { { Worker.ActorCallService.ActorHeader, actorId } });
         _calls = new BatchingWriter<ActorCall, ActorCallBatch>(_call.RequestStream, () => new ActorCallBatch(), (b, c) => b.Calls.Add(c), CancellationToken.None);
         _reader = ReadAsync(onResult, onEnded);

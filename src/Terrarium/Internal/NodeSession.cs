@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Internal;
 
@@ -20,7 +21,7 @@ internal sealed partial class NodeSession : IAsyncDisposable
     private readonly ConcurrentDictionary<string, bool> _definedEnvs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ActorCaller> _actorCallers = new(StringComparer.Ordinal);
     private static readonly TimeSpan ResumeWindow = TimeSpan.FromSeconds(30);
-    private readonly string _token;
+    private readonly ClusterCredentials _credentials;
     private readonly GrpcChannel _channel;
     private readonly Protocol.Node.NodeClient _client;
     private readonly OpenSession _open;
@@ -47,12 +48,12 @@ internal sealed partial class NodeSession : IAsyncDisposable
     // A worker's session with another node: waits are reported to the worker's own node, through this one.
     private readonly NodeSession? _blockedReportsTo;
 
-    private NodeSession(Endpoint node, string token, OpenSession open, Action<LogLines>? onLogs, NodeSession? blockedReportsTo = null)
+    private NodeSession(Endpoint node, ClusterCredentials credentials, OpenSession open, Action<LogLines>? onLogs, NodeSession? blockedReportsTo = null)
     {
         _blockedReportsTo = blockedReportsTo;
-        (_channel, var invoker) = ClusterChannel.Open(node, token);
+        (_channel, var invoker) = ClusterChannel.Open(node, credentials);
         _client = new Protocol.Node.NodeClient(invoker);
-        _token = token;
+        _credentials = credentials;
         _onLogs = onLogs;
         _open = open;
         _reportsBlocking = open.WorkerId.Length > 0;
@@ -75,9 +76,9 @@ internal sealed partial class NodeSession : IAsyncDisposable
 
     private readonly TaskCompletionSource<SessionOpened> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public static async Task<NodeSession> OpenAsync(Endpoint node, string token, OpenSession open, Action<LogLines>? onLogs, CancellationToken ct)
+    public static async Task<NodeSession> OpenAsync(Endpoint node, ClusterCredentials credentials, OpenSession open, Action<LogLines>? onLogs, CancellationToken ct)
     {
-        var session = new NodeSession(node, token, open, onLogs);
+        var session = new NodeSession(node, credentials, open, onLogs);
         try
         {
             await session.Opened.WaitAsync(ct).ConfigureAwait(false);
@@ -100,7 +101,7 @@ internal sealed partial class NodeSession : IAsyncDisposable
         var open = _open.Clone();
         open.WorkerId = "";
         open.ResumeSessionId = "";
-        return new NodeSession(node, _token, open, _onLogs, _reportsBlocking ? this : _blockedReportsTo)
+        return new NodeSession(node, _credentials, open, _onLogs, _reportsBlocking ? this : _blockedReportsTo)
         {
             ValueOptions = ValueOptions,
         };
@@ -165,7 +166,7 @@ internal sealed partial class NodeSession : IAsyncDisposable
 
     /// <summary>This process's caller of an actor: calls go straight to the actor's worker.</summary>
     public ActorCaller CallerOf(string actorId) =>
-        _actorCallers.TryGetValue(actorId, out var caller) ? caller : _actorCallers.GetOrAdd(actorId, id => new ActorCaller(this, id, _token));
+        _actorCallers.TryGetValue(actorId, out var caller) ? caller : _actorCallers.GetOrAdd(actorId, id => new ActorCaller(this, id, _credentials));
 
     /// <summary>Sends a runtime env's definition the first time this session uses it.</summary>
     public void DefineEnv(ResolvedEnv env)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Worker;
 
@@ -34,16 +35,16 @@ internal sealed class ActorServer
 
     /// <param name="actorId">The actor callers must name.</param>
     /// <param name="listenAddress">Where to listen.</param>
-    /// <param name="token">The cluster token callers must present.</param>
+    /// <param name="credentials">The cluster token callers must present, and the certificate a TCP address serves with.</param>
     /// <param name="run">Runs one call of the actor.</param>
     /// <param name="cancel">Cancels a call by id, running or not started yet.</param>
     /// <param name="ct">Cancels the start.</param>
     public static async Task<ActorServer> StartAsync(
-        string actorId, string listenAddress, string token, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, CancellationToken ct)
+        string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, CancellationToken ct)
     {
         var actorServer = new ActorServer(actorId, run, cancel);
         actorServer._server = await GrpcServer.StartAsync(
-            [Endpoint.Parse(listenAddress, anyPort: true)], token, NullLoggerFactory.Instance,
+            [Endpoint.Parse(listenAddress, anyPort: true)], credentials, NullLoggerFactory.Instance,
             services => services.AddSingleton(actorServer),
             app => app.MapGrpcService<ActorCallService>(),
             ct).ConfigureAwait(false);

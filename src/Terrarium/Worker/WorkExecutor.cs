@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Worker;
 
@@ -12,15 +13,15 @@ internal sealed class WorkExecutor
     private readonly FunctionInvoker _invoker;
     private readonly Protocol.Node.NodeClient _node;
     private readonly string _workerId;
-    private readonly string _token;
+    private readonly ClusterCredentials _credentials;
     private object? _actor;
 
-    public WorkExecutor(WorkerSetup setup, Endpoint node, Protocol.Node.NodeClient nodeClient, string workerId, string token, BatchingWriter<WorkerEvent, WorkerBatch> events)
+    public WorkExecutor(WorkerSetup setup, Endpoint node, Protocol.Node.NodeClient nodeClient, string workerId, ClusterCredentials credentials, BatchingWriter<WorkerEvent, WorkerBatch> events)
     {
         _events = events;
         _node = nodeClient;
         _workerId = workerId;
-        _token = token;
+        _credentials = credentials;
         ProcessEnvironment.Apply(setup.EnvVars, setup.WorkingDirectory);
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
         var context = new JobLoadContext(setup.NugetAssemblies, setup.NativeLibraries, setup.AssemblyDirectories, setup.JobCodeDir);
@@ -32,7 +33,7 @@ internal sealed class WorkExecutor
         var head = Endpoint.Parse(setup.HeadAddress);
         // Cluster.Current is a property: the worker's own connection is opened on its first use.
         Cluster.SetWorkerClusterFactory(() => Cluster.ConnectWorkerAsync(
-            node, head, token, setup.JobId, setup.JobCodeDir, setup.JobCodeUri, workerId, env, CancellationToken.None).GetAwaiter().GetResult());
+            node, head, credentials, setup.JobId, setup.JobCodeDir, setup.JobCodeUri, workerId, env, CancellationToken.None).GetAwaiter().GetResult());
     }
 
     /// <summary>The server of this worker's actor, once it has one.</summary>
@@ -177,7 +178,7 @@ internal sealed class WorkExecutor
             try
             {
                 ActorServer = await ActorServer.StartAsync(
-                    start.ActorId, start.ListenAddress, _token, call => RunAsync(call.CallId, call.Method, call.Args, _actor), Cancellations.Cancel,
+                    start.ActorId, start.ListenAddress, _credentials, call => RunAsync(call.CallId, call.Method, call.Args, _actor), Cancellations.Cancel,
                     CancellationToken.None).ConfigureAwait(false);
                 started.Address = ActorServer.Address;
             }

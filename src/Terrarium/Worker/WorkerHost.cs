@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Worker;
 
@@ -17,17 +18,17 @@ internal static class WorkerHost
     {
         var nodeAddress = Environment.GetEnvironmentVariable("TERRARIUM_NODE_ADDRESS");
         var workerId = Environment.GetEnvironmentVariable("TERRARIUM_WORKER_ID");
-        var token = await ReadTokenAsync().ConfigureAwait(false);
-        if (nodeAddress is null || workerId is null || token is null)
+        var credentials = await ReadCredentialsAsync().ConfigureAwait(false);
+        if (nodeAddress is null || workerId is null || credentials is null)
         {
-            await Console.Error.WriteLineAsync("a worker needs TERRARIUM_NODE_ADDRESS, TERRARIUM_WORKER_ID and the cluster token on its stdin; nodes start workers themselves").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("a worker needs TERRARIUM_NODE_ADDRESS, TERRARIUM_WORKER_ID, and the cluster token and TLS settings on its stdin; nodes start workers themselves").ConfigureAwait(false);
             return 2;
         }
         var warmActorServerSocket = Environment.GetEnvironmentVariable("TERRARIUM_WARM_ACTOR_SERVER");
         Environment.SetEnvironmentVariable("TERRARIUM_WARM_ACTOR_SERVER", null);
 
         var node = Endpoint.Parse(nodeAddress);
-        var (channel, invoker) = ClusterChannel.Open(node, token);
+        var (channel, invoker) = ClusterChannel.Open(node, credentials);
         using (channel)
         {
             var nodeClient = new Protocol.Node.NodeClient(invoker);
@@ -49,7 +50,7 @@ internal static class WorkerHost
                     {
                         if (command.KindCase == WorkerCommand.KindOneofCase.Setup)
                         {
-                            executor = new WorkExecutor(command.Setup, node, nodeClient, workerId, token, events);
+                            executor = new WorkExecutor(command.Setup, node, nodeClient, workerId, credentials, events);
                             running = Task.Run(() => executor.RunAsync(work));
                         }
                         else if (command.KindCase == WorkerCommand.KindOneofCase.Welcome)
@@ -100,14 +101,29 @@ internal static class WorkerHost
     }
 
     /// <summary>
-    /// The node writes the token as the first line of the worker's stdin and closes it: the secret is
-    /// in no environment that user code or other processes can read.
+    /// The node writes the token and the TLS settings (<see cref="ClusterTls.ToLine"/>: the CAs to
+    /// trust, the certificate an actor's server presents) as the first two lines of the worker's
+    /// stdin and closes it: the secrets are in no environment that user code or other processes can read.
     /// </summary>
-    private static async Task<string?> ReadTokenAsync()
+    private static async Task<ClusterCredentials?> ReadCredentialsAsync()
     {
         using var stdin = new StreamReader(Console.OpenStandardInput());
-        var line = await stdin.ReadLineAsync().ConfigureAwait(false);
-        return string.IsNullOrWhiteSpace(line) ? null : line.Trim();
+        var token = await stdin.ReadLineAsync().ConfigureAwait(false);
+        var tls = await stdin.ReadLineAsync().ConfigureAwait(false);
+        if (string.IsNullOrWhiteSpace(token) || string.IsNullOrWhiteSpace(tls))
+        {
+            return null;
+        }
+
+        try
+        {
+            return new ClusterCredentials(token.Trim(), ClusterTls.FromLine(tls));
+        }
+        catch (FormatException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return null;
+        }
     }
 
     /// <summary>

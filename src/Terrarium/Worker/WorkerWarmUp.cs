@@ -3,6 +3,7 @@ using Grpc.Core;
 using Terrarium.Internal;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Worker;
 
@@ -46,13 +47,13 @@ internal static class WorkerWarmUp
 
     private static async Task WarmActorServerAsync(string socket)
     {
-        var token = Guid.NewGuid().ToString("N");
+        var credentials = ClusterCredentials.UnixOnly(Guid.NewGuid().ToString("N"));
         const string actorId = "warm-up";
         try
         {
-            var server = await ActorServer.StartAsync(actorId, "unix:" + socket, token,
+            var server = await ActorServer.StartAsync(actorId, "unix:" + socket, credentials,
                 call => Task.FromResult(new WorkDone { WorkId = call.CallId, Value = ByteString.Empty }), _ => { }, CancellationToken.None).ConfigureAwait(false);
-            var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), token);
+            var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), credentials);
             using (channel)
             {
                 using var call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { ActorCallService.ActorHeader, actorId } });

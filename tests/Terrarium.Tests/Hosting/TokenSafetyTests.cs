@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Mono.Unix.Native;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Tests.Hosting;
 
@@ -21,7 +22,7 @@ public sealed class TokenSafetyTests : IDisposable
     public async Task RequestWithoutToken_IsRefusedBeforeItsBodyIsRead_WithoutDetails()
     {
         var socket = Path.Combine(_scratch, "s.sock");
-        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], Token, NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
         using var client = Http2Client(socket);
         // The body sends 1 MiB and then waits for the answer: a server that read bodies before
         // checking the token would never answer, and this test would time out.
@@ -45,8 +46,8 @@ public sealed class TokenSafetyTests : IDisposable
     public async Task GrpcCallWithWrongToken_IsRefusedAsUnauthenticated()
     {
         var socket = Path.Combine(_scratch, "s.sock");
-        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], Token, NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
-        var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), "a-wrong-token-of-some-length");
+        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+        var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), ClusterCredentials.UnixOnly("a-wrong-token-of-some-length"));
         using var _ = channel;
 
         var error = await Assert.ThrowsAsync<RpcException>(async () => await new Protocol.Node.NodeClient(invoker).GetStatusAsync(new GetStatusRequest()));
@@ -61,7 +62,7 @@ public sealed class TokenSafetyTests : IDisposable
         var umask = Syscall.umask(FilePermissions.S_IWOTH);
         try
         {
-            await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], Token, NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+            await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
 
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
         }
@@ -93,7 +94,7 @@ public sealed class TokenSafetyTests : IDisposable
         try
         {
             Assert.Equal("ready", await impostor.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
-            var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), Token);
+            var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), ClusterCredentials.UnixOnly(Token));
             using var _ = channel;
 
             var error = await Assert.ThrowsAsync<RpcException>(async () => await new Protocol.Node.NodeClient(invoker).GetStatusAsync(new GetStatusRequest()));

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 using Terrarium.Worker;
 
 namespace Terrarium.Tests.Worker;
@@ -9,11 +10,12 @@ namespace Terrarium.Tests.Worker;
 public sealed class ActorServerTests : IAsyncLifetime
 {
     private const string Token = "test-token";
+    private static readonly ClusterCredentials Credentials = ClusterCredentials.UnixOnly(Token);
     private const string ActorId = "job/actor-1";
     private readonly string _socket = Path.Combine(Path.GetTempPath(), $"t-{Guid.NewGuid():N}"[..14] + ".sock");
     private ActorServer? _server;
 
-    public async Task InitializeAsync() => _server = await ActorServer.StartAsync(ActorId, "unix:" + _socket, Token, Echo, _ => { }, CancellationToken.None);
+    public async Task InitializeAsync() => _server = await ActorServer.StartAsync(ActorId, "unix:" + _socket, Credentials, Echo, _ => { }, CancellationToken.None);
 
     public Task DisposeAsync()
     {
@@ -60,13 +62,16 @@ public sealed class ActorServerTests : IAsyncLifetime
     [Fact]
     public async Task StartAsync_OnTcpPortZero_ServesOnThePortItReports()
     {
-        var server = await ActorServer.StartAsync(ActorId, "127.0.0.1:0", Token, Echo, _ => { }, CancellationToken.None);
+        using var authority = ClusterCertificateAuthority.CreateEphemeral();
+        var trust = ClusterTls.Trusting([authority.Certificate]);
+        var server = await ActorServer.StartAsync(ActorId, "127.0.0.1:0", new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("node", ["127.0.0.1"]))),
+            Echo, _ => { }, CancellationToken.None);
         try
         {
             var address = Endpoint.Parse(server.Address);
             Assert.NotEqual(0, address.Port);
 
-            var results = await CallAsync(address, Token, ActorId, Call("over-tcp"));
+            var results = await CallAsync(address, new ClusterCredentials(Token, trust), ActorId, Call("over-tcp"));
 
             Assert.Equal("over-tcp", Assert.Single(results).WorkId);
         }
@@ -82,7 +87,7 @@ public sealed class ActorServerTests : IAsyncLifetime
         var tooLong = "unix:" + Path.Combine(Path.GetTempPath(), new string('s', 200) + ".sock");
 
         // The worker turns exactly these into an ActorStarted error (WorkExecutor.StartActorAsync).
-        var error = await Record.ExceptionAsync(() => ActorServer.StartAsync(ActorId, tooLong, Token, Echo, _ => { }, CancellationToken.None));
+        var error = await Record.ExceptionAsync(() => ActorServer.StartAsync(ActorId, tooLong, Credentials, Echo, _ => { }, CancellationToken.None));
 
         Assert.True(WorkExecutor.IsServerStartFailure(error!), $"unexpected {error}");
     }
@@ -92,11 +97,11 @@ public sealed class ActorServerTests : IAsyncLifetime
     private static ActorCall Call(string id) => new() { CallId = id, Method = new FunctionDescriptor { Type = "T", Method = "M" } };
 
     private Task<List<WorkDone>> CallAsync(string token, string actorId, params ActorCall[] calls) =>
-        CallAsync(Endpoint.UnixSocket(_socket), token, actorId, calls);
+        CallAsync(Endpoint.UnixSocket(_socket), ClusterCredentials.UnixOnly(token), actorId, calls);
 
-    private static async Task<List<WorkDone>> CallAsync(Endpoint server, string token, string actorId, params ActorCall[] calls)
+    private static async Task<List<WorkDone>> CallAsync(Endpoint server, ClusterCredentials credentials, string actorId, params ActorCall[] calls)
     {
-        var (channel, invoker) = ClusterChannel.Open(server, token);
+        var (channel, invoker) = ClusterChannel.Open(server, credentials);
         using (channel)
         {
             using var call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { ActorCallService.ActorHeader, actorId } });

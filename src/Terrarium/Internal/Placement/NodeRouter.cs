@@ -134,15 +134,16 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     public void ForgetActor(string actorId) => _restartable.TryRemove(actorId, out _);
 
     /// <summary>
-    /// The session with the node an actor lives on: where it was created, or where it moved. An
-    /// actor whose node this connection knows is dead is looked up in the head's directory (by name
-    /// if it has one): the driver that created it may have created it again elsewhere.
+    /// The session with the node an actor lives on: where it was created, or where it moved; null
+    /// when that node is not alive in the head's list. An actor whose node this connection knows is
+    /// dead is looked up in the head's directory (by name if it has one): the driver that created it
+    /// may have created it again elsewhere.
     /// </summary>
-    public NodeSession SessionOfActor(string actorId, string nodeId, string? name)
+    public NodeSession? SessionOfActor(string actorId, string nodeId, string? name)
     {
         if (_moved.TryGetValue(actorId, out var moved))
         {
-            return Session(moved);
+            return LiveSession(moved);
         }
 
         if (_nodes.Dead.Contains(nodeId))
@@ -152,19 +153,27 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             if (found.Found && found.ActorId == actorId && found.NodeId != nodeId)
             {
                 _moved[actorId] = found.NodeId;
-                return Session(found.NodeId);
+                return LiveSession(found.NodeId);
             }
         }
 
-        return Session(nodeId);
+        return LiveSession(nodeId);
     }
 
     /// <summary>
     /// The session with node <paramref name="nodeId"/>, opened on first use; the home session for
     /// this process's own node, or for an empty id (a handle from before nodes were told apart).
     /// </summary>
-    /// <exception cref="InvalidOperationException">The cluster does not know the node (it died and was forgotten).</exception>
-    public NodeSession Session(string nodeId)
+    /// <exception cref="InvalidOperationException">The node is not alive in the head's list (it died, or never joined).</exception>
+    public NodeSession Session(string nodeId) =>
+        LiveSession(nodeId) ?? throw new InvalidOperationException($"node {nodeId} is not an alive node of the cluster");
+
+    /// <summary>
+    /// As <see cref="Session"/>, but null for a node the head does not list as alive. A connection is
+    /// only ever opened to a node alive in the running head: an address from a dead node's record, or
+    /// a record someone planted, could be anyone's, and the token goes with the first request.
+    /// </summary>
+    private NodeSession? LiveSession(string nodeId)
     {
         if (nodeId.Length == 0 || nodeId == Home.NodeId)
         {
@@ -176,13 +185,16 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             return session;
         }
 
-        var node = _nodes.All.FirstOrDefault(n => n.Node.NodeId == nodeId);
+        var node = _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);
         if (node is null)
         {
-            // Rare: a handle to an actor on a node this connection has not heard of yet.
+            // Rare: a handle to an actor on a node this connection has not heard of yet, or whose node died.
             _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
-            node = _nodes.All.FirstOrDefault(n => n.Node.NodeId == nodeId)
-                ?? throw new InvalidOperationException($"node {nodeId} is not part of the cluster (any more)");
+            node = _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);
+            if (node is null)
+            {
+                return null;
+            }
         }
 
         session = _siblings.GetOrAdd(nodeId, _ => Home.OpenSibling(Endpoint.Parse(node.Node.Address)));

@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Grpc.Core;
+using Mono.Unix.Native;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// TCP between a cluster's processes is TLS with the cluster's CA: a client checks the server before
+/// it sends the token, so a listener that is not the cluster's gets nothing, and nothing secret
+/// crosses loopback (or a network) in clear — unless the cluster is started with --insecure.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class TlsTests
+{
+    // Records every byte a client sends, for 5 s or until it hangs up, and prints them.
+    private const string RawListener = """
+        import socket, sys
+        s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('ready', flush=True)
+        c, _ = s.accept(); c.settimeout(5); data = b''
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d: break
+                data += d
+        except Exception: pass
+        sys.stdout.write(data.hex()); sys.stdout.flush()
+        """;
+
+    // Serves TLS with a certificate of its own, then records what the client sends inside TLS.
+    private const string TlsListener = """
+        import socket, ssl, sys
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3]); ctx.set_alpn_protocols(['h2'])
+        s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('ready', flush=True)
+        c, _ = s.accept(); c.settimeout(5); data = b''
+        try:
+            t = ctx.wrap_socket(c, server_side=True)
+            while True:
+                d = t.recv(65536)
+                if not d: break
+                data += d
+        except Exception as e: sys.stderr.write(str(e))
+        sys.stdout.write(data.hex()); sys.stdout.flush()
+        """;
+
+    private const string Token = "tls-tests-token-that-must-never-leak";
+
+    [SkippableFact]
+    public async Task Channel_ToAPlainListenerOfAnotherUser_SendsOnlyAHandshake_NeverTheToken()
+    {
+        AnotherUser.Require();
+        using var authority = ClusterCertificateAuthority.CreateEphemeral();
+        var port = TestProcesses.FreePort();
+        using var impostor = await AnotherUser.StartPythonAsync(RawListener, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var error = await CallAsync(Endpoint.Tcp("127.0.0.1", port), new ClusterCredentials(Token, ClusterTls.Trusting([authority.Certificate])));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        var received = Convert.FromHexString((await impostor.OutputAsync()).Trim());
+        Assert.NotEmpty(received);
+        Assert.Equal(0x16, received[0]); // a TLS handshake record: the ClientHello
+        Assert.DoesNotContain(Token, Encoding.Latin1.GetString(received), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Channel_ToATlsListenerWithACertificateOfAnotherCa_FailsTheHandshake_AndSendsItNothing()
+    {
+        AnotherUser.Require();
+        using var cluster = ClusterCertificateAuthority.CreateEphemeral();
+        using var other = ClusterCertificateAuthority.CreateEphemeral();
+        var folder = Directory.CreateTempSubdirectory("terrarium-impostor-").FullName;
+        try
+        {
+            File.SetUnixFileMode(folder, (UnixFileMode)0b111_101_101);
+            using var certificate = other.IssueWithNewKey("impostor", ["127.0.0.1"]);
+            await File.WriteAllTextAsync(Path.Combine(folder, "cert.pem"), certificate.ExportCertificatePem());
+            await File.WriteAllTextAsync(Path.Combine(folder, "key.pem"), certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+            File.SetUnixFileMode(Path.Combine(folder, "key.pem"), (UnixFileMode)0b110_100_100);
+            var port = TestProcesses.FreePort();
+            using var impostor = await AnotherUser.StartPythonAsync(TlsListener, port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Path.Combine(folder, "cert.pem"), Path.Combine(folder, "key.pem"));
+
+            var error = await CallAsync(Endpoint.Tcp("127.0.0.1", port), new ClusterCredentials(Token, ClusterTls.Trusting([cluster.Certificate])));
+
+            Assert.Contains("TLS handshake failed", error.Message + TlsFailure.Hint(error), StringComparison.Ordinal);
+            Assert.Equal("", (await impostor.OutputAsync()).Trim());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Capture_OfAJoinAndATaskOnLoopback_HoldsNeitherTheTokenNorTheArgument_WhileAnInsecureClusterShowsBoth()
+    {
+        Requirements.Root();
+        Requirements.Tool("tcpdump", "the test captures loopback traffic (apt-get install tcpdump)");
+        var argument = "an-argument-in-clear-" + Guid.NewGuid().ToString("N");
+
+        var secure = await CaptureAsync([], argument);
+        var insecure = await CaptureAsync(["--insecure"], argument);
+
+        Assert.DoesNotContain(CliCluster.Token, secure, StringComparison.Ordinal);
+        Assert.DoesNotContain(argument, secure, StringComparison.Ordinal);
+        // The same capture of a cluster without TLS shows both: the capture sees what crosses.
+        Assert.Contains(CliCluster.Token, insecure, StringComparison.Ordinal);
+        Assert.Contains(argument, insecure, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task InsecureCluster_StatusSaysSoInRed_AndAJoinWithoutInsecureIsRefused()
+    {
+        await using var cluster = await CliCluster.StartAsync("{}", headArguments: ["--insecure"]);
+
+        var status = await cluster.RunAsync("status", "--insecure");
+        var join = await cluster.RunAsync("start", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--block");
+        var statusWithoutInsecure = await cluster.RunAsync("status");
+
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        Assert.Contains("(TLS off)", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("runs without TLS (--insecure)", status.Stdout, StringComparison.Ordinal);
+        // Plain TCP is never chosen for the user, even for a head this machine runs: it is asked for each time.
+        Assert.Equal(1, join.ExitCode);
+        Assert.Contains("or, for a cluster started with --insecure, (TERRARIUM_INSECURE=1 or --insecure)", join.Stderr, StringComparison.Ordinal);
+        Assert.Equal(1, statusWithoutInsecure.ExitCode);
+    }
+
+    [SkippableFact]
+    public async Task Join_WithAnotherClustersCaHash_IsRefusedNamingBothHashes_AndSoIsADriver()
+    {
+        await using var cluster = await CliCluster.StartAsync("{}");
+        using var other = ClusterCertificateAuthority.CreateEphemeral();
+
+        var join = await cluster.RunAsync("start", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--ca-hash", other.Hash, "--block");
+        var driver = await Assert.ThrowsAsync<AuthenticationException>(() => Cluster.InitAsync(new ClusterOptions { Address = cluster.HeadAddress, Token = CliCluster.Token, CaHash = other.Hash, LogToDriver = false }));
+
+        Assert.Equal(1, join.ExitCode);
+        Assert.Contains($"is not the cluster pinned by {other.Hash}: its CA has hash {cluster.CaHash}", join.Stderr, StringComparison.Ordinal);
+        Assert.Contains(other.Hash, driver.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Head_KeepsItsCaOwnerOnly_AndPrintsTheSamePinAfterARestart()
+    {
+        await using var cluster = await CliCluster.StartAsync("{}");
+        var pin = cluster.CaHash;
+
+        await cluster.Daemons[0].StopAsync();
+        await cluster.RestartHeadAsync();
+
+        var folder = Path.Combine(cluster.ConfigDirectory, "terrarium");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder, "ca.key")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+        Assert.Equal(pin, cluster.Daemons[0].CaHash);
+        await using var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
+        Assert.Equal(9, await driver.Submit(() => TestTasks.Square(3)).DefaultTimeout());
+    }
+
+    private static async Task<RpcException> CallAsync(Endpoint server, ClusterCredentials credentials)
+    {
+        var (channel, invoker) = ClusterChannel.Open(server, credentials);
+        using (channel)
+        {
+            return await Assert.ThrowsAsync<RpcException>(async () =>
+                await new Protocol.Node.NodeClient(invoker).GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(20)));
+        }
+    }
+
+    /// <summary>Everything that crossed loopback while a head and a node started and a driver ran one task with <paramref name="argument"/>.</summary>
+    private static async Task<string> CaptureAsync(string[] headArguments, string argument)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"terrarium-capture-{Guid.NewGuid():N}.pcap");
+        using var tcpdump = Process.Start(new ProcessStartInfo("tcpdump", ["-i", "lo", "-U", "-s", "0", "-w", file, "tcp"])
+        {
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        try
+        {
+            while (await tcpdump.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) is { } line && !line.Contains("listening on", StringComparison.Ordinal))
+            {
+            }
+
+            await using (var cluster = await CliCluster.StartAsync("{}", headArguments, "{\"second\": 1}"))
+            {
+                await using var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
+                Assert.Equal(argument, await driver.Submit(() => TestTasks.Echo(argument), new TaskOptions { Resources = { ["second"] = 1 } }).DefaultTimeout());
+            }
+        }
+        finally
+        {
+            Syscall.kill(tcpdump.Id, Signum.SIGINT);
+            await tcpdump.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        try
+        {
+            return Encoding.Latin1.GetString(await File.ReadAllBytesAsync(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}

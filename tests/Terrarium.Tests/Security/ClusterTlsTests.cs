@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
+
+namespace Terrarium.Tests.Security;
+
+public sealed class ClusterTlsTests
+{
+    [Fact]
+    public void IsTrusted_CertificateOfTheCa_Yes_OfAnotherCa_No()
+    {
+        using var cluster = ClusterCertificateAuthority.CreateEphemeral();
+        using var other = ClusterCertificateAuthority.CreateEphemeral();
+        var tls = ClusterTls.Trusting([cluster.Certificate]);
+
+        Assert.True(tls.IsTrusted(cluster.IssueWithNewKey("node", ["127.0.0.1"])));
+        Assert.False(tls.IsTrusted(other.IssueWithNewKey("node", ["127.0.0.1"])));
+        Assert.False(tls.IsTrusted(other.Certificate));
+    }
+
+    [Fact]
+    public void ToLine_FromLine_CarriesTheTrustAndTheServerCertificateWithItsKey()
+    {
+        using var authority = ClusterCertificateAuthority.CreateEphemeral();
+        var tls = ClusterTls.Trusting([authority.Certificate]).WithServerCertificate(authority.IssueWithNewKey("node", []));
+
+        var read = ClusterTls.FromLine(tls.ToLine());
+
+        Assert.True(read.IsTls);
+        Assert.Equal(authority.Certificate.Thumbprint, Assert.Single(read.Authorities).Thumbprint);
+        Assert.True(read.ServerCertificate!.HasPrivateKey);
+        Assert.Equal(tls.ServerCertificate!.Thumbprint, read.ServerCertificate.Thumbprint);
+        Assert.Null(read.TrustOnly().ServerCertificate);
+        Assert.True(ClusterTls.FromLine(ClusterTls.Insecure.ToLine()).IsInsecure);
+        Assert.Throws<FormatException>(() => ClusterTls.FromLine("{\"Mode\":\"Plain\"}"));
+    }
+
+    [Fact]
+    public void AddressOf_TcpWithoutAnyTrust_IsRefusedSayingWhatToGive()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => ClusterTls.UnixOnly.AddressOf(Endpoint.Tcp("10.0.0.5", 6380)));
+
+        Assert.Contains("ClusterOptions.CaHash", error.Message, StringComparison.Ordinal);
+        Assert.Equal("https://10.0.0.5:6380", ClusterTls.Trusting([ClusterCertificateAuthority.CreateEphemeral().Certificate]).AddressOf(Endpoint.Tcp("10.0.0.5", 6380)));
+        Assert.Equal("http://10.0.0.5:6380", ClusterTls.Insecure.AddressOf(Endpoint.Tcp("10.0.0.5", 6380)));
+    }
+
+    [Fact]
+    public async Task GrpcServer_TcpWithNeitherACertificateNorInsecure_IsRefusedBeforeItListens()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => GrpcServer.StartAsync(
+            [Endpoint.Tcp("127.0.0.1", 0)], ClusterCredentials.UnixOnly("token"), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None));
+
+        Assert.Contains("needs a TLS certificate", error.Message, StringComparison.Ordinal);
+    }
+}
