@@ -116,6 +116,10 @@ internal sealed class ClusterDaemon : IAsyncDisposable
                 Redis = settings.Redis,
             }, loggerFactory, ct).ConfigureAwait(false), tls);
         }
+        catch (InvalidDataException e)
+        {
+            throw new UserError(e.Message);
+        }
         catch (IOException e)
         {
             throw new UserError($"the head cannot listen on {settings.Host}:{settings.Port.ToString(CultureInfo.InvariantCulture)}: {e.Message} (choose another --port, or stop what uses it)");

@@ -32,7 +32,7 @@ internal static class StartCommand
         };
         var redis = new Option<string?>("--redis")
         {
-            Description = "Keep the head's state in Redis (redis://HOST:PORT): a head started again with the same Redis finds its nodes, jobs and named actors (head only)",
+            Description = "Keep the head's state in Redis (redis://[USER:]PASSWORD@HOST:PORT, rediss:// for TLS): a head started again with the same Redis finds its nodes, jobs and named actors (head only)",
         };
         var storageDir = new Option<string?>("--storage-dir")
         {

@@ -122,9 +122,10 @@ internal sealed record StartSettings
             throw new UserError("--redis and --storage-dir are the head's: give them with --head");
         }
 
-        if (redis is not null && !redis.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !redis.Contains(':', StringComparison.Ordinal))
+        if (redis is not null && !redis.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !redis.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase)
+            && !redis.Contains(':', StringComparison.Ordinal))
         {
-            throw new UserError($"--redis '{redis}' is not redis://HOST:PORT");
+            throw new UserError("--redis is not redis://[USER:PASSWORD@]HOST:PORT (rediss:// for TLS) nor a StackExchange.Redis configuration (HOST:PORT,password=...)");
         }
 
         if (nodeIpAddress is not null && Uri.CheckHostName(nodeIpAddress) is UriHostNameType.Unknown or UriHostNameType.Basic)

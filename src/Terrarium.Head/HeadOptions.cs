@@ -31,10 +31,13 @@ public sealed class HeadOptions
     public bool AllowInsecureRedis { get; init; }
 
     /// <summary>
-    /// A node dead for this long is forgotten: it leaves the node list and the state in Redis.
-    /// Default: 5 minutes.
+    /// A node dead for this long is forgotten: it leaves the node list and the state in Redis (a node
+    /// that comes back later registers again). Default: null, 30 × <see cref="NodeDeathTimeout"/>
+    /// (5 minutes with the default timeout).
     /// </summary>
-    public TimeSpan DeadNodeRetention { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan? DeadNodeRetention { get; init; }
+
+    internal TimeSpan EffectiveDeadNodeRetention => DeadNodeRetention ?? NodeDeathTimeout * 30;
 
     /// <summary>How often nodes report in. Default: 1 second.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
@@ -79,7 +82,7 @@ public sealed class HeadOptions
             throw new ArgumentException($"{nameof(CertificateAuthority)} signs TLS certificates: give {nameof(Tls)} a TLS setting too", nameof(CertificateAuthority));
         }
 
-        if (DeadNodeRetention <= NodeDeathTimeout)
+        if (DeadNodeRetention is { } retention && retention <= NodeDeathTimeout)
         {
             throw new ArgumentException($"{nameof(DeadNodeRetention)} ({DeadNodeRetention}) must exceed {nameof(NodeDeathTimeout)} ({NodeDeathTimeout})", nameof(DeadNodeRetention));
         }

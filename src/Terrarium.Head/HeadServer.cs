@@ -22,12 +22,16 @@ public sealed class HeadServer : IAsyncDisposable
     public IReadOnlyList<Endpoint> Endpoints => _server.Endpoints;
 
     /// <summary>Starts a head.</summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="InvalidOperationException">Its Redis cannot be reached, refuses its credentials, or takes writes from anyone.</exception>
+    /// <exception cref="InvalidDataException">The state in its Redis is corrupt (the message names the key).</exception>
+    /// <exception cref="IOException">It cannot listen where it was asked to.</exception>
     public static async Task<HeadServer> StartAsync(HeadOptions options, ILoggerFactory loggerFactory, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         IHeadStore store = options.Redis is { } redis
-            ? await RedisHeadStore.ConnectAsync(redis, options.RedisKeyPrefix).ConfigureAwait(false)
+            ? await RedisHeadStore.ConnectAsync(redis, options.RedisKeyPrefix, options.AllowInsecureRedis).ConfigureAwait(false)
             : new MemoryOnly();
         try
         {

@@ -47,6 +47,34 @@ public sealed class HeadStateTests
     }
 
     [Fact]
+    public void RestoredNode_IsNotAliveUntilItRegisters_ListedRestoredUntilTheTimeout_ThenForgottenAfterTheRetention()
+    {
+        _state.Restore(StoredHeadState.Empty with { Nodes = [Node("back"), Node("gone")] });
+
+        Assert.All(_state.ListNodes(), n => Assert.True(!n.Alive && n.Restored));
+        Assert.False(_state.Heartbeat("back", new Dictionary<string, double>()));
+        _state.RegisterNode(Node("back"));
+        _clock.Advance(TimeSpan.FromSeconds(9));
+        _state.Heartbeat("back", new Dictionary<string, double>());
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        var gone = _state.ListNodes().Single(n => n.Node.NodeId == "gone");
+        Assert.False(gone.Alive || gone.Restored);
+        Assert.True(_state.ListNodes().Single(n => n.Node.NodeId == "back").Alive);
+        Assert.Empty(_state.ForgetLongDeadNodes());
+
+        // 30 × the death timeout after the restore (the default retention), without a word from it.
+        for (var second = 10; second < 300; second += 5)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(5));
+            _state.Heartbeat("back", new Dictionary<string, double>());
+        }
+
+        Assert.Equal(["gone"], _state.ForgetLongDeadNodes());
+        Assert.Equal(["back"], _state.ListNodes().Select(n => n.Node.NodeId));
+    }
+
+    [Fact]
     public void UnknownNode_HeartbeatIsAnsweredUnknown()
     {
         Assert.False(_state.Heartbeat("never-registered", new Dictionary<string, double>()));

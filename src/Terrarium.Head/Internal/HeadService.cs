@@ -37,14 +37,20 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         return new RegisterNodeReply { HeartbeatIntervalSeconds = options.HeartbeatInterval.TotalSeconds };
     }
 
-    public override Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
-        Task.FromResult(new HeartbeatReply { Known = state.Heartbeat(request.NodeId, request.Available) });
-
-    public override Task<ListNodesReply> ListNodes(ListNodesRequest request, ServerCallContext context)
+    public override async Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
+        var known = state.Heartbeat(request.NodeId, request.Available);
+        // Nodes report every second: reason enough to forget, now and then, the ones gone for good.
+        await store.RemoveNodesAsync(state.ForgetLongDeadNodes()).ConfigureAwait(false);
+        return new HeartbeatReply { Known = known };
+    }
+
+    public override async Task<ListNodesReply> ListNodes(ListNodesRequest request, ServerCallContext context)
+    {
+        await store.RemoveNodesAsync(state.ForgetLongDeadNodes()).ConfigureAwait(false);
         var reply = new ListNodesReply();
         reply.Nodes.AddRange(state.ListNodes());
-        return Task.FromResult(reply);
+        return reply;
     }
 
     public override async Task<RegisterJobReply> RegisterJob(RegisterJobRequest request, ServerCallContext context)

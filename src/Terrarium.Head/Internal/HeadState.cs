@@ -14,17 +14,19 @@ internal sealed class HeadState(HeadOptions options)
     private int _nextJob;
 
     /// <summary>
-    /// Takes back what a previous head stored. Its nodes are known but not live until they report
-    /// again (a node's next heartbeat, within a second, is answered "unknown" and it registers
-    /// anew): a node that died with the old head is never offered to drivers.
+    /// Takes back what a previous head stored. Its nodes are known but not alive until they register
+    /// again (a node's next heartbeat, within a second, is answered "unknown" and it registers anew):
+    /// until then they are listed as restored, and a node that does not come back within the death
+    /// timeout is dead — never offered to drivers, and forgotten after the retention.
     /// </summary>
     public void Restore(StoredHeadState stored)
     {
         lock (_lock)
         {
+            var now = options.TimeProvider.GetUtcNow();
             foreach (var node in stored.Nodes)
             {
-                _nodes[node.NodeId] = new NodeRecord(node) { LastSeen = DateTimeOffset.MinValue };
+                _nodes[node.NodeId] = new NodeRecord(node) { LastSeen = now, Restored = true };
             }
 
             foreach (var (id, job) in stored.Jobs)
@@ -68,13 +70,29 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
+    /// <summary>Forgets the nodes dead for longer than <see cref="HeadOptions.DeadNodeRetention"/>; their ids.</summary>
+    public List<string> ForgetLongDeadNodes()
+    {
+        lock (_lock)
+        {
+            var now = options.TimeProvider.GetUtcNow();
+            var forgotten = _nodes.Values.Where(r => now - r.LastSeen >= options.EffectiveDeadNodeRetention).Select(r => r.Info.NodeId).ToList();
+            foreach (var id in forgotten)
+            {
+                _nodes.Remove(id);
+            }
+
+            return forgotten;
+        }
+    }
+
     public List<NodeState> ListNodes()
     {
         lock (_lock)
         {
             return _nodes.Values.Select(r =>
             {
-                var state = new NodeState { Node = r.Info, Alive = IsAlive(r) };
+                var state = new NodeState { Node = r.Info, Alive = IsAlive(r), Restored = r.Restored && !IsDeadByTimeout(r) };
                 state.Available.Add(r.Available);
                 return state;
             }).ToList();
@@ -172,14 +190,18 @@ internal sealed class HeadState(HeadOptions options)
     private static int JobNumber(string jobId) =>
         jobId.Split('-') is [_, var number, ..] && int.TryParse(number, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
 
-    private bool IsAlive(NodeRecord record) =>
-        options.TimeProvider.GetUtcNow() - record.LastSeen < options.NodeDeathTimeout;
+    private bool IsAlive(NodeRecord record) => !record.Restored && !IsDeadByTimeout(record);
+
+    private bool IsDeadByTimeout(NodeRecord record) => options.TimeProvider.GetUtcNow() - record.LastSeen >= options.NodeDeathTimeout;
 
     private sealed class NodeRecord(NodeInfo info)
     {
         public NodeInfo Info { get; } = info;
 
         public DateTimeOffset LastSeen { get; set; }
+
+        /// <summary>Known from a previous head's state, and not heard from since: not alive until it registers.</summary>
+        public bool Restored { get; init; }
 
         public Dictionary<string, double> Available { get; set; } = new(info.Resources);
     }

@@ -9,6 +9,9 @@ internal interface IHeadStore : IAsyncDisposable
 
     Task SaveNodeAsync(NodeInfo node);
 
+    /// <summary>Forgets nodes dead for longer than the head keeps them.</summary>
+    Task RemoveNodesAsync(IReadOnlyCollection<string> nodeIds);
+
     Task SaveJobAsync(string jobId, RegisterJobRequest job);
 
     Task RemoveJobAsync(string jobId);
@@ -29,6 +32,8 @@ internal sealed class MemoryOnly : IHeadStore
     public Task<StoredHeadState> LoadAsync() => Task.FromResult(StoredHeadState.Empty);
 
     public Task SaveNodeAsync(NodeInfo node) => Task.CompletedTask;
+
+    public Task RemoveNodesAsync(IReadOnlyCollection<string> nodeIds) => Task.CompletedTask;
 
     public Task SaveJobAsync(string jobId, RegisterJobRequest job) => Task.CompletedTask;
 

@@ -14,6 +14,8 @@ namespace Terrarium.Internal.Placement;
 internal sealed partial class NodeRouter : IAsyncDisposable
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
+    // The head says when a restored node is dead (its death timeout); this only bounds a head that never does.
+    private static readonly TimeSpan RestoredNodeWait = TimeSpan.FromMinutes(2);
     private readonly Protocol.Head.HeadClient _head;
     private readonly IPlacementPolicy _policy;
     private readonly LineageBudget _lineage;
@@ -186,14 +188,21 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         }
 
         var node = _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);
-        if (node is null)
+        var waitedSince = Environment.TickCount64;
+        while (node is null)
         {
-            // Rare: a handle to an actor on a node this connection has not heard of yet, or whose node died.
+            // Rare: a handle to an actor on a node this connection has not heard of yet, or whose node
+            // died — or one a restarted head has not heard from again yet, which it soon will.
             _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
             node = _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);
-            if (node is null)
+            if (node is null && (!_nodes.Restored.Contains(nodeId) || Environment.TickCount64 - waitedSince > RestoredNodeWait.TotalMilliseconds))
             {
                 return null;
+            }
+
+            if (node is null)
+            {
+                Thread.Sleep(RefreshInterval / 5);
             }
         }
 
@@ -410,6 +419,8 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         public IReadOnlyList<NodeState> Live { get; } = [.. all.Where(n => n.Alive)];
 
         public HashSet<string> Dead { get; } = [.. all.Where(n => !n.Alive).Select(n => n.Node.NodeId)];
+
+        public HashSet<string> Restored { get; } = [.. all.Where(n => n.Restored).Select(n => n.Node.NodeId)];
     }
 
     private sealed record PlacedActor(CreateActor Create, NodeSession Session, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
