@@ -73,11 +73,7 @@ public sealed partial class CliCluster : IAsyncDisposable
 
         try
         {
-            cluster._headArguments = headArguments;
-            cluster._headResources = headResources;
-            var head = await cluster.StartDaemonAsync(["--head", "--port", "0", "--node-death-timeout", "3", .. headArguments], headResources);
-            cluster.HeadAddress = head.HeadAddress;
-            cluster.CaHash = head.CaHash;
+            await cluster.StartHeadAsync(headResources, headArguments);
             foreach (var resources in nodeResources)
             {
                 await cluster.AddNodeAsync(resources);
@@ -90,6 +86,25 @@ public sealed partial class CliCluster : IAsyncDisposable
             await cluster.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Environment variables of the cluster's processes beyond the folders', such as <c>HOME</c>;
+    /// set before the head starts (after <c>StartAsync(null)</c>).
+    /// </summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
+    /// <summary>The folder each daemon's cache folder is made in. Default: <see cref="Scratch"/>.</summary>
+    public string CacheRoot { get; set; } = "";
+
+    /// <summary>Starts the head, for a cluster made with <c>StartAsync(null)</c>.</summary>
+    public async Task StartHeadAsync(string headResources, params string[] headArguments)
+    {
+        _headArguments = headArguments;
+        _headResources = headResources;
+        var head = await StartDaemonAsync(["--head", "--port", "0", "--node-death-timeout", "3", .. headArguments], headResources);
+        HeadAddress = head.HeadAddress;
+        CaHash = head.CaHash;
     }
 
     /// <summary>Starts the head again on its address, as a service manager restarts a crashed one; it replaces the old one in <see cref="Daemons"/>.</summary>
@@ -137,7 +152,7 @@ public sealed partial class CliCluster : IAsyncDisposable
 
     private async Task<Daemon> StartDaemonAsync(string[] role, string resources)
     {
-        var cache = Path.Combine(Scratch, "cache-" + _daemons.Count);
+        var cache = Path.Combine(CacheRoot.Length > 0 ? CacheRoot : Scratch, "cache-" + _daemons.Count);
         var process = Process.Start(StartInfo(["start", .. role, "--num-cpus", "1", "--resources", resources, "--token", Token, "--cache-dir", cache, "--block"]))!;
         var daemon = new Daemon(process);
         _daemons.Add(daemon);
@@ -188,6 +203,10 @@ public sealed partial class CliCluster : IAsyncDisposable
         start.Environment["XDG_CONFIG_HOME"] = ConfigDirectory;
         start.Environment.Remove("TERRARIUM_TOKEN");
         start.Environment.Remove("TERRARIUM_ADDRESS");
+        foreach (var (name, value) in Environment)
+        {
+            start.Environment[name] = value;
+        }
         return start;
     }
 

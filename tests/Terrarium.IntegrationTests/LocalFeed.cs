@@ -29,6 +29,22 @@ public static class LocalFeed
         <configuration><packageSources><clear /></packageSources><fallbackPackageFolders><clear /></fallbackPackageFolders></configuration>
         """);
 
+    /// <summary>A feed of one DepLib of <paramref name="version"/>: a look-alike, for tests where another feed must not win.</summary>
+    public static void BuildDepLib(string feed, string version)
+    {
+        Directory.CreateDirectory(feed);
+        var scratch = Directory.CreateTempSubdirectory("terrarium-feed-build-").FullName;
+        try
+        {
+            var dll = LibraryBuilder.Build(scratch, "DepLib", DepLibSource.Replace("VERSION", version + ".0", StringComparison.Ordinal));
+            Pack(feed, "DepLib", version, [], [("lib/net8.0/DepLib.dll", dll)]);
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
     public static void Build(string feed)
     {
         Directory.CreateDirectory(feed);

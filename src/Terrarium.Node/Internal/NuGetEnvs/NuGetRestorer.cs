@@ -19,6 +19,9 @@ namespace Terrarium.Node.Internal.NuGetEnvs;
 /// resolution is done once per package spec and remembered on disk. A new spec whose packages the
 /// folder already holds, at versions no source could change, is resolved in process instead
 /// (<see cref="PackageFolderResolver"/>): that costs milliseconds where a restore costs seconds.
+/// The restore reads nothing from the folders above its own — the cache may sit under one that
+/// others can write, such as <c>/tmp</c>, and MSBuild, NuGet and the .NET host each look upwards
+/// (<c>Directory.Build.rsp</c>, <c>NuGet.Config</c>, <c>global.json</c>): see <see cref="RunRestoreAsync"/>.
 /// </summary>
 internal sealed class NuGetRestorer
 {
@@ -35,7 +38,10 @@ internal sealed class NuGetRestorer
         _options = options;
         _logger = logger;
         _folderResolver = new(CreateFolderResolver);
+        _configFile = new(FindConfigFile);
     }
+
+    private readonly Lazy<string> _configFile;
 
     /// <summary>How many restores this node has run (remembered ones do not count).</summary>
     public int RestoresRun => _restoresRun;
@@ -76,6 +82,9 @@ internal sealed class NuGetRestorer
             Directory.CreateDirectory(directory);
             var project = Path.Combine(directory, "restore.csproj");
             File.WriteAllText(project, ProjectXml(packages, sources));
+            // Stops the host's search for a global.json in the folders above (one there could pick
+            // another SDK, or none); it asks for what no global.json would: the newest SDK.
+            File.WriteAllText(Path.Combine(directory, "global.json"), """{"sdk":{"rollForward":"latestMajor","allowPrerelease":true}}""");
             NodeLog.RestoringNuGet(_logger, string.Join(", ", packages));
             Interlocked.Increment(ref _restoresRun);
             var (exitCode, output) = await RunRestoreAsync(project, ct).ConfigureAwait(false);
@@ -229,17 +238,15 @@ internal sealed class NuGetRestorer
         {
             "restore", project, "--nologo", "-v:minimal",
             $"-p:RestorePackagesPath={PackagesFolder}",
-            // The generated project stands alone: no Directory.Build/Packages.props of a tree it may sit in.
+            // The generated project stands alone: no Directory.Build/Packages.props of a tree it may
+            // sit in, no Directory.Build.rsp (whose switches could import anyone's targets), and one
+            // NuGet config named here, so that NuGet does not gather those of the folders above.
             "-p:ImportDirectoryBuildProps=false", "-p:ImportDirectoryBuildTargets=false", "-p:ImportDirectoryPackagesProps=false",
-            "-p:ManagePackageVersionsCentrally=false",
+            "-p:ManagePackageVersionsCentrally=false", "-noAutoResponse",
+            $"-p:RestoreConfigFile={EscapeForMSBuild(_configFile.Value)}",
         })
         {
             start.ArgumentList.Add(argument);
-        }
-
-        if (_options.NuGetConfigFile is { } config)
-        {
-            start.ArgumentList.Add($"-p:RestoreConfigFile={config}");
         }
 
         // A node started by 'dotnet test' or 'dotnet run' inherits MSBuild settings meant for that build.
@@ -266,6 +273,45 @@ internal sealed class NuGetRestorer
         }
 
         return (process.ExitCode, (await stdout.ConfigureAwait(false)) + (await stderr.ConfigureAwait(false)));
+    }
+
+    /// <summary>
+    /// The NuGet config the restores use: the node's <c>--nuget-config</c>, else this user's own
+    /// (<c>~/.nuget/NuGet/NuGet.Config</c>, as NuGet finds it without looking in any folder), else
+    /// one of the node's own naming nuget.org.
+    /// </summary>
+    private string FindConfigFile()
+    {
+        if (_options.NuGetConfigFile is { } given)
+        {
+            return given;
+        }
+
+        try
+        {
+            var files = NuGet.Configuration.Settings.LoadDefaultSettings(root: null).GetConfigFilePaths();
+            if (files.Count > 0)
+            {
+                if (files.Count > 1)
+                {
+                    NodeLog.NuGetConfigsNotRead(_logger, files[0], string.Join(", ", files.Skip(1)));
+                }
+
+                return files[0];
+            }
+        }
+        catch (NuGet.Configuration.NuGetConfigurationException e)
+        {
+            NodeLog.NuGetConfigsNotRead(_logger, "none: " + e.Message, "the user's NuGet config");
+        }
+
+        var own = Path.Combine(_options.CacheDirectory, "nuget", "NuGet.Config");
+        Directory.CreateDirectory(Path.GetDirectoryName(own)!);
+        File.WriteAllText(own, """
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration><packageSources><clear /><add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" /></packageSources></configuration>
+            """);
+        return own;
     }
 
     private NuGetEnvironment ReadAssets(string assetsPath, string output)
