@@ -23,6 +23,14 @@ internal static class BackgroundDaemon
         var name = $"{(settings.IsHead ? "head" : "node")}-{stamp}-{Environment.ProcessId}";
         var logFile = Path.Combine(logs, name + ".log");
         var readyFile = Path.Combine(logs, name + ".ready");
+        // Made here, owner-only, before the shell appends to it: a log may name paths, nodes and users' errors.
+        var logOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            logOptions.UnixCreateMode = PrivateDirectory.OwnerReadWrite;
+        }
+
+        new FileStream(logFile, logOptions).Dispose();
 
         var start = new ProcessStartInfo("setsid") { UseShellExecute = false };
         // sh redirects the daemon's output to its log and detaches its stdin; exec keeps the pid.

@@ -26,10 +26,13 @@ public sealed class HeadServer : IAsyncDisposable
     /// <exception cref="InvalidOperationException">Its Redis cannot be reached, refuses its credentials, or takes writes from anyone.</exception>
     /// <exception cref="InvalidDataException">The state in its Redis is corrupt (the message names the key).</exception>
     /// <exception cref="IOException">It cannot listen where it was asked to.</exception>
+    /// <exception cref="UnauthorizedAccessException">Its storage folder is not this user's private folder.</exception>
     public static async Task<HeadServer> StartAsync(HeadOptions options, ILoggerFactory loggerFactory, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        PrivateDirectory.Create(options.StorageDirectory,
+            "Another user could read the code and data uploaded to the head there, or swap it; remove it or choose another --storage-dir.");
         IHeadStore store = options.Redis is { } redis
             ? await RedisHeadStore.ConnectAsync(redis, options.RedisKeyPrefix, options.AllowInsecureRedis).ConfigureAwait(false)
             : new MemoryOnly();

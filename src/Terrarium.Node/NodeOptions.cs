@@ -62,6 +62,9 @@ public sealed class NodeOptions
     /// <summary>The most an archive from outside may unpack to. Default: 4 GiB.</summary>
     public long MaxUnpackedBytes { get; init; } = 4L << 30;
 
+    /// <summary>The most files and folders an archive from outside may hold. Default: 100,000.</summary>
+    public int MaxUnpackedEntries { get; init; } = 100_000;
+
     /// <summary>
     /// Generic workers kept started ahead of need: a new job or env takes one and specialises it
     /// (env vars, working dir, assemblies) instead of waiting for a process to start. Default: 1.
@@ -131,6 +134,11 @@ public sealed class NodeOptions
         if (ContainerRuntimeOptions.RefusalOf(Containers.DefaultRunOptions) is { } refusal)
         {
             throw new ArgumentException($"{nameof(Containers)}.{nameof(ContainerRuntimeOptions.DefaultRunOptions)}: {refusal}", nameof(Containers));
+        }
+
+        if (MaxUnpackedBytes <= 0 || MaxUnpackedEntries <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxUnpackedEntries), $"{nameof(MaxUnpackedBytes)} and {nameof(MaxUnpackedEntries)} must be positive");
         }
 
         if (PrestartWorkers < 0)

@@ -94,6 +94,9 @@ public sealed partial class CliCluster : IAsyncDisposable
     /// </summary>
     public Dictionary<string, string> Environment { get; } = [];
 
+    /// <summary>The working directory of the cluster's processes. Default: the test's.</summary>
+    public string? WorkingDirectory { get; set; }
+
     /// <summary>The folder each daemon's cache folder is made in. Default: <see cref="Scratch"/>.</summary>
     public string CacheRoot { get; set; } = "";
 
@@ -200,6 +203,11 @@ public sealed partial class CliCluster : IAsyncDisposable
             UseShellExecute = false,
         };
         start.Environment["XDG_RUNTIME_DIR"] = RuntimeDirectory;
+        if (WorkingDirectory is not null)
+        {
+            start.WorkingDirectory = WorkingDirectory;
+        }
+
         start.Environment["XDG_CONFIG_HOME"] = ConfigDirectory;
         start.Environment.Remove("TERRARIUM_TOKEN");
         start.Environment.Remove("TERRARIUM_ADDRESS");

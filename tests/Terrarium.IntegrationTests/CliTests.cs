@@ -17,6 +17,9 @@ public sealed class CliTests
         Assert.Contains("Terrarium head started at 127.0.0.1:", started.Stdout, StringComparison.Ordinal);
         Assert.Contains("terrarium start --address 127.0.0.1:", started.Stdout, StringComparison.Ordinal);
         var pid = int.Parse(System.Text.RegularExpressions.Regex.Match(started.Stdout, @"pid (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        // Its log names paths and users' errors: the user's alone too.
+        var log = System.Text.RegularExpressions.Regex.Match(started.Stdout, @", log (\S+)").Groups[1].Value;
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(log));
         // The generated token is the user's alone.
         var tokenFile = Path.Combine(folders.Scratch, "config", "terrarium", "token");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));

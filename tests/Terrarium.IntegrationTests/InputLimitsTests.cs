@@ -86,4 +86,24 @@ public sealed class InputLimitsTests(ClusterFixture fixture) : IDisposable
         Assert.Equal(0, await Cluster.Submit(() => ProcessTasks.InotifyInstances()).DefaultTimeout());
         await probe.KillAsync();
     }
+
+    [Fact]
+    public async Task WorkingDir_ZipOfMoreEntriesThanANodeUnpacks_FailsItsTaskAtOnce_AndTheNodeGoesOn()
+    {
+        // 100,001 empty files: small on the wire, slow to unpack, and a node's inode budget.
+        var zip = Path.Combine(_scratch, "many.zip");
+        using (var archive = System.IO.Compression.ZipFile.Open(zip, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            for (var i = 0; i <= 100_000; i++)
+            {
+                archive.CreateEntry($"f/{i}", System.IO.Compression.CompressionLevel.NoCompression);
+            }
+        }
+
+        var env = new RuntimeEnv { WorkingDir = "file://" + zip };
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => Cluster.Submit(() => TestTasks.Square(2), new TaskOptions { RuntimeEnv = env }).DefaultTimeout());
+
+        Assert.Contains("holds 100001 files and folders, more than the 100000 a node unpacks", error.Message, StringComparison.Ordinal);
+        Assert.Equal(36, await Cluster.Submit(() => TestTasks.Square(6)).DefaultTimeout());
+    }
 }

@@ -2,12 +2,15 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Grpc.Core;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Head.Internal;
 
 /// <summary>
 /// Content-addressed archives on the head's disk: stored only when their bytes hash to the name they
-/// were uploaded under, never overwritten, streamed to nodes in chunks.
+/// were uploaded under, never overwritten, streamed to nodes in chunks. They hold users' code and
+/// data: the store is a private folder (0700, this user's, checked as the runtime folders are) and
+/// each archive is 0600.
 /// </summary>
 internal sealed class PackageStore(HeadOptions options)
 {
@@ -15,6 +18,10 @@ internal sealed class PackageStore(HeadOptions options)
     private readonly ConcurrentDictionary<string, int> _uploads = new(StringComparer.Ordinal);
 
     private string Directory => Path.Combine(options.StorageDirectory, "packages");
+
+    private static FileStreamOptions PrivateFile => OperatingSystem.IsWindows()
+        ? new() { Mode = FileMode.CreateNew, Access = FileAccess.Write }
+        : new() { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = PrivateDirectory.OwnerReadWrite };
 
     public bool Has(string hash) => IsValidHash(hash) && File.Exists(PathOf(hash));
 
@@ -37,13 +44,13 @@ internal sealed class PackageStore(HeadOptions options)
             throw Invalid($"package {hash} is {first.TotalSize} bytes; the store accepts at most {options.MaxPackageBytes}");
         }
 
-        System.IO.Directory.CreateDirectory(Directory);
+        PrivateDirectory.Create(Directory);
         var temp = Path.Combine(Directory, $"{hash}.{Guid.NewGuid():N}.part");
         try
         {
             long received = 0;
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var file = File.Create(temp))
+            await using (var file = new FileStream(temp, PrivateFile))
             {
                 var chunk = first;
                 while (true)

@@ -42,4 +42,8 @@ internal static class CommandRunner
 
     public static Task<(int ExitCode, string Output, string Errors)> RunAsync(string command, IEnumerable<string> arguments, CancellationToken ct) =>
         RunAsync(new ProcessStartInfo(command, arguments), ct);
+
+    /// <summary>As <see cref="RunAsync(string, IEnumerable{string}, CancellationToken)"/>, in <paramref name="workingDirectory"/>.</summary>
+    public static Task<(int ExitCode, string Output, string Errors)> RunAsync(string command, IEnumerable<string> arguments, string workingDirectory, CancellationToken ct) =>
+        RunAsync(new ProcessStartInfo(command, arguments) { WorkingDirectory = workingDirectory }, ct);
 }

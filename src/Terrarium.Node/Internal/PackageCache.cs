@@ -61,7 +61,7 @@ internal sealed class PackageCache(NodeOptions options, HeadLink head, ILogger<P
 
             try
             {
-                SafeZip.Extract(download, scratch, options.MaxUnpackedBytes);
+                SafeZip.Extract(download, scratch, options.MaxUnpackedBytes, options.MaxUnpackedEntries);
             }
             catch (InvalidDataException e)
             {

@@ -4,7 +4,7 @@ namespace Terrarium.Node.Internal;
 
 /// <summary>
 /// Unpacks archives from outside the node without trusting them: entries that would land outside
-/// the target (zip-slip), symlink entries, and archives over the size limit are refused.
+/// the target (zip-slip), symlink entries, and archives over the size or entry-count limit are refused.
 /// </summary>
 internal static class SafeZip
 {
@@ -12,11 +12,17 @@ internal static class SafeZip
     private const int UnixSymlink = 0xA000;
 
     /// <exception cref="InvalidDataException">The archive is malformed or breaks a rule; the message says which.</exception>
-    public static void Extract(string zipPath, string target, long maxBytes)
+    public static void Extract(string zipPath, string target, long maxBytes, int maxEntries)
     {
         var root = Path.GetFullPath(target) + Path.DirectorySeparatorChar;
-        Directory.CreateDirectory(root);
         using var zip = ZipFile.OpenRead(zipPath);
+        // The central directory says how many there are: refused before one is written.
+        if (zip.Entries.Count > maxEntries)
+        {
+            throw new InvalidDataException($"archive holds {zip.Entries.Count} files and folders, more than the {maxEntries} a node unpacks; refused");
+        }
+
+        Directory.CreateDirectory(root);
         long total = 0;
         foreach (var entry in zip.Entries)
         {

@@ -36,9 +36,11 @@ public static class PrivateDirectory
     public static uint CurrentUserId => OperatingSystem.IsWindows() ? 0 : Syscall.geteuid();
 
     /// <summary>Creates <paramref name="path"/> (and missing parents, <c>0700</c>) or checks that the existing folder is private.</summary>
+    /// <param name="path">The folder.</param>
+    /// <param name="risk">What another user could do with the folder, for the refusal; default: intercept the token.</param>
     /// <returns>The full path.</returns>
     /// <exception cref="UnauthorizedAccessException">The folder exists but is not this user's private folder.</exception>
-    public static string Create(string path)
+    public static string Create(string path, string? risk = null)
     {
         path = Path.GetFullPath(path);
         if (OperatingSystem.IsWindows())
@@ -68,8 +70,8 @@ public static class PrivateDirectory
         if (!IsPrivate(path, out var problem) && !TryTighten(path))
         {
             throw new UnauthorizedAccessException(
-                $"refusing to use '{path}': {problem}. Another user could intercept the cluster's token there; " +
-                "remove it (or point TMPDIR / XDG_RUNTIME_DIR elsewhere) and start again.");
+                $"refusing to use '{path}': {problem}. " +
+                (risk ?? "Another user could intercept the cluster's token there; remove it (or point TMPDIR / XDG_RUNTIME_DIR elsewhere) and start again."));
         }
 
         return path;

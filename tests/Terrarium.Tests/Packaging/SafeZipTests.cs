@@ -12,7 +12,7 @@ public sealed class SafeZipTests : IDisposable
     {
         var zip = Zip(("../escaped.txt", "x", 0));
 
-        var error = Assert.Throws<InvalidDataException>(() => SafeZip.Extract(zip, Target(), 1 << 20));
+        var error = Assert.Throws<InvalidDataException>(() => SafeZip.Extract(zip, Target(), 1 << 20, 100));
 
         Assert.Contains("outside the target", error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_scratch.FullName, "escaped.txt")));
@@ -23,7 +23,7 @@ public sealed class SafeZipTests : IDisposable
     {
         var zip = Zip(("link", "/etc/passwd", 0xA1FF));
 
-        var error = Assert.Throws<InvalidDataException>(() => SafeZip.Extract(zip, Target(), 1 << 20));
+        var error = Assert.Throws<InvalidDataException>(() => SafeZip.Extract(zip, Target(), 1 << 20, 100));
 
         Assert.Contains("symlink", error.Message, StringComparison.Ordinal);
     }
@@ -33,7 +33,18 @@ public sealed class SafeZipTests : IDisposable
     {
         var zip = Zip(("big.txt", new string('x', 5000), 0));
 
-        Assert.Throws<InvalidDataException>(() => SafeZip.Extract(zip, Target(), 1000));
+        Assert.Throws<InvalidDataException>(() => SafeZip.Extract(zip, Target(), 1000, 100));
+    }
+
+    [Fact]
+    public void Extract_MoreEntriesThanTheLimit_IsRefusedBeforeAnyIsWritten()
+    {
+        var zip = Zip(Enumerable.Range(0, 11).Select(i => ($"f{i}.txt", "x", 0)).ToArray());
+
+        var error = Assert.Throws<InvalidDataException>(() => SafeZip.Extract(zip, Target(), 1 << 20, 10));
+
+        Assert.Contains("holds 11 files and folders, more than the 10 a node unpacks", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Target()));
     }
 
     [Fact]
@@ -43,7 +54,7 @@ public sealed class SafeZipTests : IDisposable
         var zip = Zip(("run.sh", "#!/bin/sh", 0x81ED));
         var target = Target();
 
-        SafeZip.Extract(zip, target, 1 << 20);
+        SafeZip.Extract(zip, target, 1 << 20, 100);
 
         Assert.True(File.GetUnixFileMode(Path.Combine(target, "run.sh")).HasFlag(UnixFileMode.UserExecute));
     }

@@ -29,7 +29,8 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
         {
             var given = Json.String(value, Name);
             var prefix = given.Contains('/', StringComparison.Ordinal) ? CheckPrefix(given) : await FindByNameAsync(given, ct).ConfigureAwait(false);
-            var environment = await PythonEnvironment.DescribeAsync(prefix, Name, PythonEnvironment.OnNode, ct).ConfigureAwait(false);
+            CheckTrusted(prefix);
+            var environment = await PythonEnvironment.DescribeAsync(prefix, Name, PythonEnvironment.OnNode(options.CacheDirectory), ct).ConfigureAwait(false);
             return Activate(environment, given);
         }
 
@@ -60,6 +61,22 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
     private static FieldSetup Activate(PythonEnvironment environment, string name) =>
         environment.Setup(new Dictionary<string, string> { ["CONDA_PREFIX"] = environment.Prefix, ["CONDA_DEFAULT_ENV"] = name });
 
+    /// <summary>
+    /// The prefix's Python runs as this node's user, during setup and in every worker: another user
+    /// who could write to the prefix or a folder above it could put their code there.
+    /// </summary>
+    private void CheckTrusted(string prefix)
+    {
+        var python = Path.Combine(prefix, "bin", "python");
+        var target = File.Exists(python) ? new FileInfo(python).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? python : null;
+        if ((TrustedPath.Problem(Path.Combine(prefix, "bin")) ?? (target is null ? null : TrustedPath.Problem(target))) is { } problem)
+        {
+            throw new RuntimeEnvSetupFailure(Name,
+                $"refusing conda environment '{prefix}' on node {options.NodeId}: {problem}, so its Python could be anyone's code. " +
+                "Keep conda environments in folders only root or the node's user can write", "");
+        }
+    }
+
     /// <summary>A prefix works without any conda tool on the node: it only has to be a conda environment.</summary>
     private string CheckPrefix(string prefix) =>
         Directory.Exists(Path.Combine(prefix, "conda-meta"))
@@ -69,7 +86,7 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
     private async Task<string> FindByNameAsync(string name, CancellationToken ct)
     {
         var tool = Tool("look up the conda environment '" + name + "'");
-        var (exitCode, output, errors) = await CommandRunner.RunAsync(tool, ["env", "list", "--json"], ct).ConfigureAwait(false);
+        var (exitCode, output, errors) = await CommandRunner.RunAsync(tool, ["env", "list", "--json"], options.CacheDirectory, ct).ConfigureAwait(false);
         if (exitCode != 0)
         {
             throw new RuntimeEnvSetupFailure(Name, $"'{tool} env list' failed: {errors.Split('\n').LastOrDefault()}", errors);
@@ -93,12 +110,12 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
             string[] arguments = Path.GetFileName(tool) == "micromamba"
                 ? ["create", "--yes", "--prefix", prefix, "--file", file]
                 : ["env", "create", "--prefix", prefix, "--file", file];
-            var (exitCode, output, errors) = await CommandRunner.RunAsync(tool, arguments, ct).ConfigureAwait(false);
+            var (exitCode, output, errors) = await CommandRunner.RunAsync(tool, arguments, options.CacheDirectory, ct).ConfigureAwait(false);
             return exitCode == 0
                 ? output
                 : throw new RuntimeEnvSetupFailure(Name, $"{tool} could not create the environment: {errors.Split('\n').LastOrDefault(l => l.Length > 0)}", $"{output}\n{errors}");
         }, timeout.Token).ConfigureAwait(false);
-        return await PythonEnvironment.DescribeAsync(prefix, Name, PythonEnvironment.OnNode, timeout.Token).ConfigureAwait(false);
+        return await PythonEnvironment.DescribeAsync(prefix, Name, PythonEnvironment.OnNode(options.CacheDirectory), timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>The node's conda tool: configured, or the first of micromamba, mamba and conda on PATH.</summary>

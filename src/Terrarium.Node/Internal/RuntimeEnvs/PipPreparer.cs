@@ -24,7 +24,7 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         // In a container the venv is built with the image's Python, for the image.
         var container = launcher as ContainerLauncher;
         var builder = container is null
-            ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode)
+            ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode(options.CacheDirectory))
             : new Builder("python3", (command, token) => container.RunAsync(command, [Path.Combine(options.CacheDirectory, "pip")], token));
         // The field's canonical JSON (and the image) names the venv: the same spec, the same venv, whatever else the env has.
         var identity = value.GetRawText() + (container is null ? "" : "\0" + container.Identity);
@@ -67,23 +67,24 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         {
             NodeLog.CreatingVenv(logger, venv, string.Join(' ', spec.Packages));
             var log = new StringBuilder();
-            await StepAsync(builder, log, [builder.Interpreter, "-m", "venv", venv], ct,
+            // Every Python here runs isolated (-I): nothing is imported from the working directory or PYTHONPATH.
+            await StepAsync(builder, log, [builder.Interpreter, "-I", "-m", "venv", venv], ct,
                 e => $"could not create a virtual environment with '{builder.Interpreter}' (on Debian and Ubuntu: apt-get install python3-venv): {e}").ConfigureAwait(false);
             var python = Path.Combine(venv, "bin", "python");
             if (spec.PipVersion is { } version)
             {
                 var requirement = "pip" + (char.IsAsciiDigit(version[0]) ? "==" + version : version);
-                await StepAsync(builder, log, [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", requirement, .. spec.InstallOptions], ct,
+                await StepAsync(builder, log, [python, "-I", "-m", "pip", "install", "--disable-pip-version-check", "--no-input", requirement, .. spec.InstallOptions], ct,
                     e => $"could not install {requirement}: {e}").ConfigureAwait(false);
             }
 
             var requirements = Path.Combine(venv, "requirements.txt");
             await File.WriteAllLinesAsync(requirements, spec.Packages, ct).ConfigureAwait(false);
-            await StepAsync(builder, log, [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r", requirements, .. spec.InstallOptions], ct,
+            await StepAsync(builder, log, [python, "-I", "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r", requirements, .. spec.InstallOptions], ct,
                 e => $"pip could not install {string.Join(", ", spec.Packages)}: {e}").ConfigureAwait(false);
             if (spec.Check)
             {
-                await StepAsync(builder, log, [python, "-m", "pip", "check"], ct, e => $"pip check found broken requirements: {e}").ConfigureAwait(false);
+                await StepAsync(builder, log, [python, "-I", "-m", "pip", "check"], ct, e => $"pip check found broken requirements: {e}").ConfigureAwait(false);
             }
 
             return log.ToString();

@@ -15,8 +15,11 @@ internal sealed record PythonEnvironment(string Prefix, string? Interpreter, str
     /// <summary>Runs a command where the environment's Python runs: on the node, or in the env's container.</summary>
     public delegate Task<(int ExitCode, string Output, string Errors)> Runner(IReadOnlyList<string> command, CancellationToken ct);
 
-    /// <summary>On the node itself.</summary>
-    public static Runner OnNode { get; } = (command, ct) => CommandRunner.RunAsync(command[0], command.Skip(1), ct);
+    /// <summary>
+    /// On the node itself, in <paramref name="workingDirectory"/>: a folder of the node's own, never
+    /// the daemon's working directory, where anyone may have left a module for Python to import.
+    /// </summary>
+    public static Runner OnNode(string workingDirectory) => (command, ct) => CommandRunner.RunAsync(command[0], command.Skip(1), workingDirectory, ct);
 
     /// <summary>
     /// Where the interpreter of a prefix is, if it has one. A venv's is a link to the Python that made
@@ -51,7 +54,8 @@ internal sealed record PythonEnvironment(string Prefix, string? Interpreter, str
                         break
             print(json.dumps({"lib": lib, "packages": sysconfig.get_paths()["purelib"]}))
             """;
-        var (exitCode, output, errors) = await run([python, "-c", script], ct).ConfigureAwait(false);
+        // Isolated (-I): no PYTHON* variables, no user site, nothing imported from the working directory.
+        var (exitCode, output, errors) = await run([python, "-I", "-c", script], ct).ConfigureAwait(false);
         if (exitCode != 0)
         {
             throw new RuntimeEnvSetupFailure(field, $"the environment's Python ({python}) does not run: {errors.Split('\n').LastOrDefault()}", errors);

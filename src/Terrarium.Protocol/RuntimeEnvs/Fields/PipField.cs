@@ -113,6 +113,12 @@ internal sealed class PipField() : RuntimeEnvField<PipSpec>("pip")
             {
                 throw new ArgumentException($"runtime_env.pip.packages[{i}] must be one non-blank line", paramName);
             }
+
+            // A requirements file may hold options (-i URL, --extra-index-url); not those.
+            if (PipInstallOptions.Refusal(value.Packages[i].Trim()) is { } refusal)
+            {
+                throw new ArgumentException($"runtime_env.pip.packages[{i}]: {refusal}", paramName);
+            }
         }
 
         for (var i = 0; i < value.InstallOptions.Count; i++)
@@ -120,6 +126,11 @@ internal sealed class PipField() : RuntimeEnvField<PipSpec>("pip")
             if (string.IsNullOrWhiteSpace(value.InstallOptions[i]) || value.InstallOptions[i].Contains('\0', StringComparison.Ordinal))
             {
                 throw new ArgumentException($"runtime_env.pip.install_options[{i}] must not be blank", paramName);
+            }
+
+            if (PipInstallOptions.Refusal(value.InstallOptions[i]) is { } refusal)
+            {
+                throw new ArgumentException($"runtime_env.pip.install_options[{i}]: {refusal}", paramName);
             }
         }
 
