@@ -59,6 +59,14 @@ internal static class StartCommand
         {
             Description = "An option for every container this node starts, ahead of an env's run_options, e.g. --container-run-option=--device=nvidia.com/gpu=all (repeatable)",
         };
+        var containerAllow = new Option<string[]>("--container-allow-option")
+        {
+            Description = "Allow in envs' run_options one that nodes refuse by default because it lets a job out of its container, e.g. --container-allow-option=--volume (repeatable)",
+        };
+        var containerDeny = new Option<string[]>("--container-deny-option")
+        {
+            Description = "Refuse in envs' run_options one more option, e.g. --container-deny-option=--memory (repeatable)",
+        };
         var python = new Option<string>("--python")
         {
             Description = "The Python this node creates pip runtime envs' virtual environments with",
@@ -86,7 +94,7 @@ internal static class StartCommand
         var command = new Command("start", "Start a cluster's head, or a node that joins one")
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
-            containerRuntime, containerRuntimeOptions, containerRunOptions, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
+            containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
             block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
@@ -96,7 +104,8 @@ internal static class StartCommand
                 parse.GetValue(redis), parse.GetValue(storageDir), parse.GetValue(nodeIp), parse.GetValue(nugetConfig)) with
             {
                 Containers = StartSettings.ParseContainers(parse.GetValue(containerRuntime)!,
-                    parse.GetValue(containerRuntimeOptions) ?? [], parse.GetValue(containerRunOptions) ?? []),
+                    parse.GetValue(containerRuntimeOptions) ?? [], parse.GetValue(containerRunOptions) ?? [],
+                    parse.GetValue(containerAllow) ?? [], parse.GetValue(containerDeny) ?? []),
                 Python = StartSettings.ParsePython(parse.GetValue(python)!, parse.GetValue(condaCommand)),
                 Tls = TlsSettings.Parse(parse.GetValue(head), parse.GetValue(caHash), parse.GetValue(insecure),
                     parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsCa)),

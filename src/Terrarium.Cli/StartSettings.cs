@@ -170,8 +170,22 @@ internal sealed record StartSettings
     }
 
     /// <summary>The container runtime's command and the options this node adds to every call and every container.</summary>
-    public static Node.ContainerRuntimeOptions ParseContainers(string command, IReadOnlyList<string> globalOptions, IReadOnlyList<string> runOptions)
+    public static Node.ContainerRuntimeOptions ParseContainers(string command, IReadOnlyList<string> globalOptions, IReadOnlyList<string> runOptions,
+        IReadOnlyList<string> allowed, IReadOnlyList<string> denied)
     {
+        foreach (var (flag, option) in allowed.Select(o => ("--container-allow-option", o)).Concat(denied.Select(o => ("--container-deny-option", o))))
+        {
+            if (!option.StartsWith("--", StringComparison.Ordinal) || option.Contains('=', StringComparison.Ordinal))
+            {
+                throw new UserError($"{flag} '{option}' is not a long option name such as --volume (for -v, give --volume)");
+            }
+        }
+
+        if (allowed.FirstOrDefault(o => !Node.ContainerRuntimeOptions.DeniedByDefault.Contains(o)) is { } notDenied)
+        {
+            throw new UserError($"--container-allow-option '{notDenied}' is not refused to begin with; nodes refuse by default: {string.Join(", ", Node.ContainerRuntimeOptions.DeniedByDefault)}");
+        }
+
         if (string.IsNullOrWhiteSpace(command))
         {
             throw new UserError("--container-runtime must name a command, such as podman");
@@ -182,7 +196,10 @@ internal sealed record StartSettings
             throw new UserError($"--container-run-option: {refusal}");
         }
 
-        return new Node.ContainerRuntimeOptions { Command = command, GlobalOptions = globalOptions, DefaultRunOptions = runOptions };
+        return new Node.ContainerRuntimeOptions
+        {
+            Command = command, GlobalOptions = globalOptions, DefaultRunOptions = runOptions, AllowedRunOptions = allowed, DeniedRunOptions = denied,
+        };
     }
 
     public static Node.PythonOptions ParsePython(string interpreter, string? condaCommand) => new()

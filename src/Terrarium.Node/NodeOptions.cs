@@ -136,6 +136,11 @@ public sealed class NodeOptions
             throw new ArgumentException($"{nameof(Containers)}.{nameof(ContainerRuntimeOptions.DefaultRunOptions)}: {refusal}", nameof(Containers));
         }
 
+        if (Containers.AllowedRunOptions.Concat(Containers.DeniedRunOptions).FirstOrDefault(o => o is null || !o.StartsWith("--", StringComparison.Ordinal) || o.Contains('=', StringComparison.Ordinal)) is { } notAName)
+        {
+            throw new ArgumentException($"{nameof(Containers)}: container policy option '{notAName}' is not a long option name such as --volume", nameof(Containers));
+        }
+
         if (MaxUnpackedBytes <= 0 || MaxUnpackedEntries <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxUnpackedEntries), $"{nameof(MaxUnpackedBytes)} and {nameof(MaxUnpackedEntries)} must be positive");

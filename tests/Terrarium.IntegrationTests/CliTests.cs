@@ -89,6 +89,15 @@ public sealed class CliTests
             ["start", "--head", "--port", "0", "--container-runtime", " "],
             ["start"],
             ["status", "--address", cluster.HeadAddress, "--token", "not-the-cluster-token"],
+            ["start", "--head", "--port", "0", "--container-allow-option=--memory"],
+            ["start", "--head", "--port", "0", "--container-allow-option=-v"],
+            ["start", "--head", "--port", "0", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key", "--tls-ca", "/nonexistent-ca.pem"],
+            ["start", "--head", "--port", "0", "--tls-cert", "/nonexistent.pem"],
+            ["start", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--ca-hash", "sha256:not-hex"],
+            ["start", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--ca-hash", cluster.CaHash, "--insecure"],
+            ["start", "--head", "--port", "0", "--redis-insecure"],
+            ["start", "--head", "--port", "0", "--redis", "redis://:password@127.0.0.1:1/not-a-number"],
+            ["status", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--insecure"],
         ];
         foreach (var mistake in mistakes)
         {

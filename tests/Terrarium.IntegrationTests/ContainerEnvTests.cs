@@ -254,6 +254,52 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
         Assert.Contains("is not an image reference", image.Message, StringComparison.Ordinal);
     }
 
+    [SkippableTheory]
+    [InlineData("--privileged")]
+    [InlineData("--volume=/:/host", "--volume")]
+    [InlineData("-v", "--volume", "/:/host")]
+    [InlineData("--mount=type=bind,src=/,dst=/host", "--mount")]
+    [InlineData("--cap-add=ALL", "--cap-add")]
+    [InlineData("--pid=host", "--pid")]
+    [InlineData("--security-opt", "--security-opt", "seccomp=unconfined")]
+    public async Task RunOption_ThatLetsTheJobOutOfItsContainer_IsRefusedByTheNodesPolicy_NamingHowToAllowIt(string option, string? name = null, string? value = null)
+    {
+        var cluster = await fixture.StartAsync();
+        name ??= option;
+        string[] runOptions = value is null ? [option] : [option, value];
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => cluster.Submit(() => ContainerEnvTasks.Where(), InImage(runOptions: runOptions)).DefaultTimeout());
+
+        Assert.Equal("container", error.Field);
+        Assert.Contains($"run_options[0] '{option}' is refused by node", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'terrarium start --container-allow-option={name}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Worker_InAContainer_SeesItsEnvsFoldersReadOnly_AndNoneOfTheNodesOtherFiles()
+    {
+        var cluster = await fixture.StartAsync();
+        var code = Directory.CreateDirectory(Path.Combine(fixture.Root, "confined-code")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(code, "data.txt"), "mine");
+        var withFiles = new TaskOptions { RuntimeEnv = new RuntimeEnv { Container = new ContainerSpec { Image = fixture.MarkedImage }, WorkingDir = code } };
+        var cache = Path.Combine(fixture.Root, "cache");
+        // Something of the node's that no env of this test uses: another env's unpacked package.
+        Assert.Equal("mine", await cluster.Submit(() => FileTasks.Read("data.txt"), new TaskOptions { RuntimeEnv = new RuntimeEnv { WorkingDir = code } }).DefaultTimeout());
+
+        var seen = await cluster.Submit(() => ContainerEnvTasks.Confinement(cache), withFiles).DefaultTimeout();
+        var plain = await cluster.Submit(() => ContainerEnvTasks.Confinement(cache), InImage()).DefaultTimeout();
+
+        // Its working dir, read-only: a job cannot change the unpacked package other jobs use.
+        Assert.Contains("data.txt:mine", seen, StringComparison.Ordinal);
+        Assert.Contains("working dir writable:False", seen, StringComparison.Ordinal);
+        // Of the node's session folder only the sockets (the embedded head's, the node's) and the worker's own folder, which it may write.
+        Assert.Contains("session:head.sock,node.sock,workers|", plain, StringComparison.Ordinal);
+        Assert.Contains("working dir writable:True", plain, StringComparison.Ordinal);
+        // Of the cache, nothing but what the env uses (here: nothing).
+        Assert.Contains("cache packages:none", plain, StringComparison.Ordinal);
+        Assert.Contains("nuget:False", plain, StringComparison.Ordinal);
+    }
+
     private static async Task<string[]> ContainersOfAsync(string nodeId) =>
         (await PodmanImages.RunAsync("podman", "ps", "--all", "--quiet", "--filter", $"label=terrarium.node={nodeId}"))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -270,6 +316,28 @@ public static class ContainerEnvTasks
     public static string? Variable(string name) => Environment.GetEnvironmentVariable(name);
 
     public static string Combined(string variable, string file) => $"{NuGetTasks.Combined(variable, file)}|{Where()}";
+
+    /// <summary>What of the node's files this worker sees, and whether it may write its working dir.</summary>
+    public static string Confinement(string cache)
+    {
+        var session = Path.GetDirectoryName(Environment.GetEnvironmentVariable("TERRARIUM_NODE_ADDRESS")!["unix:".Length..])!;
+        var packages = Path.Combine(cache, "packages");
+        var writable = true;
+        try
+        {
+            File.WriteAllText(Path.Combine(Directory.GetCurrentDirectory(), "planted.txt"), "x");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            writable = false;
+        }
+
+        var data = File.Exists("data.txt") ? File.ReadAllText("data.txt") : "none";
+        var visible = Directory.Exists(packages) ? string.Join(",", Directory.GetDirectories(packages).Select(Path.GetFileName)) : "";
+        return $"session:{string.Join(",", Directory.GetFileSystemEntries(session).Select(Path.GetFileName).Order())}|" +
+            $"cache packages:{(visible.Length > 0 ? visible : "none")}|nuget:{Directory.Exists(Path.Combine(cache, "nuget"))}|" +
+            $"data.txt:{data}|working dir writable:{writable}|{Where()}";
+    }
 }
 
 public sealed class WhereActor

@@ -23,7 +23,14 @@ public sealed class PythonEnvFixture : IAsyncLifetime
         PythonWheels.Build(Wheels, Package, "1.0");
         PythonWheels.Build(Wheels, Package, "2.0");
         PythonWheels.Build(Wheels, VenvOnlyPackage, "7.0");
-        Cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 2, LogToDriver = false, CacheDirectory = Cache }).DefaultTimeout();
+        Cluster = await Cluster.InitAsync(new ClusterOptions
+        {
+            NumCpus = 2,
+            LogToDriver = false,
+            CacheDirectory = Cache,
+            // Containers here see the test's wheels through an env's --volume: this node's operator allows it.
+            Containers = new Terrarium.Node.ContainerRuntimeOptions { AllowedRunOptions = ["--volume"] },
+        }).DefaultTimeout();
     }
 
     public async Task DisposeAsync()

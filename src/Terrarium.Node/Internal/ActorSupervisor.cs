@@ -273,7 +273,9 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     private Endpoint ListenEndpointFor(WorkerProcess worker) =>
         _options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
             ? Endpoint.Tcp(tcp.Host!, 0)
-            : Endpoint.UnixSocket(Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock"));
+            : worker.Env.Launcher?.PrivateFolder(worker) is { } own
+                ? Endpoint.UnixSocket(Path.Combine(own, "actor.sock"))
+                : Endpoint.UnixSocket(Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock"));
 
     /// <summary>
     /// An actor's worker listening on every interface reports the wildcard address: callers on

@@ -5,8 +5,10 @@ namespace Terrarium.Node.Internal.RuntimeEnvs;
 
 /// <summary>
 /// Starts workers inside one image: <c>podman run</c> on the host's network, with the node's .NET
-/// runtime, the worker host, the job's code and the node's cache mounted read-only at the paths they
-/// have on the node, and the node's session folder (its sockets) read-write.
+/// runtime, the worker host, the job's code and the env's own folders of the node's cache mounted
+/// read-only at the paths they have on the node, the node's (and an embedded head's) socket, and
+/// a folder of the worker's own read-write. Nothing else of the node's is visible: a job's code
+/// in the container can change neither the node's cache nor another worker's socket.
 /// </summary>
 internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand runtime, string image, IReadOnlyList<string> runOptions) : IWorkerLauncher
 {
@@ -37,10 +39,11 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
             variables["PATH"] = string.Join(':', worker.Env.PathEntries.Append(ImagePath));
         }
 
+        var own = PrivateFolder(worker);
         var start = runtime.StartInfo("run", "--rm", "--interactive", "--name", ContainerName(worker), "--label", NodeLabel(options.NodeId),
-            "--label", $"{WorkerLabel}={worker.Id}", "--workdir", direct.WorkingDirectory, "--env-file", WriteEnvFile(worker, variables));
-        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [options.SessionDirectory, .. UnixSocketFolders()], [options.CacheDirectory, worker.JobCode.Directory],
-            InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization));
+            "--label", $"{WorkerLabel}={worker.Id}", "--workdir", worker.Env.WorkingDirectory ?? own, "--env-file", WriteEnvFile(worker, variables));
+        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [own], [worker.JobCode.Directory, .. EnvFolders(worker.Env)],
+            InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization), UnixSockets());
         foreach (var argument in direct.ArgumentList)
         {
             start.ArgumentList.Add(argument);
@@ -56,9 +59,21 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         return start;
     }
 
+    /// <summary>The worker's own folder, <c>workers/&lt;id&gt;</c> of the session: its directory without a working dir, its actor's socket.</summary>
+    public string PrivateFolder(WorkerProcess worker) => PrivateDirectory.Create(Path.Combine(options.SessionDirectory, "workers", worker.Id));
+
     public async Task RemoveAsync(WorkerProcess worker)
     {
         File.Delete(EnvFilePath(worker));
+        try
+        {
+            Directory.Delete(Path.Combine(options.SessionDirectory, "workers", worker.Id), recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Gone already, or still held: the session folder goes with the node.
+        }
+
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
@@ -101,7 +116,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
     public ProcessStartInfo ProbeCommand(string name, bool invariantGlobalization)
     {
         var start = runtime.StartInfo("run", "--rm", "--name", name, "--label", NodeLabel(options.NodeId));
-        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [], [], invariantGlobalization);
+        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [], [], invariantGlobalization, []);
         start.ArgumentList.Add(options.WorkerHost!.HostAssemblyPath);
         start.ArgumentList.Add("probe");
         return start;
@@ -109,13 +124,13 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
     /// <summary>
     /// Runs <paramref name="command"/> in the image, as the env's workers will run (a venv built with
-    /// the image's Python), with the node's cache readable and <paramref name="writable"/> writable.
+    /// the image's Python), with only <paramref name="writable"/> of the node's folders, writable.
     /// </summary>
     public async Task<(int ExitCode, string Output, string Errors)> RunAsync(IReadOnlyList<string> command, IReadOnlyList<string> writable, CancellationToken ct)
     {
         var name = $"terrarium-build-{Guid.NewGuid():N}";
         var start = runtime.StartInfo("run", "--rm", "--name", name, "--label", NodeLabel(options.NodeId));
-        AddCommon(start, command[0], writable, [options.CacheDirectory], InvariantGlobalization);
+        AddCommon(start, command[0], writable, [], InvariantGlobalization, []);
         foreach (var argument in command.Skip(1))
         {
             start.ArgumentList.Add(argument);
@@ -135,7 +150,8 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
     }
 
     /// <summary>The network, mounts, entry point, run options and image, in that order, and nothing after the image.</summary>
-    private void AddCommon(ProcessStartInfo start, string entryPoint, IEnumerable<string> writable, IEnumerable<string> readOnly, bool invariantGlobalization)
+    private void AddCommon(ProcessStartInfo start, string entryPoint, IEnumerable<string> writable, IEnumerable<string> readOnly, bool invariantGlobalization,
+        IEnumerable<string> sockets)
     {
         var dotnet = RealPath(options.WorkerHost!.DotnetPath);
         var mounts = new Dictionary<string, bool>(StringComparer.Ordinal);
@@ -155,6 +171,12 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
             Add(start, "--volume", $"{folder}:{folder}:{(isWritable ? "rw" : "ro")}");
         }
 
+        // A socket file mounted on its own: the worker can connect to it, not replace it for others.
+        foreach (var socket in sockets.Where(File.Exists))
+        {
+            Add(start, "--volume", $"{socket}:{socket}");
+        }
+
         if (invariantGlobalization)
         {
             Add(start, "--env", $"{ContainerPreparer.InvariantGlobalization}=1");
@@ -163,8 +185,32 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         Add(start, [.. runOptions, image]);
     }
 
-    private IEnumerable<string> UnixSocketFolders() =>
-        new[] { options.Head, options.WorkerEndpoint }.Select(e => e?.SocketPath).OfType<string>().Select(p => Path.GetDirectoryName(p)!);
+    private IEnumerable<string> UnixSockets() =>
+        new[] { options.Head, options.WorkerEndpoint }.Select(e => e?.SocketPath).OfType<string>().Distinct();
+
+    /// <summary>
+    /// The folders of the node's cache that the env's workers read: its working dir, its modules,
+    /// the NuGet package folder for a nuget env, and its venv (the folder above a <c>bin</c> on its
+    /// PATH) — each mounted read-only. An env's folders in the image itself are not the node's.
+    /// </summary>
+    private IEnumerable<string> EnvFolders(PreparedEnv env)
+    {
+        var folders = new List<string>();
+        if (env.WorkingDirectory is { } workingDirectory)
+        {
+            folders.Add(workingDirectory);
+        }
+
+        folders.AddRange(env.AssemblyDirectories);
+        if (env.NuGet is not null)
+        {
+            folders.Add(Path.Combine(options.CacheDirectory, "nuget", "packages"));
+        }
+
+        folders.AddRange(env.PathEntries.Where(p => Path.GetFileName(p) == "bin").Select(p => Path.GetDirectoryName(p)!));
+        var cache = Normalized(options.CacheDirectory) + Path.DirectorySeparatorChar;
+        return folders.Select(Normalized).Where(f => f.StartsWith(cache, StringComparison.Ordinal)).Distinct(StringComparer.Ordinal);
+    }
 
     /// <summary>
     /// The variables as a file only the node's user reads, not as arguments that every user of the

@@ -40,7 +40,7 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
             throw new RuntimeEnvSetupFailure(Name, $"'{image}' is not an image reference", "");
         }
 
-        if (ContainerRuntimeOptions.RefusalOf(runOptions) is { } refusal)
+        if ((ContainerRuntimeOptions.RefusalOf(runOptions) ?? options.Containers.PolicyRefusal(runOptions, options.NodeId)) is { } refusal)
         {
             throw new RuntimeEnvSetupFailure(Name, refusal, "");
         }

@@ -21,15 +21,16 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
     public async Task<FieldSetup> PrepareAsync(JsonElement value, IWorkerLauncher? launcher, CancellationToken ct)
     {
         var spec = Read(value);
-        // In a container the venv is built with the image's Python, for the image.
         var container = launcher as ContainerLauncher;
-        var builder = container is null
-            ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode(options.CacheDirectory))
-            : new Builder("python3", (command, token) => container.RunAsync(command, [Path.Combine(options.CacheDirectory, "pip")], token));
         // The field's canonical JSON (and the image) names the venv: the same spec, the same venv, whatever else the env has.
         var identity = value.GetRawText() + (container is null ? "" : "\0" + container.Identity);
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32].ToLowerInvariant();
-        var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(Path.Combine(options.CacheDirectory, "pip", key), spec, builder)).WaitAsync(ct).ConfigureAwait(false);
+        var folder = Path.Combine(options.CacheDirectory, "pip", key);
+        // In a container the venv is built with the image's Python, for the image, seeing only its own folder of the node's.
+        var builder = container is null
+            ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode(options.CacheDirectory))
+            : new Builder("python3", (command, token) => container.RunAsync(command, [folder], token));
+        var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(folder, spec, builder)).WaitAsync(ct).ConfigureAwait(false);
         return venv.Setup(new Dictionary<string, string> { ["VIRTUAL_ENV"] = venv.Prefix });
     }
 
@@ -66,6 +67,8 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         await CacheFolder.EnsureBuiltAsync(venv, Name, async ct =>
         {
             NodeLog.CreatingVenv(logger, venv, string.Join(' ', spec.Packages));
+            // Made here, so that a build in a container writes into it (mounted) rather than into the container.
+            Directory.CreateDirectory(venv);
             var log = new StringBuilder();
             // Every Python here runs isolated (-I): nothing is imported from the working directory or PYTHONPATH.
             await StepAsync(builder, log, [builder.Interpreter, "-I", "-m", "venv", venv], ct,
