@@ -33,19 +33,21 @@ public sealed class ClusterCertificateAuthority : IDisposable
     public string Hash => CaHash.Of(_certificate);
 
     /// <summary>
-    /// The CA kept in <paramref name="folder"/>, made there if it has none. The folder must be this
-    /// user's private folder; the key file must be this user's alone.
+    /// The CA kept in <paramref name="folder"/>, made there (a private folder, 0700) if it has none.
+    /// An existing key file must be this user's alone, and nobody else may have been able to put it
+    /// there (it may be a link, as in a mounted Kubernetes Secret).
     /// </summary>
     /// <exception cref="UnauthorizedAccessException">The folder or the key file is open to other users.</exception>
     /// <exception cref="InvalidDataException">The files are there but are not a CA and its key.</exception>
     public static ClusterCertificateAuthority LoadOrCreate(string folder, TimeProvider? time = null)
     {
         time ??= TimeProvider.System;
-        folder = PrivateDirectory.Create(folder);
+        folder = Path.GetFullPath(folder);
         var certificatePath = Path.Combine(folder, CertificateFile);
         var keyPath = Path.Combine(folder, KeyFile);
         if (!File.Exists(keyPath))
         {
+            PrivateDirectory.Create(folder);
             Create(certificatePath, keyPath, time);
         }
 
@@ -139,8 +141,9 @@ public sealed class ClusterCertificateAuthority : IDisposable
         }
 
         // A node's certificate lives as long as the CA: revoking means a new CA and a new token.
-        var now = _time.GetUtcNow();
-        return request.Create(_certificate, now.AddMinutes(-5), _certificate.NotAfter.ToUniversalTime(), NewSerialNumber());
+        // A few minutes back for clocks that differ, never before the CA itself.
+        var notBefore = new[] { _time.GetUtcNow().AddMinutes(-5), new DateTimeOffset(_certificate.NotBefore.ToUniversalTime()) }.Max();
+        return request.Create(_certificate, notBefore, _certificate.NotAfter.ToUniversalTime(), NewSerialNumber());
     }
 
     private static void Create(string certificatePath, string keyPath, TimeProvider time)
@@ -181,12 +184,18 @@ public sealed class ClusterCertificateAuthority : IDisposable
             return;
         }
 
-        var entry = UnixFileSystemInfo.GetFileSystemEntry(keyPath);
+        var target = File.ResolveLinkTarget(keyPath, returnFinalTarget: true)?.FullName ?? keyPath;
+        var entry = UnixFileSystemInfo.GetFileSystemEntry(target);
         var others = FileAccessPermissions.GroupReadWriteExecute | FileAccessPermissions.OtherReadWriteExecute;
-        if (entry.IsSymbolicLink || !entry.IsRegularFile || entry.OwnerUserId != PrivateDirectory.CurrentUserId || (entry.FileAccessPermissions & others) != 0)
+        if (!entry.IsRegularFile || entry.OwnerUserId != PrivateDirectory.CurrentUserId || (entry.FileAccessPermissions & others) != 0)
         {
             throw new UnauthorizedAccessException(
-                $"refusing to use the cluster CA key '{keyPath}': it must be a regular file of this user's with mode 600");
+                $"refusing to use the cluster CA key '{keyPath}': it must be a regular file of this user's that no one else may read (mode 600 or 400)");
+        }
+
+        if ((TrustedPath.Problem(Path.GetDirectoryName(target)!) ?? TrustedPath.Problem(Path.GetDirectoryName(keyPath)!)) is { } problem)
+        {
+            throw new UnauthorizedAccessException($"refusing to use the cluster CA key '{keyPath}': {problem}, so someone else could have put it there");
         }
     }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Terrarium.Protocol.Hosting;
 
 namespace Terrarium.Node.Internal.RuntimeEnvs;
 

@@ -1,15 +1,15 @@
 using Mono.Unix;
-using Terrarium.Protocol.Hosting;
 
-namespace Terrarium.Node.Internal.RuntimeEnvs;
+namespace Terrarium.Protocol.Hosting;
 
 /// <summary>
-/// Whether code at a path is the node's to run: no one but root and the node's own user could
-/// have put it there or swapped it. Every folder from the path up to <c>/</c> must belong to one of
-/// them and be closed to others' writes (a sticky folder such as <c>/tmp</c> is fine: others cannot
-/// rename or remove what they do not own in it), and so must the file itself.
+/// Whether what is at a path is this process's to trust — code it will run, a key it will use: no
+/// one but root and this user could have put it there or swapped it. Every folder from the path up
+/// to <c>/</c> must belong to one of them and be closed to others' writes (a sticky folder such as
+/// <c>/tmp</c> is fine: others cannot rename or remove what they do not own in it), and so must the
+/// file itself.
 /// </summary>
-internal static class TrustedPath
+public static class TrustedPath
 {
     /// <summary>The problem with <paramref name="path"/>, or null when it is trusted.</summary>
     public static string? Problem(string path)
