@@ -32,6 +32,66 @@ public sealed class CancellationTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task ForceCancel_OfMoreTasksThanCpus_EndsEveryOne_AndTheirCpusComeBack()
+    {
+        // One CPU: the first runs, the others are sent ahead to its worker (pipelined) or queued.
+        var marks = Path.Combine(_scratch, "forever");
+        var forever = Enumerable.Range(0, 4).Select(_ => _cluster.Submit(() => CancelTasks.Forever(marks, CancellationToken.None))).ToList();
+        await TestWaits.UntilAsync(() => File.Exists(marks), "the first task to start");
+
+        foreach (var task in forever)
+        {
+            await _cluster.CancelAsync(task, force: true);
+        }
+
+        foreach (var task in forever)
+        {
+            await Assert.ThrowsAsync<TaskCancelledException>(() => task.DefaultTimeout());
+        }
+
+        Assert.Equal(9, await _cluster.Submit(() => TestTasks.Square(3)).DefaultTimeout());
+        Assert.Single(File.ReadAllLines(marks));
+    }
+
+    [Fact]
+    public async Task Cancel_OfMoreTasksThanCpus_WithoutForce_EndsEveryOne_TheRunningOneThroughItsToken()
+    {
+        var marks = Path.Combine(_scratch, "tokens");
+        var waiting = Enumerable.Range(0, 4).Select(_ => _cluster.Submit(() => CancelTasks.UntilCancelled(marks, CancellationToken.None))).ToList();
+        await TestWaits.UntilAsync(() => File.Exists(marks), "the first task to start");
+
+        foreach (var task in waiting)
+        {
+            await _cluster.CancelAsync(task);
+        }
+
+        foreach (var task in waiting)
+        {
+            await Assert.ThrowsAsync<TaskCancelledException>(() => task.DefaultTimeout());
+        }
+
+        Assert.Equal(16, await _cluster.Submit(() => TestTasks.Square(4)).DefaultTimeout());
+        Assert.Equal(["cancelled"], File.ReadAllLines(marks).Where(l => !l.StartsWith("started", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Timeout_OfTasksQueuedBehindEachOther_StopsEachOnceItRuns()
+    {
+        var marks = Path.Combine(_scratch, "timed");
+        var limited = new TaskOptions { Timeout = TimeSpan.FromSeconds(1) };
+        var tasks = Enumerable.Range(0, 3).Select(_ => _cluster.Submit(() => CancelTasks.Forever(marks, CancellationToken.None), limited)).ToList();
+
+        foreach (var task in tasks)
+        {
+            Assert.True((await Assert.ThrowsAsync<TaskCancelledException>(() => task.DefaultTimeout())).TimedOut);
+        }
+
+        // Each ran (its clock starts when it does), and the CPU is free again.
+        Assert.Equal(3, File.ReadAllLines(marks).Length);
+        Assert.Equal(25, await _cluster.Submit(() => TestTasks.Square(5)).DefaultTimeout());
+    }
+
+    [Fact]
     public async Task CancelAsync_TaskWaitingForItsArgument_FailsAtOnce_AndNeverRuns()
     {
         var gate = Path.Combine(_scratch, "gate-dependency");

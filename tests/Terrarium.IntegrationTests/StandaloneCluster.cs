@@ -39,7 +39,7 @@ public sealed class StandaloneCluster : IAsyncDisposable
 
     public ClusterOptions DriverOptions => new() { Address = Head.Endpoints[0].ToString(), Token = Token, CaHash = _authority.Hash, LogToDriver = false };
 
-    public static async Task<StandaloneCluster> StartAsync(TimeSpan? sessionResumeGrace = null)
+    public static async Task<StandaloneCluster> StartAsync(TimeSpan? sessionResumeGrace = null, TimeSpan? failedSetupRetryDelay = null, string? cacheDirectory = null)
     {
         var scratch = Directory.CreateTempSubdirectory("terrarium-standalone-").FullName;
         var session = SessionFolder.Create(Path.Combine(scratch, "runtime"));
@@ -62,8 +62,9 @@ public sealed class StandaloneCluster : IAsyncDisposable
             NumCpus = 1,
             WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
             SessionDirectory = session.Path,
-            CacheDirectory = Path.Combine(scratch, "cache"),
+            CacheDirectory = cacheDirectory ?? Path.Combine(scratch, "cache"),
             SessionResumeGrace = sessionResumeGrace ?? TimeSpan.FromSeconds(30),
+            FailedSetupRetryDelay = failedSetupRetryDelay ?? TimeSpan.FromSeconds(30),
         }, NullLoggerFactory.Instance).DefaultTimeout();
         return new StandaloneCluster(scratch, session, authority, head, node);
     }

@@ -229,6 +229,12 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             Die(actor, new TaskError { Kind = ErrorKind.RuntimeEnvSetup, Message = e.Message, SetupField = e.Field, SetupLog = e.Log });
             return;
         }
+        catch (Exception e)
+        {
+            // Whatever else went wrong, the actor's creator hears it rather than waiting for ever.
+            Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} could not start: {e.GetType().Name}: {e.Message}", RemoteStack = e.ToString() });
+            return;
+        }
 
         while (!_ledger.TryAcquire(actor.Demand))
         {
@@ -381,19 +387,28 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         }
 
         NodeLog.ActorDied(_logger, actor.Id, actor.DeathCause!.Message);
+        if (release)
+        {
+            _ledger.Release(actor.Demand);
+        }
+
+        _ = ReleaseNameThenCompleteKillsAsync(actor, killIds);
+    }
+
+    /// <summary>
+    /// A kill completes once the actor's name is free at the head too: whoever awaited KillAsync may
+    /// create another actor of that name at once.
+    /// </summary>
+    private async Task ReleaseNameThenCompleteKillsAsync(ActorRecord actor, List<string> killIds)
+    {
         if (actor.Spec.Name.Length > 0)
         {
-            _head.ReleaseActorName(actor.Spec.Name, actor.Id);
+            await _head.ReleaseActorNameAsync(actor.Spec.Name, actor.Id).ConfigureAwait(false);
         }
 
         foreach (var killId in killIds)
         {
             _objects.Complete(killId, new ObjectResult(Google.Protobuf.ByteString.Empty, null));
-        }
-
-        if (release)
-        {
-            _ledger.Release(actor.Demand);
         }
     }
 

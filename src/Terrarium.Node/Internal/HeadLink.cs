@@ -67,24 +67,23 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
             : throw new KeyNotFoundException($"the head knows no live node '{nodeId}'");
     }
 
-    public void ReleaseActorName(string name, string actorId)
+    /// <summary>Frees a dead actor's name at the head; completes once the head has (or could not be reached, which is logged).</summary>
+    public async Task ReleaseActorNameAsync(string name, string actorId)
     {
         if (_client is null)
         {
             return;
         }
 
-        _ = Task.Run(async () =>
+        try
         {
-            try
-            {
-                await _client.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId }).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                NodeLog.HeadCallFailed(logger, "ReleaseActorName", e.Status.Detail);
-            }
-        });
+            await _client.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId },
+                deadline: DateTime.UtcNow.AddSeconds(30)).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            NodeLog.HeadCallFailed(logger, "ReleaseActorName", e.Status.Detail);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -6,9 +6,11 @@ namespace Terrarium.Node.Internal;
 internal sealed partial class TaskDispatcher
 {
     /// <summary>
-    /// Cancels a task of <paramref name="jobId"/>: one not sent to a worker yet is dropped; one on a
-    /// worker has its token cancelled, or with <paramref name="force"/> its worker killed when it is
-    /// the one running there. A finished task, or another job's, is left alone.
+    /// Cancels a task of <paramref name="jobId"/>: one not sent to a worker yet is dropped; one sent
+    /// ahead to a worker is dropped there (the worker reports it cancelled), and never requeued if
+    /// its worker dies meanwhile; a running one has its token cancelled, or with
+    /// <paramref name="force"/> its worker killed (also if a task sent ahead starts before the
+    /// worker reads the cancel). A finished task, or another job's, is left alone.
     /// </summary>
     public void Cancel(string taskId, bool force, string jobId)
     {
@@ -38,7 +40,7 @@ internal sealed partial class TaskDispatcher
                 }
                 else
                 {
-                    task.Cancellation = TaskCancellation.Requested;
+                    task.Cancellation = force ? TaskCancellation.Forced : TaskCancellation.Requested;
                     worker.Send(new WorkerCommand { Cancel = new CancelWork { WorkId = taskId } });
                 }
             }
@@ -98,14 +100,45 @@ internal sealed partial class TaskDispatcher
         return CancelledError(running);
     }
 
-    private static TaskError CancelledError(TaskRecord task) => task.Cancellation == TaskCancellation.TimedOut
-        ? new TaskError
+    private static TaskError CancelledError(TaskRecord task) => task.Cancellation switch
+    {
+        TaskCancellation.TimedOut => new TaskError
         {
             Kind = ErrorKind.Cancelled,
             TimedOut = true,
             Message = $"{task.FunctionName} ran past its timeout of {task.Timeout!.Value.TotalSeconds:0.###} s and was stopped (its worker was killed)",
+        },
+        TaskCancellation.JobEnded => new TaskError { Kind = ErrorKind.Cancelled, Message = $"{task.FunctionName} was stopped: its job ended" },
+        _ => new TaskError { Kind = ErrorKind.Cancelled, Message = $"{task.FunctionName} was cancelled" },
+    };
+
+    /// <summary>
+    /// Tasks that were on a worker and did not run to their end go back to their queue — unless
+    /// they are being cancelled (or their job ended): those end now, as cancelled. Called under the
+    /// lock; the cancelled are failed by the caller, outside it.
+    /// </summary>
+    private void RequeueOrEnd(IReadOnlyList<TaskRecord> tasks, List<TaskRecord> ended)
+    {
+        for (var i = tasks.Count - 1; i >= 0; i--)
+        {
+            if (tasks[i].Cancellation == TaskCancellation.None)
+            {
+                Requeue(tasks[i]);
+            }
+            else
+            {
+                ended.Add(tasks[i]);
+            }
         }
-        : new TaskError { Kind = ErrorKind.Cancelled, Message = $"{task.FunctionName} was cancelled" };
+    }
+
+    private void FailCancelled(IEnumerable<TaskRecord> tasks)
+    {
+        foreach (var task in tasks)
+        {
+            Fail(task, CancelledError(task));
+        }
+    }
 
     /// <summary>A task waiting for its arguments and env, or queued for resources: not on any worker.</summary>
     private TaskRecord? FindWaiting(string taskId)

@@ -104,14 +104,26 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         _ledger.Release(lent);
     }
 
-    /// <summary>The job ended: drop its queued tasks and stop its workers.</summary>
+    /// <summary>
+    /// The job ended: drop its queued and waiting tasks and stop its workers. Nothing of it runs
+    /// again — a killed worker's tasks are not retried — and its CPUs come back as its workers exit.
+    /// </summary>
     public void EndJob(string jobId)
     {
         List<WorkerProcess> doomed;
         lock (_gate)
         {
             _queues.RemoveJob(jobId);
+            foreach (var task in _preparing.Values.Where(t => t.JobId == jobId))
+            {
+                task.Cancellation = TaskCancellation.JobEnded;
+            }
+
             doomed = _workers.Values.Where(w => w.JobId == jobId).ToList();
+            foreach (var task in doomed.SelectMany(w => w.Assigned))
+            {
+                task.Cancellation = TaskCancellation.JobEnded;
+            }
         }
 
         foreach (var worker in doomed)
@@ -147,6 +159,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
     {
         TaskRecord? finished;
         ResourceSet released = ResourceSet.Empty;
+        var killToCancel = false;
         lock (_gate)
         {
             finished = Take(worker, done.WorkId);
@@ -158,6 +171,9 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
 
             worker.TasksRun++;
             worker.HeadSince = _options.TimeProvider.GetUtcNow();
+            // The next task starts now, unless the worker drops it for a cancel it is about to read:
+            // one cancelled with force must not run, so its worker goes (the others go back unharmed).
+            killToCancel = worker.Assigned.First?.Value.Cancellation == TaskCancellation.Forced;
             released = EndLeaseIfEmpty(worker, finishedTaskId: done.WorkId);
             if (done.Error is { } error && finished.RetryAfterException(error))
             {
@@ -174,20 +190,23 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
                 : new ObjectResult(done.Value, null));
         }
 
+        if (killToCancel)
+        {
+            NodeLog.CancellingTask(_logger, worker.Assigned.First?.Value.Spec.TaskId ?? "", $"it reached the head of worker {worker.Id}'s queue; killing the worker");
+            worker.Kill();
+        }
+
         _ledger.Release(released);
     }
 
     public void OnReturned(WorkerProcess worker, Returned returned)
     {
         ResourceSet released;
+        var ended = new List<TaskRecord>();
         lock (_gate)
         {
             worker.ReclaimPending = false;
-            var given = returned.WorkIds.Select(id => Take(worker, id)).OfType<TaskRecord>().ToList();
-            for (var i = given.Count - 1; i >= 0; i--)
-            {
-                Requeue(given[i]);
-            }
+            RequeueOrEnd(returned.WorkIds.Select(id => Take(worker, id)).OfType<TaskRecord>().ToList(), ended);
 
             if (worker.Blocked)
             {
@@ -199,6 +218,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             released = EndLeaseIfEmpty(worker, finishedTaskId: null);
         }
 
+        FailCancelled(ended);
         _ledger.Release(released);
     }
 
@@ -210,6 +230,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         TaskRecord? lost = null;
         TaskError? cancelled = null;
         ResourceSet released;
+        var ended = new List<TaskRecord>();
         lock (_gate)
         {
             _workers.Remove(worker.Id);
@@ -220,14 +241,12 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             worker.Held = ResourceSet.Empty;
             if (worker.Assigned.Count > 0)
             {
-                // The first task was running; the ones sent ahead never started and go back unharmed.
+                // The first task was running; the ones sent ahead never started and go back unharmed,
+                // unless they were being cancelled.
                 var running = worker.Assigned.First!.Value;
                 var waiting = worker.Assigned.Skip(1).ToList();
                 worker.Assigned.Clear();
-                for (var i = waiting.Count - 1; i >= 0; i--)
-                {
-                    Requeue(waiting[i]);
-                }
+                RequeueOrEnd(waiting, ended);
 
                 if (running.Cancellation != TaskCancellation.None)
                 {
@@ -247,6 +266,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             }
         }
 
+        FailCancelled(ended);
         if (lost is not null && cancelled is not null)
         {
             Fail(lost, cancelled);
@@ -293,6 +313,12 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             Fail(task, new TaskError { Kind = ErrorKind.RuntimeEnvSetup, Message = e.Message, SetupField = e.Field, SetupLog = e.Log });
             return;
         }
+        catch (Exception e)
+        {
+            // Whatever else went wrong, the task's owner hears it rather than waiting for ever.
+            Fail(task, new TaskError { Kind = ErrorKind.WorkerCrashed, Message = $"the node could not prepare {task.FunctionName}: {e.GetType().Name}: {e.Message}", RemoteStack = e.ToString() });
+            return;
+        }
         finally
         {
             lock (_gate)
@@ -305,7 +331,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         {
             if (task.Cancellation != TaskCancellation.None)
             {
-                // Cancelled while it waited: its result has failed already.
+                // Cancelled while it waited (its result has failed already), or its job ended.
                 return;
             }
 

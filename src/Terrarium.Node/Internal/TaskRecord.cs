@@ -83,9 +83,12 @@ internal enum TaskCancellation
     /// <summary>Its token was cancelled: it ends when its code gives up.</summary>
     Requested,
 
-    /// <summary>Its worker is being killed.</summary>
+    /// <summary>Its worker is being killed (or, sent ahead to a worker, will be if it starts there).</summary>
     Forced,
 
     /// <summary>It ran past its timeout: its worker is being killed.</summary>
     TimedOut,
+
+    /// <summary>Its job ended: it never runs again, whatever becomes of its worker.</summary>
+    JobEnded,
 }

@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using ClusterWork;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>A job's end ends its work for good, and a killed actor's name is free when KillAsync returns.</summary>
+public sealed class JobEndTests : IDisposable
+{
+    private readonly string _scratch = Directory.CreateTempSubdirectory("terrarium-job-end-").FullName;
+
+    public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    [Fact]
+    public async Task DriverGoneWithoutEndingItsJob_ItsTasksNeverRunAgain_AndTheirCpuComesBack()
+    {
+        await using var cluster = await StandaloneCluster.StartAsync(sessionResumeGrace: TimeSpan.FromSeconds(2));
+        var marks = Path.Combine(_scratch, "marks");
+        var start = new ProcessStartInfo(Terrarium.Node.WorkerHostCommand.CurrentDotnet(),
+            [Path.Combine(AppContext.BaseDirectory, "SecondDriver.dll"), cluster.DriverOptions.Address!, StandaloneCluster.Token, "--abandon", "2", marks])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        start.Environment["TERRARIUM_CA_HASH"] = cluster.DriverOptions.CaHash;
+        using (var gone = Process.Start(start)!)
+        {
+            Assert.Equal("submitted", await gone.StandardOutput.ReadLineAsync().DefaultTimeout());
+            gone.Kill();
+        }
+
+        // The node's one CPU is the dead job's until its session's grace ends; then it is this one's,
+        // for good: the dead job's task neither runs again nor lets its queued sibling start.
+        await using var next = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
+        Assert.Equal(4, await next.Submit(() => TestTasks.Square(2)).DefaultTimeout());
+        Assert.Equal(9, await next.Submit(() => TestTasks.Square(3)).DefaultTimeout());
+
+        Assert.Single(File.ReadAllLines(marks));
+    }
+
+    [Fact]
+    public async Task KilledNamedActor_ItsNameIsFreeWhenKillAsyncReturns_RoundAfterRound()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { NumCpus = 1, LogToDriver = false }).DefaultTimeout();
+
+        // A race (the name's release against KillAsync's return) a single round rarely loses: many rounds,
+        // each asking the head at once — the quickest a driver can — before creating the next.
+        for (var round = 0; round < 100; round++)
+        {
+            var actor = cluster.CreateActor(() => new NodeCounter(), new ActorOptions { Name = "reuse", NumCpus = 0 });
+            Assert.Equal(round, await actor.Call(c => c.Add(round)).DefaultTimeout());
+            await actor.KillAsync().DefaultTimeout();
+            await Assert.ThrowsAsync<KeyNotFoundException>(() => cluster.GetActorAsync<NodeCounter>("reuse"));
+        }
+    }
+}
