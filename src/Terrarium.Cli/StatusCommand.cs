@@ -9,7 +9,11 @@ using Terrarium.Protocol.Security;
 
 namespace Terrarium.Cli;
 
-/// <summary><c>terrarium status</c>: the cluster's nodes, their resources, workers, actors, envs and queues.</summary>
+/// <summary>
+/// <c>terrarium status</c>: the cluster's nodes, their resources, workers, actors, envs and queues.
+/// Its exit code is for scripts and health probes: 0 when every node the head lists is alive and
+/// answers, 2 when one is dead or does not answer (each named on stderr), 1 when the head cannot be reached.
+/// </summary>
 internal static class StatusCommand
 {
     public static Command Create()
@@ -19,7 +23,7 @@ internal static class StatusCommand
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var caHash = new Option<string?>("--ca-hash") { Description = $"The pin of the cluster's CA (default: {CaHash.EnvironmentVariable}, else what this machine knows of the head)" };
         var insecure = new Option<bool>("--insecure") { Description = "The cluster runs without TLS (started with --insecure)" };
-        var command = new Command("status", "Show the cluster's nodes: alive, resources total and available, workers, actors, runtime envs, queued tasks, objects held")
+        var command = new Command("status", "Show the cluster's nodes: alive, resources total and available, workers, actors, runtime envs, queued tasks, objects held. Exits 2 when a node is dead or does not answer, 1 when the head cannot be reached")
         {
             address, token, json, caHash, insecure,
         };
@@ -37,7 +41,14 @@ internal static class StatusCommand
                 Print(head, credentials.Tls, nodes);
             }
 
-            return 0;
+            var unwell = nodes.Where(n => !n.Alive || n.Error is not null).ToList();
+            foreach (var node in unwell)
+            {
+                await Console.Error.WriteLineAsync($"terrarium: node {node.NodeId} ({node.Address}) " +
+                    (node.Error is { } error ? $"does not answer: {error}" : node.Restored ? "has not registered with the restarted head yet" : "is dead")).ConfigureAwait(false);
+            }
+
+            return unwell.Count == 0 ? 0 : 2;
         }));
         return command;
     }
@@ -70,6 +81,7 @@ internal static class StatusCommand
             NodeId = node.Node.NodeId,
             Address = node.Node.Address,
             Alive = node.Alive,
+            Restored = node.Restored,
             Total = new SortedDictionary<string, double>(node.Node.Resources, StringComparer.Ordinal),
             Available = new SortedDictionary<string, double>(node.Available, StringComparer.Ordinal),
         };
@@ -120,7 +132,7 @@ internal static class StatusCommand
             table.AddRow(
                 Markup.Escape(node.NodeId),
                 Markup.Escape(node.Address),
-                node.Alive ? "[green]yes[/]" : "[red]dead[/]",
+                node.Alive ? "[green]yes[/]" : node.Restored ? "[yellow]restored[/]" : "[red]dead[/]",
                 Amount(node, "CPU"),
                 Markup.Escape(string.Join(", ", node.Total.Keys.Where(k => k != "CPU").Select(k => $"{k} {Amount(node, k)}"))),
                 node.Error is null ? Count(node.Workers) : "[red]" + Markup.Escape(node.Error) + "[/]",
@@ -159,6 +171,8 @@ internal static class StatusCommand
         public required string Address { get; init; }
 
         public required bool Alive { get; init; }
+
+        public bool Restored { get; init; }
 
         public required SortedDictionary<string, double> Total { get; init; }
 

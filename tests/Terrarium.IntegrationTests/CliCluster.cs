@@ -105,7 +105,7 @@ public sealed partial class CliCluster : IAsyncDisposable
     {
         _headArguments = headArguments;
         _headResources = headResources;
-        var head = await StartDaemonAsync(["--head", "--port", "0", "--node-death-timeout", "3", .. headArguments], headResources);
+        var head = await StartDaemonAsync(["--head", "--port", "0", .. DeathTimeout(headArguments), .. headArguments], headResources);
         HeadAddress = head.HeadAddress;
         CaHash = head.CaHash;
     }
@@ -114,7 +114,7 @@ public sealed partial class CliCluster : IAsyncDisposable
     public async Task RestartHeadAsync()
     {
         var port = HeadAddress[(HeadAddress.LastIndexOf(':') + 1)..];
-        var head = await StartDaemonAsync(["--head", "--port", port, "--node-death-timeout", "3", .. _headArguments], _headResources);
+        var head = await StartDaemonAsync(["--head", "--port", port, .. DeathTimeout(_headArguments), .. _headArguments], _headResources);
         _daemons.Remove(head);
         _daemons[0] = head;
     }
@@ -152,6 +152,10 @@ public sealed partial class CliCluster : IAsyncDisposable
             // A worker's log may still be closing.
         }
     }
+
+    /// <summary>Nodes are declared dead after 3 s, unless the test's head arguments say otherwise.</summary>
+    private static string[] DeathTimeout(string[] headArguments) =>
+        headArguments.Contains("--node-death-timeout") ? [] : ["--node-death-timeout", "3"];
 
     private async Task<Daemon> StartDaemonAsync(string[] role, string resources)
     {

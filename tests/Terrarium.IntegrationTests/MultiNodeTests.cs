@@ -214,14 +214,45 @@ public sealed class MultiNodeTests
         Assert.Contains($"node {nodes.Daemons[1].NodeId}", lost.Message, StringComparison.Ordinal);
         Assert.Contains("died", lost.Message, StringComparison.Ordinal);
         Assert.Contains("SleepThenWhere", lost.Message, StringComparison.Ordinal);
+        (int ExitCode, string Stdout, string Stderr) status = default;
         await TestWaits.UntilAsync(async () =>
         {
-            var status = await nodes.RunAsync("status", "--address", nodes.HeadAddress, "--token", CliCluster.Token, "--json");
+            status = await nodes.RunAsync("status", "--address", nodes.HeadAddress, "--token", CliCluster.Token, "--json");
             return status.Stdout.Contains("\"alive\": false", StringComparison.Ordinal);
         }, "the head declares the killed node dead");
+        // Scripts and health probes see it in the exit code too, and which node it is.
+        Assert.Equal(2, status.ExitCode);
+        Assert.Contains($"terrarium: node {nodes.Daemons[1].NodeId} (", status.Stderr, StringComparison.Ordinal);
+        Assert.Contains(") is dead", status.Stderr, StringComparison.Ordinal);
         await TestWaits.UntilAsync(() => TestProcesses.HasExited(workerPid), $"the killed node's worker (pid {workerPid}) exits by itself");
         Assert.Equal(nodes.Daemons[0].NodeId, await cluster.Submit(() => MultiNodeTasks.WhereAmI()).DefaultTimeout());
         Assert.Throws<ArgumentException>(() => cluster.Submit(() => MultiNodeTasks.WhereAmI(), blue));
+    }
+
+    [Fact]
+    public async Task ActorsNodeProcessKilled_ACallMadeBeforeTheDeathIsKnown_WaitsForTheActorCreatedAgain_AndTheCallInFlightFails()
+    {
+        // Long enough a death timeout that the call below is surely made before the head declares the node dead.
+        await using var nodes = await CliCluster.StartAsync("{}", ["--node-death-timeout", "8"], """{"pool": 2}""", """{"pool": 2}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var pool = new ActorOptions { MaxRestarts = 1, NumCpus = 0, Resources = { ["pool"] = 1 } };
+        var counter = cluster.CreateActor(() => new NodeCounter(), pool);
+        Assert.Equal(5, await counter.Call(c => c.Add(5)).DefaultTimeout());
+        var home = await counter.Call(c => c.Where()).DefaultTimeout();
+        var workerPid = await counter.Call(c => c.Pid()).DefaultTimeout();
+        var inFlight = counter.Call(c => c.AddSlowly(1, 60_000));
+
+        // The node process dies alone; the actor's worker notices and exits. The head has not declared the node dead yet.
+        nodes.Daemons.Single(d => d.NodeId == home).Kill();
+        await TestWaits.UntilAsync(() => TestProcesses.HasExited(workerPid), "the dead node's workers to exit");
+        var madeMeanwhile = counter.Call(c => c.Add(2));
+
+        var lost = await Assert.ThrowsAsync<ActorDiedException>(() => inFlight.DefaultTimeout());
+        Assert.Contains("died with its node", lost.Message, StringComparison.Ordinal);
+        // Created again on the other node, constructor run again: the call made meanwhile is its first.
+        Assert.Equal(2, await madeMeanwhile.DefaultTimeout());
+        Assert.NotEqual(home, await counter.Call(c => c.Where()).DefaultTimeout());
+        Assert.Equal(5, await counter.Call(c => c.Add(3)).DefaultTimeout());
     }
 
     [Fact]

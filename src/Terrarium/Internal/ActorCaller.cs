@@ -21,13 +21,25 @@ internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCr
     private int _incarnation;
     private bool _locating;
     private TaskError? _death;
+    // Set when the actor was created again on another node: calls made here go there.
+    private ActorCaller? _successor;
 
     public ObjectHandle Call(string callId, FunctionDescriptor method, CallArg[] args)
     {
+        if (Volatile.Read(ref _successor) is { } successor)
+        {
+            return successor.Call(callId, method, args);
+        }
+
         var handle = session.Held(callId);
         handle.Caller = this;
         lock (_lock)
         {
+            if (_successor is { } next)
+            {
+                return next.Call(callId, method, args);
+            }
+
             if (_death is { } death)
             {
                 Fail(handle, death);
@@ -129,7 +141,64 @@ internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCr
         }
     }
 
-    /// <summary>The session with the node ended: nothing more can be learnt about the actor.</summary>
+    /// <summary>
+    /// The actor's node died and the actor is being created again on another node, whose caller is
+    /// <paramref name="successor"/>: the calls in flight on the old incarnation fail with how it ended;
+    /// the calls not sent yet go to the successor ahead of any later one, in their order, and wait
+    /// there for the new incarnation (as Ray's do); calls made here from now on go there too. The
+    /// old worker, which may still answer for a moment, gets nothing more: no two copies of the actor
+    /// take calls.
+    /// </summary>
+    public void HandOverTo(ActorCaller successor, string reason)
+    {
+        List<PendingCall> unsent;
+        ActorConnection? connection;
+        lock (_lock)
+        {
+            var death = new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actorId} died with its node: {reason}" };
+            if (_lostWithLastIncarnation is { } lost)
+            {
+                FailAll(lost.Values, WhileRunning(death));
+                _lostWithLastIncarnation = null;
+            }
+
+            FailAll(_sent.Values, WhileRunning(death));
+            _sent.Clear();
+            unsent = [.. _unsent];
+            _unsent.Clear();
+            _death = death;
+            connection = _connection;
+            _connection = null;
+            Volatile.Write(ref _successor, successor);
+        }
+
+        successor.TakeOver(unsent);
+        _ = connection?.CloseAsync();
+    }
+
+    /// <summary>Calls handed over by the caller of the actor's previous node: they go first.</summary>
+    private void TakeOver(IReadOnlyList<PendingCall> calls)
+    {
+        lock (_lock)
+        {
+            var later = _unsent.ToList();
+            _unsent.Clear();
+            foreach (var call in calls)
+            {
+                call.Handle.MoveTo(session);
+                call.Handle.Caller = this;
+                _unsent.Enqueue(call);
+            }
+
+            foreach (var call in later)
+            {
+                _unsent.Enqueue(call);
+            }
+        }
+
+        Pump();
+    }
+
     /// <summary>
     /// The session with the actor's node is over: calls not answered fail — with
     /// <see cref="ErrorKind.ActorDied"/> when the node itself died (the actor died with it), else as lost.

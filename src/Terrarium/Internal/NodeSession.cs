@@ -164,6 +164,9 @@ internal sealed partial class NodeSession : IAsyncDisposable
     /// <summary>A handle for an object only this process holds (an actor call's result) until a request depends on it.</summary>
     public ObjectHandle Held(string id) => new(id, this, onNode: false);
 
+    /// <summary>This process's caller of an actor on this session's node, if it has one.</summary>
+    public ActorCaller? ExistingCallerOf(string actorId) => _actorCallers.GetValueOrDefault(actorId);
+
     /// <summary>This process's caller of an actor: calls go straight to the actor's worker.</summary>
     public ActorCaller CallerOf(string actorId) =>
         _actorCallers.TryGetValue(actorId, out var caller) ? caller : _actorCallers.GetOrAdd(actorId, id => new ActorCaller(this, id, _credentials));

@@ -34,6 +34,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     private long _refreshedAt = Environment.TickCount64;
     private int _refreshing;
     private volatile bool _severalNodes;
+    private int _homeAbandoned;
     // While there are sessions with other nodes: hears of their death even when nothing is submitted.
     private Timer? _watch;
 
@@ -268,18 +269,32 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         });
     }
 
-    /// <summary>Work on a node the head declared dead is lost now, not after the session's resume window.</summary>
+    /// <summary>
+    /// Work on a node the head declared dead is lost now, not after the session's resume window —
+    /// this process's own node too. (A node a restarted head lists as restored is not dead: it
+    /// registers again within a second.)
+    /// </summary>
     private void AbandonDeadNodes()
     {
-        foreach (var node in _nodes.All)
+        foreach (var node in _nodes.All.Where(n => !n.Alive && !n.Restored))
         {
-            if (!node.Alive && _siblings.TryRemove(node.Node.NodeId, out var session))
+            var isHome = node.Node.NodeId == Home.NodeId;
+            NodeSession? session = isHome
+                ? Interlocked.Exchange(ref _homeAbandoned, 1) == 0 ? Home : null
+                : _siblings.TryRemove(node.Node.NodeId, out var sibling) ? sibling : null;
+            if (session is null)
             {
-                var reason = $"node {node.Node.NodeId} ({node.Node.Address}) died: the head has not heard from it";
-                RetryElsewhere(session, reason);
-                RestartElsewhere(session);
-                session.Abandon(reason);
-                _inFlight.TryRemove(session, out _);
+                continue;
+            }
+
+            var reason = $"node {node.Node.NodeId} ({node.Node.Address}) died: the head has not heard from it";
+            RetryElsewhere(session, reason);
+            RestartElsewhere(session, reason);
+            session.Abandon(reason);
+            _inFlight.TryRemove(session, out _);
+            if (!isHome)
+            {
+                // The home session is the cluster's to dispose; it fails what it is asked from now on.
                 _ = session.DisposeAsync().AsTask();
             }
         }
@@ -342,9 +357,10 @@ internal sealed partial class NodeRouter : IAsyncDisposable
 
     /// <summary>
     /// Creates the dead node's actors that have restarts left again on other nodes (one restart
-    /// spent, constructor run again, same actor id), and tells the head where they are now.
+    /// spent, constructor run again, same actor id), and tells the head where they are now. Calls
+    /// this process made that were not sent yet follow them (see <see cref="ActorCaller.HandOverTo"/>).
     /// </summary>
-    private void RestartElsewhere(NodeSession dead)
+    private void RestartElsewhere(NodeSession dead, string reason)
     {
         foreach (var actor in _restartable.Values.Where(a => a.Session == dead).ToList())
         {
@@ -370,6 +386,8 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             }
 
             target.Send(new ClientRequest { CreateActor = create });
+            // Before calls are pointed at the new node: the ones waiting on the old node go first.
+            dead.ExistingCallerOf(create.ActorId)?.HandOverTo(target.CallerOf(create.ActorId), reason);
             _moved[create.ActorId] = nodeId;
             _restartable[create.ActorId] = actor with { Create = create, Session = target };
             _ = AnnounceMoveAsync(create, nodeId);
