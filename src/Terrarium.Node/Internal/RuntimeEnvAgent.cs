@@ -9,7 +9,9 @@ namespace Terrarium.Node.Internal;
 /// Materialises runtime environments on this node, once per env hash: concurrent requests wait for
 /// the same build; a failed build is remembered for <see cref="NodeOptions.FailedSetupRetryDelay"/>
 /// so that a broken env is not rebuilt in a tight loop. What each field means is its
-/// <see cref="IFieldPreparer"/>'s business.
+/// <see cref="IFieldPreparer"/>'s business; whatever a preparer throws — a full disk, a tool that
+/// prints what it should not — fails the env as a <see cref="RuntimeEnvSetupFailure"/> naming the
+/// field, never strands the work that waits for it.
 /// </summary>
 internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPreparer> fields, ILogger<RuntimeEnvAgent> logger)
 {
@@ -80,7 +82,16 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPre
         foreach (var (property, field) in fields)
         {
             var launcher = setups.Select(s => s.Launcher).LastOrDefault(l => l is not null);
-            var setup = await field.PrepareAsync(property.Value, launcher, ct).ConfigureAwait(false);
+            FieldSetup setup;
+            try
+            {
+                setup = await field.PrepareAsync(property.Value, launcher, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not RuntimeEnvSetupFailure && !(e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                throw Unexpected(field.Name, e);
+            }
+
             setups.Add(setup);
             userVariables = field is EnvVarsPreparer ? setup : userVariables;
         }
@@ -111,6 +122,16 @@ internal sealed class RuntimeEnvAgent(NodeOptions options, IEnumerable<IFieldPre
             NuGet = setups.Select(s => s.NuGet).LastOrDefault(n => n is not null),
             Launcher = launchers.FirstOrDefault()?.Launcher,
         };
+    }
+
+    /// <summary>What a preparer did not expect, as a setup failure: the field, what happened (a full disk says so), and the trace in the log.</summary>
+    private static RuntimeEnvSetupFailure Unexpected(string field, Exception e)
+    {
+        var inner = e is PackageFetchException { InnerException: { } cause } ? cause : e;
+        var what = inner is IOException io && (io.HResult & 0xFFFF) == 28 || inner.Message.Contains("No space left on device", StringComparison.Ordinal)
+            ? "the node's disk is full (no space left on device)"
+            : $"{inner.GetType().Name}: {inner.Message}";
+        return new RuntimeEnvSetupFailure(field, $"setting up '{field}' failed: {what}", e.ToString());
     }
 
     private RuntimeEnvSetupFailure Failed(string hash, RuntimeEnvSetupFailure failure)

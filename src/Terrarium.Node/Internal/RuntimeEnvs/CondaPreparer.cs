@@ -93,7 +93,19 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
             throw new RuntimeEnvSetupFailure(Name, $"'{tool} env list' failed: {errors.Split('\n').LastOrDefault()}", errors);
         }
 
-        var prefixes = JsonDocument.Parse(output).RootElement.GetProperty("envs").EnumerateArray().Select(e => e.GetString()!).ToList();
+        List<string> prefixes;
+        try
+        {
+            using var listed = JsonDocument.Parse(output);
+            prefixes = listed.RootElement.GetProperty("envs").EnumerateArray().Select(e => e.GetString() ?? throw new InvalidDataException("an environment is not a path")).ToList();
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or InvalidDataException)
+        {
+            throw new RuntimeEnvSetupFailure(Name,
+                $"'{tool} env list --json' did not print conda's list of environments ({{\"envs\": [...]}}), so '{name}' cannot be looked up: " +
+                $"{output.Split('\n').FirstOrDefault()?.Trim()}", $"{output}\n{errors}");
+        }
+
         return prefixes.FirstOrDefault(p => Path.GetFileName(p) == name) ?? (name == "base" ? prefixes.FirstOrDefault() : null)
             ?? throw new RuntimeEnvSetupFailure(Name, $"node {options.NodeId} has no conda environment named '{name}' (it has: {string.Join(", ", prefixes.Select(Path.GetFileName))})", output);
     }
