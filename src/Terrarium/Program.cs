@@ -14,9 +14,14 @@ internal static class Program
 
         if (args is ["probe"])
         {
-            // A node checks that an image can run workers: the runtime starts, and culture data loads.
+            // A node checks that an image can run workers: the runtime starts, culture data (ICU)
+            // loads, and so does OpenSSL, which every worker's TLS and hashing needs.
+            ProcessEnvironment.RestoreLoaderPath();
             var culture = System.Globalization.CultureInfo.CurrentCulture;
-            Console.WriteLine($"Terrarium worker host on .NET {Environment.Version}, culture '{culture.Name}', compare {culture.CompareInfo.Compare("a", "B")}");
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData("probe"u8))[..8];
+            Console.WriteLine($"Terrarium worker host on .NET {Environment.Version}, culture '{culture.Name}', compare {culture.CompareInfo.Compare("a", "B")}, " +
+                $"OpenSSL {key.KeySize}-bit key, sha256 {hash}, LD_LIBRARY_PATH '{Environment.GetEnvironmentVariable("LD_LIBRARY_PATH")}'");
             return 0;
         }
 

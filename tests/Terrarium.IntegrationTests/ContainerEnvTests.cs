@@ -300,6 +300,23 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
         Assert.Contains("nuget:False", plain, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task MinimalImage_WithoutOpenSslOrIcu_RunsTasksAndActors_WithTheNodesOpenSsl_WhichUserProcessesDoNotSee()
+    {
+        var cluster = await fixture.StartAsync();
+        var image = await PodmanImages.MinimalAsync();
+        var options = InImage(image);
+
+        var seen = await cluster.Submit(() => ContainerEnvTasks.OpenSslView(), options).DefaultTimeout();
+        var actor = cluster.CreateActor(() => new WhereActor(), new ActorOptions { RuntimeEnv = options.RuntimeEnv });
+
+        // The worker hashed with OpenSSL (the node's); the image has none, and a process the task
+        // starts sees the image as it is: no library path of Terrarium's.
+        Assert.StartsWith("hashed|image libssl:False|LD_LIBRARY_PATH:unset|child sees:[]|", seen, StringComparison.Ordinal);
+        Assert.EndsWith($"{image}|container", seen, StringComparison.Ordinal);
+        Assert.Equal($"{image}|container", await actor.Call(a => a.Where()).DefaultTimeout());
+    }
+
     private static async Task<string[]> ContainersOfAsync(string nodeId) =>
         (await PodmanImages.RunAsync("podman", "ps", "--all", "--quiet", "--filter", $"label=terrarium.node={nodeId}"))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -316,6 +333,20 @@ public static class ContainerEnvTasks
     public static string? Variable(string name) => Environment.GetEnvironmentVariable(name);
 
     public static string Combined(string variable, string file) => $"{NuGetTasks.Combined(variable, file)}|{Where()}";
+
+    /// <summary>Whether this worker can hash (OpenSSL), what the image and the process's children see of OpenSSL.</summary>
+    public static string OpenSslView()
+    {
+        var hashed = System.Security.Cryptography.SHA256.HashData("x"u8).Length == 32 ? "hashed" : "not hashed";
+        var imageHasIt = Directory.GetFiles("/usr/lib/x86_64-linux-gnu", "libssl.so*").Length > 0;
+        using var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", "echo \"[$LD_LIBRARY_PATH]\""])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        var childSees = child.StandardOutput.ReadToEnd().Trim();
+        child.WaitForExit();
+        return $"{hashed}|image libssl:{imageHasIt}|LD_LIBRARY_PATH:{Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? "unset"}|child sees:{childSees}|{Where()}";
+    }
 
     /// <summary>What of the node's files this worker sees, and whether it may write its working dir.</summary>
     public static string Confinement(string cache)

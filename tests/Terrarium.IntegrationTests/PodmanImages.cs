@@ -41,6 +41,14 @@ public static class PodmanImages
     public static Task<string> WithoutIcuAsync() =>
         DerivedAsync("localhost/terrarium-test-no-icu:1", $"COPY marker.txt {MarkerPath}\nRUN rm -rf /usr/lib/x86_64-linux-gnu/libicu* /usr/lib/aarch64-linux-gnu/libicu* /usr/share/icu");
 
+    /// <summary>
+    /// The marked image as <c>mmdebstrap --variant=minbase</c> makes it: without OpenSSL (libssl3)
+    /// and ICU, which the base image adds for .NET, and without what needs them.
+    /// </summary>
+    public static Task<string> MinimalAsync() => DerivedAsync("localhost/terrarium-test-minbase:1",
+        $"COPY marker.txt {MarkerPath}\nRUN dpkg --purge --force-depends ca-certificates openssl libssl3 libicu72 && " +
+        "! ls /usr/lib/x86_64-linux-gnu/libssl.so* /usr/lib/x86_64-linux-gnu/libicu* 2>/dev/null");
+
     /// <summary>The marked image with Debian's Python and venv (installed from Debian's mirror as the image is built).</summary>
     public static Task<string> WithPythonAsync() => DerivedAsync("localhost/terrarium-test-python:1",
         $"COPY marker.txt {MarkerPath}\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv && rm -rf /var/lib/apt/lists/*");

@@ -16,6 +16,7 @@ internal static class WorkerHost
 
     public static async Task<int> RunAsync()
     {
+        ProcessEnvironment.RestoreLoaderPath();
         var nodeAddress = Environment.GetEnvironmentVariable("TERRARIUM_NODE_ADDRESS");
         var workerId = Environment.GetEnvironmentVariable("TERRARIUM_WORKER_ID");
         var credentials = await ReadCredentialsAsync().ConfigureAwait(false);

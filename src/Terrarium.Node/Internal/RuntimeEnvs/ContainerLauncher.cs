@@ -17,11 +17,24 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
     public string Image => image;
 
+    /// <summary>The image's id (<c>podman image inspect</c>): the same tag rebuilt is another image.</summary>
+    public string ImageId { get; set; } = "";
+
     /// <summary>The image's own <c>PATH</c>.</summary>
     public string ImagePath { get; set; } = "";
 
+    /// <summary>The image's own <c>LD_LIBRARY_PATH</c>, if it sets one.</summary>
+    public string? ImageLibraryPath { get; set; }
+
     /// <summary>The image has no ICU: its workers run with invariant globalization.</summary>
     public bool InvariantGlobalization { get; set; }
+
+    /// <summary>
+    /// The image has no usable OpenSSL: its workers get the node's (<see cref="NodeOpenSsl"/>),
+    /// mounted in a folder of Terrarium's and on the worker's loader path only — the worker puts the
+    /// path back as the image (or env) has it before any user code runs.
+    /// </summary>
+    public bool OpenSslFromNode { get; set; }
 
     /// <summary>The label every worker container of a node carries, to find them (<c>podman ps --filter label=...</c>).</summary>
     public static string NodeLabel(string nodeId) => $"terrarium.node={nodeId}";
@@ -39,11 +52,20 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
             variables["PATH"] = string.Join(':', worker.Env.PathEntries.Append(ImagePath));
         }
 
+        if (OpenSslFromNode)
+        {
+            var seen = variables.GetValueOrDefault("LD_LIBRARY_PATH") ?? ImageLibraryPath;
+            foreach (var (name, value) in LoaderPathFor(seen))
+            {
+                variables[name] = value;
+            }
+        }
+
         var own = PrivateFolder(worker);
         var start = runtime.StartInfo("run", "--rm", "--interactive", "--name", ContainerName(worker), "--label", NodeLabel(options.NodeId),
             "--label", $"{WorkerLabel}={worker.Id}", "--workdir", worker.Env.WorkingDirectory ?? own, "--env-file", WriteEnvFile(worker, variables));
         AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [own], [worker.JobCode.Directory, .. EnvFolders(worker.Env)],
-            InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization), UnixSockets());
+            InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization), UnixSockets(), OpenSslFromNode);
         foreach (var argument in direct.ArgumentList)
         {
             start.ArgumentList.Add(argument);
@@ -113,10 +135,18 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
     public string Identity => string.Join('\0', runOptions.Prepend(image));
 
     /// <summary>The worker host started in the image as <paramref name="name"/>, and asked only to prove that it runs.</summary>
-    public ProcessStartInfo ProbeCommand(string name, bool invariantGlobalization)
+    public ProcessStartInfo ProbeCommand(string name, bool invariantGlobalization, bool openSslFromNode)
     {
         var start = runtime.StartInfo("run", "--rm", "--name", name, "--label", NodeLabel(options.NodeId));
-        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [], [], invariantGlobalization, []);
+        if (openSslFromNode)
+        {
+            foreach (var (variable, value) in LoaderPathFor(ImageLibraryPath))
+            {
+                Add(start, "--env", $"{variable}={value}");
+            }
+        }
+
+        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [], [], invariantGlobalization, [], openSslFromNode);
         start.ArgumentList.Add(options.WorkerHost!.HostAssemblyPath);
         start.ArgumentList.Add("probe");
         return start;
@@ -130,7 +160,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
     {
         var name = $"terrarium-build-{Guid.NewGuid():N}";
         var start = runtime.StartInfo("run", "--rm", "--name", name, "--label", NodeLabel(options.NodeId));
-        AddCommon(start, command[0], writable, [], InvariantGlobalization, []);
+        AddCommon(start, command[0], writable, [], InvariantGlobalization, [], openSslFromNode: false);
         foreach (var argument in command.Skip(1))
         {
             start.ArgumentList.Add(argument);
@@ -151,7 +181,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
     /// <summary>The network, mounts, entry point, run options and image, in that order, and nothing after the image.</summary>
     private void AddCommon(ProcessStartInfo start, string entryPoint, IEnumerable<string> writable, IEnumerable<string> readOnly, bool invariantGlobalization,
-        IEnumerable<string> sockets)
+        IEnumerable<string> sockets, bool openSslFromNode)
     {
         var dotnet = RealPath(options.WorkerHost!.DotnetPath);
         var mounts = new Dictionary<string, bool>(StringComparer.Ordinal);
@@ -177,12 +207,27 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
             Add(start, "--volume", $"{socket}:{socket}");
         }
 
+        if (openSslFromNode)
+        {
+            foreach (var library in NodeOpenSsl.Files)
+            {
+                Add(start, "--volume", $"{RealPath(library)}:{NodeOpenSsl.MountFolder}/{Path.GetFileName(library)}:ro");
+            }
+        }
+
         if (invariantGlobalization)
         {
             Add(start, "--env", $"{ContainerPreparer.InvariantGlobalization}=1");
         }
 
         Add(start, [.. runOptions, image]);
+    }
+
+    /// <summary>The loader path with the node's OpenSSL first, and what the worker puts back (<paramref name="seen"/>, or nothing).</summary>
+    private static IEnumerable<(string Name, string Value)> LoaderPathFor(string? seen)
+    {
+        yield return ("LD_LIBRARY_PATH", seen is { Length: > 0 } ? $"{NodeOpenSsl.MountFolder}:{seen}" : NodeOpenSsl.MountFolder);
+        yield return (NodeOpenSsl.RestoreVariable, seen is null ? "unset" : "set:" + seen);
     }
 
     private IEnumerable<string> UnixSockets() =>

@@ -58,7 +58,7 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
         var probe = $"terrarium-probe-{Guid.NewGuid():N}";
         try
         {
-            launcher.ImagePath = await ImagePathAsync(image, timeout.Token).ConfigureAwait(false);
+            (launcher.ImageId, launcher.ImagePath, launcher.ImageLibraryPath) = await InspectAsync(image, timeout.Token).ConfigureAwait(false);
             var log = await ProbeAsync(launcher, probe, timeout.Token).ConfigureAwait(false);
             NodeLog.ContainerReady(logger, image, log);
             return launcher;
@@ -97,29 +97,62 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
     }
 
 
-    /// <summary>The image's own <c>PATH</c>, which entries of other fields (a venv's bin) go ahead of.</summary>
-    private async Task<string> ImagePathAsync(string image, CancellationToken ct)
+    /// <summary>
+    /// The image's id (what it is, whatever its tag), its own <c>PATH</c>, which entries of other
+    /// fields (a venv's bin) go ahead of, and its <c>LD_LIBRARY_PATH</c> (null when it sets none),
+    /// which a worker lent the node's OpenSSL puts back.
+    /// </summary>
+    private async Task<(string Id, string Path, string? LibraryPath)> InspectAsync(string image, CancellationToken ct)
     {
-        var (_, output, _) = await runtime.RunAsync(ct, "image", "inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", image).ConfigureAwait(false);
-        return output.Split('\n', StringSplitOptions.TrimEntries).FirstOrDefault(l => l.StartsWith("PATH=", StringComparison.Ordinal))?[5..]
-            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        var (_, output, _) = await runtime.RunAsync(ct, "image", "inspect", "--format", "{{.Id}}{{println}}{{range .Config.Env}}{{println .}}{{end}}", image).ConfigureAwait(false);
+        var lines = output.Split('\n', StringSplitOptions.TrimEntries);
+        return (lines[0],
+            lines.FirstOrDefault(l => l.StartsWith("PATH=", StringComparison.Ordinal))?[5..] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            lines.FirstOrDefault(l => l.StartsWith("LD_LIBRARY_PATH=", StringComparison.Ordinal))?["LD_LIBRARY_PATH=".Length..]);
     }
 
     /// <summary>
-    /// Starts the worker host once in the image, so that an image that cannot run it fails the env's
-    /// setup with the reason rather than every worker with a crash. An image without ICU runs its
-    /// workers with invariant globalization, as .NET does when told.
+    /// Starts the worker host once in the image — the runtime, culture data, OpenSSL: all a worker
+    /// loads — so that an image that cannot run it fails the env's setup with the reason rather than
+    /// every worker with a crash. What the image lacks that the node can stand in for, it does: an
+    /// image without ICU runs its workers with invariant globalization, as .NET does when told; one
+    /// without OpenSSL gets the node's (see <see cref="ContainerLauncher.OpenSslFromNode"/>).
     /// </summary>
     private async Task<string> ProbeAsync(ContainerLauncher launcher, string name, CancellationToken ct)
     {
-        var (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(name, invariantGlobalization: false), ct).ConfigureAwait(false);
-        if (exitCode != 0 && $"{output}{errors}".Contains("ICU", StringComparison.Ordinal))
+        bool invariant = false, openSsl = false;
+        var attempts = new List<string>();
+        int exitCode;
+        string output, errors;
+        while (true)
         {
-            (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(name, invariantGlobalization: true), ct).ConfigureAwait(false);
-            launcher.InvariantGlobalization = exitCode == 0;
+            (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(name, invariant, openSsl), ct).ConfigureAwait(false);
+            attempts.Add($"$ probe (invariant globalization: {invariant}, the node's OpenSSL: {openSsl}): exit code {exitCode}\n{output}\n{errors}".Trim());
+            var said = $"{output}{errors}";
+            if (exitCode != 0 && !invariant && said.Contains("ICU", StringComparison.Ordinal))
+            {
+                invariant = true;
+            }
+            else if (exitCode != 0 && !openSsl && LacksOpenSsl(said) && NodeOpenSsl.Files.Count > 0)
+            {
+                openSsl = true;
+            }
+            else
+            {
+                break;
+            }
         }
 
-        var log = $"{output}\n{errors}".Trim();
+        launcher.InvariantGlobalization = exitCode == 0 && invariant;
+        launcher.OpenSslFromNode = exitCode == 0 && openSsl;
+        var log = string.Join("\n\n", attempts);
+        if (exitCode != 0 && LacksOpenSsl($"{output}{errors}"))
+        {
+            throw new RuntimeEnvSetupFailure(Name,
+                $"image '{launcher.Image}' cannot run the Terrarium worker: it has no usable OpenSSL (libssl), " +
+                (openSsl ? "and the node's could not be used in it" : "and this node has none to lend it") + $": {Reason(errors.Length > 0 ? errors : output)}", log);
+        }
+
         // podman exits with 126 too when the OCI runtime (runc, crun) fails to create the container:
         // rlimits, cgroups, devices. That is podman's failure, not the image's.
         var runtimeFailed = errors.Contains("OCI ", StringComparison.Ordinal) && !errors.Contains("executable file not found", StringComparison.Ordinal);
@@ -138,6 +171,9 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
                 $"the Terrarium worker could not start in image '{launcher.Image}' (exit code {exitCode}): {Reason(errors.Length > 0 ? errors : output)}", log),
         };
     }
+
+    private static bool LacksOpenSsl(string said) =>
+        said.Contains("libssl", StringComparison.Ordinal) || said.Contains("OpenSSL", StringComparison.Ordinal);
 
     /// <summary>podman's "Error: ..." line, else the last line of what it wrote.</summary>
     private static string Reason(string text)
