@@ -159,6 +159,46 @@ public sealed class PythonEnvTests(PythonEnvFixture fixture) : IClassFixture<Pyt
     }
 
     [SkippableFact]
+    public async Task PipEnv_BuiltByAnotherPythonOfTheNode_IsAVenvOfItsOwn()
+    {
+        PythonWheels.RequireVenv();
+        // Another interpreter of the node: a copy of python3 (a venv made with --copies), as after an upgrade.
+        var other = Path.Combine(fixture.Root, "other-python");
+        using (var copy = Process.Start(new ProcessStartInfo("python3", ["-m", "venv", "--copies", "--without-pip", other]))!)
+        {
+            await copy.WaitForExitAsync();
+        }
+
+        var spec = fixture.Pip("terrariumdemo==1.0");
+        var first = await Cluster.Submit(() => PythonTasks.WhichPython(), In(spec)).DefaultTimeout();
+        await using var upgraded = await Terrarium.Cluster.InitAsync(new ClusterOptions
+        {
+            NumCpus = 1,
+            LogToDriver = false,
+            CacheDirectory = fixture.Cache,
+            Python = new Terrarium.Node.PythonOptions { Interpreter = Path.Combine(other, "bin", "python3") },
+        }).DefaultTimeout();
+        var second = await upgraded.Submit(() => PythonTasks.WhichPython(), In(spec)).DefaultTimeout();
+
+        Assert.NotEqual(first.Prefix, second.Prefix);
+        Assert.Equal("1.0", await upgraded.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.Package), In(spec)).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task PipList_InAnotherOrderOrWithADuplicate_IsTheSameEnvAndVenv()
+    {
+        PythonWheels.RequireVenv();
+
+        var one = await Cluster.Submit(() => PythonTasks.WhichPython(), In(fixture.Pip("terrariumdemo==2.0", PythonEnvFixture.VenvOnlyPackage))).DefaultTimeout();
+        var other = await Cluster.Submit(() => PythonTasks.WhichPython(),
+            In(fixture.Pip(PythonEnvFixture.VenvOnlyPackage, "terrariumdemo==2.0", PythonEnvFixture.VenvOnlyPackage))).DefaultTimeout();
+
+        Assert.Equal(one.Prefix, other.Prefix);
+        Assert.Equal(fixture.Pip("terrariumdemo==2.0", PythonEnvFixture.VenvOnlyPackage).ToJson(),
+            fixture.Pip(PythonEnvFixture.VenvOnlyPackage, "terrariumdemo==2.0", PythonEnvFixture.VenvOnlyPackage).ToJson());
+    }
+
+    [SkippableFact]
     public async Task CondaPrefix_IsActivated_WithoutAnyCondaTool()
     {
         PythonWheels.RequireVenv();

@@ -15,6 +15,7 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
 {
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromHours(1);
     private readonly ConcurrentDictionary<string, Lazy<Task<PythonEnvironment>>> _venvs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _interpreters = new(StringComparer.Ordinal);
 
     public string Name => "pip";
 
@@ -22,8 +23,13 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
     {
         var spec = Read(value);
         var container = launcher as ContainerLauncher;
-        // The field's canonical JSON (and the image) names the venv: the same spec, the same venv, whatever else the env has.
-        var identity = value.GetRawText() + (container is null ? "" : "\0" + container.Identity);
+        // The field's canonical JSON and the Python that builds it (the node's, by path and version,
+        // or the image's) name the venv: the same spec, the same venv, whatever else the env has;
+        // a node whose python3 changed builds anew.
+        var python = container is null
+            ? await SharedBuilds.Once(_interpreters, options.Python.Interpreter, () => InterpreterIdentityAsync(options.Python.Interpreter)).WaitAsync(ct).ConfigureAwait(false)
+            : container.Identity + "\0" + container.ImageId;
+        var identity = value.GetRawText() + "\0" + python;
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32].ToLowerInvariant();
         var folder = Path.Combine(options.CacheDirectory, "pip", key);
         // In a container the venv is built with the image's Python, for the image, seeing only its own folder of the node's.
@@ -32,6 +38,17 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
             : new Builder("python3", (command, token) => container.RunAsync(command, [folder], token));
         var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(folder, spec, builder)).WaitAsync(ct).ConfigureAwait(false);
         return venv.Setup(new Dictionary<string, string> { ["VIRTUAL_ENV"] = venv.Prefix });
+    }
+
+    /// <summary>The node's Python as a venv's name depends on it: its real path and its full version.</summary>
+    private async Task<string> InterpreterIdentityAsync(string interpreter)
+    {
+        var (exitCode, output, errors) = await CommandRunner.RunAsync(interpreter,
+            ["-I", "-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.version)"], options.CacheDirectory, CancellationToken.None).ConfigureAwait(false);
+        return exitCode == 0
+            ? output
+            : throw new RuntimeEnvSetupFailure(Name, $"the node's Python ('{interpreter}') does not run: {(errors.Length > 0 ? errors : output).Split('\n').LastOrDefault()}" +
+                " (set it with terrarium start --python, or NodeOptions.Python.Interpreter)", $"{output}\n{errors}");
     }
 
     /// <summary>The Python that makes the venv, and where commands run: on the node, or in the env's image.</summary>
@@ -72,7 +89,9 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
             var log = new StringBuilder();
             // Every Python here runs isolated (-I): nothing is imported from the working directory or PYTHONPATH.
             await StepAsync(builder, log, [builder.Interpreter, "-I", "-m", "venv", venv], ct,
-                e => $"could not create a virtual environment with '{builder.Interpreter}' (on Debian and Ubuntu: apt-get install python3-venv): {e}").ConfigureAwait(false);
+                e => NoVenvModule(log.ToString())
+                    ? $"could not create a virtual environment with '{builder.Interpreter}': it has no venv or ensurepip module (on Debian and Ubuntu: apt-get install python3-venv)"
+                    : $"could not create a virtual environment with '{builder.Interpreter}': {e}").ConfigureAwait(false);
             var python = Path.Combine(venv, "bin", "python");
             if (spec.PipVersion is { } version)
             {
@@ -106,6 +125,10 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
             throw new RuntimeEnvSetupFailure(Name, failure(Reason(errors.Length > 0 ? errors : output)), log.ToString());
         }
     }
+
+    /// <summary>Whether Python said it lacks venv or ensurepip (Debian splits them out), not that something else failed (a full disk).</summary>
+    private static bool NoVenvModule(string said) =>
+        said.Contains("ensurepip is not available", StringComparison.Ordinal) || said.Contains("No module named venv", StringComparison.Ordinal);
 
     /// <summary>pip's "ERROR: ..." lines, else the last line it wrote.</summary>
     private static string Reason(string text)

@@ -33,7 +33,7 @@ internal sealed class NuGetField() : RuntimeEnvField<NuGetSpec>("nuget")
 
     protected override void WriteValue(Utf8JsonWriter json, NuGetSpec value)
     {
-        var packages = value.Packages.Order(StringComparer.Ordinal);
+        var packages = value.Packages.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
         if (value.Sources.Count == 0)
         {
             RuntimeEnvJson.WriteStrings(json, packages);

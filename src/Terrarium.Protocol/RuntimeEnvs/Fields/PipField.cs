@@ -57,15 +57,17 @@ internal sealed class PipField() : RuntimeEnvField<PipSpec>("pip")
 
     protected override void WriteValue(Utf8JsonWriter json, PipSpec value)
     {
+        // The same requirements in another order, or one given twice, are the same venv.
+        var packages = value.Packages.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         if (value.RequirementsFile is null && value.InstallOptions.Count == 0 && !value.PipCheck && value.PipVersion is null)
         {
-            RuntimeEnvJson.WriteStrings(json, value.Packages);
+            RuntimeEnvJson.WriteStrings(json, packages);
             return;
         }
 
         json.WriteStartObject();
         RuntimeEnvJson.WriteStrings(json, "install_options", value.InstallOptions);
-        RuntimeEnvJson.WriteStrings(json, "packages", value.Packages);
+        RuntimeEnvJson.WriteStrings(json, "packages", packages);
         if (value.PipCheck)
         {
             json.WriteBoolean("pip_check", true);
