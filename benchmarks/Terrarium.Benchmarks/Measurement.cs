@@ -28,6 +28,28 @@ public sealed class Harness(bool quick)
 
     public List<Measurement> Results { get; } = [];
 
+    /// <summary>Groups that failed, and why: reported beside the figures of the others.</summary>
+    public List<(string Group, string Reason)> Failures { get; } = [];
+
+    /// <summary>
+    /// Runs one group of benchmarks; if it throws, its failure is recorded (and printed) and the
+    /// next group runs: a machine where one group cannot run still measures the rest.
+    /// </summary>
+    public async Task GroupAsync(string group, string title, Func<Task> body)
+    {
+        Console.Error.WriteLine(title);
+        try
+        {
+            await body();
+        }
+        catch (Exception e)
+        {
+            var reason = $"{e.GetType().Name}: {e.Message.Split('\n')[0]}";
+            Failures.Add((group, reason));
+            Console.Error.WriteLine($"  {group} FAILED: {reason}");
+        }
+    }
+
     /// <summary>Repeats <paramref name="body"/> (which performs <paramref name="operations"/> operations) and records operations per second.</summary>
     public async Task RateAsync(string name, string description, int operations, Func<Task> body)
     {

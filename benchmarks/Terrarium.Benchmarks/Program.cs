@@ -8,12 +8,13 @@ var containerImage = new Option<string>("--container-image")
     Description = "The image the container group runs workers in (present on this machine)",
     DefaultValueFactory = _ => ContainerSuite.DefaultImage,
 };
+var results = new Option<string?>("--results") { Description = "Where to write the figures as JSON (default: benchmarks/results/latest.json)" };
 var silo = new Option<int?>("--orleans-silo") { Description = "Internal: host the Orleans peer's silo with this gateway port", Hidden = true };
 var udsEcho = new Option<string?>("--uds-echo") { Description = "Internal: echo messages on this Unix socket (the raw IPC yardstick)", Hidden = true };
 var grpcEcho = new Option<string?>("--grpc-echo") { Description = "Internal: answer actor calls over gRPC on this Unix socket (the gRPC yardstick)", Hidden = true };
 var root = new RootCommand("Terrarium's benchmarks: Ray's microbenchmark set, worker start, env overhead, and an Orleans peer")
 {
-    quick, only, containerImage, silo, udsEcho, grpcEcho,
+    quick, only, containerImage, results, silo, udsEcho, grpcEcho,
 };
 root.SetAction(async (parse, ct) =>
 {
@@ -40,11 +41,12 @@ root.SetAction(async (parse, ct) =>
     var harness = new Harness(isQuick);
     if (groups.Contains("terrarium"))
     {
-        Console.Error.WriteLine("Terrarium (embedded cluster):");
-        await TerrariumSuite.RunAsync(harness);
-        Console.Error.WriteLine("The machine's floor (raw IPC):");
-        await RawIpc.RunAsync(harness);
-        await GrpcPingPongProbe.RunAsync(harness);
+        await harness.GroupAsync("terrarium", "Terrarium (embedded cluster):", () => TerrariumSuite.RunAsync(harness));
+        await harness.GroupAsync("terrarium", "The machine's floor (raw IPC):", async () =>
+        {
+            await RawIpc.RunAsync(harness);
+            await GrpcPingPongProbe.RunAsync(harness);
+        });
         harness.Ratio("actor_sync_vs_raw_uds", "1_1_actor_calls_sync / raw_uds_pingpong_sync (goal >= 0.5)", "1_1_actor_calls_sync", "raw_uds_pingpong_sync");
         harness.Ratio("actor_async_vs_raw_uds", "1_1_actor_calls_async / raw_uds_pingpong_pipelined", "1_1_actor_calls_async", "raw_uds_pingpong_pipelined");
         harness.Ratio("grpc_pingpong_vs_raw_uds", "grpc_pingpong_sync / raw_uds_pingpong_sync (the ceiling of a sync call while every crossing is gRPC)", "grpc_pingpong_sync", "raw_uds_pingpong_sync");
@@ -54,37 +56,36 @@ root.SetAction(async (parse, ct) =>
 
     if (groups.Contains("memory"))
     {
-        Console.Error.WriteLine("Memory per task:");
-        await MemorySuite.RunAsync(harness);
+        await harness.GroupAsync("memory", "Memory per task:", () => MemorySuite.RunAsync(harness));
     }
 
     if (groups.Contains("env"))
     {
-        Console.Error.WriteLine("Runtime environments:");
-        await EnvSuite.RunAsync(harness);
-        await PythonSuite.RunAsync(harness);
+        await harness.GroupAsync("env", "Runtime environments:", async () =>
+        {
+            await EnvSuite.RunAsync(harness);
+            await PythonSuite.RunAsync(harness);
+        });
     }
 
     if (groups.Contains("container"))
     {
-        Console.Error.WriteLine("Workers in containers:");
-        await ContainerSuite.RunAsync(harness, parse.GetValue(containerImage)!);
+        await harness.GroupAsync("container", "Workers in containers:", () => ContainerSuite.RunAsync(harness, parse.GetValue(containerImage)!));
     }
 
     if (groups.Contains("cluster"))
     {
-        Console.Error.WriteLine("A cluster of real head and node processes:");
-        await ClusterSuite.RunAsync(harness);
+        await harness.GroupAsync("cluster", "A cluster of real head and node processes:", () => ClusterSuite.RunAsync(harness));
     }
 
     if (groups.Contains("orleans"))
     {
-        Console.Error.WriteLine("Orleans peer:");
-        await OrleansPeer.RunAsync(harness);
+        await harness.GroupAsync("orleans", "Orleans peer:", () => OrleansPeer.RunAsync(harness));
     }
 
-    Report.Print(harness.Results);
-    Console.WriteLine($"written to {Report.Write(harness.Results, isQuick)}");
-    return 0;
+    Report.Print(harness.Results, harness.Failures);
+    Console.WriteLine($"written to {Report.Write(harness.Results, harness.Failures, isQuick, parse.GetValue(results))}");
+    // The figures measured are written either way; a failed group still fails the run.
+    return harness.Failures.Count == 0 ? 0 : 1;
 });
 return await root.Parse(args).InvokeAsync();

@@ -33,7 +33,7 @@ public static class Report
         ["cluster_object_vs_loopback"] = ">= 0.5",
     };
 
-    public static void Print(IReadOnlyList<Measurement> results)
+    public static void Print(IReadOnlyList<Measurement> results, IReadOnlyList<(string Group, string Reason)> failures)
     {
         // Redirected output defaults to 80 columns, which wraps the metric names.
         AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150);
@@ -49,20 +49,25 @@ public static class Report
                 s_goals.GetValueOrDefault(m.Name, ""));
         }
 
+        foreach (var (group, reason) in failures)
+        {
+            table.AddRow($"[red]{Markup.Escape(group)} (group failed)[/]", "[red]failed[/]", "", "", "", Markup.Escape(reason));
+        }
+
         AnsiConsole.Write(table);
     }
 
-    public static string Write(IReadOnlyList<Measurement> results, bool quick)
+    public static string Write(IReadOnlyList<Measurement> results, IReadOnlyList<(string Group, string Reason)> failures, bool quick, string? path = null)
     {
-        var directory = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "results"));
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, "latest.json");
+        path = Path.GetFullPath(path ?? Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "results", "latest.json"));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var document = new
         {
             machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
             quick,
             taken = DateTimeOffset.UtcNow,
             metrics = results.ToDictionary(m => m.Name, m => new { value = Math.Round(m.Value, 3), stddev = Math.Round(m.StdDev, 3), unit = m.Unit, description = m.Description }),
+            failed_groups = failures.GroupBy(f => f.Group).ToDictionary(g => g.Key, g => string.Join("; ", g.Select(f => f.Reason))),
         };
         File.WriteAllText(path, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
         return path;
