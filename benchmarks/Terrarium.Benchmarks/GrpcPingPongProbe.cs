@@ -23,7 +23,7 @@ public static class GrpcPingPongProbe
         await using var server = await GrpcServer.StartAsync(
             [Endpoint.UnixSocket(path)], Credentials, NullLoggerFactory.Instance,
             services => services.AddSingleton<EchoWorker>(),
-            app => app.MapGrpcService<EchoWorker>(), CancellationToken.None);
+            app => app.MapGrpcService<EchoWorker>(), ct: CancellationToken.None);
         Console.WriteLine("echo-ready");
         await Task.Delay(Timeout.Infinite);
     }

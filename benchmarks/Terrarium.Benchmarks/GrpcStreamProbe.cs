@@ -29,7 +29,7 @@ internal static class GrpcStreamProbe
             [Endpoint.Tcp("127.0.0.1", 0)], new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("probe", ["127.0.0.1"]))),
             NullLoggerFactory.Instance,
             services => services.AddSingleton(new ObjectServer(value)),
-            app => app.MapGrpcService<ObjectServer>(), CancellationToken.None);
+            app => app.MapGrpcService<ObjectServer>(), ct: CancellationToken.None);
         var (channel, invoker) = ClusterChannel.Open(server.Endpoints[0], new ClusterCredentials(Token, trust));
         using (channel)
         {

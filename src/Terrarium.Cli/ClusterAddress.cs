@@ -45,5 +45,9 @@ internal static class ClusterAddress
         {
             throw new UserError($"cannot reach the head at {endpoint} to learn its CA: {e.Status.Detail}{TlsFailure.Hint(e)}");
         }
+        catch (System.Security.Authentication.AuthenticationException e)
+        {
+            throw new UserError(e.Message);
+        }
     }
 }

@@ -145,7 +145,7 @@ internal sealed record TlsSettings
             var authorities = new X509Certificate2Collection();
             authorities.ImportFromPemFile(AuthoritiesFile!);
             var certificate = X509Certificate2.CreateFromPemFile(CertificateFile!, KeyFile);
-            var tls = ClusterTls.Trusting(authorities, checkHostNames: true).WithServerCertificate(certificate);
+            var tls = ClusterTls.Trusting(authorities).WithServerCertificate(certificate);
             return tls.IsTrusted(certificate)
                 ? tls
                 : throw new UserError($"--tls-cert '{CertificateFile}' is not signed by a CA in --tls-ca '{AuthoritiesFile}', or it may not serve TLS (extended key usage serverAuth)");

@@ -44,7 +44,7 @@ public sealed class HeadServer : IAsyncDisposable
                 options.Endpoints, options.Credentials, loggerFactory,
                 services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton<PackageStore>(),
                 app => app.MapGrpcService<HeadService>(),
-                ct).ConfigureAwait(false);
+                ct: ct).ConfigureAwait(false);
             return new HeadServer(server, store);
         }
         catch

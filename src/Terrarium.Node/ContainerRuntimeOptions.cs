@@ -27,7 +27,8 @@ public sealed record ContainerRuntimeOptions
         "--volume", "--mount", "--volumes-from", "--rootfs", "--pid", "--ipc", "--uts", "--userns", "--cgroupns", "--cgroup-parent",
         "--uidmap", "--gidmap", "--subuidname", "--subgidname", "--group-add", "--secret", "--env-host", "--env-file", "--label-file",
         "--pidfile", "--cidfile", "--conmon-pidfile", "--log-driver", "--log-opt", "--init-path", "--systemd", "--sdnotify",
-        "--preserve-fds", "--preserve-fd", "--chrootdirs",
+        "--preserve-fds", "--preserve-fd", "--chrootdirs", "--annotation", "--authfile", "--decryption-key", "--cert-dir",
+        "--health-log-destination", "--hostuser", "--requires",
     ];
 
     /// <summary>

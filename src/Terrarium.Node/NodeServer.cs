@@ -64,7 +64,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<TaskDispatcher>()
                 .AddSingleton<ActorSupervisor>(),
             app => app.MapGrpcService<NodeService>(),
-            ct).ConfigureAwait(false);
+            ct: ct).ConfigureAwait(false);
         var node = new NodeServer(server, options);
         try
         {

@@ -190,6 +190,30 @@ public sealed class ActorTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Call_TwoRefArguments_ReadyOneAfterTheOther_IsSentOnceBothAre()
+    {
+        var gates = Directory.CreateTempSubdirectory("terrarium-two-refs-").FullName;
+        try
+        {
+            var counter = Cluster.CreateActor(() => new Counter(0));
+            var first = Cluster.Submit(() => TestTasks.WaitForFile(Path.Combine(gates, "first"), 2));
+            var second = Cluster.Submit(() => TestTasks.WaitForFile(Path.Combine(gates, "second"), 3));
+            var both = counter.Call(c => c.IncrementBoth(first, second));
+
+            File.WriteAllText(Path.Combine(gates, "first"), "");
+            Assert.Equal(2, await first.DefaultTimeout());
+            File.WriteAllText(Path.Combine(gates, "second"), "");
+
+            Assert.Equal(5, await both.DefaultTimeout());
+            await counter.KillAsync().DefaultTimeout();
+        }
+        finally
+        {
+            Directory.Delete(gates, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Call_NotAMethodOfTheActor_ThrowsArgumentException()
     {
         var counter = Cluster.CreateActor(() => new Counter(0));

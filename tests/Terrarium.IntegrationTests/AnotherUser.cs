@@ -37,6 +37,29 @@ public sealed class AnotherUser : IDisposable
         return attacker;
     }
 
+    /// <summary>
+    /// Listens on loopback <paramref name="port"/> as <c>nobody</c>, where a cluster's process might
+    /// connect: <see cref="OutputAsync"/> is every byte the first client sent (hex), or nothing when
+    /// none came within <paramref name="acceptSeconds"/>.
+    /// </summary>
+    public static Task<AnotherUser> ListenAsync(int port, int acceptSeconds = 60) => StartPythonAsync(RecordingListener,
+        port.ToString(System.Globalization.CultureInfo.InvariantCulture), acceptSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    // Records what one client sends, until it hangs up or is silent for 5 s, and prints it as hex.
+    private const string RecordingListener = """
+        import socket, sys
+        s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); s.settimeout(int(sys.argv[2])); print('ready', flush=True)
+        data = b''
+        try:
+            c, _ = s.accept(); c.settimeout(5)
+            while True:
+                d = c.recv(65536)
+                if not d: break
+                data += d
+        except Exception: pass
+        sys.stdout.write(data.hex()); sys.stdout.flush()
+        """;
+
     /// <summary>Runs a command as <c>nobody</c> to its end: exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(params string[] command)
     {

@@ -292,12 +292,24 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
         // Its working dir, read-only: a job cannot change the unpacked package other jobs use.
         Assert.Contains("data.txt:mine", seen, StringComparison.Ordinal);
         Assert.Contains("working dir writable:False", seen, StringComparison.Ordinal);
-        // Of the node's session folder only the sockets (the embedded head's, the node's) and the worker's own folder, which it may write.
-        Assert.Contains("session:head.sock,node.sock,workers|", plain, StringComparison.Ordinal);
+        // Of the node's session folder only the sockets (the embedded head's, the node's, actors' read-only) and the worker's own folder, which it may write.
+        Assert.Contains("session:actors,head.sock,node.sock,workers|", plain, StringComparison.Ordinal);
         Assert.Contains("working dir writable:True", plain, StringComparison.Ordinal);
         // Of the cache, nothing but what the env uses (here: nothing).
         Assert.Contains("cache packages:none", plain, StringComparison.Ordinal);
         Assert.Contains("nuget:False", plain, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task TaskInAContainer_CallsAnActorOutsideIt_OverTheNodesActorSocketFolder()
+    {
+        var cluster = await fixture.StartAsync();
+        var counter = cluster.CreateActor(() => new ClusterWork.NodeCounter(), new ActorOptions { NumCpus = 0 });
+        Assert.Equal(1, await counter.Call(c => c.Add(1)).DefaultTimeout());
+
+        var called = await cluster.Submit(() => MultiNodeTasks.CallFromHere(counter, 2), InImage()).DefaultTimeout();
+
+        Assert.StartsWith("3 via ", called, StringComparison.Ordinal);
     }
 
     [SkippableFact]

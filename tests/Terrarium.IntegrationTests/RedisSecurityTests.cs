@@ -11,21 +11,6 @@ namespace Terrarium.IntegrationTests;
 /// </summary>
 public sealed class RedisSecurityTests
 {
-    // Listens where the planted node says it is, for 20 s, and prints what any client sent it.
-    private const string Listener = """
-        import socket, sys
-        s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); s.settimeout(20); print('ready', flush=True)
-        data = b''
-        try:
-            c, _ = s.accept(); c.settimeout(5)
-            while True:
-                d = c.recv(65536)
-                if not d: break
-                data += d
-        except Exception: pass
-        sys.stdout.write(data.hex()); sys.stdout.flush()
-        """;
-
     // Writes hash fields to a Redis that needs no password, in its own protocol: what `nobody` can do to such a Redis.
     private const string RedisWriter = """
         import socket, sys
@@ -98,7 +83,8 @@ public sealed class RedisSecurityTests
 
         // nobody plants a node of theirs and points the actor's name at it, keeping the actor's id.
         var port = TestProcesses.FreePort();
-        using var listener = await AnotherUser.StartPythonAsync(Listener, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // Listening where the planted node says it is, for 20 s: long past the driver's call.
+        using var listener = await AnotherUser.ListenAsync(port, acceptSeconds: 20);
         var evil = new NodeInfo { NodeId = "node-evil", Address = $"127.0.0.1:{port}", Resources = { ["CPU"] = 64 } };
         var name = new LookupActorReply { Found = true, ActorId = counter.ActorId, NodeId = "node-evil", ClassName = typeof(NodeCounter).FullName };
         var (written, output) = await AnotherUser.RunAsync("/usr/bin/python3", "-c", RedisWriter, redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),

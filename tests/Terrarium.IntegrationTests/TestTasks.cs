@@ -129,6 +129,8 @@ public sealed class Counter(int start)
 
     public int Increment(int by) => _value += by;
 
+    public int IncrementBoth(int first, int second) => _value += first + second;
+
     public async Task<int> IncrementLaterAsync(int by)
     {
         await Task.Delay(1);

@@ -18,20 +18,6 @@ namespace Terrarium.IntegrationTests;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class TlsTests
 {
-    // Records every byte a client sends, for 5 s or until it hangs up, and prints them.
-    private const string RawListener = """
-        import socket, sys
-        s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('ready', flush=True)
-        c, _ = s.accept(); c.settimeout(5); data = b''
-        try:
-            while True:
-                d = c.recv(65536)
-                if not d: break
-                data += d
-        except Exception: pass
-        sys.stdout.write(data.hex()); sys.stdout.flush()
-        """;
-
     // Serves TLS with a certificate of its own, then records what the client sends inside TLS.
     private const string TlsListener = """
         import socket, ssl, sys
@@ -56,7 +42,7 @@ public sealed class TlsTests
         AnotherUser.Require();
         using var authority = ClusterCertificateAuthority.CreateEphemeral();
         var port = TestProcesses.FreePort();
-        using var impostor = await AnotherUser.StartPythonAsync(RawListener, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var impostor = await AnotherUser.ListenAsync(port);
 
         var error = await CallAsync(Endpoint.Tcp("127.0.0.1", port), new ClusterCredentials(Token, ClusterTls.Trusting([authority.Certificate])));
 

@@ -14,7 +14,7 @@ public sealed class GrpcServerTests
         // The embedded cluster's servers live in the user's driver: Ctrl+C and SIGTERM are the
         // driver's, not theirs (the console lifetime would swallow them and stop the cluster).
         var socket = Path.Combine(Path.GetTempPath(), $"g-{Guid.NewGuid():N}"[..14] + ".sock");
-        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], Protocol.Security.ClusterCredentials.UnixOnly("token"), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], Protocol.Security.ClusterCredentials.UnixOnly("token"), NullLoggerFactory.Instance, _ => { }, _ => { }, ct: CancellationToken.None);
 
         Assert.IsNotType<ConsoleLifetime>(server.Services.GetRequiredService<IHostLifetime>());
     }

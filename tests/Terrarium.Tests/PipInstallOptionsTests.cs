@@ -19,6 +19,9 @@ public sealed class PipInstallOptionsTests
     [InlineData("--cache-dir=/tmp/pip")]
     [InlineData("-r")]
     [InlineData("-e")]
+    [InlineData("--python=/usr/bin/python3")]
+    [InlineData("--install-option=--prefix=/anywhere")]
+    [InlineData("--global-option")]
     public void Refusal_OptionThatWritesOrReadsOutsideTheVenv_IsNamed(string option) =>
         Assert.Contains($"'{option}'", PipInstallOptions.Refusal(option), StringComparison.Ordinal);
 
@@ -32,10 +35,18 @@ public sealed class PipInstallOptionsTests
     [InlineData("--index-url=https://pypi.example/simple")]
     [InlineData("-i")]
     [InlineData("-U")]
+    [InlineData("-ihttps://pypi.example/simple")]
+    [InlineData("-qf/srv/wheels")]
     [InlineData("--root-user-action=ignore")]
     [InlineData("/tmp/wheels")]
     [InlineData("requests==2.31")]
     public void Refusal_OptionThatStaysInTheVenv_IsNone(string option) => Assert.Null(PipInstallOptions.Refusal(option));
+
+    [Theory]
+    [InlineData("requests --install-option=--prefix=/anywhere", "--install-option")]
+    [InlineData("-r /etc/shadow", "-r")]
+    public void LineRefusal_RequirementLineWithARefusedOption_AnywhereOnIt_IsNamed(string line, string option) =>
+        Assert.Contains($"'{option}", PipInstallOptions.LineRefusal(line), StringComparison.Ordinal);
 
     [Fact]
     public void Validate_EnvWithARefusedInstallOption_IsArgumentExceptionNamingIt()

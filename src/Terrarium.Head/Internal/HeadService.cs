@@ -41,13 +41,13 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     {
         var known = state.Heartbeat(request.NodeId, request.Available);
         // Nodes report every second: reason enough to forget, now and then, the ones gone for good.
-        await store.RemoveNodesAsync(state.ForgetLongDeadNodes()).ConfigureAwait(false);
+        await ForgetLongDeadNodesAsync().ConfigureAwait(false);
         return new HeartbeatReply { Known = known };
     }
 
     public override async Task<ListNodesReply> ListNodes(ListNodesRequest request, ServerCallContext context)
     {
-        await store.RemoveNodesAsync(state.ForgetLongDeadNodes()).ConfigureAwait(false);
+        await ForgetLongDeadNodesAsync().ConfigureAwait(false);
         var reply = new ListNodesReply();
         reply.Nodes.AddRange(state.ListNodes());
         return reply;
@@ -127,7 +127,6 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         return Task.FromResult(new GetClusterCaReply
         {
             AuthoritiesPem = string.Concat(options.Tls.Authorities.Select(a => a.ExportCertificatePem() + "\n")),
-            CheckHostNames = options.Tls.CheckHostNames,
         });
     }
 
@@ -158,6 +157,22 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         catch (ArgumentException e)
         {
             throw Invalid(e.Message);
+        }
+    }
+
+    /// <summary>Forgets the nodes dead past the retention, in memory and in the store — unless one registered again meanwhile.</summary>
+    private async Task ForgetLongDeadNodesAsync()
+    {
+        var forgotten = state.ForgetLongDeadNodes();
+        if (forgotten.Count == 0)
+        {
+            return;
+        }
+
+        await store.RemoveNodesAsync(forgotten).ConfigureAwait(false);
+        foreach (var back in state.ListNodes().Where(n => forgotten.Contains(n.Node.NodeId)))
+        {
+            await store.SaveNodeAsync(back.Node).ConfigureAwait(false);
         }
     }
 

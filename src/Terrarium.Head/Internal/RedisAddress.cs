@@ -53,12 +53,16 @@ internal static class RedisAddress
         return options;
     }
 
-    /// <summary>The address without its password, for messages and logs.</summary>
+    /// <summary>The address without its password, for messages and logs: what stands between <c>://</c> and the last <c>@</c> is hidden as it is written.</summary>
     public static string Describe(string address)
     {
-        if (Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0)
+        var scheme = address.IndexOf("://", StringComparison.Ordinal);
+        var at = address.LastIndexOf('@');
+        if (scheme >= 0 && at > scheme)
         {
-            return address.Replace(uri.UserInfo + "@", uri.UserInfo.Contains(':', StringComparison.Ordinal) ? uri.UserInfo.Split(':')[0] + ":***@" : "***@", StringComparison.Ordinal);
+            var userInfo = address[(scheme + 3)..at];
+            var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+            return address[..(scheme + 3)] + (colon >= 0 ? userInfo[..colon] + ":***" : "***") + address[at..];
         }
 
         var parts = address.Split(',');

@@ -120,6 +120,10 @@ internal sealed class RedisHeadStore : IHeadStore
         {
             return false;
         }
+        catch (RedisTimeoutException e)
+        {
+            throw new InvalidOperationException($"Redis did not answer the head's check of whether it takes writes without a password: {e.Message}", e);
+        }
     }
 
     /// <summary>Every field of one hash, parsed; a field that does not parse stops the head, naming it.</summary>

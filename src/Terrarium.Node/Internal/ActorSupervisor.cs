@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Security;
 
 namespace Terrarium.Node.Internal;
 
@@ -19,12 +20,14 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     private readonly WorkerPool _pool;
     private readonly RuntimeEnvAgent _agent;
     private readonly HeadLink _head;
+    private readonly ClusterCredentials _credentials;
     private readonly ILogger _logger;
     private TaskCompletionSource _resourcesReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ActorSupervisor(NodeOptions options, ObjectStore objects, ResourceLedger ledger, WorkerPool pool, RuntimeEnvAgent agent,
-        HeadLink head, ILogger<ActorSupervisor> logger)
+        HeadLink head, ClusterCredentials credentials, ILogger<ActorSupervisor> logger)
     {
+        _credentials = credentials;
         _options = options;
         _objects = objects;
         _ledger = ledger;
@@ -120,7 +123,14 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
-        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = ListenEndpointFor(worker).ToString() };
+        var listen = ListenEndpointFor(worker);
+        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = listen.ToString() };
+        if (listen.SocketPath is null && _credentials.Tls.ServerCertificate is { } certificate)
+        {
+            // Over the node's own socket, to this worker alone: callers from other machines check it as the node's.
+            (start.TlsCertificatePem, start.TlsKeyPem) = ClusterTls.ExportPem(certificate);
+        }
+
         start.Args.AddRange(actor.ConstructorArgs);
         worker.Send(new WorkerCommand { StartActor = start });
     }
@@ -279,9 +289,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     private Endpoint ListenEndpointFor(WorkerProcess worker) =>
         _options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
             ? Endpoint.Tcp(tcp.Host!, 0)
-            : worker.Env.Launcher?.PrivateFolder(worker) is { } own
-                ? Endpoint.UnixSocket(Path.Combine(own, "actor.sock"))
-                : Endpoint.UnixSocket(Path.Combine(_options.SessionDirectory, $"{worker.Id}.sock"));
+            : Endpoint.UnixSocket(ActorSockets.PathOf(_options, worker.Id));
 
     /// <summary>
     /// An actor's worker listening on every interface reports the wildcard address: callers on
@@ -294,13 +302,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     }
 
     /// <summary>A worker that crashed leaves its Unix socket file behind.</summary>
-    private void DeleteSocketOf(WorkerProcess worker)
-    {
-        if (ListenEndpointFor(worker).SocketPath is { } path)
-        {
-            File.Delete(path);
-        }
-    }
+    private void DeleteSocketOf(WorkerProcess worker) => ActorSockets.Remove(_options, worker.Id);
 
     private static bool IsAnswerable(ActorRecord actor, LocateActor request) =>
         actor.State == ActorState.Dead || (actor.State == ActorState.Alive && actor.Incarnation > request.AfterIncarnation);
@@ -401,14 +403,20 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     /// </summary>
     private async Task ReleaseNameThenCompleteKillsAsync(ActorRecord actor, List<string> killIds)
     {
-        if (actor.Spec.Name.Length > 0)
+        try
         {
-            await _head.ReleaseActorNameAsync(actor.Spec.Name, actor.Id).ConfigureAwait(false);
+            if (actor.Spec.Name.Length > 0)
+            {
+                await _head.ReleaseActorNameAsync(actor.Spec.Name, actor.Id).ConfigureAwait(false);
+            }
         }
-
-        foreach (var killId in killIds)
+        finally
         {
-            _objects.Complete(killId, new ObjectResult(Google.Protobuf.ByteString.Empty, null));
+            // The actor is dead whatever became of its name: KillAsync returns.
+            foreach (var killId in killIds)
+            {
+                _objects.Complete(killId, new ObjectResult(Google.Protobuf.ByteString.Empty, null));
+            }
         }
     }
 

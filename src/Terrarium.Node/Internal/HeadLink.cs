@@ -80,9 +80,9 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
             await _client.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId },
                 deadline: DateTime.UtcNow.AddSeconds(30)).ConfigureAwait(false);
         }
-        catch (RpcException e)
+        catch (Exception e) when (e is RpcException or ObjectDisposedException or InvalidOperationException)
         {
-            NodeLog.HeadCallFailed(logger, "ReleaseActorName", e.Status.Detail);
+            NodeLog.HeadCallFailed(logger, "ReleaseActorName", e is RpcException rpc ? rpc.Status.Detail : e.Message);
         }
     }
 

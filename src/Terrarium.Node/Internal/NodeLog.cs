@@ -95,12 +95,15 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2052, Level = LogLevel.Warning, Message = "Resolving NuGet packages {Packages} from the node's package folder failed; restoring instead")]
     public static partial void PackageFolderResolutionFailed(ILogger logger, string packages, Exception exception);
 
-    [LoggerMessage(EventId = 2054, Level = LogLevel.Warning, Message = "NuGet restores read {Used} only, not {Ignored}: give the node --nuget-config to combine them")]
-    public static partial void NuGetConfigsNotRead(ILogger logger, string used, string ignored);
-
     [LoggerMessage(EventId = 2053, Level = LogLevel.Debug, Message = "Copied object {ObjectId} from node {NodeId}")]
     public static partial void ObjectCopied(ILogger logger, string objectId, string nodeId);
 
     [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Call {Call} to the head failed: {Detail}")]
     public static partial void HeadCallFailed(ILogger logger, string call, string detail);
+
+    [LoggerMessage(EventId = 2054, Level = LogLevel.Warning, Message = "NuGet restores read {Used} only, not {Ignored}: give the node --nuget-config to combine them")]
+    public static partial void NuGetConfigsNotRead(ILogger logger, string used, string ignored);
+
+    [LoggerMessage(EventId = 2055, Level = LogLevel.Warning, Message = "The user's NuGet config cannot be read ({Reason}): NuGet restores use nuget.org alone")]
+    public static partial void NuGetConfigUnreadable(ILogger logger, string reason);
 }

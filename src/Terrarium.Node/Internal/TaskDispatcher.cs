@@ -159,7 +159,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
     {
         TaskRecord? finished;
         ResourceSet released = ResourceSet.Empty;
-        var killToCancel = false;
+        string? killToCancel = null;
         lock (_gate)
         {
             finished = Take(worker, done.WorkId);
@@ -173,7 +173,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             worker.HeadSince = _options.TimeProvider.GetUtcNow();
             // The next task starts now, unless the worker drops it for a cancel it is about to read:
             // one cancelled with force must not run, so its worker goes (the others go back unharmed).
-            killToCancel = worker.Assigned.First?.Value.Cancellation == TaskCancellation.Forced;
+            killToCancel = worker.Assigned.First?.Value is { Cancellation: TaskCancellation.Forced } next ? next.Spec.TaskId : null;
             released = EndLeaseIfEmpty(worker, finishedTaskId: done.WorkId);
             if (done.Error is { } error && finished.RetryAfterException(error))
             {
@@ -190,9 +190,9 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
                 : new ObjectResult(done.Value, null));
         }
 
-        if (killToCancel)
+        if (killToCancel is { } cancelledTaskId)
         {
-            NodeLog.CancellingTask(_logger, worker.Assigned.First?.Value.Spec.TaskId ?? "", $"it reached the head of worker {worker.Id}'s queue; killing the worker");
+            NodeLog.CancellingTask(_logger, cancelledTaskId, $"it reached the head of worker {worker.Id}'s queue; killing the worker");
             worker.Kill();
         }
 
@@ -316,7 +316,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         catch (Exception e)
         {
             // Whatever else went wrong, the task's owner hears it rather than waiting for ever.
-            Fail(task, new TaskError { Kind = ErrorKind.WorkerCrashed, Message = $"the node could not prepare {task.FunctionName}: {e.GetType().Name}: {e.Message}", RemoteStack = e.ToString() });
+            Fail(task, new TaskError { Kind = ErrorKind.RuntimeEnvSetup, Message = $"the node could not prepare {task.FunctionName}: {e.GetType().Name}: {e.Message}", SetupLog = e.ToString() });
             return;
         }
         finally
@@ -327,15 +327,26 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             }
         }
 
+        TaskCancellation cancellation;
         lock (_gate)
         {
-            if (task.Cancellation != TaskCancellation.None)
+            cancellation = task.Cancellation;
+            if (cancellation == TaskCancellation.None)
             {
-                // Cancelled while it waited (its result has failed already), or its job ended.
-                return;
+                _queues.Add(task);
             }
+        }
 
-            _queues.Add(task);
+        if (cancellation == TaskCancellation.JobEnded)
+        {
+            // Its job ended while it waited: it ends too, and nothing holds on to it.
+            FailCancelled([task]);
+        }
+
+        if (cancellation != TaskCancellation.None)
+        {
+            // Cancelled while it waited: its result has failed already.
+            return;
         }
 
         Dispatch();

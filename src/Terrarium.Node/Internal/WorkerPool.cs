@@ -163,6 +163,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
             // Two lines, far below a pipe's buffer: this never blocks. Closing leaves user code an empty stdin.
             process.StandardInput.WriteLine(credentials.Token);
             process.StandardInput.WriteLine(credentials.Tls.ToLine());
+            // (No key: an actor's worker that serves TCP gets its node's certificate with the actor.)
             process.StandardInput.Close();
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)

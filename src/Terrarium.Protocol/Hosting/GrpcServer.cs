@@ -40,12 +40,12 @@ public sealed class GrpcServer : IAsyncDisposable
     /// <param name="loggerFactory">Where the host's own logs go.</param>
     /// <param name="configureServices">Registers the service implementations and their dependencies.</param>
     /// <param name="mapServices">Maps the gRPC services.</param>
-    /// <param name="ct">Cancels the start.</param>
     /// <param name="limits">Connection limits and timeouts. Default: <see cref="ConnectionLimits"/>' defaults.</param>
+    /// <param name="ct">Cancels the start.</param>
     /// <exception cref="ArgumentException">A TCP endpoint, and credentials with neither a certificate nor insecure.</exception>
     public static async Task<GrpcServer> StartAsync(
         IReadOnlyList<Endpoint> endpoints, ClusterCredentials credentials, ILoggerFactory loggerFactory,
-        Action<IServiceCollection> configureServices, Action<WebApplication> mapServices, CancellationToken ct, ConnectionLimits? limits = null)
+        Action<IServiceCollection> configureServices, Action<WebApplication> mapServices, ConnectionLimits? limits = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(credentials);
         limits ??= new ConnectionLimits();
@@ -88,6 +88,15 @@ public sealed class GrpcServer : IAsyncDisposable
                     kestrel.Listen(address, endpoint.Port, o =>
                     {
                         o.Protocols = HttpProtocols.Http2;
+                        o.Use(next => connection =>
+                        {
+                            if (connection.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is { } socket)
+                            {
+                                limits.ApplyTo(socket);
+                            }
+
+                            return next(connection);
+                        });
                         if (credentials.Tls.ServerCertificate is { } certificate)
                         {
                             o.UseHttps(new HttpsConnectionAdapterOptions

@@ -11,7 +11,10 @@ namespace Terrarium.Protocol.Hosting;
 /// </summary>
 public static class TrustedPath
 {
-    /// <summary>The problem with <paramref name="path"/>, or null when it is trusted.</summary>
+    /// <summary>
+    /// The problem with <paramref name="path"/>, or null when it is trusted: both the folders it is
+    /// named through and, when links are on the way, the folders it really is in.
+    /// </summary>
     public static string? Problem(string path)
     {
         if (OperatingSystem.IsWindows())
@@ -19,16 +22,77 @@ public static class TrustedPath
             return null;
         }
 
-        for (var current = Path.GetFullPath(path); current is not null; current = Path.GetDirectoryName(current))
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full) && !Directory.Exists(full))
+        {
+            return $"'{full}' does not exist";
+        }
+
+        string real;
+        try
+        {
+            real = RealPath(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        {
+            return $"'{full}' cannot be resolved ({e.Message})";
+        }
+
+        return ChainProblem(full) ?? (real == full ? null : ChainProblem(real));
+    }
+
+    /// <summary>The path with every link on the way resolved, as <c>realpath(3)</c> gives it.</summary>
+    /// <exception cref="IOException">Links loop.</exception>
+    public static string RealPath(string path)
+    {
+        var resolved = "/";
+        var pending = new Stack<string>(Path.GetFullPath(path).Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse());
+        var links = 0;
+        while (pending.TryPop(out var part))
+        {
+            if (part == ".")
+            {
+                continue;
+            }
+
+            if (part == "..")
+            {
+                resolved = Path.GetDirectoryName(resolved) ?? "/";
+                continue;
+            }
+
+            var next = Path.Combine(resolved, part);
+            if (new FileInfo(next).LinkTarget is { } target)
+            {
+                if (++links > 40)
+                {
+                    throw new IOException($"'{path}' has too many levels of symbolic links");
+                }
+
+                foreach (var targetPart in target.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse())
+                {
+                    pending.Push(targetPart);
+                }
+
+                resolved = target.StartsWith('/') ? "/" : resolved;
+                continue;
+            }
+
+            resolved = next;
+        }
+
+        return resolved;
+    }
+
+    /// <summary>The first of <paramref name="path"/> and the folders above it that someone else could change.</summary>
+    private static string? ChainProblem(string path)
+    {
+        for (var current = path; current is not null; current = Path.GetDirectoryName(current))
         {
             UnixFileSystemInfo entry;
             try
             {
                 entry = UnixFileSystemInfo.GetFileSystemEntry(current);
-                if (!entry.Exists)
-                {
-                    continue;
-                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {

@@ -45,11 +45,12 @@ public static class CaDiscovery
             ?? throw new AuthenticationException(
                 $"the server at {head} is not the cluster pinned by {pin}: its CA has hash {(offered.Count > 0 ? CaHash.Of(offered[0]) : "(none)")}. " +
                 "Check the address and the CA hash that terrarium start --head printed");
-        var tls = ClusterTls.Trusting([pinned], reply.CheckHostNames);
+        // Whether names are checked is the pinned CA's to say (see ClusterTls.CheckHostNames), never the server's.
+        var tls = ClusterTls.Trusting([pinned]);
         if (presented is null || !tls.IsTrusted(presented, intermediates, nameMismatch ? System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch : default))
         {
             throw new AuthenticationException(
-                $"the server at {head} sent the pinned cluster's CA but its own certificate ({presented?.Subject ?? "none"}) is not signed by it{(reply.CheckHostNames ? " for that host name" : "")}: it is not that cluster's head");
+                $"the server at {head} sent the pinned cluster's CA but its own certificate ({presented?.Subject ?? "none"}) is not signed by it{(tls.CheckHostNames ? " for that host name" : "")}: it is not that cluster's head");
         }
 
         return tls;

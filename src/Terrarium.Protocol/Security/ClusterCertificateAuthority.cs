@@ -26,6 +26,16 @@ public sealed class ClusterCertificateAuthority : IDisposable
         _time = time;
     }
 
+    /// <summary>The start of the subject of a CA dedicated to one cluster, as <c>terrarium start</c> makes it (or an operator does, to the same end).</summary>
+    public const string OwnSubjectPrefix = "CN=Terrarium cluster CA";
+
+    /// <summary>
+    /// Whether <paramref name="authority"/> is a cluster's own CA — one that signs for the holders
+    /// of that cluster's token alone — by its subject: clients then check a server's CA, not its name.
+    /// </summary>
+    public static bool IsClusterOwn(X509Certificate2 authority) =>
+        authority?.Subject.StartsWith(OwnSubjectPrefix, StringComparison.Ordinal) == true;
+
     /// <summary>The CA's certificate (public): what clients trust.</summary>
     public X509Certificate2 Certificate => _certificate;
 
@@ -45,6 +55,12 @@ public sealed class ClusterCertificateAuthority : IDisposable
         folder = Path.GetFullPath(folder);
         var certificatePath = Path.Combine(folder, CertificateFile);
         var keyPath = Path.Combine(folder, KeyFile);
+        if (File.Exists(keyPath) != File.Exists(certificatePath))
+        {
+            throw new InvalidDataException(
+                $"the cluster CA in {folder} is incomplete ({(File.Exists(keyPath) ? CertificateFile : KeyFile)} is missing): remove {CertificateFile} and {KeyFile} to make a new one (nodes must then join again with the new --ca-hash)");
+        }
+
         if (!File.Exists(keyPath))
         {
             PrivateDirectory.Create(folder);
@@ -85,7 +101,7 @@ public sealed class ClusterCertificateAuthority : IDisposable
     public X509Certificate2 IssueWithNewKey(string subject, IEnumerable<string> hosts)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var certificate = Issue(new CertificateRequest("CN=" + subject, key, HashAlgorithmName.SHA256).PublicKey, subject, hosts);
+        using var certificate = Issue(new CertificateRequest("CN=key", key, HashAlgorithmName.SHA256).PublicKey, subject, hosts);
         return certificate.CopyWithPrivateKey(key);
     }
 
@@ -114,7 +130,9 @@ public sealed class ClusterCertificateAuthority : IDisposable
 
     private X509Certificate2 Issue(PublicKey key, string subject, IEnumerable<string> hosts)
     {
-        var request = new CertificateRequest(new X500DistinguishedName("CN=" + Escape(subject)), key, HashAlgorithmName.SHA256);
+        var name = new X500DistinguishedNameBuilder();
+        name.AddCommonName(subject);
+        var request = new CertificateRequest(name.Build(), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ServerAuthentication], false));
@@ -157,7 +175,7 @@ public sealed class ClusterCertificateAuthority : IDisposable
     private static X509Certificate2 NewAuthority(ECDsa key, TimeProvider time)
     {
         var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
-        var request = new CertificateRequest($"CN=Terrarium cluster CA {id}", key, HashAlgorithmName.SHA256);
+        var request = new CertificateRequest($"{OwnSubjectPrefix} {id}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
@@ -184,8 +202,7 @@ public sealed class ClusterCertificateAuthority : IDisposable
             return;
         }
 
-        var target = File.ResolveLinkTarget(keyPath, returnFinalTarget: true)?.FullName ?? keyPath;
-        var entry = UnixFileSystemInfo.GetFileSystemEntry(target);
+        var entry = UnixFileSystemInfo.GetFileSystemEntry(TrustedPath.RealPath(keyPath));
         var others = FileAccessPermissions.GroupReadWriteExecute | FileAccessPermissions.OtherReadWriteExecute;
         if (!entry.IsRegularFile || entry.OwnerUserId != PrivateDirectory.CurrentUserId || (entry.FileAccessPermissions & others) != 0)
         {
@@ -193,7 +210,7 @@ public sealed class ClusterCertificateAuthority : IDisposable
                 $"refusing to use the cluster CA key '{keyPath}': it must be a regular file of this user's that no one else may read (mode 600 or 400)");
         }
 
-        if ((TrustedPath.Problem(Path.GetDirectoryName(target)!) ?? TrustedPath.Problem(Path.GetDirectoryName(keyPath)!)) is { } problem)
+        if (TrustedPath.Problem(keyPath) is { } problem)
         {
             throw new UnauthorizedAccessException($"refusing to use the cluster CA key '{keyPath}': {problem}, so someone else could have put it there");
         }
@@ -205,6 +222,4 @@ public sealed class ClusterCertificateAuthority : IDisposable
         serial[0] &= 0x7F;
         return serial;
     }
-
-    private static string Escape(string subject) => subject.Replace(",", "_", StringComparison.Ordinal).Replace("=", "_", StringComparison.Ordinal);
 }

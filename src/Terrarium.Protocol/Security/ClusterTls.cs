@@ -51,9 +51,10 @@ public sealed class ClusterTls
     public X509Certificate2Collection Authorities { get; }
 
     /// <summary>
-    /// Whether a server's certificate must also name the host it was reached at. Off for the
-    /// cluster's own CA, which signs only for holders of the token; on for an operator's CA, which
-    /// may sign for other services of the organisation.
+    /// Whether a server's certificate must also name the host it was reached at. Off when every CA
+    /// trusted is a cluster's own (<see cref="ClusterCertificateAuthority.IsClusterOwn"/>), which signs
+    /// only for holders of the token; on for any other CA (an operator's), which may sign for other
+    /// services of the organisation. Decided from the CAs themselves, never from what a server says.
     /// </summary>
     public bool CheckHostNames { get; }
 
@@ -63,12 +64,12 @@ public sealed class ClusterTls
     private Mode TcpMode { get; }
 
     /// <summary>TLS, trusting servers whose certificate chains to one of <paramref name="authorities"/>.</summary>
-    public static ClusterTls Trusting(X509Certificate2Collection authorities, bool checkHostNames = false)
+    public static ClusterTls Trusting(X509Certificate2Collection authorities)
     {
         ArgumentNullException.ThrowIfNull(authorities);
         return authorities.Count == 0
             ? throw new ArgumentException("TLS needs at least one certificate authority to trust", nameof(authorities))
-            : new ClusterTls(Mode.Tls, authorities, checkHostNames, null);
+            : new ClusterTls(Mode.Tls, authorities, !authorities.All(ClusterCertificateAuthority.IsClusterOwn), null);
     }
 
     /// <summary>The same trust, serving TCP with <paramref name="certificate"/>.</summary>
@@ -142,32 +143,36 @@ public sealed class ClusterTls
     }
 
     /// <summary>
-    /// The trust and server certificate as one line, for a worker the node starts (on its stdin,
-    /// beside the token): the worker's clients trust the same CAs, and an actor's server presents
-    /// the node's certificate.
+    /// The trust as one line — never a key — for a worker the node starts (on its stdin, beside the
+    /// token) and for the record of a daemon: their clients trust the same CAs. (An actor's server
+    /// gets its node's certificate with the actor: <see cref="ExportPem"/>.)
     /// </summary>
-    public string ToLine()
+    public string ToLine() => JsonSerializer.Serialize(new TrustLine
     {
-        var line = new WorkerLine
+        Mode = TcpMode.ToString(),
+        Authorities = string.Concat(Authorities.Select(a => a.ExportCertificatePem() + "\n")),
+    });
+
+    /// <summary>A server certificate and its key, as PEM, to hand to a process of the node's that serves with it.</summary>
+    public static (string Certificate, string Key) ExportPem(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        var key = (AsymmetricAlgorithm?)certificate.GetECDsaPrivateKey() ?? certificate.GetRSAPrivateKey()
+            ?? throw new ArgumentException("the certificate has no ECDSA or RSA private key", nameof(certificate));
+        using (key)
         {
-            Mode = TcpMode.ToString(),
-            Authorities = string.Concat(Authorities.Select(a => a.ExportCertificatePem() + "\n")),
-            CheckHostNames = CheckHostNames,
-            Certificate = ServerCertificate?.ExportCertificatePem(),
-            Key = ServerCertificate?.GetECDsaPrivateKey()?.ExportPkcs8PrivateKeyPem()
-                ?? ServerCertificate?.GetRSAPrivateKey()?.ExportPkcs8PrivateKeyPem(),
-        };
-        return JsonSerializer.Serialize(line);
+            return (certificate.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
+        }
     }
 
     /// <summary>Reads what <see cref="ToLine"/> wrote.</summary>
     /// <exception cref="FormatException">The line is not one.</exception>
     public static ClusterTls FromLine(string line)
     {
-        WorkerLine? parsed;
+        TrustLine? parsed;
         try
         {
-            parsed = JsonSerializer.Deserialize<WorkerLine>(line);
+            parsed = JsonSerializer.Deserialize<TrustLine>(line);
         }
         catch (JsonException e)
         {
@@ -182,26 +187,25 @@ public sealed class ClusterTls
                 return Insecure;
             case nameof(Mode.Tls):
                 var authorities = new X509Certificate2Collection();
-                authorities.ImportFromPem(parsed.Authorities ?? "");
-                var tls = Trusting(authorities, parsed.CheckHostNames);
-                return parsed.Certificate is { } certificate && parsed.Key is { } key
-                    ? tls.WithServerCertificate(X509Certificate2.CreateFromPem(certificate, key))
-                    : tls;
+                try
+                {
+                    authorities.ImportFromPem(parsed.Authorities ?? "");
+                }
+                catch (CryptographicException e)
+                {
+                    throw new FormatException($"the TLS settings line's authorities do not parse: {e.Message}", e);
+                }
+
+                return authorities.Count > 0 ? Trusting(authorities) : throw new FormatException("the TLS settings line names no authority");
             default:
                 throw new FormatException($"the TLS settings line names no known mode ('{parsed?.Mode}')");
         }
     }
 
-    private sealed class WorkerLine
+    private sealed class TrustLine
     {
         public string? Mode { get; init; }
 
         public string? Authorities { get; init; }
-
-        public bool CheckHostNames { get; init; }
-
-        public string? Certificate { get; init; }
-
-        public string? Key { get; init; }
     }
 }

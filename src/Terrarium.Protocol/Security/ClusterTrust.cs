@@ -56,7 +56,7 @@ public static class ClusterTrust
 
         // What this machine recorded gives a CA to trust; never plain TCP, which must be asked for each time.
         if (DaemonRecord.FindLive().FirstOrDefault(d => d.Role == "head" && d.HeadAddress == head.ToString() && d.Tls.Length > 0) is { } local
-            && ClusterTls.FromLine(local.Tls) is { IsInsecure: false } recorded)
+            && Recorded(local) is { IsInsecure: false } recorded)
         {
             return recorded;
         }
@@ -66,8 +66,9 @@ public static class ClusterTrust
             return ClusterTls.UnixOnly;
         }
 
+        // A trust anchor only if no one else could have put it there.
         var caFile = Path.Combine(UserFolders.Config(), CaFileName);
-        if (File.Exists(caFile))
+        if (File.Exists(caFile) && TrustedPath.Problem(caFile) is null)
         {
             var authorities = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
             authorities.ImportFromPemFile(caFile);
@@ -78,5 +79,18 @@ public static class ClusterTrust
             $"{head} is a TCP address, and nothing says how to check that it is your cluster's head: give the CA hash that terrarium start --head printed " +
             $"(ClusterOptions.CaHash, {CaHash.EnvironmentVariable} or --ca-hash), or, for a cluster started with --insecure, ClusterOptions.Insecure " +
             $"({InsecureEnvironmentVariable}=1 or --insecure)");
+    }
+
+    /// <summary>The trust a daemon's record gives, or null for a record that does not parse (written by another version).</summary>
+    private static ClusterTls? Recorded(DaemonRecord record)
+    {
+        try
+        {
+            return ClusterTls.FromLine(record.Tls);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 }

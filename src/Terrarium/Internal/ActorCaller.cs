@@ -91,9 +91,10 @@ internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCr
     {
         lock (_lock)
         {
-            if (!_locating)
+            if (!_locating || _successor is not null)
             {
-                // Only one question is out at a time; anything else is not an answer to it.
+                // Only one question is out at a time; anything else is not an answer to it. A caller
+                // that handed its calls over connects to nothing more.
                 return;
             }
 
@@ -167,6 +168,7 @@ internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCr
             unsent = [.. _unsent];
             _unsent.Clear();
             _death = death;
+            _locating = false;
             connection = _connection;
             _connection = null;
             Volatile.Write(ref _successor, successor);
@@ -187,6 +189,7 @@ internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCr
             {
                 call.Handle.MoveTo(session);
                 call.Handle.Caller = this;
+                call.Waiting = false;
                 _unsent.Enqueue(call);
             }
 
@@ -229,7 +232,7 @@ internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCr
     }
 
     /// <summary>Sends every call at the head of the queue whose arguments are ready.</summary>
-    private void Pump()
+    internal void Pump()
     {
         lock (_lock)
         {
@@ -246,7 +249,9 @@ internal sealed class ActorCaller(NodeSession session, string actorId, ClusterCr
                     if (!next.Waiting)
                     {
                         next.Waiting = true;
-                        _ = unready.ContinueWith(_ => Pump(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        // Whoever holds the call by then pumps it (it may have been handed over), and may
+                        // wait again for its next unready argument.
+                        _ = unready.ContinueWith(_ => next.Resume(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                     }
 
                     return;

@@ -164,6 +164,11 @@ internal sealed partial class NodeSession : IAsyncDisposable
     /// <summary>A handle for an object only this process holds (an actor call's result) until a request depends on it.</summary>
     public ObjectHandle Held(string id) => new(id, this, onNode: false);
 
+    /// <summary>Notes that the head declared this session's node dead; true the first time only.</summary>
+    public bool MarkDead() => Interlocked.Exchange(ref _markedDead, 1) == 0;
+
+    private int _markedDead;
+
     /// <summary>This process's caller of an actor on this session's node, if it has one.</summary>
     public ActorCaller? ExistingCallerOf(string actorId) => _actorCallers.GetValueOrDefault(actorId);
 
@@ -214,6 +219,7 @@ internal sealed partial class NodeSession : IAsyncDisposable
     /// </summary>
     public void Abandon(string reason)
     {
+        MarkDead();
         if (_abandoned is not null || _failure is not null)
         {
             return;

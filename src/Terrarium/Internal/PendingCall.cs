@@ -13,6 +13,13 @@ internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method
     /// <summary>Whether a continuation already waits for a dependency of this call.</summary>
     public bool Waiting { get; set; }
 
+    /// <summary>A dependency it waited for is ready: its caller (the one that holds it now) looks again.</summary>
+    public void Resume()
+    {
+        Waiting = false;
+        Handle.Caller?.Pump();
+    }
+
     /// <summary>A dependency still being computed, or null when every argument is ready.</summary>
     public Task? FirstUnreadyDependency()
     {

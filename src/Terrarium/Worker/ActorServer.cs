@@ -47,7 +47,7 @@ internal sealed class ActorServer
             [Endpoint.Parse(listenAddress, anyPort: true)], credentials, NullLoggerFactory.Instance,
             services => services.AddSingleton(actorServer),
             app => app.MapGrpcService<ActorCallService>(),
-            ct).ConfigureAwait(false);
+            ct: ct).ConfigureAwait(false);
         return actorServer;
     }
 

@@ -177,8 +177,11 @@ internal sealed class WorkExecutor
         {
             try
             {
+                var credentials = start.TlsCertificatePem.Length > 0
+                    ? _credentials with { Tls = _credentials.Tls.WithServerCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(start.TlsCertificatePem, start.TlsKeyPem)) }
+                    : _credentials;
                 ActorServer = await ActorServer.StartAsync(
-                    start.ActorId, start.ListenAddress, _credentials, call => RunAsync(call.CallId, call.Method, call.Args, _actor), Cancellations.Cancel,
+                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.CallId, call.Method, call.Args, _actor), Cancellations.Cancel,
                     CancellationToken.None).ConfigureAwait(false);
                 started.Address = ActorServer.Address;
             }

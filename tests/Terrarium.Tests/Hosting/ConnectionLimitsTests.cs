@@ -25,7 +25,7 @@ public sealed class ConnectionLimitsTests
         using var authority = ClusterCertificateAuthority.CreateEphemeral();
         var tls = ClusterTls.Trusting([authority.Certificate]).WithServerCertificate(authority.IssueWithNewKey("node", ["127.0.0.1"]));
         await using var server = await GrpcServer.StartAsync([Endpoint.Tcp("127.0.0.1", 0)], new ClusterCredentials("token", tls),
-            NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None, Short);
+            NullLoggerFactory.Instance, _ => { }, _ => { }, Short, CancellationToken.None);
         using var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", server.Endpoints[0].Port);
         Stream stream = client.GetStream();
@@ -56,7 +56,7 @@ public sealed class ConnectionLimitsTests
     public async Task InsecureListener_ConnectionThatSendsHalfThePreface_IsClosedByTheServer()
     {
         await using var server = await GrpcServer.StartAsync([Endpoint.Tcp("127.0.0.1", 0)], new ClusterCredentials("token", ClusterTls.Insecure),
-            NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None, Short);
+            NullLoggerFactory.Instance, _ => { }, _ => { }, Short, CancellationToken.None);
         using var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", server.Endpoints[0].Port);
         var stream = client.GetStream();

@@ -22,7 +22,7 @@ public sealed class TokenSafetyTests : IDisposable
     public async Task RequestWithoutToken_IsRefusedBeforeItsBodyIsRead_WithoutDetails()
     {
         var socket = Path.Combine(_scratch, "s.sock");
-        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, ct: CancellationToken.None);
         using var client = Http2Client(socket);
         // The body sends 1 MiB and then waits for the answer: a server that read bodies before
         // checking the token would never answer, and this test would time out.
@@ -46,7 +46,7 @@ public sealed class TokenSafetyTests : IDisposable
     public async Task GrpcCallWithWrongToken_IsRefusedAsUnauthenticated()
     {
         var socket = Path.Combine(_scratch, "s.sock");
-        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+        await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, ct: CancellationToken.None);
         var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), ClusterCredentials.UnixOnly("a-wrong-token-of-some-length"));
         using var _ = channel;
 
@@ -62,7 +62,7 @@ public sealed class TokenSafetyTests : IDisposable
         var umask = Syscall.umask(FilePermissions.S_IWOTH);
         try
         {
-            await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None);
+            await using var server = await GrpcServer.StartAsync([Endpoint.UnixSocket(socket)], ClusterCredentials.UnixOnly(Token), NullLoggerFactory.Instance, _ => { }, _ => { }, ct: CancellationToken.None);
 
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
         }

@@ -19,20 +19,36 @@ public sealed class ClusterTlsTests
     }
 
     [Fact]
-    public void ToLine_FromLine_CarriesTheTrustAndTheServerCertificateWithItsKey()
+    public void ToLine_CarriesTheTrust_NeverTheServersKey()
     {
         using var authority = ClusterCertificateAuthority.CreateEphemeral();
         var tls = ClusterTls.Trusting([authority.Certificate]).WithServerCertificate(authority.IssueWithNewKey("node", []));
+        var (_, key) = ClusterTls.ExportPem(tls.ServerCertificate!);
 
-        var read = ClusterTls.FromLine(tls.ToLine());
+        var line = tls.ToLine();
+        var read = ClusterTls.FromLine(line);
 
         Assert.True(read.IsTls);
         Assert.Equal(authority.Certificate.Thumbprint, Assert.Single(read.Authorities).Thumbprint);
-        Assert.True(read.ServerCertificate!.HasPrivateKey);
-        Assert.Equal(tls.ServerCertificate!.Thumbprint, read.ServerCertificate.Thumbprint);
-        Assert.Null(read.TrustOnly().ServerCertificate);
+        Assert.Null(read.ServerCertificate);
+        Assert.DoesNotContain("PRIVATE KEY", line, StringComparison.Ordinal);
+        Assert.StartsWith("-----BEGIN PRIVATE KEY-----", key, StringComparison.Ordinal);
         Assert.True(ClusterTls.FromLine(ClusterTls.Insecure.ToLine()).IsInsecure);
         Assert.Throws<FormatException>(() => ClusterTls.FromLine("{\"Mode\":\"Plain\"}"));
+    }
+
+    [Fact]
+    public void CheckHostNames_IsDecidedByTheCaTrusted_OffForAClustersOwn_OnForAnyOther()
+    {
+        using var own = ClusterCertificateAuthority.CreateEphemeral();
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Example Corp Issuing CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var corporate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+
+        Assert.False(ClusterTls.Trusting([own.Certificate]).CheckHostNames);
+        Assert.True(ClusterTls.Trusting([corporate]).CheckHostNames);
+        Assert.True(ClusterTls.Trusting([own.Certificate, corporate]).CheckHostNames);
     }
 
     [Fact]
@@ -49,7 +65,7 @@ public sealed class ClusterTlsTests
     public async Task GrpcServer_TcpWithNeitherACertificateNorInsecure_IsRefusedBeforeItListens()
     {
         var error = await Assert.ThrowsAsync<ArgumentException>(() => GrpcServer.StartAsync(
-            [Endpoint.Tcp("127.0.0.1", 0)], ClusterCredentials.UnixOnly("token"), NullLoggerFactory.Instance, _ => { }, _ => { }, CancellationToken.None));
+            [Endpoint.Tcp("127.0.0.1", 0)], ClusterCredentials.UnixOnly("token"), NullLoggerFactory.Instance, _ => { }, _ => { }, ct: CancellationToken.None));
 
         Assert.Contains("needs a TLS certificate", error.Message, StringComparison.Ordinal);
     }

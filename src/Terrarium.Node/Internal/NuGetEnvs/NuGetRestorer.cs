@@ -302,7 +302,7 @@ internal sealed class NuGetRestorer
         }
         catch (NuGet.Configuration.NuGetConfigurationException e)
         {
-            NodeLog.NuGetConfigsNotRead(_logger, "none: " + e.Message, "the user's NuGet config");
+            NodeLog.NuGetConfigUnreadable(_logger, e.Message);
         }
 
         var own = Path.Combine(_options.CacheDirectory, "nuget", "NuGet.Config");

@@ -68,9 +68,9 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
     /// </summary>
     private void CheckTrusted(string prefix)
     {
-        var python = Path.Combine(prefix, "bin", "python");
-        var target = File.Exists(python) ? new FileInfo(python).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? python : null;
-        if ((TrustedPath.Problem(Path.Combine(prefix, "bin")) ?? (target is null ? null : TrustedPath.Problem(target))) is { } problem)
+        var bin = Path.Combine(prefix, "bin");
+        var python = Path.Combine(bin, "python");
+        if ((TrustedPath.Problem(prefix) ?? (Directory.Exists(bin) ? TrustedPath.Problem(bin) : null) ?? (File.Exists(python) ? TrustedPath.Problem(python) : null)) is { } problem)
         {
             throw new RuntimeEnvSetupFailure(Name,
                 $"refusing conda environment '{prefix}' on node {options.NodeId}: {problem}, so its Python could be anyone's code. " +

@@ -6,9 +6,10 @@ namespace Terrarium.Node.Internal.RuntimeEnvs;
 /// <summary>
 /// Starts workers inside one image: <c>podman run</c> on the host's network, with the node's .NET
 /// runtime, the worker host, the job's code and the env's own folders of the node's cache mounted
-/// read-only at the paths they have on the node, the node's (and an embedded head's) socket, and
-/// a folder of the worker's own read-write. Nothing else of the node's is visible: a job's code
-/// in the container can change neither the node's cache nor another worker's socket.
+/// read-only at the paths they have on the node, the node's (and an embedded head's) socket, the
+/// folder of actors' sockets (<see cref="ActorSockets"/>) read-only, and folders of the worker's
+/// own read-write: its directory, and its actor's socket folder. Nothing else of the node's is
+/// visible: a job's code in the container can change neither the node's cache nor another worker's socket.
 /// </summary>
 internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand runtime, string image, IReadOnlyList<string> runOptions) : IWorkerLauncher
 {
@@ -64,7 +65,8 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         var own = PrivateFolder(worker);
         var start = runtime.StartInfo("run", "--rm", "--interactive", "--name", ContainerName(worker), "--label", NodeLabel(options.NodeId),
             "--label", $"{WorkerLabel}={worker.Id}", "--workdir", worker.Env.WorkingDirectory ?? own, "--env-file", WriteEnvFile(worker, variables));
-        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), [own], [worker.JobCode.Directory, .. EnvFolders(worker.Env)],
+        string[] writable = worker.ActorId is null ? [own] : [own, ActorSockets.FolderOf(options, worker.Id)];
+        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), writable, [worker.JobCode.Directory, ActorSockets.Root(options), .. EnvFolders(worker.Env)],
             InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization), UnixSockets(), OpenSslFromNode);
         foreach (var argument in direct.ArgumentList)
         {
@@ -81,8 +83,8 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         return start;
     }
 
-    /// <summary>The worker's own folder, <c>workers/&lt;id&gt;</c> of the session: its directory without a working dir, its actor's socket.</summary>
-    public string PrivateFolder(WorkerProcess worker) => PrivateDirectory.Create(Path.Combine(options.SessionDirectory, "workers", worker.Id));
+    /// <summary>The worker's own folder, <c>workers/&lt;id&gt;</c> of the session: its directory when the env has no working dir.</summary>
+    private string PrivateFolder(WorkerProcess worker) => PrivateDirectory.Create(Path.Combine(options.SessionDirectory, "workers", worker.Id));
 
     public async Task RemoveAsync(WorkerProcess worker)
     {
@@ -211,7 +213,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         {
             foreach (var library in NodeOpenSsl.Files)
             {
-                Add(start, "--volume", $"{RealPath(library)}:{NodeOpenSsl.MountFolder}/{Path.GetFileName(library)}:ro");
+                Add(start, "--volume", $"{RealPath(library)}:{NodeOpenSsl.MountFolder}/{NodeOpenSsl.Soname(library)}:ro");
             }
         }
 

@@ -12,12 +12,6 @@ internal interface IWorkerLauncher
     ProcessStartInfo Wrap(ProcessStartInfo direct, WorkerProcess worker);
 
     /// <summary>
-    /// The folder the worker may write to and keep its own Unix socket in (an actor's server), when
-    /// the launcher shows the worker only part of the node's files; null for the node's session folder.
-    /// </summary>
-    string? PrivateFolder(WorkerProcess worker) => null;
-
-    /// <summary>
     /// Removes what may outlive the worker's process once it was killed or has exited (a container
     /// whose client process was killed keeps running otherwise). Never throws.
     /// </summary>

@@ -22,6 +22,18 @@ internal static class NodeOpenSsl
     /// <summary>The real files of <c>libssl.so.*</c> and <c>libcrypto.so.*</c> loaded here; empty when none is.</summary>
     public static IReadOnlyList<string> Files => s_files.Value;
 
+    /// <summary>
+    /// The name the loader asks for: <c>libssl.so.3</c> for <c>libssl.so.3.1.1</c> (as RPM-based systems
+    /// name the file) — the .NET runtime opens <c>libssl.so.3</c>, and libssl asks for <c>libcrypto.so.3</c>.
+    /// </summary>
+    public static string Soname(string library)
+    {
+        var name = Path.GetFileName(library);
+        var major = name.IndexOf(".so.", StringComparison.Ordinal) + ".so.".Length;
+        var end = name.IndexOf('.', major);
+        return end < 0 ? name : name[..end];
+    }
+
     private static IReadOnlyList<string> Find()
     {
         // The runtime loads OpenSSL on first use of cryptography: make sure it has.

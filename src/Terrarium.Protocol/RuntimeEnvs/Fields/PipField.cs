@@ -116,8 +116,8 @@ internal sealed class PipField() : RuntimeEnvField<PipSpec>("pip")
                 throw new ArgumentException($"runtime_env.pip.packages[{i}] must be one non-blank line", paramName);
             }
 
-            // A requirements file may hold options (-i URL, --extra-index-url); not those.
-            if (PipInstallOptions.Refusal(value.Packages[i].Trim()) is { } refusal)
+            // A requirements file may hold options (-i URL, --extra-index-url), alone or after a requirement; not those.
+            if (PipInstallOptions.LineRefusal(value.Packages[i]) is { } refusal)
             {
                 throw new ArgumentException($"runtime_env.pip.packages[{i}]: {refusal}", paramName);
             }

@@ -34,7 +34,6 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     private long _refreshedAt = Environment.TickCount64;
     private int _refreshing;
     private volatile bool _severalNodes;
-    private int _homeAbandoned;
     // While there are sessions with other nodes: hears of their death even when nothing is submitted.
     private Timer? _watch;
 
@@ -189,6 +188,12 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         }
 
         var node = _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);
+        if (node is null && _nodes.Dead.Contains(nodeId) && !_nodes.Restored.Contains(nodeId))
+        {
+            // Known dead: the periodic refresh would say if it came back; no call to the head here.
+            return null;
+        }
+
         var waitedSince = Environment.TickCount64;
         while (node is null)
         {
@@ -270,19 +275,16 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     }
 
     /// <summary>
-    /// Work on a node the head declared dead is lost now, not after the session's resume window —
-    /// this process's own node too. (A node a restarted head lists as restored is not dead: it
-    /// registers again within a second.)
+    /// Work on another node the head declared dead is lost now, not after the session's resume
+    /// window. (A node a restarted head lists as restored is not dead: it registers again within a
+    /// second.) The session stays reachable until its actors' restarts are set up, so that a call
+    /// made meanwhile waits for the new instance rather than failing.
     /// </summary>
     private void AbandonDeadNodes()
     {
         foreach (var node in _nodes.All.Where(n => !n.Alive && !n.Restored))
         {
-            var isHome = node.Node.NodeId == Home.NodeId;
-            NodeSession? session = isHome
-                ? Interlocked.Exchange(ref _homeAbandoned, 1) == 0 ? Home : null
-                : _siblings.TryRemove(node.Node.NodeId, out var sibling) ? sibling : null;
-            if (session is null)
+            if (!_siblings.TryGetValue(node.Node.NodeId, out var session) || !session.MarkDead())
             {
                 continue;
             }
@@ -290,13 +292,10 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             var reason = $"node {node.Node.NodeId} ({node.Node.Address}) died: the head has not heard from it";
             RetryElsewhere(session, reason);
             RestartElsewhere(session, reason);
+            _siblings.TryRemove(node.Node.NodeId, out _);
             session.Abandon(reason);
             _inFlight.TryRemove(session, out _);
-            if (!isHome)
-            {
-                // The home session is the cluster's to dispose; it fails what it is asked from now on.
-                _ = session.DisposeAsync().AsTask();
-            }
+            _ = session.DisposeAsync().AsTask();
         }
     }
 
@@ -372,9 +371,10 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             {
                 (target, nodeId) = Place(create.Resources, create.Constructor.Type, "options");
             }
-            catch (ArgumentException)
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or Grpc.Core.RpcException)
             {
-                // No live node can hold it: it stays dead, and its calls fail with ActorDiedException.
+                // No live node can hold it (or the one chosen died meanwhile, or the head is away): it
+                // stays dead, and its calls fail with ActorDiedException.
                 _restartable.TryRemove(create.ActorId, out _);
                 continue;
             }
