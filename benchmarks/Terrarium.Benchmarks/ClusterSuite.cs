@@ -46,8 +46,12 @@ public static class ClusterSuite
             await harness.LatencyAsync("raw_loopback_copy_256mib", "the same bytes through one loopback TCP connection, 1 MiB writes", harness.Quick ? 2 : 4, () => CopyOverLoopbackAsync(256));
             harness.Ratio("cluster_object_vs_loopback", "raw_loopback_copy_256mib / cluster_object_256mib_between_nodes (time ratio: the object's speed as a share of the raw copy's)",
                 "raw_loopback_copy_256mib", "cluster_object_256mib_between_nodes");
-            await harness.LatencyAsync("grpc_stream_256mib", "the same bytes as one gRPC stream of 64 KiB pieces over loopback TCP, the node-to-node code alone (no node)",
+            await harness.LatencyAsync("grpc_stream_256mib", "the same bytes as one gRPC stream of 64 KiB pieces over loopback TCP with TLS, the node-to-node code alone (no node)",
                 harness.Quick ? 2 : 4, () => GrpcStreamProbe.CopyAsync(256));
+            await harness.LatencyAsync("grpc_stream_256mib_no_tls", "the same without TLS (--insecure): what TLS itself costs on this path",
+                harness.Quick ? 2 : 4, () => GrpcStreamProbe.CopyAsync(256, tls: false));
+            harness.Ratio("grpc_stream_tls_cost", "grpc_stream_256mib_no_tls / grpc_stream_256mib (the share of the plain stream's speed left with TLS)",
+                "grpc_stream_256mib_no_tls", "grpc_stream_256mib");
             harness.Ratio("grpc_stream_vs_loopback", "raw_loopback_copy_256mib / grpc_stream_256mib (the ceiling of one hop while every crossing is gRPC)",
                 "raw_loopback_copy_256mib", "grpc_stream_256mib");
             harness.Ratio("cluster_object_vs_grpc_stream", "grpc_stream_256mib / cluster_object_256mib_between_nodes (the object crosses two hops: node to node, node to worker)",

@@ -20,13 +20,15 @@ internal static class GrpcStreamProbe
 {
     private const string Token = "grpc-stream-probe";
 
-    public static async Task<TimeSpan> CopyAsync(int mebibytes)
+    /// <param name="mebibytes">The object's size.</param>
+    /// <param name="tls">With TLS, as between a cluster's nodes; without, as <c>--insecure</c> (TLS's own cost, in the same run).</param>
+    public static async Task<TimeSpan> CopyAsync(int mebibytes, bool tls = true)
     {
         var value = UnsafeByteOperations.UnsafeWrap(new byte[mebibytes << 20]);
         using var authority = ClusterCertificateAuthority.CreateEphemeral();
-        var trust = ClusterTls.Trusting([authority.Certificate]);
+        var trust = tls ? ClusterTls.Trusting([authority.Certificate]) : ClusterTls.Insecure;
         await using var server = await GrpcServer.StartAsync(
-            [Endpoint.Tcp("127.0.0.1", 0)], new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("probe", ["127.0.0.1"]))),
+            [Endpoint.Tcp("127.0.0.1", 0)], new ClusterCredentials(Token, tls ? trust.WithServerCertificate(authority.IssueWithNewKey("probe", ["127.0.0.1"])) : trust),
             NullLoggerFactory.Instance,
             services => services.AddSingleton(new ObjectServer(value)),
             app => app.MapGrpcService<ObjectServer>(), ct: CancellationToken.None);
