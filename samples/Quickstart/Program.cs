@@ -23,6 +23,16 @@ Console.WriteLine($"driver sees GREETING={Environment.GetEnvironmentVariable("GR
 // Nested tasks inherit the submitting worker's env.
 Console.WriteLine(await cluster.Submit(() => Work.GreetFromChild(), new TaskOptions { RuntimeEnv = spanish }));
 
+// The headline: a NuGet version this program does not use. It references Newtonsoft.Json 13; the
+// task's env restores 12.0.3 on the node and its worker loads that one (needs access to nuget.org).
+var json12 = new RuntimeEnv { NuGet = ["Newtonsoft.Json@12.0.3"] };
+Console.WriteLine($"Newtonsoft.Json: driver {Work.JsonVersion()}, task {await cluster.Submit(() => Work.JsonVersion(), new TaskOptions { RuntimeEnv = json12 })}");
+
+// Files shipped with the task: the folder 'data' next to this program is packed, sent to the node
+// and unpacked there, and the task runs in it (it reads words.txt by its relative path).
+var withData = new RuntimeEnv { WorkingDir = "data" };
+Console.WriteLine(await cluster.Submit(() => Work.CountWords("words.txt"), new TaskOptions { RuntimeEnv = withData }));
+
 // Actors: a long-lived worker; calls run one at a time, in order.
 var counter = cluster.CreateActor(() => new Counter(10), new ActorOptions { Name = "counter" });
 var increments = Enumerable.Range(0, 5).Select(_ => counter.Call(c => c.Increment(1))).ToList();
@@ -55,6 +65,11 @@ public static class Work
     public static async Task<string> GreetFromChild() => "child says: " + await Cluster.Current.Submit(() => Greet());
 
     public static int Fail(string message) => throw new InvalidOperationException(message);
+
+    public static string JsonVersion() => typeof(Newtonsoft.Json.JsonConvert).Assembly.GetName().Version!.ToString();
+
+    public static string CountWords(string file) =>
+        $"{file} has {File.ReadAllText(file).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length} words (read in {Environment.CurrentDirectory})";
 }
 
 public sealed class Counter(int start)

@@ -173,5 +173,15 @@ public sealed class NodeOptions
         {
             throw new ArgumentException($"worker host assembly '{WorkerHost.HostAssemblyPath}' does not exist", nameof(WorkerHost));
         }
+
+        // Without it every worker dies at start ("libhostpolicy.so … not found") and every task is retried to its end.
+        var runtimeConfig = Path.ChangeExtension(WorkerHost.HostAssemblyPath, ".runtimeconfig.json");
+        if (!File.Exists(runtimeConfig))
+        {
+            throw new ArgumentException(
+                $"the worker host '{WorkerHost.HostAssemblyPath}' has no '{Path.GetFileName(runtimeConfig)}' beside it, so no worker could start: " +
+                "reference the Terrarium package (its build copies the worker host's runtimeconfig and deps files into the output) " +
+                "or, for a project reference, src/Terrarium/Terrarium.csproj itself", nameof(WorkerHost));
+        }
     }
 }

@@ -38,16 +38,6 @@ public sealed class BenchmarkSuiteTests : IDisposable
     }
 
     /// <summary>The benchmarks' assembly, built in this test's configuration (Release or Debug) beside it in the repository.</summary>
-    private static string BenchmarksAssembly()
-    {
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
-        var (framework, configuration) = (testBin.Name, testBin.Parent!.Name);
-        var root = testBin;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Terrarium.slnx")))
-        {
-            root = root.Parent;
-        }
-
-        return Path.Combine(root?.FullName ?? "/", "benchmarks", "Terrarium.Benchmarks", "bin", configuration, framework, "Terrarium.Benchmarks.dll");
-    }
+    private static string BenchmarksAssembly() => Path.Combine(
+        Repository.Root, "benchmarks", "Terrarium.Benchmarks", "bin", Repository.Configuration, Repository.Framework, "Terrarium.Benchmarks.dll");
 }

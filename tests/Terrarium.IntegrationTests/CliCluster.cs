@@ -94,6 +94,9 @@ public sealed partial class CliCluster : IAsyncDisposable
     /// </summary>
     public Dictionary<string, string> Environment { get; } = [];
 
+    /// <summary>How <c>terrarium</c> is run: the program and the arguments before the command's own. Default: the CLI built beside the tests.</summary>
+    public IReadOnlyList<string> Command { get; set; } = [WorkerDotnet(), CliAssembly];
+
     /// <summary>The working directory of the cluster's processes. Default: the test's.</summary>
     public string? WorkingDirectory { get; set; }
 
@@ -200,7 +203,7 @@ public sealed partial class CliCluster : IAsyncDisposable
 
     private ProcessStartInfo StartInfo(IEnumerable<string> arguments)
     {
-        var start = new ProcessStartInfo(WorkerDotnet(), [CliAssembly, .. arguments])
+        var start = new ProcessStartInfo(Command[0], [.. Command.Skip(1), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -30,14 +30,18 @@ public static class LocalFeed
         """);
 
     /// <summary>A feed of one DepLib of <paramref name="version"/>: a look-alike, for tests where another feed must not win.</summary>
-    public static void BuildDepLib(string feed, string version)
+    public static void BuildDepLib(string feed, string version) =>
+        BuildPackage(feed, "DepLib", version, DepLibSource.Replace("VERSION", version + ".0", StringComparison.Ordinal));
+
+    /// <summary>Adds to <paramref name="feed"/> a package of one assembly, named as the package, compiled from <paramref name="source"/>.</summary>
+    public static void BuildPackage(string feed, string id, string version, string source)
     {
         Directory.CreateDirectory(feed);
         var scratch = Directory.CreateTempSubdirectory("terrarium-feed-build-").FullName;
         try
         {
-            var dll = LibraryBuilder.Build(scratch, "DepLib", DepLibSource.Replace("VERSION", version + ".0", StringComparison.Ordinal));
-            Pack(feed, "DepLib", version, [], [("lib/net8.0/DepLib.dll", dll)]);
+            var dll = LibraryBuilder.Build(scratch, id, source);
+            Pack(feed, id, version, [], [($"lib/net8.0/{id}.dll", dll)]);
         }
         finally
         {
