@@ -50,7 +50,7 @@ public sealed class PackageTests : IDisposable
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
 
     [Fact]
-    public async Task FreshConsoleApp_AddsThePackage_AndRunsTasksInANuGetEnv_EmbeddedAndOnAClusterOfTheInstalledTool()
+    public async Task FreshConsoleApp_AddsThePackage_AndRunsTasksInANuGetEnv_Built_Published_AndOnAClusterOfTheInstalledTool()
     {
         await RunAsync(_scratch, "dotnet", "pack", Path.Combine(Repository.Root, "Terrarium.slnx"), "-c", Repository.Configuration, "--no-build", "-o", Packages);
         Assert.Equal(
@@ -70,6 +70,13 @@ public sealed class PackageTests : IDisposable
         var appOutput = Path.Combine(App, "bin", "Debug", "net10.0");
         Assert.Contains($"worker host: {Path.Combine(appOutput, "Terrarium.dll")}", embedded, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(appOutput, "Terrarium.runtimeconfig.json")), "the worker host's runtimeconfig is in the app's output");
+
+        // Published, as it is deployed: the worker host goes along.
+        var published = Path.Combine(_scratch, "published");
+        await RunAsync(App, "dotnet", "publish", "-o", published);
+        var fromPublished = await RunAsync(_scratch, "dotnet", Path.Combine(published, "app.dll"), Feed);
+        Assert.Contains($"worker host: {Path.Combine(published, "Terrarium.dll")}", fromPublished, StringComparison.Ordinal);
+        Assert.Contains("greeting: hello from the package PackageSmoke.Greeting", fromPublished, StringComparison.Ordinal);
 
         var tools = Path.Combine(_scratch, "tools");
         await RunAsync(_scratch, "dotnet", "tool", "install", "Terrarium.Cli", "--tool-path", tools, "--configfile", Path.Combine(_scratch, "NuGet.Config"));
