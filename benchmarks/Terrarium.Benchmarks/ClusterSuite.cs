@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Mono.Unix.Native;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Benchmarks;
 

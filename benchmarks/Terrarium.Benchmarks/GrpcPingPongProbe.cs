@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Benchmarks;
 
@@ -38,7 +38,7 @@ public static class GrpcPingPongProbe
             using (channel)
             {
                 using var calls = new ActorWorker.ActorWorkerClient(invoker).Calls();
-                var batch = new ActorCallBatch { Calls = { new ActorCall { CallId = "probe", Method = new FunctionDescriptor() } } };
+                var batch = new ActorCallBatch { Calls = { new ActorCall { WorkId = "probe", Method = new FunctionDescriptor() } } };
                 await harness.RateAsync("grpc_pingpong_sync", "one empty actor call to another process's Calls stream (gRPC over a Unix socket) and its answer, in a loop", 1000, async () =>
                 {
                     for (var i = 0; i < 1000; i++)
@@ -70,7 +70,7 @@ public static class GrpcPingPongProbe
                 var results = new ActorResultBatch();
                 foreach (var call in requestStream.Current.Calls)
                 {
-                    results.Results.Add(new WorkDone { WorkId = call.CallId, Value = Google.Protobuf.ByteString.Empty });
+                    results.Results.Add(new WorkDone { WorkId = call.WorkId, Value = Google.Protobuf.ByteString.Empty });
                 }
 
                 await responseStream.WriteAsync(results);

@@ -5,8 +5,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Benchmarks;
 

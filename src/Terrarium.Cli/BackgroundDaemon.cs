@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 
 namespace Terrarium.Cli;
 

@@ -1,5 +1,6 @@
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Cli;
 

@@ -2,8 +2,9 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Terrarium.Head;
 using Terrarium.Node;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Cli;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 
 namespace Terrarium.Cli;
 
@@ -22,7 +22,7 @@ internal static class StartCommand
         var resources = new Option<string?>("--resources") { Description = "Custom resources this node offers, as JSON: '{\"gpu\": 2, \"ssd\": 1}'" };
         var token = new Option<string?>("--token")
         {
-            Description = $"The cluster token (default: {Protocol.Hosting.ClusterToken.EnvironmentVariable}, else the one stored in {TokenStore.FilePath}, generated if missing)",
+            Description = $"The cluster token (default: {Protocol.Transport.ClusterToken.EnvironmentVariable}, else the one stored in {TokenStore.FilePath}, generated if missing)",
         };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Where this node caches packages and environments (default: TERRARIUM_CACHE_DIR or ~/.cache/terrarium)" };
         var deathTimeout = new Option<double>("--node-death-timeout")
@@ -119,7 +119,7 @@ internal static class StartCommand
             var (clusterToken, tokenSource) = settings.IsHead
                 ? TokenStore.FindOrCreate(settings.Token)
                 : TokenStore.Find(settings.Token) ?? throw new UserError(
-                    $"joining a cluster needs its token: pass --token, set {Protocol.Hosting.ClusterToken.EnvironmentVariable}, or store it in {TokenStore.FilePath}");
+                    $"joining a cluster needs its token: pass --token, set {Protocol.Transport.ClusterToken.EnvironmentVariable}, or store it in {TokenStore.FilePath}");
             if (!parse.GetValue(block))
             {
                 return await BackgroundDaemon.StartAsync(parse.Tokens.Select(t => t.Value).ToList(), settings, ct).ConfigureAwait(false);

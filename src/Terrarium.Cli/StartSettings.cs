@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Cli;
 

@@ -4,8 +4,8 @@ using System.Text.Json;
 using Grpc.Core;
 using Spectre.Console;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Cli;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Mono.Unix.Native;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 
 namespace Terrarium.Cli;
 

@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Cli;
 

@@ -1,4 +1,5 @@
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Cli;
 

@@ -21,7 +21,7 @@ internal sealed class UserError(string message) : Exception(message)
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
         {
-            return Fail($"the cluster refused the token ({e.Status.Detail}); pass the cluster's token with --token or {Protocol.Hosting.ClusterToken.EnvironmentVariable}");
+            return Fail($"the cluster refused the token ({e.Status.Detail}); pass the cluster's token with --token or {Protocol.Transport.ClusterToken.EnvironmentVariable}");
         }
         catch (RpcException e)
         {

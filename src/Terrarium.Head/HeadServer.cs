@@ -1,8 +1,11 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Terrarium.Head.Internal;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Head.Packages;
+using Terrarium.Head.Service;
+using Terrarium.Head.State;
+using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Head;
 

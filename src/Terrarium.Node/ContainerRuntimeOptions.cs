@@ -81,6 +81,6 @@ public sealed record ContainerRuntimeOptions
     public static string? RefusalOf(IReadOnlyList<string> runOptions)
     {
         ArgumentNullException.ThrowIfNull(runOptions);
-        return global::Terrarium.Internal.RuntimeEnvFields.ContainerRunOptions.RefusalOf(runOptions);
+        return global::Terrarium.Protocol.RuntimeEnvs.Fields.ContainerRunOptions.RefusalOf(runOptions);
     }
 }

@@ -1,5 +1,5 @@
-using Terrarium.Protocol.Hosting;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node;
 
@@ -44,7 +44,7 @@ public sealed class NodeOptions
     /// <summary>Where the node keeps worker logs and sockets for this run. Required.</summary>
     public string SessionDirectory { get; init; } = "";
 
-    /// <summary>Where the runtime-env agent caches packages and environments across runs. Required.</summary>
+    /// <summary>Where the node caches packages and built environments across runs. Required.</summary>
     public string CacheDirectory { get; init; } = "";
 
     /// <summary>

@@ -1,10 +1,25 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Terrarium.Node.Internal.NuGetEnvs;
-using Terrarium.Node.Internal.RuntimeEnvs;
-using Terrarium.Node.Internal;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Node.Actors;
+using Terrarium.Node.Membership;
+using Terrarium.Node.Objects;
+using Terrarium.Node.Resources;
+using Terrarium.Node.RuntimeEnvs;
+using Terrarium.Node.RuntimeEnvs.Conda;
+using Terrarium.Node.RuntimeEnvs.Config;
+using Terrarium.Node.RuntimeEnvs.Container;
+using Terrarium.Node.RuntimeEnvs.EnvVars;
+using Terrarium.Node.RuntimeEnvs.Modules;
+using Terrarium.Node.RuntimeEnvs.NuGetPackages;
+using Terrarium.Node.RuntimeEnvs.Pip;
+using Terrarium.Node.RuntimeEnvs.WorkingDir;
+using Terrarium.Node.Service;
+using Terrarium.Node.Sessions;
+using Terrarium.Node.Tasks;
+using Terrarium.Node.Workers;
+using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node;
 
@@ -50,7 +65,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<NuGetRestorer>()
                 .AddSingleton<FetchedPackages>()
                 .AddSingleton<ContainerCommand>()
-                // One registration per runtime-env field; the agent finds each by its JSON name.
+                // One registration per runtime-env field; the build cache finds each by its JSON name.
                 .AddSingleton<IFieldPreparer, CondaPreparer>()
                 .AddSingleton<IFieldPreparer, ConfigPreparer>()
                 .AddSingleton<IFieldPreparer, ContainerPreparer>()
@@ -59,7 +74,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<IFieldPreparer, NuGetPreparer>()
                 .AddSingleton<IFieldPreparer, PipPreparer>()
                 .AddSingleton<IFieldPreparer, WorkingDirPreparer>()
-                .AddSingleton<RuntimeEnvAgent>()
+                .AddSingleton<EnvBuildCache>()
                 .AddSingleton<HeadLink>()
                 .AddSingleton<TaskDispatcher>()
                 .AddSingleton<ActorSupervisor>(),

@@ -35,6 +35,6 @@ public sealed class ActorOptions
             throw new ArgumentException($"{nameof(Name)} must not be blank; leave it null for an unnamed actor", nameof(Name));
         }
 
-        Internal.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
+        Placement.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
     }
 }

@@ -1,7 +1,9 @@
 using System.Linq.Expressions;
 using Grpc.Core;
-using Terrarium.Internal;
+using Terrarium.Objects;
 using Terrarium.Protocol;
+using Terrarium.Serialization;
+using Terrarium.Sessions;
 
 namespace Terrarium;
 

@@ -1,5 +1,5 @@
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium;
 

@@ -1,10 +1,13 @@
 using System.Linq.Expressions;
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
-using Terrarium.Internal;
-using Terrarium.Internal.Packaging;
+using Terrarium.Objects;
+using Terrarium.Packaging;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.RuntimeEnvs;
+using Terrarium.Protocol.Transport;
+using Terrarium.Serialization;
+using Terrarium.Sessions;
 
 namespace Terrarium;
 
@@ -70,7 +73,7 @@ public sealed partial class Cluster
 
         if (!reference.IsReady)
         {
-            handle.Session.Send(new ClientRequest { Cancel = new CancelTask { TaskId = handle.Id, Force = force } });
+            handle.Session.Send(new ClientRequest { Cancel = new CancelTask { WorkId = handle.Id, Force = force } });
         }
 
         return Task.CompletedTask;
@@ -127,7 +130,7 @@ public sealed partial class Cluster
             {
                 try
                 {
-                    await enough.Task.WaitAsync(timeout, ct).ConfigureAwait(false);
+                    await enough.Task.WaitAsync(timeout, _clock, ct).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
@@ -163,7 +166,7 @@ public sealed partial class Cluster
         var handle = session.Track(id, analyzed.DisplayName);
         var submit = new SubmitTask
         {
-            TaskId = id,
+            WorkId = id,
             Function = analyzed.Function,
             EnvHash = env.Hash,
             Resources = resources,
@@ -186,7 +189,7 @@ public sealed partial class Cluster
     /// before it nor holds up those after it, and the node receives it into one buffer instead of
     /// as one message. (The node keeps a task's resolved arguments for its retries there.)
     /// </summary>
-    private static AnalyzedCall PutLargeArguments(AnalyzedCall call, NodeSession session)
+    private static AnalyzedCall PutLargeArguments(AnalyzedCall call, Session session)
     {
         if (!call.Args.Any(IsLarge))
         {
@@ -210,7 +213,7 @@ public sealed partial class Cluster
     /// Objects a request depends on that its node does not hold — actor call results this process
     /// holds, results made on other nodes — go to that node before the request.
     /// </summary>
-    private static void ShareDependencies(AnalyzedCall analyzed, NodeSession session)
+    private static void ShareDependencies(AnalyzedCall analyzed, Session session)
     {
         foreach (var arg in analyzed.Args)
         {
@@ -226,7 +229,7 @@ public sealed partial class Cluster
     /// its node copies a large one from the node that made it, which must not be told to release it
     /// before (the release would travel on another connection, and could arrive first).
     /// </summary>
-    private static void KeepDependenciesUntil(Task done, AnalyzedCall analyzed, NodeSession session)
+    private static void KeepDependenciesUntil(Task done, AnalyzedCall analyzed, Session session)
     {
         if (RemoteDependencies(analyzed, session) is { } remote)
         {
@@ -235,7 +238,7 @@ public sealed partial class Cluster
     }
 
     /// <summary>The handles of the objects a request takes that another node holds, or null for none.</summary>
-    private static List<ObjectHandle>? RemoteDependencies(AnalyzedCall analyzed, NodeSession session)
+    private static List<ObjectHandle>? RemoteDependencies(AnalyzedCall analyzed, Session session)
     {
         List<ObjectHandle>? remote = null;
         foreach (var arg in analyzed.Args)

@@ -1,12 +1,16 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
-using Terrarium.Internal;
-using Terrarium.Internal.Packaging;
-using Terrarium.Internal.Placement;
+using Terrarium.Embedded;
+using Terrarium.Logging;
+using Terrarium.Packaging;
+using Terrarium.Placement;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
+using Terrarium.Serialization;
+using Terrarium.Sessions;
 
 namespace Terrarium;
 
@@ -22,7 +26,7 @@ public sealed partial class Cluster : IAsyncDisposable
     private static Func<Cluster>? s_workerClusterFactory;
 
     // The session with this process's own node; _nodes has it and the sessions with other nodes.
-    private readonly NodeSession _session;
+    private readonly Session _session;
     private readonly NodeRouter _nodes;
     private readonly GrpcChannel _headChannel;
     private readonly Protocol.Head.HeadClient _head;
@@ -32,21 +36,22 @@ public sealed partial class Cluster : IAsyncDisposable
     private readonly EnvPackager _envPackager;
     private readonly ClusterLogPrinter? _printer;
     private readonly ClusterCredentials _credentials;
+    private readonly TimeProvider _clock;
     private int _disposed;
 
-    private Cluster(NodeSession session, GrpcChannel headChannel, CallInvoker head, string headAddress, ClusterCredentials credentials, string jobId, RuntimeEnv? baseEnv,
-        IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, long maxPackageBytes, long maxLineageBytes)
+    private Cluster(Session session, GrpcChannel headChannel, CallInvoker head, string headAddress, ClusterCredentials credentials, string jobId, RuntimeEnv? baseEnv,
+        IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, ClusterOptions options, ILoggerFactory loggerFactory)
     {
         _session = session;
         _session.ValueOptions = Serializer.BoundTo(this);
         _headChannel = headChannel;
         _head = new Protocol.Head.HeadClient(head);
-        _nodes = new NodeRouter(session, _head, nodes, new LineageBudget(maxLineageBytes));
+        _clock = options.TimeProvider;
+        _nodes = new NodeRouter(session, _head, nodes, new LineageBudget(options.MaxLineageBytes), _clock);
         _embedded = embedded;
         _baseEnvSpec = baseEnv;
-        _envPackager = new EnvPackager(
-            new DirectoryPackager(maxPackageBytes, message => Console.Error.WriteLine("warning: " + message)),
-            new PackageUploader(_head));
+        var packagingLogger = loggerFactory.CreateLogger<EnvPackager>();
+        _envPackager = new EnvPackager(new DirectoryPackager(options.MaxPackageBytes, packagingLogger), new PackageUploader(_head, packagingLogger));
         _printer = printer;
         _credentials = credentials;
         Address = headAddress;
@@ -135,7 +140,7 @@ public sealed partial class Cluster : IAsyncDisposable
 
         try
         {
-            var cluster = await ConnectAsync(headEndpoint, credentials, options, embedded, ct).ConfigureAwait(false);
+            var cluster = await ConnectAsync(headEndpoint, credentials, options, loggerFactory, embedded, ct).ConfigureAwait(false);
             lock (s_currentGate)
             {
                 s_current = cluster;
@@ -216,12 +221,12 @@ public sealed partial class Cluster : IAsyncDisposable
         credentials = credentials with { Tls = credentials.Tls.TrustOnly() };
         var (headChannel, headInvoker) = ClusterChannel.Open(head, credentials);
         var nodes = await NodeRouter.ListNodesAsync(new Protocol.Head.HeadClient(headInvoker), ct).ConfigureAwait(false);
-        var session = await NodeSession.OpenAsync(node, credentials,
-            new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, JobCodeUri = jobCodeUri, WorkerId = workerId }, null, ct).ConfigureAwait(false);
-        return new Cluster(session, headChannel, headInvoker, head.ToString(), credentials, jobId, workerEnv, nodes, null, null, new ClusterOptions().MaxPackageBytes, new ClusterOptions().MaxLineageBytes);
+        var session = await Session.OpenAsync(node, credentials,
+            new OpenSession { JobId = jobId, JobCodeDir = jobCodeDir, JobCodeUri = jobCodeUri, WorkerId = workerId }, null, TimeProvider.System, ct).ConfigureAwait(false);
+        return new Cluster(session, headChannel, headInvoker, head.ToString(), credentials, jobId, workerEnv, nodes, null, null, new ClusterOptions(), DefaultLoggerFactory.Instance);
     }
 
-    private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, ClusterCredentials credentials, ClusterOptions options, EmbeddedCluster? embedded, CancellationToken ct)
+    private static async Task<Cluster> ConnectAsync(Endpoint headEndpoint, ClusterCredentials credentials, ClusterOptions options, ILoggerFactory loggerFactory, EmbeddedCluster? embedded, CancellationToken ct)
     {
         var (headChannel, headInvoker) = ClusterChannel.Open(headEndpoint, credentials);
         try
@@ -239,14 +244,14 @@ public sealed partial class Cluster : IAsyncDisposable
 
             var printer = options.LogToDriver ? new ClusterLogPrinter() : null;
             var shipCode = options.ShipJobCode ?? nodes.Nodes.Any(n => n.Alive && !Endpoint.Parse(n.Node.Address).IsLoopback);
-            var session = await NodeSession.OpenAsync(Endpoint.Parse(node.Node.Address), credentials, new OpenSession
+            var session = await Session.OpenAsync(Endpoint.Parse(node.Node.Address), credentials, new OpenSession
             {
                 JobId = job.JobId,
                 JobCodeDir = AppContext.BaseDirectory,
-                JobCodeUri = shipCode ? await ShipJobCodeAsync(head, options.MaxPackageBytes, ct).ConfigureAwait(false) : "",
+                JobCodeUri = shipCode ? await ShipJobCodeAsync(head, options.MaxPackageBytes, loggerFactory.CreateLogger<EnvPackager>(), ct).ConfigureAwait(false) : "",
                 SubscribeLogs = options.LogToDriver,
-            }, printer is null ? null : printer.Print, ct).ConfigureAwait(false);
-            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options.MaxPackageBytes, options.MaxLineageBytes);
+            }, printer is null ? null : printer.Print, options.TimeProvider, ct).ConfigureAwait(false);
+            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory);
             try
             {
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.
@@ -290,11 +295,10 @@ public sealed partial class Cluster : IAsyncDisposable
     }
 
     /// <summary>Packages this program's folder and uploads it (unless the head has it): its <c>pkg://</c> URI.</summary>
-    private static async Task<string> ShipJobCodeAsync(Protocol.Head.HeadClient head, long maxPackageBytes, CancellationToken ct)
+    private static async Task<string> ShipJobCodeAsync(Protocol.Head.HeadClient head, long maxPackageBytes, ILogger logger, CancellationToken ct)
     {
-        var package = new DirectoryPackager(maxPackageBytes, message => Console.Error.WriteLine("warning: " + message))
-            .PackDirectory(AppContext.BaseDirectory, [], "the job's code");
-        await new PackageUploader(head).EnsureUploadedAsync(package, ct).ConfigureAwait(false);
+        var package = new DirectoryPackager(maxPackageBytes, logger).PackDirectory(AppContext.BaseDirectory, [], "the job's code");
+        await new PackageUploader(head, logger).EnsureUploadedAsync(package, ct).ConfigureAwait(false);
         return package.Uri;
     }
 
@@ -313,6 +317,10 @@ public sealed partial class Cluster : IAsyncDisposable
     {
         public static readonly ILoggerFactory Instance = Microsoft.Extensions.Logging.LoggerFactory.Create(builder => builder
             .SetMinimumLevel(LogLevel.Warning)
+            // Uploads of large packages show their progress.
+            .AddFilter(typeof(EnvPackager).FullName, LogLevel.Information)
+            // A library's messages go to standard error, out of the program's own output.
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
             .AddSimpleConsole(o => o.SingleLine = true));
     }
 }

@@ -104,6 +104,14 @@ public sealed class ClusterOptions
     public ILoggerFactory? LoggerFactory { get; init; }
 
     /// <summary>
+    /// The clock this connection waits on: <see cref="Cluster.WaitAsync{T}"/>'s timeout, how often it
+    /// refreshes its list of nodes, how long it tries to resume a broken connection. Timeouts of
+    /// network calls stay on real time. Default: the system's. A test can give a fake one
+    /// (<c>FakeTimeProvider</c>) to move time itself.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
     /// Where the embedded cluster keeps its sockets, worker logs and scratch files, one session
     /// folder per cluster. It must be this user's private folder (owned by this user, mode 0700);
     /// another is refused. Default: null, which is <c>$XDG_RUNTIME_DIR/terrarium</c> or else
@@ -114,10 +122,15 @@ public sealed class ClusterOptions
     internal string ResolveCacheDirectory() => CacheDirectory ?? DefaultCacheDirectory();
 
     /// <summary><c>TERRARIUM_CACHE_DIR</c>, else <c>terrarium</c> under the user's cache directory.</summary>
-    internal static string DefaultCacheDirectory() => Protocol.Hosting.UserFolders.Cache();
+    internal static string DefaultCacheDirectory() => Protocol.LocalFiles.UserFolders.Cache();
 
     internal void Validate()
     {
+        if (TimeProvider is null)
+        {
+            throw new ArgumentException($"{nameof(TimeProvider)} must not be null (leave it unset for the system's clock)", nameof(TimeProvider));
+        }
+
         if (Token is not null && Token.Length < 16)
         {
             throw new ArgumentException($"{nameof(Token)} must be at least 16 characters", nameof(Token));
@@ -170,10 +183,10 @@ public sealed class ClusterOptions
             throw new ArgumentException($"{nameof(NuGetConfigFile)} '{NuGetConfigFile}' does not exist (resolved to {Path.GetFullPath(NuGetConfigFile)})", nameof(NuGetConfigFile));
         }
 
-        Internal.ResourceValidation.Validate(Resources, nameof(Resources));
+        Placement.ResourceValidation.Validate(Resources, nameof(Resources));
         if (Job?.RuntimeEnv is { } env)
         {
-            Internal.RuntimeEnvValidator.Validate(env, $"{nameof(Job)}.{nameof(JobConfig.RuntimeEnv)}");
+            Protocol.RuntimeEnvs.RuntimeEnvValidator.Validate(env, $"{nameof(Job)}.{nameof(JobConfig.RuntimeEnv)}");
         }
     }
 }

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
-using Terrarium.Internal;
+using Terrarium.Objects;
+using Terrarium.Serialization;
+using Terrarium.Sessions;
 
 namespace Terrarium;
 

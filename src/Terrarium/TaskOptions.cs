@@ -45,6 +45,6 @@ public sealed class TaskOptions
             throw new ArgumentOutOfRangeException(nameof(Timeout), timeout, $"{nameof(Timeout)} must be positive (leave it null for no limit)");
         }
 
-        Internal.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
+        Placement.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
     }
 }

@@ -20,7 +20,7 @@ public sealed partial class CliCluster : IAsyncDisposable
     private CliCluster(string scratch)
     {
         Scratch = scratch;
-        RuntimeDirectory = Protocol.Hosting.PrivateDirectory.Create(Path.Combine(scratch, "run"));
+        RuntimeDirectory = Protocol.LocalFiles.PrivateDirectory.Create(Path.Combine(scratch, "run"));
     }
 
     public static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "Terrarium.Cli.dll");

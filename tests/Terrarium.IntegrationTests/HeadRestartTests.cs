@@ -1,6 +1,6 @@
 using ClusterWork;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.IntegrationTests;
 

@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.IntegrationTests;
 
@@ -71,7 +71,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         await session.RequestStream.WriteAsync(OpenAnd(new ClientRequest { SubmitTask = MakeBytes("t-big", 3) }));
 
         var ready = await NextObjectReadyAsync(session.ResponseStream).DefaultTimeout();
-        Assert.Equal(ObjectReady.ResultOneofCase.HeldLength, ready.ResultCase);
+        Assert.Equal(ObjectReady.ResultOneofCase.StoredLength, ready.ResultCase);
 
         using var fetch = node.FetchObject(new FetchObjectRequest { ObjectId = "t-big" });
         var pieces = 0;
@@ -82,7 +82,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
             received += fetch.ResponseStream.Current.Data.Length;
         }
 
-        Assert.Equal(ready.HeldLength, received);
+        Assert.Equal(ready.StoredLength, received);
         Assert.True(received > 3 << 20, $"the value ({received} bytes) holds 3 MiB and its envelope");
         Assert.True(pieces > 1, "the value comes in pieces");
     }
@@ -207,7 +207,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
 
     private static SubmitTask Describe(string taskId, string objectId) => new()
     {
-        TaskId = taskId,
+        WorkId = taskId,
         Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(MultiNodeTasks).FullName, Method = nameof(MultiNodeTasks.Describe), ParameterTypes = { "System.Byte[]" } },
         Args = { new Arg { ObjectId = objectId } },
         Resources = new ResourceRequest { NumCpus = 1 },
@@ -215,7 +215,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
 
     private static SubmitTask MakeBytes(string taskId, int mebibytes) => new()
     {
-        TaskId = taskId,
+        WorkId = taskId,
         Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(MultiNodeTasks).FullName, Method = nameof(MultiNodeTasks.MakeBytes), ParameterTypes = { "System.Int32" } },
         Args = { new Arg { Value = ByteString.CopyFrom(MessagePack.MessagePackSerializer.Serialize(mebibytes)) } },
         Resources = new ResourceRequest { NumCpus = 1 },
@@ -232,7 +232,7 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
         using var session = node.Session();
         var submit = new SubmitTask
         {
-            TaskId = "t-1",
+            WorkId = "t-1",
             Function = new FunctionDescriptor { Assembly = "Terrarium.IntegrationTests", Type = typeof(TestTasks).FullName, Method = nameof(TestTasks.GetEnv), ParameterTypes = { "System.String" } },
             Args = { new Arg { Value = ByteString.CopyFrom(MessagePack.MessagePackSerializer.Serialize("MODE")) } },
             EnvHash = hash,

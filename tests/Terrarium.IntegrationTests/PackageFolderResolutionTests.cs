@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Terrarium.Node;
-using Terrarium.Node.Internal;
-using Terrarium.Node.Internal.NuGetEnvs;
+using Terrarium.Node.RuntimeEnvs;
+using Terrarium.Node.RuntimeEnvs.NuGetPackages;
 
 namespace Terrarium.IntegrationTests;
 

@@ -14,7 +14,7 @@ public static class Requirements
         $"'{command}' is not installed, and {why}");
 
     /// <summary>Running as root (rootful podman).</summary>
-    public static void Root() => Need(Protocol.Hosting.PrivateDirectory.CurrentUserId == 0, "it runs rootful podman containers, which needs root");
+    public static void Root() => Need(Protocol.LocalFiles.PrivateDirectory.CurrentUserId == 0, "it runs rootful podman containers, which needs root");
 
     /// <summary>Anything else the machine must have or do; <paramref name="reason"/> says what and why.</summary>
     public static void That(bool present, string reason) => Need(present, reason);

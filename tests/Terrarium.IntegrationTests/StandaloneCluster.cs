@@ -1,8 +1,9 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Terrarium.Head;
 using Terrarium.Node;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.IntegrationTests;
 

@@ -5,8 +5,8 @@ using System.Text;
 using Grpc.Core;
 using Mono.Unix.Native;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.IntegrationTests;
 

@@ -1,3 +1,5 @@
+using Terrarium.Protocol.LocalFiles;
+
 namespace Terrarium.Tests;
 
 /// <summary>
@@ -9,7 +11,7 @@ public static class Requirements
     private static bool RequireAll => Environment.GetEnvironmentVariable("TERRARIUM_REQUIRE_ALL") == "1";
 
     /// <summary>Tests that play another local user need root to create that user's files and processes.</summary>
-    public static void Root() => Need(Protocol.Hosting.PrivateDirectory.CurrentUserId == 0, "it plays another local user, which needs root");
+    public static void Root() => Need(PrivateDirectory.CurrentUserId == 0, "it plays another local user, which needs root");
 
     private static void Need(bool present, string reason)
     {

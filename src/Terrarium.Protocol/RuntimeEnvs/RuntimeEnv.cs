@@ -1,5 +1,5 @@
 using System.Collections.ObjectModel;
-using Terrarium.Internal;
+using Terrarium.Protocol.RuntimeEnvs;
 
 namespace Terrarium;
 

@@ -1,6 +1,6 @@
-using Terrarium.Internal.RuntimeEnvFields;
+using Terrarium.Protocol.RuntimeEnvs.Fields;
 
-namespace Terrarium.Internal;
+namespace Terrarium.Protocol.RuntimeEnvs;
 
 /// <summary>The effective env: a more specific env overrides its base field by field, as each field merges.</summary>
 internal static class RuntimeEnvMerge

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Terrarium.Internal.RuntimeEnvFields;
+using Terrarium.Protocol.RuntimeEnvs.Fields;
 
-namespace Terrarium.Internal;
+namespace Terrarium.Protocol.RuntimeEnvs;
 
 /// <summary>Parses the JSON form of a runtime env, naming the key or value that is wrong; each field reads its own value.</summary>
 internal static class RuntimeEnvReader

@@ -1,6 +1,6 @@
-using Terrarium.Internal.RuntimeEnvFields;
+using Terrarium.Protocol.RuntimeEnvs.Fields;
 
-namespace Terrarium.Internal;
+namespace Terrarium.Protocol.RuntimeEnvs;
 
 /// <summary>Checks an env completely before anything is uploaded or run: each field checks its own value.</summary>
 internal static class RuntimeEnvValidator

@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Terrarium.Internal.RuntimeEnvFields;
+using Terrarium.Protocol.RuntimeEnvs.Fields;
 
-namespace Terrarium.Internal;
+namespace Terrarium.Protocol.RuntimeEnvs;
 
 /// <summary>
 /// Writes the canonical JSON form of a runtime env: fields in name order, each in its canonical

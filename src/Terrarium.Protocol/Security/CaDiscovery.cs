@@ -2,7 +2,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Protocol.Security;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Mono.Unix;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.LocalFiles;
 
 namespace Terrarium.Protocol.Security;
 

@@ -2,7 +2,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Protocol.Security;
 

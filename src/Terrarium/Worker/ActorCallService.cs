@@ -15,7 +15,7 @@ internal sealed class ActorCallService(ActorServer server) : ActorWorker.ActorWo
 
     public override Task<CancelActorCallsReply> Cancel(CancelActorCalls request, ServerCallContext context)
     {
-        foreach (var callId in request.CallIds)
+        foreach (var callId in request.WorkIds)
         {
             server.Cancel(callId);
         }
@@ -44,7 +44,7 @@ internal sealed class ActorCallService(ActorServer server) : ActorWorker.ActorWo
                 foreach (var call in batch.Calls)
                 {
                     caller.Reply(call.Method is null
-                        ? new WorkDone { WorkId = call.CallId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.CallId}' names no method" } }
+                        ? new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.WorkId}' names no method" } }
                         : await server.RunAsync(call).ConfigureAwait(false));
                 }
             }

@@ -1,6 +1,6 @@
 using Grpc.Core;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Worker;
 

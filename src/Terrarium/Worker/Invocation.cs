@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.ExceptionServices;
 using Google.Protobuf;
-using Terrarium.Internal;
+using Terrarium.Serialization;
 
 namespace Terrarium.Worker;
 

@@ -1,8 +1,8 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Worker;
 
@@ -24,11 +24,11 @@ internal sealed class WorkExecutor
         _credentials = credentials;
         ProcessEnvironment.Apply(setup.EnvVars, setup.WorkingDirectory);
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
-        var context = new JobLoadContext(setup.NugetAssemblies, setup.NativeLibraries, setup.AssemblyDirectories, setup.JobCodeDir);
+        var context = new JobLoadContext(setup.PreloadedAssemblies, setup.NativeLibraries, setup.AssemblyDirectories, setup.JobCodeDir);
         _invoker = new FunctionInvoker(context);
         RuntimeContext.WorkerContext = new RuntimeContext(setup.JobId, setup.NodeId, workerId, setup.ActorId.Length > 0 ? setup.ActorId : null, env)
         {
-            NuGetPackages = setup.NugetPackages.Select(p => new NuGetPackageInfo(p.Id, p.Version, p.Assets.ToList())).ToList(),
+            NuGetPackages = setup.ResolvedPackages.Select(p => new NuGetPackageInfo(p.Id, p.Version, p.Assets.ToList())).ToList(),
         };
         var head = Endpoint.Parse(setup.HeadAddress);
         // Cluster.Current is a property: the worker's own connection is opened on its first use.
@@ -181,7 +181,7 @@ internal sealed class WorkExecutor
                     ? _credentials with { Tls = _credentials.Tls.WithServerCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(start.TlsCertificatePem, start.TlsKeyPem)) }
                     : _credentials;
                 ActorServer = await ActorServer.StartAsync(
-                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.CallId, call.Method, call.Args, _actor), Cancellations.Cancel,
+                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel,
                     CancellationToken.None).ConfigureAwait(false);
                 started.Address = ActorServer.Address;
             }

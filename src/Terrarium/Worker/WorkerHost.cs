@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Worker;
 

@@ -1,9 +1,9 @@
 using Google.Protobuf;
 using Grpc.Core;
-using Terrarium.Internal;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Hosting;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
+using Terrarium.Serialization;
 
 namespace Terrarium.Worker;
 
@@ -52,12 +52,12 @@ internal static class WorkerWarmUp
         try
         {
             var server = await ActorServer.StartAsync(actorId, "unix:" + socket, credentials,
-                call => Task.FromResult(new WorkDone { WorkId = call.CallId, Value = ByteString.Empty }), _ => { }, CancellationToken.None).ConfigureAwait(false);
+                call => Task.FromResult(new WorkDone { WorkId = call.WorkId, Value = ByteString.Empty }), _ => { }, CancellationToken.None).ConfigureAwait(false);
             var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), credentials);
             using (channel)
             {
                 using var call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { ActorCallService.ActorHeader, actorId } });
-                await call.RequestStream.WriteAsync(new ActorCallBatch { Calls = { new ActorCall { CallId = "w", Method = new FunctionDescriptor { Type = "T", Method = "M" } } } }).ConfigureAwait(false);
+                await call.RequestStream.WriteAsync(new ActorCallBatch { Calls = { new ActorCall { WorkId = "w", Method = new FunctionDescriptor { Type = "T", Method = "M" } } } }).ConfigureAwait(false);
                 await call.RequestStream.CompleteAsync().ConfigureAwait(false);
                 while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
                 {
@@ -83,8 +83,8 @@ internal static class WorkerWarmUp
         {
             NodeId = "n", JobId = "j", JobCodeDir = "/", RuntimeEnvJson = "{}", RuntimeEnvHash = "h", ActorId = "a",
             HeadAddress = "unix:/h", WorkingDirectory = "/", AssemblyDirectories = { "/" }, EnvVars = { ["A"] = "1" },
-            NugetAssemblies = { ["A"] = "/a.dll" }, NativeLibraries = { ["n"] = "/n.so" },
-            NugetPackages = { new ResolvedPackage { Id = "A", Version = "1.0.0", Assets = { "lib/a.dll" } } },
+            PreloadedAssemblies = { ["A"] = "/a.dll" }, NativeLibraries = { ["n"] = "/n.so" },
+            ResolvedPackages = { new ResolvedPackage { Id = "A", Version = "1.0.0", Assets = { "lib/a.dll" } } },
         };
         var execute = new Execute { WorkId = "w", Function = new FunctionDescriptor { Type = "T", Method = "M" }, Args = { ByteString.CopyFrom(1) } };
         var start = new StartActor { ActorId = "a", Constructor = new FunctionDescriptor { Type = "T", Method = ".ctor" }, Args = { ByteString.CopyFrom(1) }, ListenAddress = "unix:/a" };

@@ -1,5 +1,5 @@
 using Terrarium.Node;
-using Terrarium.Protocol.Hosting;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Tests.Node;
 

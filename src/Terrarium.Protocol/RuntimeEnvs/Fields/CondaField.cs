@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary><c>conda</c>: the name or prefix of an existing environment, or an environment spec object.</summary>
 internal sealed class CondaField() : RuntimeEnvField<CondaSpec>("conda")

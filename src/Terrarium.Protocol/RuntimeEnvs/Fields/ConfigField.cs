@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary><c>config</c>: limits and timing of the setup; the default config is "not set".</summary>
 internal sealed class ConfigField() : RuntimeEnvField<RuntimeEnvConfig>("config")

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary><c>container</c>: <c>{image, run_options}</c>; Ray's <c>image_uri</c> is the same field without run options.</summary>
 internal sealed class ContainerField() : RuntimeEnvField<ContainerSpec>("container")

@@ -1,4 +1,4 @@
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>What a container's image and run options may be; checked by clients at submission and again by nodes.</summary>
 internal static class ContainerRunOptions

@@ -1,12 +1,32 @@
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
-/// <summary>Every field of the runtime-env model, in the order of the canonical JSON (by name).</summary>
+/// <summary>
+/// Every field of the runtime-env model, in the order of the canonical JSON (by name). The typed
+/// instances are what a node's preparer for the field is built on.
+/// </summary>
 internal static class EnvFields
 {
+    public static CondaField Conda { get; } = new();
+
+    public static ConfigField Config { get; } = new();
+
+    public static ContainerField Container { get; } = new();
+
+    public static EnvVarsField EnvVars { get; } = new();
+
+    public static ListField.Excludes Excludes { get; } = new();
+
+    public static ListField.Modules Modules { get; } = new();
+
+    public static NuGetField NuGet { get; } = new();
+
+    public static PipField Pip { get; } = new();
+
+    public static WorkingDirField WorkingDir { get; } = new();
+
     public static IReadOnlyList<RuntimeEnvField> All { get; } = new RuntimeEnvField[]
     {
-        new CondaField(), new ConfigField(), new ContainerField(), new EnvVarsField(), new ListField.Excludes(),
-        new ListField.Modules(), new NuGetField(), new PipField(), new WorkingDirField(),
+        Conda, Config, Container, EnvVars, Excludes, Modules, NuGet, Pip, WorkingDir,
     }.OrderBy(f => f.Name, StringComparer.Ordinal).ToArray();
 
     private static readonly Dictionary<string, RuntimeEnvField> s_byKey =

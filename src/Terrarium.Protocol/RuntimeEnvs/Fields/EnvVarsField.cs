@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary><c>env_vars</c>: variables of the worker process; a more specific env's win key by key.</summary>
 internal sealed class EnvVarsField() : RuntimeEnvField<IReadOnlyDictionary<string, string>>("env_vars")

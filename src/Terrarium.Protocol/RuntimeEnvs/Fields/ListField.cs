@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>A list of non-blank strings; an empty list is "not set", so the base env's list applies.</summary>
 internal abstract class ListField(string name) : RuntimeEnvField<IReadOnlyList<string>>(name)

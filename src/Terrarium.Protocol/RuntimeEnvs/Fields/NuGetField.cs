@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary><c>nuget</c>: a list of packages, or <c>{packages, sources}</c>; packages are sorted in the canonical JSON.</summary>
 internal sealed class NuGetField() : RuntimeEnvField<NuGetSpec>("nuget")

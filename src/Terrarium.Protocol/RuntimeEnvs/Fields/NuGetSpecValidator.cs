@@ -1,7 +1,7 @@
 using NuGet.Packaging;
 using NuGet.Versioning;
 
-namespace Terrarium.Internal;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>Checks <c>nuget</c> package strings with NuGet's own parsing of ids and version ranges.</summary>
 internal static class NuGetSpecValidator

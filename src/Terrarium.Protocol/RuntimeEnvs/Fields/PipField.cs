@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>
 /// <c>pip</c>: a list of requirements, a requirements.txt path, or an object with Ray's keys. The

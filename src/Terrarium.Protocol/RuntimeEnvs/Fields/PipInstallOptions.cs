@@ -1,4 +1,4 @@
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>
 /// The pip options an env may not give: they would install or write outside the env's virtual

@@ -1,6 +1,8 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>
 /// One field of the runtime-env model, keyed by its JSON name: how it is read, written in the
@@ -35,6 +37,21 @@ internal abstract class RuntimeEnvField<T>(string name) : RuntimeEnvField
     where T : class
 {
     public override string Name => name;
+
+    /// <summary>The field's value in <paramref name="env"/>, as a preparer on a node receives it; null when not set.</summary>
+    public T? ValueIn(RuntimeEnv env) => Get(env) is { } value && !MeansUnset(value) ? value : null;
+
+    /// <summary>The field's value in canonical JSON, the same text it has inside the env's canonical JSON.</summary>
+    public string CanonicalJson(T value)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            WriteValue(json, value);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     protected abstract T? Get(RuntimeEnv env);
 

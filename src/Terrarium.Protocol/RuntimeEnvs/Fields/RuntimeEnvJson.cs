@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>Reading and writing field values, with errors that name the path and what was found.</summary>
 internal static class RuntimeEnvJson

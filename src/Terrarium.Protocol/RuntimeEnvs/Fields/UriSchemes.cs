@@ -1,4 +1,4 @@
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary>The URI schemes Terrarium fetches packages from.</summary>
 internal static class UriSchemes

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Terrarium.Internal.RuntimeEnvFields;
+namespace Terrarium.Protocol.RuntimeEnvs.Fields;
 
 /// <summary><c>working_dir</c>: a local directory or zip, or the URI of a zip.</summary>
 internal sealed class WorkingDirField() : RuntimeEnvField<string>("working_dir")

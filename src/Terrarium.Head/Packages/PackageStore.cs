@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Grpc.Core;
+using Terrarium.Protocol;
+using Terrarium.Protocol.LocalFiles;
+
+namespace Terrarium.Head.Packages;
+
+/// <summary>
+/// Content-addressed archives on the head's disk: stored only when their bytes hash to the name they
+/// were uploaded under, never overwritten, streamed to nodes in chunks. They hold users' code and
+/// data: the store is a private folder (0700, this user's, checked as the runtime folders are) and
+/// each archive is 0600.
+/// </summary>
+internal sealed class PackageStore(HeadOptions options)
+{
+    public const int ChunkSize = 1 << 20;
+    private readonly ConcurrentDictionary<string, int> _uploads = new(StringComparer.Ordinal);
+
+    private string Directory => Path.Combine(options.StorageDirectory, "packages");
+
+    private static FileStreamOptions PrivateFile => OperatingSystem.IsWindows()
+        ? new() { Mode = FileMode.CreateNew, Access = FileAccess.Write }
+        : new() { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = PrivateDirectory.OwnerReadWrite };
+
+    public bool Has(string hash) => IsValidHash(hash) && File.Exists(PathOf(hash));
+
+    public async Task<bool> ReceiveAsync(IAsyncStreamReader<PackageChunk> chunks, CancellationToken ct)
+    {
+        if (!await chunks.MoveNext(ct).ConfigureAwait(false))
+        {
+            throw Invalid("an upload needs at least one chunk naming the package's hash and size");
+        }
+
+        var first = chunks.Current;
+        var hash = first.Hash;
+        if (!IsValidHash(hash))
+        {
+            throw Invalid($"'{hash}' is not a lowercase hex SHA-256");
+        }
+
+        if (first.TotalSize < 0 || first.TotalSize > options.MaxPackageBytes)
+        {
+            throw Invalid($"package {hash} is {first.TotalSize} bytes; the store accepts at most {options.MaxPackageBytes}");
+        }
+
+        PrivateDirectory.Create(Directory);
+        var temp = Path.Combine(Directory, $"{hash}.{Guid.NewGuid():N}.part");
+        try
+        {
+            long received = 0;
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            await using (var file = new FileStream(temp, PrivateFile))
+            {
+                var chunk = first;
+                while (true)
+                {
+                    received += chunk.Data.Length;
+                    if (received > first.TotalSize)
+                    {
+                        throw Invalid($"package {hash} sent more than the {first.TotalSize} bytes it announced");
+                    }
+
+                    sha.AppendData(chunk.Data.Span);
+                    await file.WriteAsync(chunk.Data.Memory, ct).ConfigureAwait(false);
+                    if (!await chunks.MoveNext(ct).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    chunk = chunks.Current;
+                }
+            }
+
+            var actual = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+            if (received != first.TotalSize || actual != hash)
+            {
+                throw Invalid($"package upload does not match: announced {hash} ({first.TotalSize} bytes), received {actual} ({received} bytes)");
+            }
+
+            if (File.Exists(PathOf(hash)))
+            {
+                return false;
+            }
+
+            File.Move(temp, PathOf(hash), overwrite: false);
+            _uploads.AddOrUpdate(hash, 1, (_, n) => n + 1);
+            return true;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    public async Task SendAsync(string hash, IServerStreamWriter<PackageChunk> writer, CancellationToken ct)
+    {
+        if (!Has(hash))
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"package {hash} is not in the head's store"));
+        }
+
+        await using var file = File.OpenRead(PathOf(hash));
+        var buffer = new byte[ChunkSize];
+        var first = true;
+        int read;
+        while ((read = await file.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0 || first)
+        {
+            var chunk = new PackageChunk { Data = Google.Protobuf.ByteString.CopyFrom(buffer, 0, read) };
+            if (first)
+            {
+                chunk.Hash = hash;
+                chunk.TotalSize = file.Length;
+                first = false;
+            }
+
+            await writer.WriteAsync(chunk, ct).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+        }
+    }
+
+    public IEnumerable<PackageInfo> List() =>
+        System.IO.Directory.Exists(Directory)
+            ? System.IO.Directory.EnumerateFiles(Directory, "*.zip").Select(path =>
+            {
+                var hash = Path.GetFileNameWithoutExtension(path);
+                return new PackageInfo { Hash = hash, Size = new FileInfo(path).Length, Uploads = _uploads.GetValueOrDefault(hash) };
+            })
+            : [];
+
+    private string PathOf(string hash) => Path.Combine(Directory, hash + ".zip");
+
+    private static bool IsValidHash(string hash) => hash.Length == 64 && hash.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+}

@@ -1,0 +1,210 @@
+using Terrarium.Protocol;
+
+namespace Terrarium.Head.State;
+
+/// <summary>What the head knows, in memory. One lock: the head's traffic is small.</summary>
+internal sealed class HeadState(HeadOptions options)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, NodeRecord> _nodes = [];
+    private readonly Dictionary<string, JobRecord> _jobs = [];
+    private readonly Dictionary<string, LookupActorReply> _actorNames = [];
+    // Actors created again on another node, by actor id: handles of unnamed ones find them here.
+    private readonly Dictionary<string, LookupActorReply> _movedActors = [];
+    private int _nextJob;
+
+    /// <summary>
+    /// Takes back what a previous head stored. Its nodes are known but not alive until they register
+    /// again (a node's next heartbeat, within a second, is answered "unknown" and it registers anew):
+    /// until then they are listed as restored, and a node that does not come back within the death
+    /// timeout is dead — never offered to drivers, and forgotten after the retention.
+    /// </summary>
+    public void Restore(StoredHeadState stored)
+    {
+        lock (_lock)
+        {
+            var now = options.TimeProvider.GetUtcNow();
+            foreach (var node in stored.Nodes)
+            {
+                _nodes[node.NodeId] = new NodeRecord(node) { LastSeen = now, Restored = true };
+            }
+
+            foreach (var (id, job) in stored.Jobs)
+            {
+                _jobs[id] = new JobRecord(job.Driver, job.DefaultRuntimeEnv);
+                _nextJob = Math.Max(_nextJob, JobNumber(id));
+            }
+
+            foreach (var (name, actor) in stored.ActorNames)
+            {
+                _actorNames[name] = actor;
+            }
+
+            foreach (var actor in stored.MovedActors)
+            {
+                _movedActors[actor.ActorId] = actor;
+            }
+        }
+    }
+
+    public void RegisterNode(NodeInfo node)
+    {
+        lock (_lock)
+        {
+            _nodes[node.NodeId] = new NodeRecord(node) { LastSeen = options.TimeProvider.GetUtcNow() };
+        }
+    }
+
+    public bool Heartbeat(string nodeId, IDictionary<string, double> available)
+    {
+        lock (_lock)
+        {
+            if (!_nodes.TryGetValue(nodeId, out var record) || !IsAlive(record))
+            {
+                return false;
+            }
+
+            record.LastSeen = options.TimeProvider.GetUtcNow();
+            record.Available = new Dictionary<string, double>(available);
+            return true;
+        }
+    }
+
+    /// <summary>Forgets the nodes dead for longer than <see cref="HeadOptions.DeadNodeRetention"/>; their ids.</summary>
+    public List<string> ForgetLongDeadNodes()
+    {
+        lock (_lock)
+        {
+            var now = options.TimeProvider.GetUtcNow();
+            var forgotten = _nodes.Values.Where(r => now - r.LastSeen >= options.EffectiveDeadNodeRetention).Select(r => r.Info.NodeId).ToList();
+            foreach (var id in forgotten)
+            {
+                _nodes.Remove(id);
+            }
+
+            return forgotten;
+        }
+    }
+
+    public List<NodeState> ListNodes()
+    {
+        lock (_lock)
+        {
+            return _nodes.Values.Select(r =>
+            {
+                var state = new NodeState { Node = r.Info, Alive = IsAlive(r), Restored = r.Restored && !IsDeadByTimeout(r) };
+                state.Available.Add(r.Available);
+                return state;
+            }).ToList();
+        }
+    }
+
+    public string RegisterJob(string driver, string defaultEnv)
+    {
+        lock (_lock)
+        {
+            var id = $"job-{++_nextJob:D4}-{Guid.NewGuid().ToString("N")[..6]}";
+            _jobs[id] = new JobRecord(driver, defaultEnv);
+            return id;
+        }
+    }
+
+    /// <returns>The names of the job's actors, released with it, and the ids of its actors that had moved.</returns>
+    public (List<string> Names, List<string> MovedActorIds) FinishJob(string jobId)
+    {
+        lock (_lock)
+        {
+            _jobs.Remove(jobId);
+            var released = _actorNames.Where(kv => kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
+            foreach (var name in released)
+            {
+                _actorNames.Remove(name);
+            }
+
+            var moved = _movedActors.Keys.Where(id => id.StartsWith(jobId, StringComparison.Ordinal)).ToList();
+            foreach (var id in moved)
+            {
+                _movedActors.Remove(id);
+            }
+
+            return (released, moved);
+        }
+    }
+
+    /// <returns>False when the name is taken by a different actor.</returns>
+    public bool TryRegisterActorName(RegisterActorNameRequest request)
+    {
+        lock (_lock)
+        {
+            if (_actorNames.TryGetValue(request.Name, out var existing) && existing.ActorId != request.ActorId)
+            {
+                return false;
+            }
+
+            _actorNames[request.Name] = new LookupActorReply
+            {
+                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName,
+            };
+            return true;
+        }
+    }
+
+    /// <returns>True when the name was the actor's and is free now.</returns>
+    public bool ReleaseActorName(string name, string actorId)
+    {
+        lock (_lock)
+        {
+            return _actorNames.TryGetValue(name, out var existing) && existing.ActorId == actorId && _actorNames.Remove(name);
+        }
+    }
+
+    public LookupActorReply LookupActor(string name)
+    {
+        lock (_lock)
+        {
+            return _actorNames.TryGetValue(name, out var reply) ? reply : new LookupActorReply { Found = false };
+        }
+    }
+
+    public LookupActorReply RecordActorMoved(RecordActorMovedRequest request)
+    {
+        lock (_lock)
+        {
+            return _movedActors[request.ActorId] = new LookupActorReply
+            {
+                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName,
+            };
+        }
+    }
+
+    /// <summary>Where an actor lives that moved to another node; not found for one that never moved.</summary>
+    public LookupActorReply LookupMovedActor(string actorId)
+    {
+        lock (_lock)
+        {
+            return _movedActors.TryGetValue(actorId, out var reply) ? reply : new LookupActorReply { Found = false };
+        }
+    }
+
+    /// <summary>The number in <c>job-0042-…</c>, so that a restored head numbers new jobs after it.</summary>
+    private static int JobNumber(string jobId) =>
+        jobId.Split('-') is [_, var number, ..] && int.TryParse(number, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
+
+    private bool IsAlive(NodeRecord record) => !record.Restored && !IsDeadByTimeout(record);
+
+    private bool IsDeadByTimeout(NodeRecord record) => options.TimeProvider.GetUtcNow() - record.LastSeen >= options.NodeDeathTimeout;
+
+    private sealed class NodeRecord(NodeInfo info)
+    {
+        public NodeInfo Info { get; } = info;
+
+        public DateTimeOffset LastSeen { get; set; }
+
+        /// <summary>Known from a previous head's state, and not heard from since: not alive until it registers.</summary>
+        public bool Restored { get; init; }
+
+        public Dictionary<string, double> Available { get; set; } = new(info.Resources);
+    }
+
+    private sealed record JobRecord(string Driver, string DefaultEnv);
+}

@@ -1,0 +1,433 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Terrarium.Node.Membership;
+using Terrarium.Node.Objects;
+using Terrarium.Node.Resources;
+using Terrarium.Node.RuntimeEnvs;
+using Terrarium.Node.Service;
+using Terrarium.Node.Sessions;
+using Terrarium.Node.Tasks;
+using Terrarium.Node.Workers;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
+
+namespace Terrarium.Node.Actors;
+
+/// <summary>
+/// Runs actors, each in a worker process of its own: starts it, tells callers where it serves its
+/// calls (they call it directly), restarts it after a crash while <c>max_restarts</c> allows, and
+/// tells callers how an incarnation ended and why a dead actor died.
+/// </summary>
+internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
+{
+    private readonly ConcurrentDictionary<string, ActorRecord> _actors = new(StringComparer.Ordinal);
+    private readonly NodeOptions _options;
+    private readonly ObjectStore _objects;
+    private readonly ResourceLedger _ledger;
+    private readonly WorkerPool _pool;
+    private readonly EnvBuildCache _builds;
+    private readonly HeadLink _head;
+    private readonly ClusterCredentials _credentials;
+    private readonly ILogger _logger;
+    private TaskCompletionSource _resourcesReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ActorSupervisor(NodeOptions options, ObjectStore objects, ResourceLedger ledger, WorkerPool pool, EnvBuildCache builds,
+        HeadLink head, ClusterCredentials credentials, ILogger<ActorSupervisor> logger)
+    {
+        _credentials = credentials;
+        _options = options;
+        _objects = objects;
+        _ledger = ledger;
+        _pool = pool;
+        _builds = builds;
+        _head = head;
+        _logger = logger;
+        _ledger.Released += OnResourcesReleased;
+    }
+
+    public IEnumerable<ActorRecord> All => _actors.Values;
+
+    public void Create(CreateActor spec, Session owner)
+    {
+        var actor = new ActorRecord(spec, owner, ResourceSet.From(spec.Resources));
+        if (string.IsNullOrEmpty(spec.ActorId) || spec.Constructor is null || !_actors.TryAdd(spec.ActorId, actor))
+        {
+            NodeLog.InvalidRequest(_logger, owner.Id, $"CreateActor '{spec.ActorId}' lacks an id or constructor, or reuses an id");
+            return;
+        }
+
+        var (envJson, refusal) = Admission.Check($"actor {actor.ClassName}", actor.Demand, _ledger, owner, spec.EnvHash);
+        if (refusal is not null)
+        {
+            Die(actor, refusal);
+            return;
+        }
+
+        _ = StartAsync(actor, envJson);
+    }
+
+    /// <summary>Answers where the actor serves calls, now if it can, else once it is alive again or dead.</summary>
+    public void Locate(LocateActor request, Session caller)
+    {
+        if (!_actors.TryGetValue(request.ActorId, out var actor))
+        {
+            caller.Send(new SessionEvent { ActorLocation = new ActorLocation
+            {
+                ActorId = request.ActorId,
+                Death = new TaskError { Kind = ErrorKind.ActorDied, Message = $"no actor with id {request.ActorId} lives on this node" },
+            } });
+            return;
+        }
+
+        lock (actor.Gate)
+        {
+            if (!IsAnswerable(actor, request))
+            {
+                actor.Locators.Add((caller, request));
+                return;
+            }
+        }
+
+        caller.Send(new SessionEvent { ActorLocation = LocationFor(actor, request) });
+    }
+
+    public void Kill(KillActor spec, Session caller)
+    {
+        if (string.IsNullOrEmpty(spec.KillId) || !_objects.TryCreate(spec.KillId, caller))
+        {
+            NodeLog.InvalidRequest(_logger, caller.Id, $"KillActor needs a kill_id not in use (got '{spec.KillId}')");
+            return;
+        }
+
+        if (!_actors.TryGetValue(spec.ActorId, out var actor))
+        {
+            _objects.Complete(spec.KillId, new ObjectResult(Google.Protobuf.ByteString.Empty, null));
+            return;
+        }
+
+        lock (actor.Gate)
+        {
+            actor.KillIds.Add(spec.KillId);
+        }
+
+        Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} ({actor.Id}) was killed" });
+    }
+
+    public void EndJob(string jobId)
+    {
+        foreach (var actor in _actors.Values.Where(a => a.Owner.JobId == jobId))
+        {
+            Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} ({actor.Id}) ended with its job" });
+            _actors.TryRemove(actor.Id, out _);
+        }
+    }
+
+    public void OnAttached(WorkerProcess worker)
+    {
+        if (!_actors.TryGetValue(worker.ActorId!, out var actor))
+        {
+            worker.Kill();
+            return;
+        }
+
+        var listen = ListenEndpointFor(worker);
+        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = listen.ToString() };
+        if (listen.SocketPath is null && _credentials.Tls.ServerCertificate is { } certificate)
+        {
+            // Over the node's own socket, to this worker alone: callers from other machines check it as the node's.
+            (start.TlsCertificatePem, start.TlsKeyPem) = ClusterTls.ExportPem(certificate);
+        }
+
+        start.Args.AddRange(actor.ConstructorArgs);
+        worker.Send(new WorkerCommand { StartActor = start });
+    }
+
+    public void OnActorStarted(WorkerProcess worker, ActorStarted started)
+    {
+        if (!_actors.TryGetValue(started.ActorId, out var actor))
+        {
+            return;
+        }
+
+        if (started.Error is { } error)
+        {
+            error.Kind = ErrorKind.ActorDied;
+            error.Message = $"actor {actor.ClassName} failed to start: {error.Message}";
+            Die(actor, error);
+            return;
+        }
+
+        List<(Session Caller, LocateActor Request)> answerable;
+        lock (actor.Gate)
+        {
+            if (actor.State != ActorState.Starting || actor.Worker != worker)
+            {
+                return;
+            }
+
+            actor.State = ActorState.Alive;
+            actor.Address = Reachable(started.Address);
+            worker.State = WorkerState.Busy;
+            answerable = TakeAnswerableLocators(actor);
+        }
+
+        NodeLog.ActorStarted(_logger, actor.Id, worker.Pid);
+        Answer(actor, answerable);
+    }
+
+    public void OnReturned(WorkerProcess worker, Returned returned) =>
+        NodeLog.UnexpectedResult(_logger, worker.Id, string.Join(",", returned.WorkIds));
+
+    public void OnDone(WorkerProcess worker, WorkDone done) =>
+        NodeLog.UnexpectedResult(_logger, worker.Id, done.WorkId);
+
+    public void OnExited(WorkerProcess worker, int exitCode)
+    {
+        if (!_actors.TryGetValue(worker.ActorId!, out var actor))
+        {
+            return;
+        }
+
+        DeleteSocketOf(worker);
+        var tail = worker.StderrTail();
+        var crash = $"the worker process (pid {worker.Pid}) of actor {actor.ClassName} exited with code {exitCode}" +
+            (tail.Length > 0 ? $"; its last output on stderr:\n{tail}" : "");
+        var ending = new TaskError { Kind = ErrorKind.ActorDied, ExitCode = exitCode, Message = crash };
+        bool restart;
+        lock (actor.Gate)
+        {
+            if (actor.Worker != worker)
+            {
+                return;
+            }
+
+            actor.Worker = null;
+            actor.Address = "";
+            // A killed actor's calls fail with the kill, not with the exit code the kill caused.
+            actor.Endings[actor.Incarnation] = actor.State == ActorState.Dead ? actor.DeathCause! : ending;
+            restart = actor.State != ActorState.Dead && actor.Restarts < actor.Spec.MaxRestarts;
+            if (restart)
+            {
+                actor.Restarts++;
+                StartWorker(actor);
+            }
+        }
+
+        if (restart)
+        {
+            NodeLog.RestartingActor(_logger, actor.Id, actor.Restarts, actor.Spec.MaxRestarts);
+        }
+        else
+        {
+            Die(actor, ending);
+        }
+    }
+
+    public void Dispose() => _ledger.Released -= OnResourcesReleased;
+
+    private async Task StartAsync(ActorRecord actor, string envJson)
+    {
+        try
+        {
+            var (args, error) = await ArgResolver.ResolveAsync(actor.Spec.Args, _objects).ConfigureAwait(false);
+            if (error is not null)
+            {
+                error.Kind = ErrorKind.ActorDied;
+                error.Message = $"actor {actor.ClassName} could not start: a constructor argument failed: {error.Message}";
+                Die(actor, error);
+                return;
+            }
+
+            actor.ConstructorArgs = args;
+            actor.Env = await _builds.PrepareAsync(actor.Spec.EnvHash, envJson, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (RuntimeEnvSetupFailure e)
+        {
+            Die(actor, new TaskError { Kind = ErrorKind.RuntimeEnvSetup, Message = e.Message, SetupField = e.Field, SetupLog = e.Log });
+            return;
+        }
+        catch (Exception e)
+        {
+            // Whatever else went wrong, the actor's creator hears it rather than waiting for ever.
+            Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} could not start: {e.GetType().Name}: {e.Message}", RemoteStack = e.ToString() });
+            return;
+        }
+
+        while (!_ledger.TryAcquire(actor.Demand))
+        {
+            var released = _resourcesReleased.Task;
+            if (actor.State == ActorState.Dead)
+            {
+                return;
+            }
+
+            await released.ConfigureAwait(false);
+        }
+
+        lock (actor.Gate)
+        {
+            actor.HoldsResources = true;
+            if (actor.State == ActorState.Dead)
+            {
+                actor.HoldsResources = false;
+            }
+            else
+            {
+                StartWorker(actor);
+                return;
+            }
+        }
+
+        _ledger.Release(actor.Demand);
+    }
+
+    /// <summary>Starts the actor's next incarnation. Called under the actor's gate.</summary>
+    private void StartWorker(ActorRecord actor)
+    {
+        actor.State = ActorState.Starting;
+        actor.Incarnation++;
+        actor.Worker = _pool.Start(actor.Owner.JobId, actor.Owner.JobCode, actor.Env, actor.Id, this);
+    }
+
+    /// <summary>
+    /// A Unix socket beside the node's own on one machine; a TCP port on the node's host when the
+    /// node serves TCP, so that callers on other machines can reach the actor.
+    /// </summary>
+    private Endpoint ListenEndpointFor(WorkerProcess worker) =>
+        _options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
+            ? Endpoint.Tcp(tcp.Host!, 0)
+            : Endpoint.UnixSocket(ActorSockets.PathOf(_options, worker.Id));
+
+    /// <summary>
+    /// An actor's worker listening on every interface reports the wildcard address: callers on
+    /// other machines reach it at the node's advertised host instead.
+    /// </summary>
+    private string Reachable(string address)
+    {
+        var endpoint = Endpoint.Parse(address, anyPort: true);
+        return _options.AdvertisedHost is { } host && endpoint.Host is "0.0.0.0" or "::" ? Endpoint.Tcp(host, endpoint.Port).ToString() : address;
+    }
+
+    /// <summary>A worker that crashed leaves its Unix socket file behind.</summary>
+    private void DeleteSocketOf(WorkerProcess worker) => ActorSockets.Remove(_options, worker.Id);
+
+    private static bool IsAnswerable(ActorRecord actor, LocateActor request) =>
+        actor.State == ActorState.Dead || (actor.State == ActorState.Alive && actor.Incarnation > request.AfterIncarnation);
+
+    /// <summary>Called under the actor's gate.</summary>
+    private static ActorLocation LocationFor(ActorRecord actor, LocateActor request)
+    {
+        var location = new ActorLocation { ActorId = actor.Id, Incarnation = actor.Incarnation };
+        if (actor.State == ActorState.Dead)
+        {
+            location.Death = actor.DeathCause;
+        }
+        else
+        {
+            location.Address = actor.Address;
+        }
+
+        if (request.AfterIncarnation > 0)
+        {
+            location.Ended = actor.Endings.GetValueOrDefault(request.AfterIncarnation) ?? actor.DeathCause;
+        }
+
+        return location;
+    }
+
+    /// <summary>Called under the actor's gate; the answers are sent outside it.</summary>
+    private static List<(Session Caller, LocateActor Request)> TakeAnswerableLocators(ActorRecord actor)
+    {
+        var answerable = actor.Locators.Where(l => IsAnswerable(actor, l.Request)).ToList();
+        actor.Locators.RemoveAll(l => IsAnswerable(actor, l.Request));
+        return answerable;
+    }
+
+    private static void Answer(ActorRecord actor, List<(Session Caller, LocateActor Request)> locators)
+    {
+        foreach (var (caller, request) in locators)
+        {
+            ActorLocation location;
+            lock (actor.Gate)
+            {
+                location = LocationFor(actor, request);
+            }
+
+            caller.Send(new SessionEvent { ActorLocation = location });
+        }
+    }
+
+    private void Die(ActorRecord actor, TaskError cause)
+    {
+        List<(Session Caller, LocateActor Request)> locators;
+        List<string> killIds;
+        WorkerProcess? worker;
+        bool release;
+        lock (actor.Gate)
+        {
+            if (actor.State != ActorState.Dead)
+            {
+                actor.State = ActorState.Dead;
+                actor.DeathCause = cause;
+                actor.Address = "";
+            }
+
+            locators = TakeAnswerableLocators(actor);
+            worker = actor.Worker;
+            release = actor.HoldsResources && worker is null;
+            if (release)
+            {
+                actor.HoldsResources = false;
+            }
+
+            // A kill completes once the process is gone; with no process it is gone now.
+            killIds = worker is null ? [.. actor.KillIds] : [];
+            if (worker is null)
+            {
+                actor.KillIds.Clear();
+            }
+        }
+
+        Answer(actor, locators);
+        if (worker is not null)
+        {
+            worker.Kill();
+            return;
+        }
+
+        NodeLog.ActorDied(_logger, actor.Id, actor.DeathCause!.Message);
+        if (release)
+        {
+            _ledger.Release(actor.Demand);
+        }
+
+        _ = ReleaseNameThenCompleteKillsAsync(actor, killIds);
+    }
+
+    /// <summary>
+    /// A kill completes once the actor's name is free at the head too: whoever awaited KillAsync may
+    /// create another actor of that name at once.
+    /// </summary>
+    private async Task ReleaseNameThenCompleteKillsAsync(ActorRecord actor, List<string> killIds)
+    {
+        try
+        {
+            if (actor.Spec.Name.Length > 0)
+            {
+                await _head.ReleaseActorNameAsync(actor.Spec.Name, actor.Id).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // The actor is dead whatever became of its name: KillAsync returns.
+            foreach (var killId in killIds)
+            {
+                _objects.Complete(killId, new ObjectResult(Google.Protobuf.ByteString.Empty, null));
+            }
+        }
+    }
+
+    private void OnResourcesReleased() =>
+        Interlocked.Exchange(ref _resourcesReleased, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+}

@@ -1,4 +1,0 @@
-namespace Terrarium.Node.Internal.NuGetEnvs;
-
-/// <summary>What resolving in process gave: the env's packages, or why a real restore must decide.</summary>
-internal sealed record FolderResolution(NuGetEnvironment? Environment, string? NeedsRestoreBecause);

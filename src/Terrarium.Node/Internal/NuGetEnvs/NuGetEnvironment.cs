@@ -1,9 +1,0 @@
-using Terrarium.Protocol;
-
-namespace Terrarium.Node.Internal.NuGetEnvs;
-
-/// <summary>The outcome of a restore: the packages NuGet chose and the files the worker loads.</summary>
-internal sealed record NuGetEnvironment(
-    IReadOnlyList<ResolvedPackage> Packages,
-    IReadOnlyDictionary<string, string> Assemblies,
-    IReadOnlyDictionary<string, string> NativeLibraries);

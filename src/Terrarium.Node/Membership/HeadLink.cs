@@ -1,0 +1,134 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using Terrarium.Node.Resources;
+using Terrarium.Node.RuntimeEnvs;
+using Terrarium.Node.Service;
+using Terrarium.Protocol;
+using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
+
+namespace Terrarium.Node.Membership;
+
+/// <summary>The node's connection to the head: registration, heartbeats, actor-name releases, other nodes' addresses.</summary>
+internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentials, ResourceLedger ledger, ILogger<HeadLink> logger) : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private GrpcChannel? _channel;
+    private Protocol.Head.HeadClient? _client;
+    private Task _heartbeats = Task.CompletedTask;
+    private int _disposed;
+
+    public async Task StartAsync(string nodeAddress, CancellationToken ct)
+    {
+        var (channel, invoker) = ClusterChannel.Open(options.Head!, credentials);
+        _channel = channel;
+        _client = new Protocol.Head.HeadClient(invoker);
+        var info = new NodeInfo { NodeId = options.NodeId, Address = nodeAddress };
+        info.Resources.Add(ledger.Total);
+        var reply = await _client.RegisterNodeAsync(new RegisterNodeRequest { Node = info }, cancellationToken: ct).ConfigureAwait(false);
+        var interval = TimeSpan.FromSeconds(Math.Max(0.05, reply.HeartbeatIntervalSeconds));
+        _heartbeats = Task.Run(() => HeartbeatLoopAsync(info, interval, _stop.Token), CancellationToken.None);
+    }
+
+    /// <summary>Streams a package from the head's store to <paramref name="destination"/>, verifying its hash.</summary>
+    public async Task DownloadPackageAsync(string hash, string destination, CancellationToken ct)
+    {
+        try
+        {
+            using var call = _client!.DownloadPackage(new DownloadPackageRequest { Hash = hash }, cancellationToken: ct);
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            await using (var file = File.Create(destination))
+            {
+                await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    sha.AppendData(chunk.Data.Span);
+                    await file.WriteAsync(chunk.Data.Memory, ct).ConfigureAwait(false);
+                }
+            }
+
+            var actual = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+            if (actual != hash)
+            {
+                throw new PackageFetchException($"pkg://{hash}: the head sent content hashing to {actual}");
+            }
+        }
+        catch (RpcException e)
+        {
+            throw new PackageFetchException($"pkg://{hash}: cannot download from the head: {e.Status.Detail}", e);
+        }
+    }
+
+    /// <summary>Where a live node of the cluster listens, as it registered with the head.</summary>
+    /// <exception cref="KeyNotFoundException">The head knows no live node of that id.</exception>
+    /// <exception cref="RpcException">The head cannot be reached.</exception>
+    public async Task<Endpoint> NodeAddressAsync(string nodeId, CancellationToken ct)
+    {
+        var nodes = await _client!.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
+        return nodes.Nodes.FirstOrDefault(n => n.Alive && n.Node.NodeId == nodeId) is { } node
+            ? Endpoint.Parse(node.Node.Address)
+            : throw new KeyNotFoundException($"the head knows no live node '{nodeId}'");
+    }
+
+    /// <summary>Frees a dead actor's name at the head; completes once the head has (or could not be reached, which is logged).</summary>
+    public async Task ReleaseActorNameAsync(string name, string actorId)
+    {
+        if (_client is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _client.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId },
+                deadline: DateTime.UtcNow.AddSeconds(30)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or ObjectDisposedException or InvalidOperationException)
+        {
+            NodeLog.HeadCallFailed(logger, "ReleaseActorName", e is RpcException rpc ? rpc.Status.Detail : e.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _heartbeats.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+
+        _channel?.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task HeartbeatLoopAsync(NodeInfo info, TimeSpan interval, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(interval, options.TimeProvider);
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            try
+            {
+                var heartbeat = new HeartbeatRequest { NodeId = options.NodeId };
+                heartbeat.Available.Add(ledger.Snapshot());
+                var reply = await _client!.HeartbeatAsync(heartbeat, cancellationToken: ct).ConfigureAwait(false);
+                if (!reply.Known)
+                {
+                    await _client.RegisterNodeAsync(new RegisterNodeRequest { Node = info }, cancellationToken: ct).ConfigureAwait(false);
+                }
+            }
+            catch (RpcException e)
+            {
+                NodeLog.HeadCallFailed(logger, "Heartbeat", e.Status.Detail);
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using Google.Protobuf;
+using Terrarium.Node.Sessions;
+using Terrarium.Protocol;
+
+namespace Terrarium.Node.Objects;
+
+/// <summary>The outcome of a task or call: a MessagePack value or an error.</summary>
+internal sealed record ObjectResult(ByteString? Value, TaskError? Error)
+{
+    public static ObjectResult Failed(TaskError error) => new(null, error);
+}
+
+/// <summary>
+/// Results held on this node until their owner releases them. A task that depends on an object
+/// holds its completion task, so releasing never pulls a value out from under a waiting task.
+/// </summary>
+internal sealed class ObjectStore
+{
+    private readonly ConcurrentDictionary<string, Entry> _objects = new(StringComparer.Ordinal);
+
+    public int Count => _objects.Count;
+
+    /// <summary>The bytes of the values held (objects still pending or failed hold none); counted when asked.</summary>
+    public long Bytes => _objects.Values.Sum(e => e.Result.Task.IsCompletedSuccessfully ? (long)(e.Result.Task.Result.Value?.Length ?? 0) : 0);
+
+    /// <summary>Creates a pending object; the owner is told when it completes.</summary>
+    /// <returns>False when the id is already in use.</returns>
+    public bool TryCreate(string id, Session owner) => _objects.TryAdd(id, new Entry(owner));
+
+    /// <summary>Completes an object and notifies its owner. Later completions of the same id are ignored.</summary>
+    public void Complete(string id, ObjectResult result)
+    {
+        if (_objects.TryGetValue(id, out var entry) && entry.Result.TrySetResult(result))
+        {
+            entry.Owner.NotifyReady(id, result);
+        }
+    }
+
+    /// <summary>Creates a pending object its owner holds and will put (an actor call's result).</summary>
+    /// <returns>False when the id is already in use.</returns>
+    public bool TryPromise(string id, Session owner) => _objects.TryAdd(id, new Entry(owner) { Promised = true });
+
+    /// <summary>
+    /// Creates a pending object its owner will have this node copy from another node, or keeps the
+    /// owner's promise of it if there is one.
+    /// </summary>
+    /// <returns>False when the id is in use by anything but the owner's unfulfilled promise.</returns>
+    public bool TryPromiseCopy(string id, Session owner) =>
+        _objects.TryGetValue(id, out var existing)
+            ? existing.Promised && existing.Owner == owner && !existing.Result.Task.IsCompleted
+            : TryPromise(id, owner);
+
+    /// <summary>Fulfils the owner's own promise; false when it has none (never made, or released).</summary>
+    public bool TryFulfil(string id, Session owner, ObjectResult result) =>
+        _objects.TryGetValue(id, out var entry) && entry.Promised && entry.Owner == owner && entry.Result.TrySetResult(result);
+
+    /// <summary>Fulfils a promise; nothing happens when the object was released meanwhile.</summary>
+    public void Fulfil(string id, ObjectResult result)
+    {
+        if (_objects.TryGetValue(id, out var entry) && entry.Promised)
+        {
+            entry.Result.TrySetResult(result);
+        }
+    }
+
+    /// <summary>
+    /// Stores a result its owner already has (a put), fulfilling the owner's promise of it if there
+    /// is one: no notification goes back.
+    /// </summary>
+    /// <returns>False when the id is in use by anything but the owner's unfulfilled promise.</returns>
+    public bool TryPut(string id, Session owner, ObjectResult result)
+    {
+        if (_objects.TryGetValue(id, out var existing))
+        {
+            return existing.Promised && existing.Owner == owner && existing.Result.TrySetResult(result);
+        }
+
+        var entry = new Entry(owner);
+        entry.Result.SetResult(result);
+        return _objects.TryAdd(id, entry);
+    }
+
+    /// <summary>The object's eventual result, or null when this node does not hold it.</summary>
+    public Task<ObjectResult>? Find(string id) => _objects.TryGetValue(id, out var entry) ? entry.Result.Task : null;
+
+    public void Release(string id) => _objects.TryRemove(id, out _);
+
+    /// <summary>Drops everything a session owns (it ended).</summary>
+    public void ReleaseOwnedBy(Session owner)
+    {
+        foreach (var (id, entry) in _objects)
+        {
+            if (entry.Owner == owner)
+            {
+                _objects.TryRemove(id, out _);
+            }
+        }
+    }
+
+    private sealed class Entry(Session owner)
+    {
+        public Session Owner { get; } = owner;
+
+        /// <summary>Completed by the owner's put rather than by a worker.</summary>
+        public bool Promised { get; init; }
+
+        public TaskCompletionSource<ObjectResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

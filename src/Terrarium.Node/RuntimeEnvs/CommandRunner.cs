@@ -1,0 +1,49 @@
+using System.Diagnostics;
+
+namespace Terrarium.Node.RuntimeEnvs;
+
+/// <summary>Runs a command the node needs (podman, python, pip, conda) to completion, capturing its output.</summary>
+internal static class CommandRunner
+{
+    /// <summary>The exit code and output; a command that cannot start is reported like a failed one (exit code -1).</summary>
+    /// <exception cref="OperationCanceledException">Cancelled; the command and its children were killed.</exception>
+    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(ProcessStartInfo start, CancellationToken ct)
+    {
+        start.UseShellExecute = false;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return (-1, "", $"'{start.FileName}' could not be started: {e.Message}");
+        }
+
+        using (process)
+        {
+            var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            try
+            {
+                await process.WaitForExitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw;
+            }
+
+            return (process.ExitCode, (await output.ConfigureAwait(false)).Trim(), (await errors.ConfigureAwait(false)).Trim());
+        }
+    }
+
+    public static Task<(int ExitCode, string Output, string Errors)> RunAsync(string command, IEnumerable<string> arguments, CancellationToken ct) =>
+        RunAsync(new ProcessStartInfo(command, arguments), ct);
+
+    /// <summary>As <see cref="RunAsync(string, IEnumerable{string}, CancellationToken)"/>, in <paramref name="workingDirectory"/>.</summary>
+    public static Task<(int ExitCode, string Output, string Errors)> RunAsync(string command, IEnumerable<string> arguments, string workingDirectory, CancellationToken ct) =>
+        RunAsync(new ProcessStartInfo(command, arguments) { WorkingDirectory = workingDirectory }, ct);
+}

@@ -1,0 +1,12 @@
+using Terrarium.Protocol.RuntimeEnvs.Fields;
+
+namespace Terrarium.Node.RuntimeEnvs.Config;
+
+/// <summary>
+/// <c>config</c>: how the setup runs, not what the worker gets. <see cref="EnvBuildCache"/> reads
+/// its timeout; <c>eager_install</c> belongs to the job's env and is read where the job starts.
+/// </summary>
+internal sealed class ConfigPreparer() : FieldPreparer<RuntimeEnvConfig>(EnvFields.Config)
+{
+    protected override Task<FieldSetup> PrepareAsync(RuntimeEnvConfig spec, IWorkerLauncher? launcher, CancellationToken ct) => Task.FromResult(FieldSetup.Nothing);
+}

@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Terrarium.Node.Service;
+using Terrarium.Protocol.RuntimeEnvs;
+
+namespace Terrarium.Node.RuntimeEnvs;
+
+/// <summary>
+/// The runtime environments built on this node, one build per env hash: concurrent requests wait for
+/// the same build; a failed build is remembered for <see cref="NodeOptions.FailedSetupRetryDelay"/>
+/// so that a broken env is not rebuilt in a tight loop. What each field means is its
+/// <see cref="IFieldPreparer"/>'s business; whatever a preparer throws — a full disk, a tool that
+/// prints what it should not — fails the env as a <see cref="RuntimeEnvSetupFailure"/> naming the
+/// field, never strands the work that waits for it.
+/// </summary>
+internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPreparer> fields, ILogger<EnvBuildCache> logger)
+{
+    private readonly Dictionary<string, IFieldPreparer> _fields = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Build> _builds = new(StringComparer.Ordinal);
+
+    public async Task<PreparedEnv> PrepareAsync(string hash, string canonicalJson, CancellationToken ct)
+    {
+        if (hash.Length == 0)
+        {
+            return PreparedEnv.None;
+        }
+
+        while (true)
+        {
+            var build = _builds.GetOrAdd(hash, h => new Build(Task.Run(() => BuildWithTimeoutAsync(h, canonicalJson), CancellationToken.None), options.TimeProvider));
+            try
+            {
+                return await build.Result.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (RuntimeEnvSetupFailure) when (options.TimeProvider.GetUtcNow() - build.FinishedAt > options.FailedSetupRetryDelay)
+            {
+                if (_builds.TryRemove(new KeyValuePair<string, Build>(hash, build)))
+                {
+                    NodeLog.RetryingFailedEnv(logger, hash);
+                }
+            }
+        }
+    }
+
+    /// <summary>The envs this node has built or is building, for status.</summary>
+    public IEnumerable<(string Hash, string State, string Json)> List() =>
+        _builds.Select(kv => (kv.Key,
+            kv.Value.Result.IsCompletedSuccessfully ? "ready" : kv.Value.Result.IsFaulted ? "failed" : "building",
+            kv.Value.Result.IsCompletedSuccessfully ? kv.Value.Result.Result.CanonicalJson : ""));
+
+    private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson)
+    {
+        RuntimeEnv env;
+        try
+        {
+            env = Read(canonicalJson);
+        }
+        catch (RuntimeEnvSetupFailure e)
+        {
+            throw Failed(hash, e);
+        }
+
+        var timeout = (env.Config ?? new RuntimeEnvConfig()).SetupTimeout;
+        using var cts = new CancellationTokenSource(timeout, options.TimeProvider);
+        try
+        {
+            return await BuildAsync(hash, canonicalJson, env, cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw Failed(hash, new RuntimeEnvSetupFailure("config", $"the setup took longer than setup_timeout_seconds ({timeout.TotalSeconds:0})", ""));
+        }
+        catch (RuntimeEnvSetupFailure e)
+        {
+            throw Failed(hash, e);
+        }
+    }
+
+    /// <summary>Prepares each field the env sets — those that decide how workers start first, the rest by name — and combines what they give the worker.</summary>
+    private async Task<PreparedEnv> BuildAsync(string hash, string canonicalJson, RuntimeEnv env, CancellationToken ct)
+    {
+        NodeLog.BuildingEnv(logger, hash);
+        var setups = new List<FieldSetup>();
+        // What the other fields build for depends on how the workers start.
+        foreach (var field in _fields.Values.Where(f => f.IsSetIn(env)).OrderBy(f => f.SetsLauncher ? 0 : 1).ThenBy(f => f.Name, StringComparer.Ordinal))
+        {
+            var launcher = setups.Select(s => s.Launcher).LastOrDefault(l => l is not null);
+            try
+            {
+                setups.Add(await field.PrepareAsync(env, launcher, ct).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is not RuntimeEnvSetupFailure && !(e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                throw Unexpected(field.Name, e);
+            }
+        }
+
+        var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
+        // The user's env_vars win over what fields set (PYTHONPATH, VIRTUAL_ENV, ...).
+        foreach (var (name, value) in setups.SelectMany(s => s.EnvVars).Concat(setups.SelectMany(s => s.WinningEnvVars)))
+        {
+            envVars[name] = value;
+        }
+
+        var workingDirectories = setups.Where(s => s.WorkingDirectory is not null).ToList();
+        var launchers = setups.Where(s => s.Launcher is not null).ToList();
+        if (workingDirectories.Count > 1 || launchers.Count > 1)
+        {
+            throw new RuntimeEnvSetupFailure("runtime_env", "more than one field sets the worker's directory or how it starts", canonicalJson);
+        }
+
+        return new PreparedEnv
+        {
+            Hash = hash,
+            CanonicalJson = canonicalJson,
+            EnvVars = envVars,
+            PathEntries = setups.SelectMany(s => s.PathEntries).ToList(),
+            // Modules come before the working dir, whatever order the fields were prepared in.
+            AssemblyDirectories = setups.OrderBy(s => s.WorkingDirectory is null ? 0 : 1).SelectMany(s => s.AssemblyDirectories).ToList(),
+            PreloadedAssemblies = Combined(setups.Select(s => s.PreloadedAssemblies), "assembly", canonicalJson),
+            NativeLibraries = Combined(setups.Select(s => s.NativeLibraries), "native library", canonicalJson),
+            ResolvedPackages = setups.SelectMany(s => s.ResolvedPackages).ToList(),
+            ReadFolders = setups.SelectMany(s => s.ReadFolders).Distinct(StringComparer.Ordinal).ToList(),
+            WorkingDirectory = workingDirectories.FirstOrDefault()?.WorkingDirectory,
+            Launcher = launchers.FirstOrDefault()?.Launcher,
+        };
+    }
+
+    /// <summary>Files by name from every field; two fields that give one name two files are a mistake, not a silent choice.</summary>
+    private static Dictionary<string, string> Combined(IEnumerable<IReadOnlyDictionary<string, string>> fromFields, string what, string canonicalJson)
+    {
+        var combined = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, file) in fromFields.SelectMany(f => f))
+        {
+            if (combined.TryGetValue(name, out var other) && other != file)
+            {
+                throw new RuntimeEnvSetupFailure("runtime_env", $"two fields give the {what} '{name}' different files: {other} and {file}", canonicalJson);
+            }
+
+            combined[name] = file;
+        }
+
+        return combined;
+    }
+
+    /// <summary>What a preparer did not expect, as a setup failure: the field, what happened (a full disk says so), and the trace in the log.</summary>
+    private static RuntimeEnvSetupFailure Unexpected(string field, Exception e)
+    {
+        var inner = e is PackageFetchException { InnerException: { } cause } ? cause : e;
+        var what = inner is IOException io && (io.HResult & 0xFFFF) == 28 || inner.Message.Contains("No space left on device", StringComparison.Ordinal)
+            ? "the node's disk is full (no space left on device)"
+            : $"{inner.GetType().Name}: {inner.Message}";
+        return new RuntimeEnvSetupFailure(field, $"setting up '{field}' failed: {what}", e.ToString());
+    }
+
+    private RuntimeEnvSetupFailure Failed(string hash, RuntimeEnvSetupFailure failure)
+    {
+        NodeLog.EnvSetupFailed(logger, hash, failure.Field, failure.Message);
+        return failure;
+    }
+
+    /// <summary>
+    /// The env as the shared model reads and validates it, so that every preparer gets its field's
+    /// value typed and checked; a field this node has no preparer for is refused by name before
+    /// anything is read.
+    /// </summary>
+    private RuntimeEnv Read(string canonicalJson)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(canonicalJson, new JsonDocumentOptions { AllowDuplicateProperties = false });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new RuntimeEnvSetupFailure("runtime_env", "the runtime env is not a JSON object", canonicalJson);
+            }
+
+            if (document.RootElement.EnumerateObject().Select(p => p.Name).FirstOrDefault(name => !_fields.ContainsKey(name)) is { } unsupported)
+            {
+                throw new RuntimeEnvSetupFailure(unsupported, $"runtime_env field '{unsupported}' is not supported by node {options.NodeId}", "");
+            }
+
+            // Checked as the driver checked it: the node does not take a client's word for it.
+            var env = RuntimeEnvReader.Read(document.RootElement);
+            RuntimeEnvValidator.Validate(env, "runtime_env");
+            return env;
+        }
+        catch (JsonException e)
+        {
+            throw new RuntimeEnvSetupFailure("runtime_env", $"the runtime env is not valid JSON: {e.Message}", canonicalJson);
+        }
+        catch (ArgumentException e)
+        {
+            // The message names the field and value; the parameter it would add means nothing here.
+            var message = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            throw new RuntimeEnvSetupFailure("runtime_env", message, canonicalJson);
+        }
+    }
+
+    private sealed class Build
+    {
+        public Build(Task<PreparedEnv> running, TimeProvider clock) => Result = StampAsync(running, clock);
+
+        public Task<PreparedEnv> Result { get; }
+
+        public DateTimeOffset FinishedAt { get; private set; } = DateTimeOffset.MaxValue;
+
+        /// <summary>Notes when the build ended before its result completes, so that whoever sees a failure sees when it happened.</summary>
+        private async Task<PreparedEnv> StampAsync(Task<PreparedEnv> running, TimeProvider clock)
+        {
+            try
+            {
+                return await running.ConfigureAwait(false);
+            }
+            finally
+            {
+                FinishedAt = clock.GetUtcNow();
+            }
+        }
+    }
+}

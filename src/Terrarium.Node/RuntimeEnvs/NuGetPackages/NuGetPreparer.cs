@@ -1,0 +1,29 @@
+using Terrarium.Protocol.RuntimeEnvs.Fields;
+
+namespace Terrarium.Node.RuntimeEnvs.NuGetPackages;
+
+/// <summary><c>nuget</c>: packages restored with NuGet's own restore, loaded ahead of the job's own copies.</summary>
+internal sealed class NuGetPreparer(FetchedPackages packages, NuGetRestorer restorer) : FieldPreparer<NuGetSpec>(EnvFields.NuGet)
+{
+    protected override async Task<FieldSetup> PrepareAsync(NuGetSpec spec, IWorkerLauncher? launcher, CancellationToken ct)
+    {
+        var sources = new List<string>();
+        foreach (var source in spec.Sources)
+        {
+            // Local folder feeds arrive as pkg:// packages: unpack them first.
+            var shipped = source.StartsWith("pkg://", StringComparison.Ordinal);
+            var resolved = shipped ? await packages.DirectoryAsync(Name, source, ct).ConfigureAwait(false) : source;
+            NuGetRestorer.CheckSource(resolved, shipped);
+            sources.Add(resolved);
+        }
+
+        var restored = await restorer.RestoreAsync(spec.Packages, sources, ct).ConfigureAwait(false);
+        return new FieldSetup
+        {
+            PreloadedAssemblies = restored.Assemblies,
+            NativeLibraries = restored.NativeLibraries,
+            ResolvedPackages = restored.Packages,
+            ReadFolders = [restorer.PackagesFolder],
+        };
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.Security;
+
+namespace Terrarium.Protocol.Transport;
+
+/// <summary>
+/// Opens gRPC channels to Terrarium services, presenting the cluster token on every call: on a Unix
+/// socket only to a process of this user, over TCP only to a server whose certificate the
+/// credentials trust (checked in the TLS handshake, before the first request).
+/// </summary>
+public static class ClusterChannel
+{
+    private const int SolSocket = 1;
+    private const int SoPeerCred = 17;
+
+    /// <summary>Creates a channel to <paramref name="endpoint"/> and a call invoker that adds the token.</summary>
+    /// <exception cref="InvalidOperationException">A TCP endpoint, and credentials that cannot check a TCP server.</exception>
+    public static (GrpcChannel Channel, CallInvoker Invoker) Open(Endpoint endpoint, ClusterCredentials credentials)
+    {
+        ArgumentNullException.ThrowIfNull(credentials);
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            // Across machines a peer can vanish without a word; a ping that goes unanswered for a
+            // minute ends the connection. A starved machine answers late, not never: be patient.
+            KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(60),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        };
+        string address;
+        if (endpoint.SocketPath is { } socketPath)
+        {
+            // On one machine the kernel reports a dead peer at once (end of stream); pings could only
+            // declare a live but CPU-starved peer dead.
+            handler.KeepAlivePingDelay = Timeout.InfiniteTimeSpan;
+            handler.ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
+                    CheckPeerIsThisUser(socket, socketPath);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+            address = "http://localhost";
+        }
+        else
+        {
+            address = credentials.Tls.AddressOf(endpoint);
+            credentials.Tls.ConfigureClient(handler);
+        }
+
+        var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            MaxReceiveMessageSize = MessageLimits.MaxMessageBytes,
+            MaxSendMessageSize = MessageLimits.MaxMessageBytes,
+        });
+        var invoker = channel.Intercept(metadata =>
+        {
+            metadata.Add(ClusterToken.HeaderName, credentials.Token);
+            return metadata;
+        });
+        return (channel, invoker);
+    }
+
+    /// <summary>
+    /// The token is sent on the first request: never to a socket served by another user, who could
+    /// have put it where a Terrarium socket was expected.
+    /// </summary>
+    /// <exception cref="UnauthorizedAccessException">The process serving the socket runs as another user.</exception>
+    private static void CheckPeerIsThisUser(Socket socket, string socketPath)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        Span<byte> credentials = stackalloc byte[12];
+        var length = socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials);
+        var uid = length == credentials.Length ? BitConverter.ToUInt32(credentials[4..8]) : uint.MaxValue;
+        if (uid != PrivateDirectory.CurrentUserId)
+        {
+            throw new UnauthorizedAccessException(
+                $"refusing to send the cluster token to '{socketPath}': the process serving it runs as uid {uid}, not as this user (uid {PrivateDirectory.CurrentUserId})");
+        }
+    }
+}

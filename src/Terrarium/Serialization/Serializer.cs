@@ -1,0 +1,75 @@
+using Google.Protobuf;
+using MessagePack;
+using Terrarium.Protocol.Transport;
+
+namespace Terrarium.Serialization;
+
+/// <summary>
+/// MessagePack for arguments and results: contractless, hardened for untrusted data, and typed by
+/// the called method's signature on both ends, so no type named by the wire is ever instantiated.
+/// </summary>
+internal static class Serializer
+{
+    public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
+        .WithResolver(DepthLimitedResolver.Instance)
+        .WithSecurity(MessagePackSecurity.UntrustedData);
+
+    /// <exception cref="ArgumentException">The value cannot be serialized; names <paramref name="what"/> and the type.</exception>
+    public static ByteString Serialize(Type type, object? value, string what)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = MessagePackSerializer.Serialize(type, value, Options);
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or TypeInitializationException or InvalidOperationException or NotSupportedException)
+        {
+            throw new ArgumentException($"{what} of type {Describe(type)} cannot be serialized with MessagePack: {Innermost(e).Message}", e);
+        }
+        catch (Exception e) when (e is OverflowException or OutOfMemoryException)
+        {
+            // Past 2 GiB no array can hold the bytes.
+            throw TooLarge(what, type, null, e);
+        }
+
+        return bytes.Length > MessageLimits.MaxValueBytes ? throw TooLarge(what, type, bytes.Length, null) : UnsafeByteOperations.UnsafeWrap(bytes);
+    }
+
+    /// <summary>The error for a value (or a call's arguments together) over <see cref="MessageLimits.MaxValueBytes"/>.</summary>
+    public static ArgumentException TooLarge(string what, Type? type, long? bytes, Exception? inner) => new(
+        $"{what}{(type is null ? "" : $" of type {Describe(type)}")} is {(bytes is { } n ? $"{n >> 20} MiB" : "too large")} serialized, over the " +
+        $"{MessageLimits.MaxValueBytes >> 20} MiB a value may be; ship large data as files (working_dir) or split it into several values", inner);
+
+    public static object? Deserialize(Type type, ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize(type, bytes, Options);
+
+    public static T Deserialize<T>(ReadOnlyMemory<byte> bytes, MessagePackSerializerOptions? options = null) =>
+        MessagePackSerializer.Deserialize<T>(bytes, options ?? Options);
+
+    /// <summary>Options that bind the actor handles they read to <paramref name="cluster"/>.</summary>
+    public static MessagePackSerializerOptions BoundTo(Cluster cluster) => new ClusterBoundOptions(Options, cluster);
+
+    public static string Describe(Type type) => type.IsGenericType
+        ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", type.GetGenericArguments().Select(Describe))}>"
+        : type.FullName ?? type.Name;
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+
+        return e;
+    }
+}
+
+/// <summary>Serializer options that know the cluster a value is read for.</summary>
+internal sealed class ClusterBoundOptions : MessagePackSerializerOptions
+{
+    public ClusterBoundOptions(MessagePackSerializerOptions copyFrom, Cluster cluster)
+        : base(copyFrom) => Cluster = cluster;
+
+    public Cluster Cluster { get; }
+
+    protected override MessagePackSerializerOptions Clone() => new ClusterBoundOptions(this, Cluster);
+}
