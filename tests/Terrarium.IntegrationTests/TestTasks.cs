@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 
 namespace Terrarium.IntegrationTests;
 
@@ -175,6 +176,8 @@ public sealed class FailingActor
 public static class FileTasks
 {
     public static string Read(string relativePath) => File.ReadAllText(relativePath);
+
+    public static string Sha256(string relativePath) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(relativePath)));
 
     public static string CurrentDirectory() => Environment.CurrentDirectory;
 

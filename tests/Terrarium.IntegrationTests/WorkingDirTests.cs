@@ -33,6 +33,20 @@ public sealed class WorkingDirTests(ClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task WorkingDir_WhoseUploadIsStillGoingWhenSubmitReturns_IsWaitedForByTheNode()
+    {
+        // Submit does not wait for the upload: a package this large is usually still arriving at
+        // the head when the node asks for it, and the node waits for it instead of failing.
+        var dir = Write("large", ("small.txt", "x"));
+        var bytes = RandomNumberGenerator.GetBytes(96 << 20);
+        await File.WriteAllBytesAsync(Path.Combine(dir, "large.bin"), bytes);
+
+        var hash = await Cluster.Submit(() => FileTasks.Sha256("large.bin"), WithEnv(new RuntimeEnv { WorkingDir = dir })).DefaultTimeout();
+
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(bytes)), hash);
+    }
+
+    [Fact]
     public async Task WorkingDir_SameContentTwice_IsUploadedOnce()
     {
         var dir = Write("once", ("unique.txt", Guid.NewGuid().ToString()));

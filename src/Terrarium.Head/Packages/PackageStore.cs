@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Head.Packages;
 
@@ -15,7 +16,12 @@ namespace Terrarium.Head.Packages;
 internal sealed class PackageStore(HeadOptions options)
 {
     public const int ChunkSize = 1 << 20;
+
     private readonly ConcurrentDictionary<string, int> _uploads = new(StringComparer.Ordinal);
+
+    // Uploads under way, by hash: a driver does not wait for its upload before it submits, so a node
+    // may ask for a package that is still arriving.
+    private readonly ConcurrentDictionary<string, int> _arriving = new(StringComparer.Ordinal);
 
     private string Directory => Path.Combine(options.StorageDirectory, "packages");
 
@@ -46,6 +52,7 @@ internal sealed class PackageStore(HeadOptions options)
 
         PrivateDirectory.Create(Directory);
         var temp = Path.Combine(Directory, $"{hash}.{Guid.NewGuid():N}.part");
+        _arriving.AddOrUpdate(hash, 1, (_, n) => n + 1);
         try
         {
             long received = 0;
@@ -90,6 +97,10 @@ internal sealed class PackageStore(HeadOptions options)
         finally
         {
             File.Delete(temp);
+            if (_arriving.AddOrUpdate(hash, 0, (_, n) => n - 1) <= 0)
+            {
+                _arriving.TryRemove(new KeyValuePair<string, int>(hash, 0));
+            }
         }
     }
 
@@ -97,7 +108,9 @@ internal sealed class PackageStore(HeadOptions options)
     {
         if (!Has(hash))
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"package {hash} is not in the head's store"));
+            throw _arriving.ContainsKey(hash)
+                ? new RpcException(new Status(StatusCode.Unavailable, $"package {hash} is still being uploaded to the head's store"), new Metadata { { UploadHeaders.PackageUploading, "1" } })
+                : new RpcException(new Status(StatusCode.NotFound, $"package {hash} is not in the head's store"));
         }
 
         await using var file = File.OpenRead(PathOf(hash));

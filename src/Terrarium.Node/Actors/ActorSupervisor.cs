@@ -244,7 +244,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         }
         catch (RuntimeEnvSetupFailure e)
         {
-            Die(actor, new TaskError { Kind = ErrorKind.RuntimeEnvSetup, Message = e.Message, SetupField = e.Field, SetupLog = e.Log });
+            Die(actor, e.ToTaskError());
             return;
         }
         catch (Exception e)

@@ -31,31 +31,60 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
         _heartbeats = Task.Run(() => HeartbeatLoopAsync(info, interval, _stop.Token), CancellationToken.None);
     }
 
-    /// <summary>Streams a package from the head's store to <paramref name="destination"/>, verifying its hash.</summary>
+    /// <summary>
+    /// How long a package the head does not know may still be on its way: a driver submits without
+    /// waiting for its upload, so the env's definition can reach this node a moment before the
+    /// upload reaches the head. (Once the upload has begun, the head says so, and the node waits for
+    /// it as long as the env's setup may take.)
+    /// </summary>
+    public static readonly TimeSpan UploadStartGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Streams a package from the head's store to <paramref name="destination"/>, verifying its hash;
+    /// waits for a package that is still being uploaded.
+    /// </summary>
     public async Task DownloadPackageAsync(string hash, string destination, CancellationToken ct)
     {
-        try
+        var asked = options.TimeProvider.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
         {
-            using var call = _client!.DownloadPackage(new DownloadPackageRequest { Hash = hash }, cancellationToken: ct);
-            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-            await using (var file = File.Create(destination))
+            try
             {
-                await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
-                {
-                    sha.AppendData(chunk.Data.Span);
-                    await file.WriteAsync(chunk.Data.Memory, ct).ConfigureAwait(false);
-                }
+                await DownloadOnceAsync(hash, destination, ct).ConfigureAwait(false);
+                return;
             }
-
-            var actual = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
-            if (actual != hash)
+            catch (RpcException e) when (IsArriving(e) || (e.StatusCode == StatusCode.NotFound && options.TimeProvider.GetElapsedTime(asked) < UploadStartGrace))
             {
-                throw new PackageFetchException($"pkg://{hash}: the head sent content hashing to {actual}");
+                await Task.Delay(delay, options.TimeProvider, ct).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
+            catch (RpcException e)
+            {
+                throw new PackageFetchException($"pkg://{hash}: cannot download from the head: {e.Status.Detail}", e);
             }
         }
-        catch (RpcException e)
+
+        static bool IsArriving(RpcException e) => e.StatusCode == StatusCode.Unavailable && e.Trailers.GetValue(UploadHeaders.PackageUploading) == "1";
+    }
+
+    private async Task DownloadOnceAsync(string hash, string destination, CancellationToken ct)
+    {
+        using var call = _client!.DownloadPackage(new DownloadPackageRequest { Hash = hash }, cancellationToken: ct);
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        await using (var file = File.Create(destination))
         {
-            throw new PackageFetchException($"pkg://{hash}: cannot download from the head: {e.Status.Detail}", e);
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                sha.AppendData(chunk.Data.Span);
+                await file.WriteAsync(chunk.Data.Memory, ct).ConfigureAwait(false);
+            }
+        }
+
+        var actual = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+        if (actual != hash)
+        {
+            throw new PackageFetchException($"pkg://{hash}: the head sent content hashing to {actual}");
         }
     }
 

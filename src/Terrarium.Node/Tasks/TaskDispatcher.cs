@@ -316,7 +316,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         }
         catch (RuntimeEnvSetupFailure e)
         {
-            Fail(task, new TaskError { Kind = ErrorKind.RuntimeEnvSetup, Message = e.Message, SetupField = e.Field, SetupLog = e.Log });
+            Fail(task, e.ToTaskError());
             return;
         }
         catch (Exception e)

@@ -10,4 +10,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Uploading {Package}… {Percent}% ({SentMiB}/{TotalMiB} MiB)")]
     public static partial void UploadProgress(ILogger logger, string package, long percent, long sentMiB, long totalMiB);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Uploading {Package} to the head failed: {Reason}. Work that needs it fails once nodes give up waiting for it; submitting it again tries the upload again")]
+    public static partial void UploadFailed(ILogger logger, string package, string reason);
 }

@@ -100,11 +100,10 @@ internal sealed partial class LocalFiles(DirectoryPackager packager, PackageUplo
         return value;
     }
 
+    /// <summary>The package's URI at once; the upload goes on in the background (nodes wait for a package still arriving).</summary>
     private string Upload(PackageFile package)
     {
-        // Submit is synchronous by contract (it returns the ref at once), and the upload must finish
-        // before the task that needs it is sent; no synchronization context is involved here.
-        uploader.EnsureUploadedAsync(package, CancellationToken.None).GetAwaiter().GetResult();
+        uploader.StartUpload(package);
         return package.Uri;
     }
 

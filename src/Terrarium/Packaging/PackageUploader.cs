@@ -7,7 +7,7 @@ using Terrarium.Protocol;
 
 namespace Terrarium.Packaging;
 
-/// <summary>Uploads packages to the head's store in chunks, skipping those it already has.</summary>
+/// <summary>Uploads packages to the head's store in chunks, skipping those it already has; one upload at a time per package.</summary>
 internal sealed class PackageUploader(Protocol.Head.HeadClient head, ILogger logger)
 {
     private const int ChunkSize = 1 << 20;
@@ -15,14 +15,34 @@ internal sealed class PackageUploader(Protocol.Head.HeadClient head, ILogger log
 
     // The head's store only grows, so a hash it had once it still has: no need to ask again.
     private readonly ConcurrentDictionary<string, bool> _onHead = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _uploading = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Starts sending the package and returns at once: <c>Submit</c> does not wait for it, and a node
+    /// that needs the package waits until the head has it. A failed upload is logged, and the next
+    /// submission that names the files tries again.
+    /// </summary>
+    public void StartUpload(PackageFile package) =>
+        _ = EnsureUploadedAsync(package, CancellationToken.None).ContinueWith(
+            failed => ClientLog.UploadFailed(logger, package.Uri, failed.Exception!.GetBaseException().Message),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <returns>True when the package was sent, false when the head had it already.</returns>
-    public async Task<bool> EnsureUploadedAsync(PackageFile package, CancellationToken ct)
+    public Task<bool> EnsureUploadedAsync(PackageFile package, CancellationToken ct)
     {
         if (_onHead.ContainsKey(package.Hash))
         {
-            return false;
+            return Task.FromResult(false);
         }
+
+        var upload = _uploading.GetOrAdd(package.Hash, _ => new Lazy<Task<bool>>(() => UploadAsync(package, ct)));
+        _ = upload.Value.ContinueWith(_ => _uploading.TryRemove(new KeyValuePair<string, Lazy<Task<bool>>>(package.Hash, upload)),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return upload.Value;
+    }
+
+    private async Task<bool> UploadAsync(PackageFile package, CancellationToken ct)
+    {
 
         if ((await head.HasPackageAsync(new HasPackageRequest { Hash = package.Hash }, cancellationToken: ct).ConfigureAwait(false)).Present)
         {

@@ -4,6 +4,7 @@ using Grpc.Core;
 using Terrarium.Head;
 using Terrarium.Head.Packages;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Tests.Head.Packages;
 
@@ -97,6 +98,25 @@ public sealed class PackageStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Send_OfAnArchiveStillArriving_IsUnavailableSayingSo_ThenServedOnceItHasArrived()
+    {
+        var bytes = "an archive sent in two chunks"u8.ToArray();
+        var hash = Hash(bytes);
+        var secondChunk = new TaskCompletionSource();
+        var receiving = _store.ReceiveAsync(new ChunkReader(Chunks(hash, bytes.Length, bytes, 10).Chunks, secondChunk.Task), CancellationToken.None);
+
+        var arriving = await Assert.ThrowsAsync<RpcException>(() => _store.SendAsync(hash, new ChunkWriter(), CancellationToken.None));
+        secondChunk.SetResult();
+        Assert.True(await receiving);
+        var sent = new ChunkWriter();
+        await _store.SendAsync(hash, sent, CancellationToken.None);
+
+        Assert.Equal(StatusCode.Unavailable, arriving.StatusCode);
+        Assert.Equal("1", arriving.Trailers.GetValue(UploadHeaders.PackageUploading));
+        Assert.Equal(bytes, sent.Chunks.SelectMany(c => c.Data.ToByteArray()).ToArray());
+    }
+
+    [Fact]
     public async Task Send_OfAnArchiveNotStored_IsNotFound()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => _store.SendAsync(Hash("never uploaded"u8.ToArray()), new ChunkWriter(), CancellationToken.None));
@@ -115,22 +135,29 @@ public sealed class PackageStoreTests : IDisposable
         return new ChunkReader(chunks);
     }
 
-    /// <summary>A client's stream of chunks, as gRPC hands it to the service.</summary>
-    private sealed class ChunkReader(IReadOnlyList<PackageChunk> chunks) : IAsyncStreamReader<PackageChunk>
+    /// <summary>A client's stream of chunks, as gRPC hands it to the service; the chunks after the first wait for <paramref name="rest"/>.</summary>
+    private sealed class ChunkReader(IReadOnlyList<PackageChunk> chunks, Task? rest = null) : IAsyncStreamReader<PackageChunk>
     {
         private int _next;
 
+        public IReadOnlyList<PackageChunk> Chunks => chunks;
+
         public PackageChunk Current { get; private set; } = new();
 
-        public Task<bool> MoveNext(CancellationToken cancellationToken)
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
         {
+            if (_next > 0 && rest is not null)
+            {
+                await rest;
+            }
+
             if (_next == chunks.Count)
             {
-                return Task.FromResult(false);
+                return false;
             }
 
             Current = chunks[_next++];
-            return Task.FromResult(true);
+            return true;
         }
     }
 
