@@ -162,7 +162,8 @@ public sealed class TlsTests
     private static async Task<string> CaptureAsync(string[] headArguments, string argument)
     {
         var file = Path.Combine(Path.GetTempPath(), $"terrarium-capture-{Guid.NewGuid():N}.pcap");
-        using var tcpdump = Process.Start(new ProcessStartInfo("tcpdump", ["-i", "lo", "-U", "-s", "0", "-w", file, "tcp"])
+        // -B: a large kernel buffer, so that the driver's package upload does not crowd packets out.
+        using var tcpdump = Process.Start(new ProcessStartInfo("tcpdump", ["-i", "lo", "-U", "-s", "0", "-B", "131072", "-w", file, "tcp"])
         {
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -178,6 +179,12 @@ public sealed class TlsTests
                 await using var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
                 Assert.Equal(argument, await driver.Submit(() => TestTasks.Echo(argument), new TaskOptions { Resources = { ["second"] = 1 } }).DefaultTimeout());
             }
+
+            // tcpdump writes packets some time after they cross; stopped at once, it can lose the last
+            // ones (the task's). A marker sent last, once written, shows everything before it is too.
+            var marker = "terrarium-capture-end-" + Guid.NewGuid().ToString("N");
+            await SendOverLoopbackAsync(marker);
+            await WaitUntilWrittenAsync(file, marker);
         }
         finally
         {
@@ -193,5 +200,43 @@ public sealed class TlsTests
         {
             File.Delete(file);
         }
+    }
+
+    private static async Task SendOverLoopbackAsync(string text)
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+            using var server = await listener.AcceptTcpClientAsync();
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(text));
+            var received = new byte[text.Length];
+            await server.GetStream().ReadExactlyAsync(received);
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    private static async Task WaitUntilWrittenAsync(string file, string marker)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!Encoding.Latin1.GetString(await ReadSharedAsync(file)).Contains(marker, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"tcpdump did not write the end marker to {file} within 60 s");
+            await Task.Delay(100);
+        }
+    }
+
+    // tcpdump holds the file open for writing while it runs.
+    private static async Task<byte[]> ReadSharedAsync(string file)
+    {
+        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var bytes = new byte[stream.Length];
+        await stream.ReadExactlyAsync(bytes);
+        return bytes;
     }
 }

@@ -102,7 +102,9 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     /// <summary>Frees a dead actor's name at the head; completes once the head has (or could not be reached, which is logged).</summary>
     public async Task ReleaseActorNameAsync(string name, string actorId)
     {
-        if (_client is null)
+        // A node that is leaving kills its actors on the way out; the head frees their names when
+        // their jobs end, so there is nothing to say (a warning per actor was only noise).
+        if (_client is null || Volatile.Read(ref _disposed) != 0)
         {
             return;
         }
@@ -112,7 +114,7 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
             await _client.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId },
                 deadline: DateTime.UtcNow.AddSeconds(30)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RpcException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when ((e is RpcException or ObjectDisposedException or InvalidOperationException) && Volatile.Read(ref _disposed) == 0)
         {
             NodeLog.HeadCallFailed(logger, "ReleaseActorName", e is RpcException rpc ? rpc.Status.Detail : e.Message);
         }
