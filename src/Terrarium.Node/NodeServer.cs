@@ -61,6 +61,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<LogRelay>()
                 .AddSingleton<DetachedSessions>()
                 .AddSingleton<WorkerPool>()
+                .AddSingleton<IWorkerStarter>(services => services.GetRequiredService<WorkerPool>())
                 .AddSingleton<PackageCache>()
                 .AddSingleton<NuGetRestorer>()
                 .AddSingleton<FetchedPackages>()

@@ -318,7 +318,8 @@ public sealed class MultiNodeTests
 
         nodes.Daemons.Single(d => d.NodeId == first).Kill();
 
-        // Calls made while the node's death is not yet known fail; once it is, they reach the new actor.
+        // Calls in flight at the node's death fail; once the head has declared it dead, calls wait for
+        // the actor's new incarnation and reach it.
         await UntilCallsReachAsync(actor, survivor);
         Assert.Equal(1, await actor.Call(c => c.Add(1)).DefaultTimeout());
         // The other driver's old handle finds the actor by name once it knows the node died.

@@ -25,14 +25,14 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     private readonly NodeOptions _options;
     private readonly ObjectStore _objects;
     private readonly ResourceLedger _ledger;
-    private readonly WorkerPool _pool;
+    private readonly IWorkerStarter _pool;
     private readonly EnvBuildCache _builds;
     private readonly HeadLink _head;
     private readonly ClusterCredentials _credentials;
     private readonly ILogger _logger;
     private TaskCompletionSource _resourcesReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ActorSupervisor(NodeOptions options, ObjectStore objects, ResourceLedger ledger, WorkerPool pool, EnvBuildCache builds,
+    public ActorSupervisor(NodeOptions options, ObjectStore objects, ResourceLedger ledger, IWorkerStarter pool, EnvBuildCache builds,
         HeadLink head, ClusterCredentials credentials, ILogger<ActorSupervisor> logger)
     {
         _credentials = credentials;

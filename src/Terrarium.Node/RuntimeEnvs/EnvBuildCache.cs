@@ -120,7 +120,7 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
             AssemblyDirectories = setups.OrderBy(s => s.WorkingDirectory is null ? 0 : 1).SelectMany(s => s.AssemblyDirectories).ToList(),
             PreloadedAssemblies = Combined(setups.Select(s => s.PreloadedAssemblies), "assembly", canonicalJson),
             NativeLibraries = Combined(setups.Select(s => s.NativeLibraries), "native library", canonicalJson),
-            ResolvedPackages = setups.SelectMany(s => s.ResolvedPackages).ToList(),
+            ResolvedNuGetPackages = setups.SelectMany(s => s.ResolvedNuGetPackages).ToList(),
             ReadFolders = setups.SelectMany(s => s.ReadFolders).Distinct(StringComparer.Ordinal).ToList(),
             WorkingDirectory = workingDirectories.FirstOrDefault()?.WorkingDirectory,
             Launcher = launchers.FirstOrDefault()?.Launcher,

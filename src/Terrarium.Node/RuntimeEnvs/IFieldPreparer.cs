@@ -78,7 +78,7 @@ internal sealed record FieldSetup
     public IReadOnlyDictionary<string, string> NativeLibraries { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The packages the field resolved (id, version, the assets used), which the worker reports in its <c>RuntimeContext</c>.</summary>
-    public IReadOnlyList<ResolvedPackage> ResolvedPackages { get; init; } = [];
+    public IReadOnlyList<ResolvedNuGetPackage> ResolvedNuGetPackages { get; init; } = [];
 
     /// <summary>Folders of the node's cache the worker reads besides those above (a container mounts them read-only).</summary>
     public IReadOnlyList<string> ReadFolders { get; init; } = [];

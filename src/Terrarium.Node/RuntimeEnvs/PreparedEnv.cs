@@ -34,7 +34,7 @@ internal sealed class PreparedEnv
     public IReadOnlyDictionary<string, string> NativeLibraries { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The packages the env's fields resolved, which the worker reports in its <c>RuntimeContext</c>.</summary>
-    public IReadOnlyList<ResolvedPackage> ResolvedPackages { get; init; } = [];
+    public IReadOnlyList<ResolvedNuGetPackage> ResolvedNuGetPackages { get; init; } = [];
 
     /// <summary>Folders of the node's cache the worker reads besides its working and assembly directories and <c>PATH</c> entries.</summary>
     public IReadOnlyList<string> ReadFolders { get; init; } = [];

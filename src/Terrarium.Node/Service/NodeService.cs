@@ -245,7 +245,7 @@ internal sealed partial class NodeService(
     {
         if (string.IsNullOrEmpty(spec.WorkId) || spec.Function is null)
         {
-            NodeLog.InvalidRequest(logger, session.Id, "SubmitTask needs task_id and function");
+            NodeLog.InvalidRequest(logger, session.Id, "SubmitTask needs work_id and function");
             return;
         }
 

@@ -28,12 +28,12 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
     private readonly NodeOptions _options;
     private readonly ObjectStore _objects;
     private readonly ResourceLedger _ledger;
-    private readonly WorkerPool _pool;
+    private readonly IWorkerStarter _pool;
     private readonly EnvBuildCache _builds;
     private readonly ILogger _logger;
     private readonly ITimer _reaper;
 
-    public TaskDispatcher(NodeOptions options, ObjectStore objects, ResourceLedger ledger, WorkerPool pool,
+    public TaskDispatcher(NodeOptions options, ObjectStore objects, ResourceLedger ledger, IWorkerStarter pool,
         EnvBuildCache builds, ILogger<TaskDispatcher> logger)
     {
         _options = options;

@@ -17,7 +17,7 @@ namespace Terrarium.Node.Workers;
 /// Starts worker processes, connects them to their command streams when they attach, relays their
 /// output and reports their exit to their owner. Scheduling decisions belong to the owners.
 /// </summary>
-internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credentials, LogRelay logs, ILogger<WorkerPool> logger) : IAsyncDisposable
+internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credentials, LogRelay logs, ILogger<WorkerPool> logger) : IWorkerStarter, IAsyncDisposable
 {
     private static readonly TimeSpan EventsAfterExitGrace = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ExitAfterEventsEndGrace = TimeSpan.FromSeconds(10);
@@ -41,10 +41,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
         }
     }
 
-    /// <summary>
-    /// A worker for this job and env: a pre-started one if one is waiting, else a new process. Its
-    /// owner hears <see cref="IWorkerOwner.OnAttached"/> once it is ready, never from within this call.
-    /// </summary>
+    /// <inheritdoc/>
     public WorkerProcess Start(string jobId, JobCode jobCode, PreparedEnv env, string? actorId, IWorkerOwner owner)
     {
         while (!env.NeedsFreshProcess && _warm.TryDequeue(out var warm))
@@ -217,7 +214,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
             WorkingDirectory = env.WorkingDirectory ?? "",
             PreloadedAssemblies = { env.PreloadedAssemblies.ToDictionary() },
             NativeLibraries = { env.NativeLibraries.ToDictionary() },
-            ResolvedPackages = { env.ResolvedPackages },
+            ResolvedNugetPackages = { env.ResolvedNuGetPackages },
         };
 
         worker.Send(new WorkerCommand { Setup = setup });

@@ -28,7 +28,7 @@ internal sealed class WorkExecutor
         _invoker = new FunctionInvoker(context);
         RuntimeContext.WorkerContext = new RuntimeContext(setup.JobId, setup.NodeId, workerId, setup.ActorId.Length > 0 ? setup.ActorId : null, env)
         {
-            NuGetPackages = setup.ResolvedPackages.Select(p => new NuGetPackageInfo(p.Id, p.Version, p.Assets.ToList())).ToList(),
+            NuGetPackages = setup.ResolvedNugetPackages.Select(p => new NuGetPackageInfo(p.Id, p.Version, p.Assets.ToList())).ToList(),
         };
         var head = Endpoint.Parse(setup.HeadAddress);
         // Cluster.Current is a property: the worker's own connection is opened on its first use.

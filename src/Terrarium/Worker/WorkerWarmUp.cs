@@ -84,7 +84,7 @@ internal static class WorkerWarmUp
             NodeId = "n", JobId = "j", JobCodeDir = "/", RuntimeEnvJson = "{}", RuntimeEnvHash = "h", ActorId = "a",
             HeadAddress = "unix:/h", WorkingDirectory = "/", AssemblyDirectories = { "/" }, EnvVars = { ["A"] = "1" },
             PreloadedAssemblies = { ["A"] = "/a.dll" }, NativeLibraries = { ["n"] = "/n.so" },
-            ResolvedPackages = { new ResolvedPackage { Id = "A", Version = "1.0.0", Assets = { "lib/a.dll" } } },
+            ResolvedNugetPackages = { new ResolvedNuGetPackage { Id = "A", Version = "1.0.0", Assets = { "lib/a.dll" } } },
         };
         var execute = new Execute { WorkId = "w", Function = new FunctionDescriptor { Type = "T", Method = "M" }, Args = { ByteString.CopyFrom(1) } };
         var start = new StartActor { ActorId = "a", Constructor = new FunctionDescriptor { Type = "T", Method = ".ctor" }, Args = { ByteString.CopyFrom(1) }, ListenAddress = "unix:/a" };

@@ -4,7 +4,9 @@ namespace Terrarium.Node.RuntimeEnvs.Config;
 
 /// <summary>
 /// <c>config</c>: how the setup runs, not what the worker gets. <see cref="EnvBuildCache"/> reads
-/// its timeout; <c>eager_install</c> belongs to the job's env and is read where the job starts.
+/// its timeout. <c>eager_install</c> is parsed and validated in the model (<c>RuntimeEnvConfig</c>)
+/// and used by nothing yet: preparing a job's env on every node as the job starts is the env
+/// lifecycle's work (docs/runtime-env.md says so).
 /// </summary>
 internal sealed class ConfigPreparer() : FieldPreparer<RuntimeEnvConfig>(EnvFields.Config)
 {

@@ -4,6 +4,6 @@ namespace Terrarium.Node.RuntimeEnvs.NuGetPackages;
 
 /// <summary>The outcome of a restore: the packages NuGet chose and the files the worker loads.</summary>
 internal sealed record NuGetEnvironment(
-    IReadOnlyList<ResolvedPackage> Packages,
+    IReadOnlyList<ResolvedNuGetPackage> Packages,
     IReadOnlyDictionary<string, string> Assemblies,
     IReadOnlyDictionary<string, string> NativeLibraries);

@@ -22,7 +22,7 @@ internal sealed class NuGetPreparer(FetchedPackages packages, NuGetRestorer rest
         {
             PreloadedAssemblies = restored.Assemblies,
             NativeLibraries = restored.NativeLibraries,
-            ResolvedPackages = restored.Packages,
+            ResolvedNuGetPackages = restored.Packages,
             ReadFolders = [restorer.PackagesFolder],
         };
     }

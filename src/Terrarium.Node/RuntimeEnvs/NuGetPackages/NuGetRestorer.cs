@@ -19,7 +19,7 @@ namespace Terrarium.Node.RuntimeEnvs.NuGetPackages;
 /// and the RID-specific and native assets of this node. Packages land in one node-wide folder; a
 /// resolution is done once per package spec and remembered on disk. A new spec whose packages the
 /// folder already holds, at versions no source could change, is resolved in process instead
-/// (<see cref="PackageFolderResolver"/>): that costs milliseconds where a restore costs seconds.
+/// (<see cref="NuGetFolderResolver"/>): that costs milliseconds where a restore costs seconds.
 /// The restore reads nothing from the folders above its own — the cache may sit under one that
 /// others can write, such as <c>/tmp</c>, and MSBuild, NuGet and the .NET host each look upwards
 /// (<c>Directory.Build.rsp</c>, <c>NuGet.Config</c>, <c>global.json</c>): see <see cref="RunRestoreAsync"/>.
@@ -31,7 +31,7 @@ internal sealed class NuGetRestorer
     private readonly SemaphoreSlim _restores = new(2);
     private readonly NodeOptions _options;
     private readonly ILogger<NuGetRestorer> _logger;
-    private readonly Lazy<PackageFolderResolver?> _folderResolver;
+    private readonly Lazy<NuGetFolderResolver?> _folderResolver;
     private int _restoresRun;
 
     public NuGetRestorer(NodeOptions options, ILogger<NuGetRestorer> logger)
@@ -106,12 +106,12 @@ internal sealed class NuGetRestorer
     }
 
     /// <summary>Null when the SDK's facts cannot be read: then every new spec is restored.</summary>
-    private PackageFolderResolver? CreateFolderResolver()
+    private NuGetFolderResolver? CreateFolderResolver()
     {
         try
         {
             return SdkRestoreFacts.Find(_options.WorkerHost!.DotnetPath, Environment.Version.Major) is { } sdk
-                ? new PackageFolderResolver(PackagesFolder, s_framework, s_rid, sdk)
+                ? new NuGetFolderResolver(PackagesFolder, s_framework, s_rid, sdk)
                 : null;
         }
         catch (Exception e) when (IsUnreadable(e))
@@ -322,13 +322,13 @@ internal sealed class NuGetRestorer
             ?? throw new RuntimeEnvSetupFailure("nuget", $"restore wrote no readable assets file at {assetsPath}", output);
         var target = lockFile.GetTarget(s_framework, s_rid) ?? lockFile.GetTarget(s_framework, null)
             ?? throw new RuntimeEnvSetupFailure("nuget", $"the assets file has no target for {s_framework.GetShortFolderName()}/{s_rid}", output);
-        var packages = new List<ResolvedPackage>();
+        var packages = new List<ResolvedNuGetPackage>();
         var assemblies = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         var natives = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var library in target.Libraries.Where(l => l.Type == "package"))
         {
             var folder = Path.Combine(PackagesFolder, library.Name!.ToLowerInvariant(), library.Version!.ToNormalizedString().ToLowerInvariant());
-            var resolved = new ResolvedPackage { Id = library.Name, Version = library.Version.ToNormalizedString() };
+            var resolved = new ResolvedNuGetPackage { Id = library.Name, Version = library.Version.ToNormalizedString() };
             foreach (var item in library.RuntimeAssemblies.Where(a => !a.Path.EndsWith("/_._", StringComparison.Ordinal)))
             {
                 assemblies[Path.GetFileNameWithoutExtension(item.Path)] = Path.Combine(folder, item.Path);
@@ -405,17 +405,17 @@ internal sealed class NuGetRestorer
         }
     }
 
-    private sealed record RememberedPackage(string Id, string Version, List<string> Assets);
+    private sealed record RememberedNuGetPackage(string Id, string Version, List<string> Assets);
 
-    private sealed record Remembered(List<RememberedPackage> PackageList, Dictionary<string, string> Assemblies, Dictionary<string, string> Natives)
+    private sealed record Remembered(List<RememberedNuGetPackage> PackageList, Dictionary<string, string> Assemblies, Dictionary<string, string> Natives)
     {
         public static Remembered From(NuGetEnvironment environment) => new(
-            environment.Packages.Select(p => new RememberedPackage(p.Id, p.Version, p.Assets.ToList())).ToList(),
+            environment.Packages.Select(p => new RememberedNuGetPackage(p.Id, p.Version, p.Assets.ToList())).ToList(),
             new Dictionary<string, string>(environment.Assemblies),
             new Dictionary<string, string>(environment.NativeLibraries));
 
         public NuGetEnvironment ToEnvironment() => new(
-            PackageList.Select(p => new ResolvedPackage { Id = p.Id, Version = p.Version, Assets = { p.Assets } }).ToList(),
+            PackageList.Select(p => new ResolvedNuGetPackage { Id = p.Id, Version = p.Version, Assets = { p.Assets } }).ToList(),
             Assemblies, Natives);
     }
 }

@@ -20,13 +20,13 @@ namespace Terrarium.Node.RuntimeEnvs.NuGetPackages;
 /// version, a downgrade, a conflict, a package the framework provides, a runtime.json, assets only an
 /// older framework has — is reported instead, and the caller runs the restore.
 /// </summary>
-internal sealed class PackageFolderResolver(string packagesFolder, NuGetFramework framework, string runtimeIdentifier, SdkRestoreFacts sdk)
+internal sealed class NuGetFolderResolver(string packagesFolder, NuGetFramework framework, string runtimeIdentifier, SdkRestoreFacts sdk)
 {
     private readonly ManagedCodeConventions _conventions = new(sdk.RuntimeGraph);
 
     public async Task<FolderResolution> ResolveAsync(IReadOnlyList<(string Id, VersionRange Range)> packages, CancellationToken ct)
     {
-        var folder = new PackageFolderProvider(packagesFolder, framework);
+        var folder = new NuGetFolderProvider(packagesFolder, framework);
         var references = packages
             .Select(p => new LibraryDependency(new LibraryRange(p.Id, p.Range, LibraryDependencyTarget.Package)))
             .ToList();
@@ -81,7 +81,7 @@ internal sealed class PackageFolderResolver(string packagesFolder, NuGetFramewor
             return NeedsRestore(string.Join("; ", folder.Reasons.Distinct()));
         }
 
-        var resolved = new List<ResolvedPackage>();
+        var resolved = new List<ResolvedNuGetPackage>();
         var assemblies = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         var natives = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var package in chosen.OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
@@ -98,7 +98,7 @@ internal sealed class PackageFolderResolver(string packagesFolder, NuGetFramewor
                 return NeedsRestore($"{package} has no assemblies for {framework.GetShortFolderName()}");
             }
 
-            var entry = new ResolvedPackage { Id = package.Name, Version = package.Version.ToNormalizedString() };
+            var entry = new ResolvedNuGetPackage { Id = package.Name, Version = package.Version.ToNormalizedString() };
             foreach (var path in assets.Value.Runtime)
             {
                 assemblies[Path.GetFileNameWithoutExtension(path)] = Path.Combine(installed, path);

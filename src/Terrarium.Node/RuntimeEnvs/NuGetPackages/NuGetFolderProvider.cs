@@ -20,7 +20,7 @@ namespace Terrarium.Node.RuntimeEnvs.NuGetPackages;
 /// so a graph found here is the graph the restore would find. Whatever else a real restore would have
 /// to decide is written to <see cref="Reasons"/>, and the caller restores instead.
 /// </summary>
-internal sealed class PackageFolderProvider(string packagesFolder, NuGetFramework framework) : IRemoteDependencyProvider
+internal sealed class NuGetFolderProvider(string packagesFolder, NuGetFramework framework) : IRemoteDependencyProvider
 {
     private const LibraryIncludeFlags RuntimeAndNative = LibraryIncludeFlags.Runtime | LibraryIncludeFlags.Native;
     private readonly VersionFolderPathResolver _paths = new(packagesFolder);
