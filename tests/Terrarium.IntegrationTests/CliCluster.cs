@@ -125,6 +125,10 @@ public sealed partial class CliCluster : IAsyncDisposable
     public Task<Daemon> AddNodeAsync(string resources) =>
         StartDaemonAsync(CaHash.Length > 0 ? ["--address", HeadAddress, "--ca-hash", CaHash] : ["--address", HeadAddress, "--insecure"], resources);
 
+    /// <summary>Starts a node that joins with <paramref name="joinArguments"/> (its own TLS options) instead of the head's pin.</summary>
+    public Task<Daemon> AddNodeAsync(string resources, params string[] joinArguments) =>
+        StartDaemonAsync(["--address", HeadAddress, .. joinArguments], resources);
+
     /// <summary>Runs <c>terrarium</c> to completion with the cluster's folders: its exit code and output.</summary>
     public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] arguments)
     {
@@ -233,7 +237,7 @@ public sealed partial class CliCluster : IAsyncDisposable
     [GeneratedRegex(@"^Terrarium node (?<node>\S+) .* joined the cluster at (?<address>\S+)\.$")]
     private static partial Regex NodeLine();
 
-    [GeneratedRegex(@"^  Join from another machine: .*(--ca-hash (?<hash>\S+)|--insecure)$")]
+    [GeneratedRegex(@"^  Join from another machine: .*(--ca-hash (?<hash>\S+)|--insecure|--tls-ca <your CA>)$")]
     private static partial Regex JoinLine();
 
     /// <summary>One <c>terrarium start --block</c> process.</summary>

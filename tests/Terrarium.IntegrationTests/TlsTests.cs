@@ -148,6 +148,78 @@ public sealed class TlsTests
         Assert.Equal(9, await driver.Submit(() => TestTasks.Square(3)).DefaultTimeout());
     }
 
+    [SkippableFact]
+    public async Task OperatorPki_CertificatesMadeWithOpenssl_CarryAHeadANodeADriverAndAnActor_AndANodeOfAnotherCaIsRefused()
+    {
+        Requirements.Tool("openssl", "the test makes an operator's PKI with openssl (apt-get install openssl)");
+        var pki = Directory.CreateTempSubdirectory("terrarium-pki-").FullName;
+        try
+        {
+            var ca = await OpensslAuthorityAsync(pki, "ca");
+            var head = await OpensslCertificateAsync(pki, "ca", "head");
+            var node = await OpensslCertificateAsync(pki, "ca", "node");
+            await OpensslAuthorityAsync(pki, "other");
+            var stranger = await OpensslCertificateAsync(pki, "other", "stranger");
+
+            await using var cluster = await CliCluster.StartAsync(null);
+            await cluster.StartHeadAsync("{}", "--tls-cert", head.Certificate, "--tls-key", head.Key, "--tls-ca", ca);
+            var joined = await cluster.AddNodeAsync("""{"second": 1}""", "--tls-cert", node.Certificate, "--tls-key", node.Key, "--tls-ca", ca);
+            var refused = await cluster.RunAsync("start", "--address", cluster.HeadAddress, "--token", CliCluster.Token,
+                "--tls-cert", stranger.Certificate, "--tls-key", stranger.Key, "--tls-ca", Path.Combine(pki, "other.pem"), "--block");
+
+            using var authority = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(ca));
+            var options = new ClusterOptions { Address = cluster.HeadAddress, Token = CliCluster.Token, CaHash = CaHash.Of(authority), LogToDriver = false };
+            await using var driver = await Cluster.InitAsync(options).DefaultTimeout();
+            var onNode = new TaskOptions { Resources = { ["second"] = 1 } };
+            Assert.Equal(49, await driver.Submit(() => TestTasks.Square(7), onNode).DefaultTimeout());
+            var actor = driver.CreateActor(() => new ClusterWork.NodeCounter(), new ActorOptions { NumCpus = 0, Resources = { ["second"] = 1 } });
+            Assert.Equal(joined.NodeId, await actor.Call(c => c.Where()).DefaultTimeout());
+            Assert.Equal(3, await actor.Call(c => c.Add(3)).DefaultTimeout());
+
+            // Signed by another CA, a node cannot even reach the head: the head's certificate is not of its CA.
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("the TLS handshake failed: the server's certificate is not signed by the cluster's CA", refused.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(pki, recursive: true);
+        }
+    }
+
+    private static async Task<string> OpensslAuthorityAsync(string folder, string name)
+    {
+        await RunOpensslAsync(folder, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+            "-subj", $"/CN=Operator {name} CA", "-keyout", $"{name}.key", "-out", $"{name}.pem");
+        return Path.Combine(folder, $"{name}.pem");
+    }
+
+    /// <summary>A certificate for a daemon on this machine, as an operator's CA would sign it: for 127.0.0.1, to serve and to call.</summary>
+    private static async Task<(string Certificate, string Key)> OpensslCertificateAsync(string folder, string authority, string name)
+    {
+        await File.WriteAllTextAsync(Path.Combine(folder, $"{name}.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n");
+        await RunOpensslAsync(folder, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-subj", $"/CN={name}", "-keyout", $"{name}.key", "-out", $"{name}.csr");
+        await RunOpensslAsync(folder, "x509", "-req", "-in", $"{name}.csr", "-CA", $"{authority}.pem", "-CAkey", $"{authority}.key",
+            "-CAcreateserial", "-days", "30", "-extfile", $"{name}.ext", "-out", $"{name}.pem");
+        return (Path.Combine(folder, $"{name}.pem"), Path.Combine(folder, $"{name}.key"));
+    }
+
+    private static async Task RunOpensslAsync(string folder, params string[] arguments)
+    {
+        using var openssl = Process.Start(new ProcessStartInfo("openssl", arguments)
+        {
+            WorkingDirectory = folder,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        var stderr = openssl.StandardError.ReadToEndAsync();
+        await openssl.StandardOutput.ReadToEndAsync();
+        await openssl.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(openssl.ExitCode == 0, $"openssl {string.Join(' ', arguments)}: {await stderr}");
+    }
+
     private static async Task<RpcException> CallAsync(Endpoint server, ClusterCredentials credentials)
     {
         var (channel, invoker) = ClusterChannel.Open(server, credentials);
