@@ -55,6 +55,14 @@ public static class ClusterSuite
                 "grpc_stream_256mib_no_tls", "grpc_stream_256mib");
             harness.Ratio("grpc_stream_vs_loopback", "raw_loopback_copy_256mib / grpc_stream_256mib (the ceiling of one hop while every crossing is gRPC)",
                 "raw_loopback_copy_256mib", "grpc_stream_256mib");
+            await harness.LatencyAsync("framed_stream_256mib", "the same bytes as 1 MiB frames on one framed connection over loopback TCP with TLS (handshake done), into a buffer whose pages exist: the bulk channel alone",
+                harness.Quick ? 2 : 4, () => FramedProbe.CopyAsync(256));
+            await harness.LatencyAsync("framed_stream_256mib_no_tls", "the same without TLS (--insecure)",
+                harness.Quick ? 2 : 4, () => FramedProbe.CopyAsync(256, tls: false));
+            harness.Ratio("framed_stream_vs_loopback", "raw_loopback_copy_256mib / framed_stream_256mib (the ceiling of one hop on the bulk channel; goal for the object >= 0.5)",
+                "raw_loopback_copy_256mib", "framed_stream_256mib");
+            harness.Ratio("framed_stream_no_tls_vs_loopback", "raw_loopback_copy_256mib / framed_stream_256mib_no_tls (the framing's own cost, TLS aside)",
+                "raw_loopback_copy_256mib", "framed_stream_256mib_no_tls");
             harness.Ratio("cluster_object_vs_grpc_stream", "grpc_stream_256mib / cluster_object_256mib_between_nodes (the object crosses two hops: node to node, node to worker)",
                 "grpc_stream_256mib", "cluster_object_256mib_between_nodes");
             harness.Ratio("cluster_scale_out_ratio", "cluster_spin_tasks_2_nodes / cluster_spin_tasks_1_node (2 cores: at most 2)", "cluster_spin_tasks_2_nodes", "cluster_spin_tasks_1_node");

@@ -12,9 +12,10 @@ var results = new Option<string?>("--results") { Description = "Where to write t
 var silo = new Option<int?>("--orleans-silo") { Description = "Internal: host the Orleans peer's silo with this gateway port", Hidden = true };
 var udsEcho = new Option<string?>("--uds-echo") { Description = "Internal: echo messages on this Unix socket (the raw IPC yardstick)", Hidden = true };
 var grpcEcho = new Option<string?>("--grpc-echo") { Description = "Internal: answer actor calls over gRPC on this Unix socket (the gRPC yardstick)", Hidden = true };
+var framedEcho = new Option<string?>("--framed-echo") { Description = "Internal: echo frames on this Unix socket (the data plane's yardstick)", Hidden = true };
 var root = new RootCommand("Terrarium's benchmarks: Ray's microbenchmark set, worker start, env overhead, and an Orleans peer")
 {
-    quick, only, containerImage, results, silo, udsEcho, grpcEcho,
+    quick, only, containerImage, results, silo, udsEcho, grpcEcho, framedEcho,
 };
 root.SetAction(async (parse, ct) =>
 {
@@ -36,6 +37,12 @@ root.SetAction(async (parse, ct) =>
         return 0;
     }
 
+    if (parse.GetValue(framedEcho) is { } framedSocketPath)
+    {
+        await FramedProbe.RunEchoAsync(framedSocketPath);
+        return 0;
+    }
+
     var isQuick = parse.GetValue(quick);
     var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "memory", "env", "container", "cluster", "orleans"];
     var harness = new Harness(isQuick);
@@ -46,10 +53,14 @@ root.SetAction(async (parse, ct) =>
         {
             await RawIpc.RunAsync(harness);
             await GrpcPingPongProbe.RunAsync(harness);
+            await FramedProbe.RunPingPongAsync(harness);
         });
         harness.Ratio("actor_sync_vs_raw_uds", "1_1_actor_calls_sync / raw_uds_pingpong_sync (goal >= 0.5)", "1_1_actor_calls_sync", "raw_uds_pingpong_sync");
         harness.Ratio("actor_async_vs_raw_uds", "1_1_actor_calls_async / raw_uds_pingpong_pipelined", "1_1_actor_calls_async", "raw_uds_pingpong_pipelined");
         harness.Ratio("grpc_pingpong_vs_raw_uds", "grpc_pingpong_sync / raw_uds_pingpong_sync (the ceiling of a sync call while every crossing is gRPC)", "grpc_pingpong_sync", "raw_uds_pingpong_sync");
+        harness.Ratio("framed_pingpong_vs_raw_uds", "framed_pingpong_sync / raw_uds_pingpong_sync (the ceiling of a sync call on the data plane)", "framed_pingpong_sync", "raw_uds_pingpong_sync");
+        harness.Ratio("framed_pingpong_vs_grpc", "framed_pingpong_sync / grpc_pingpong_sync (what leaving HTTP/2 gains a sync call)", "framed_pingpong_sync", "grpc_pingpong_sync");
+        harness.Ratio("framed_pipelined_vs_raw_uds", "framed_pingpong_pipelined / raw_uds_pingpong_pipelined", "framed_pingpong_pipelined", "raw_uds_pingpong_pipelined");
         harness.Ratio("actor_sync_vs_grpc_pingpong", "1_1_actor_calls_sync / grpc_pingpong_sync (what Terrarium adds to its transport)", "1_1_actor_calls_sync", "grpc_pingpong_sync");
         harness.Ratio("tasks_sync_vs_raw_uds", "single_client_tasks_sync / raw_uds_pingpong_sync", "single_client_tasks_sync", "raw_uds_pingpong_sync");
     }

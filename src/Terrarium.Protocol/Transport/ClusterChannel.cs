@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
-using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Security;
 
 namespace Terrarium.Protocol.Transport;
@@ -14,9 +13,6 @@ namespace Terrarium.Protocol.Transport;
 /// </summary>
 public static class ClusterChannel
 {
-    private const int SolSocket = 1;
-    private const int SoPeerCred = 17;
-
     /// <summary>Creates a channel to <paramref name="endpoint"/> and a call invoker that adds the token.</summary>
     /// <exception cref="InvalidOperationException">A TCP endpoint, and credentials that cannot check a TCP server.</exception>
     public static (GrpcChannel Channel, CallInvoker Invoker) Open(Endpoint endpoint, ClusterCredentials credentials)
@@ -44,7 +40,9 @@ public static class ClusterChannel
                 try
                 {
                     await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
-                    CheckPeerIsThisUser(socket, socketPath);
+                    // The token goes with the first request: never to a socket served by another user,
+                    // who could have put it where a Terrarium socket was expected.
+                    PeerCredentials.RequireThisUser(socket, $"send the cluster token to '{socketPath}'");
                     return new NetworkStream(socket, ownsSocket: true);
                 }
                 catch
@@ -73,28 +71,5 @@ public static class ClusterChannel
             return metadata;
         });
         return (channel, invoker);
-    }
-
-    /// <summary>
-    /// The token is sent on the first request: never to a socket served by another user, who could
-    /// have put it where a Terrarium socket was expected.
-    /// </summary>
-    /// <exception cref="UnauthorizedAccessException">The process serving the socket runs as another user.</exception>
-    private static void CheckPeerIsThisUser(Socket socket, string socketPath)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
-        Span<byte> credentials = stackalloc byte[12];
-        var length = socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials);
-        var uid = length == credentials.Length ? BitConverter.ToUInt32(credentials[4..8]) : uint.MaxValue;
-        if (uid != PrivateDirectory.CurrentUserId)
-        {
-            throw new UnauthorizedAccessException(
-                $"refusing to send the cluster token to '{socketPath}': the process serving it runs as uid {uid}, not as this user (uid {PrivateDirectory.CurrentUserId})");
-        }
     }
 }

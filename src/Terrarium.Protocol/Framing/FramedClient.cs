@@ -1,0 +1,96 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
+
+namespace Terrarium.Protocol.Framing;
+
+/// <summary>
+/// Opens framed connections: on a Unix socket only to a process of this user; over TCP only to a
+/// server whose certificate the credentials trust (TLS, checked before a byte of the handshake),
+/// or in clear when the cluster runs with <c>--insecure</c>. Then the handshake; the token never
+/// crosses the wire.
+/// </summary>
+public static class FramedClient
+{
+    /// <summary>How long the connection and handshake may take before the attempt is given up.</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <exception cref="FrameHandshakeException">The server is not this cluster's, or refused this client.</exception>
+    /// <exception cref="UnauthorizedAccessException">A Unix socket served by another user.</exception>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">A TCP server whose certificate is not trusted.</exception>
+    /// <exception cref="SocketException">Nothing listens there.</exception>
+    public static async Task<FramedConnection> ConnectAsync(Endpoint endpoint, ClusterCredentials credentials, int maxFrameBytes, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(credentials);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(HandshakeTimeout);
+        var stream = await OpenAsync(endpoint, credentials.Tls, timeout.Token).ConfigureAwait(false);
+        try
+        {
+            await FrameHandshake.AsClientAsync(stream, FrameHandshake.KeyOf(credentials.Token), timeout.Token).ConfigureAwait(false);
+            return new FramedConnection(stream, maxFrameBytes);
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<Stream> OpenAsync(Endpoint endpoint, ClusterTls tls, CancellationToken ct)
+    {
+        if (endpoint.SocketPath is { } path)
+        {
+            var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await unix.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
+                PeerCredentials.RequireThisUser(unix, $"open a framed connection to '{path}'");
+                return new NetworkStream(unix, ownsSocket: true);
+            }
+            catch
+            {
+                unix.Dispose();
+                throw;
+            }
+        }
+
+        // Refuses a TCP endpoint when nothing says how to trust it.
+        _ = tls.AddressOf(endpoint);
+        var tcp = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true, NoDelay = true };
+        try
+        {
+            await tcp.ConnectAsync(endpoint.Host!, endpoint.Port, ct).ConfigureAwait(false);
+            var network = new NetworkStream(tcp, ownsSocket: true);
+            if (tls.IsInsecure)
+            {
+                return network;
+            }
+
+            var secure = new SslStream(network, leaveInnerStreamOpen: false);
+            try
+            {
+                await secure.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = endpoint.Host,
+                    RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                        certificate is not null && tls.IsTrusted(certificate as X509Certificate2 ?? new X509Certificate2(certificate), chain?.ChainPolicy.ExtraStore, errors),
+                }, ct).ConfigureAwait(false);
+                return secure;
+            }
+            catch
+            {
+                await secure.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+
+namespace Terrarium.Protocol.Framing;
+
+/// <summary>
+/// Frames over a connected stream whose handshake is done (<see cref="FramedClient"/>,
+/// <see cref="FramedListener"/>): <c>u32 length | u8 type | payload</c>. A frame's length is checked
+/// against the limit before anything is allocated for it. Writes are serialized: a writer that
+/// finds the connection idle writes inline, on its own thread; others wait their turn. One reader
+/// at a time.
+/// </summary>
+public sealed class FramedConnection : IAsyncDisposable
+{
+    /// <summary>The bytes before a frame's payload: its length (4) and type (1).</summary>
+    public const int HeaderBytes = 5;
+
+    // Payloads at least this large go to the stream directly, not copied through the pipe's buffers.
+    private const int DirectWriteBytes = 64 << 10;
+    private readonly Stream _stream;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private readonly int _maxFrameBytes;
+    private SequencePosition? _handedOut;
+    private int _disposed;
+
+    /// <param name="stream">The connection, its handshake done; the connection owns it from now on.</param>
+    /// <param name="maxFrameBytes">The largest payload either end may send; a larger one ends the connection.</param>
+    public FramedConnection(Stream stream, int maxFrameBytes)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxFrameBytes);
+        _stream = stream;
+        _maxFrameBytes = maxFrameBytes;
+        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 << 10, minimumReadSize: 16 << 10, leaveOpen: true));
+        _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+    }
+
+    /// <summary>The largest payload either end may send.</summary>
+    public int MaxFrameBytes => _maxFrameBytes;
+
+    /// <summary>
+    /// The next frame, or null once the peer has closed the connection between frames. The frame's
+    /// payload stays valid until the next call.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The peer announced a frame over the limit, or closed the connection inside a frame.</exception>
+    public async ValueTask<Frame?> ReadAsync(CancellationToken ct = default)
+    {
+        if (_handedOut is { } consumed)
+        {
+            _reader.AdvanceTo(consumed);
+            _handedOut = null;
+        }
+
+        while (true)
+        {
+            var result = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (TryTakeFrame(ref buffer, out var frame))
+            {
+                _handedOut = buffer.Start;
+                return frame;
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                _reader.AdvanceTo(buffer.End);
+                return buffer.IsEmpty ? null : throw new InvalidDataException($"the peer closed the connection inside a frame ({buffer.Length} bytes of it had come)");
+            }
+
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Sends one frame; completes once it is written to the connection.</summary>
+    /// <exception cref="ArgumentException">The payload is over the limit.</exception>
+    public async ValueTask SendAsync(byte type, ReadOnlyMemory<byte> payload, CancellationToken ct = default)
+    {
+        if (payload.Length > _maxFrameBytes)
+        {
+            throw new ArgumentException($"a frame of {payload.Length} bytes is over this connection's limit of {_maxFrameBytes}", nameof(payload));
+        }
+
+        await _writing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            WriteHeader(type, payload.Length);
+            if (payload.Length >= DirectWriteBytes)
+            {
+                await FlushAsync(ct).ConfigureAwait(false);
+                await _stream.WriteAsync(payload, ct).ConfigureAwait(false);
+                await _stream.FlushAsync(ct).ConfigureAwait(false);
+                return;
+            }
+
+            _writer.Write(payload.Span);
+            await FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // The stream first: a read or write still in progress on another thread ends with an error
+        // instead of racing the pipes' completion. Every send has flushed, so nothing is lost.
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _reader.CompleteAsync().ConfigureAwait(false);
+            await _writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The stream is gone already; so is whatever the pipes held.
+        }
+    }
+
+    private bool TryTakeFrame(ref ReadOnlySequence<byte> buffer, out Frame frame)
+    {
+        frame = default;
+        if (buffer.Length < HeaderBytes)
+        {
+            return false;
+        }
+
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        buffer.Slice(0, HeaderBytes).CopyTo(header);
+        var length = BinaryPrimitives.ReadUInt32BigEndian(header);
+        if (length > (uint)_maxFrameBytes)
+        {
+            throw new InvalidDataException($"the peer announced a frame of {length} bytes, over this connection's limit of {_maxFrameBytes}");
+        }
+
+        if (buffer.Length < HeaderBytes + length)
+        {
+            return false;
+        }
+
+        frame = new Frame(header[4], buffer.Slice(HeaderBytes, length));
+        buffer = buffer.Slice(HeaderBytes + length);
+        return true;
+    }
+
+    private void WriteHeader(byte type, int length)
+    {
+        var header = _writer.GetSpan(HeaderBytes);
+        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)length);
+        header[4] = type;
+        _writer.Advance(HeaderBytes);
+    }
+
+    private async ValueTask FlushAsync(CancellationToken ct)
+    {
+        var flushed = await _writer.FlushAsync(ct).ConfigureAwait(false);
+        if (flushed.IsCompleted)
+        {
+            throw new IOException("the connection is closed");
+        }
+    }
+}
