@@ -116,7 +116,7 @@ public sealed class ActorCallPathTests(ClusterFixture fixture) : IDisposable
 
             Assert.Equal(Enumerable.Range(1, 20), await Cluster.GetAsync(increments).DefaultTimeout());
             var error = await Assert.ThrowsAsync<ActorDiedException>(() => crash.DefaultTimeout());
-            Assert.Contains("exited with code 9", error.Message, StringComparison.Ordinal);
+            Assert.True(error.Message.Contains("exited with code 9", StringComparison.Ordinal), error.Message);
         }
 
         await counter.KillAsync().DefaultTimeout();

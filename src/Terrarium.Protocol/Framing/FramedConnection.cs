@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using Google.Protobuf;
 
 namespace Terrarium.Protocol.Framing;
 
@@ -24,6 +25,7 @@ public sealed class FramedConnection : IAsyncDisposable
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly int _maxFrameBytes;
     private SequencePosition? _handedOut;
+    private long _bufferedBehind;
     private int _disposed;
 
     /// <param name="stream">The connection, its handshake done; the connection owns it from now on.</param>
@@ -40,6 +42,12 @@ public sealed class FramedConnection : IAsyncDisposable
 
     /// <summary>The largest payload either end may send.</summary>
     public int MaxFrameBytes => _maxFrameBytes;
+
+    /// <summary>
+    /// Whether more of the next frame has arrived behind the one last read (without asking the
+    /// socket): the peer is sending ahead, so an answer to it can wait to go with the next ones.
+    /// </summary>
+    public bool HasMoreBuffered => _bufferedBehind > 0;
 
     /// <summary>
     /// The next frame, or null once the peer has closed the connection between frames. The frame's
@@ -61,6 +69,7 @@ public sealed class FramedConnection : IAsyncDisposable
             if (TryTakeFrame(ref buffer, out var frame))
             {
                 _handedOut = buffer.Start;
+                _bufferedBehind = buffer.Length;
                 return frame;
             }
 
@@ -96,6 +105,30 @@ public sealed class FramedConnection : IAsyncDisposable
             }
 
             _writer.Write(payload.Span);
+            await FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    /// <summary>Sends one frame whose payload is <paramref name="message"/>, serialized straight into the connection's buffer.</summary>
+    /// <exception cref="ArgumentException">The message is over the limit.</exception>
+    public async ValueTask SendAsync(byte type, IMessage message, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var length = message.CalculateSize();
+        if (length > _maxFrameBytes)
+        {
+            throw new ArgumentException($"a frame of {length} bytes is over this connection's limit of {_maxFrameBytes}", nameof(message));
+        }
+
+        await _writing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            WriteHeader(type, length);
+            message.WriteTo(_writer);
             await FlushAsync(ct).ConfigureAwait(false);
         }
         finally

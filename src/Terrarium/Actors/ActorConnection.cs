@@ -1,43 +1,54 @@
-using Grpc.Core;
-using Grpc.Net.Client;
+using System.Net.Sockets;
+using System.Security.Authentication;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Framing;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Actors;
 
 /// <summary>
-/// One caller's stream to one incarnation of an actor's worker: calls go out batched, results come
-/// back in the order the actor ran them. When the stream ends for any reason, its caller is told.
+/// One caller's framed connection to one incarnation of an actor's worker: calls go out at once
+/// when the connection is idle, batched when it is busy; results come back in the order the actor
+/// ran them. When the connection ends for any reason, its caller is told.
 /// </summary>
 internal sealed class ActorConnection : IAsyncDisposable
 {
-    private readonly GrpcChannel _channel;
-    private readonly CallInvoker _invoker;
-    private readonly AsyncDuplexStreamingCall<ActorCallBatch, ActorResultBatch> _call;
-    private readonly BatchingWriter<ActorCall, ActorCallBatch> _calls;
+    private readonly Endpoint _address;
+    private readonly ClusterCredentials _credentials;
+    private readonly string _actorId;
+    private readonly Task<FramedConnection> _connection;
+    private readonly FramedBatchWriter<ActorCall, ActorCallBatch> _calls;
     private readonly Task _reader;
+    // Calls sent and not answered: a caller with none in flight is waiting on the one it sends.
+    private int _inFlight;
 
     public ActorConnection(Endpoint address, ClusterCredentials credentials, string actorId, Action<WorkDone> onResult, Action<ActorConnection> onEnded)
     {
-        (_channel, _invoker) = ClusterChannel.Open(address, credentials);
-        _call = new ActorWorker.ActorWorkerClient(_invoker).Calls(new Metadata { { Worker.ActorCallService.ActorHeader, actorId } });
-        _calls = new BatchingWriter<ActorCall, ActorCallBatch>(_call.RequestStream, () => new ActorCallBatch(), (b, c) => b.Calls.Add(c), CancellationToken.None);
+        _address = address;
+        _credentials = credentials;
+        _actorId = actorId;
+        _connection = ActorFrames.OpenAsync(address, credentials, actorId, CancellationToken.None);
+        _calls = new FramedBatchWriter<ActorCall, ActorCallBatch>(_connection, ActorFrames.Calls, () => new ActorCallBatch(), (b, c) => b.Calls.Add(c));
         _reader = ReadAsync(onResult, onEnded);
     }
 
-    /// <summary>Queues a call; false when the stream has ended (its caller hears of it separately).</summary>
-    public bool TrySend(ActorCall call) => _calls.TryWrite(call);
+    /// <summary>
+    /// Sends a call: at once, on this thread, when nothing else is in flight (a caller awaiting each
+    /// call); batched with the next ones otherwise. False when the connection has ended (its caller
+    /// hears of it separately).
+    /// </summary>
+    public bool TrySend(ActorCall call) => _calls.TryWrite(call, now: Interlocked.Increment(ref _inFlight) == 1);
 
-    /// <summary>Asks the worker to cancel a call sent on this stream (it may have finished meanwhile).</summary>
+    /// <summary>Asks the worker to cancel a call sent on this connection (it may have finished meanwhile).</summary>
     public async Task CancelAsync(string callId, CancellationToken ct)
     {
         try
         {
-            await new ActorWorker.ActorWorkerClient(_invoker)
-                .CancelAsync(new CancelActorCalls { WorkIds = { callId } }, cancellationToken: ct).ConfigureAwait(false);
+            await using var connection = await ActorFrames.OpenAsync(_address, _credentials, _actorId, ct).ConfigureAwait(false);
+            await connection.SendAsync(ActorFrames.Cancel, new CancelActorCalls { WorkIds = { callId } }, ct).ConfigureAwait(false);
         }
-        catch (RpcException)
+        catch (Exception e) when (IsConnectionFailure(e))
         {
             // The worker is gone: the call fails with how it ended, which says more than a cancel.
         }
@@ -45,13 +56,20 @@ internal sealed class ActorConnection : IAsyncDisposable
 
     public ValueTask DisposeAsync() => new(CloseAsync());
 
-    /// <summary>Ends the stream and releases the channel once the results still coming are read.</summary>
+    /// <summary>Ends the connection; the results not read by then are not waited for.</summary>
     public async Task CloseAsync()
     {
         _calls.Complete();
-        _call.Dispose();
+        try
+        {
+            await (await _connection.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsConnectionFailure(e))
+        {
+            // It never opened: the reader has ended already.
+        }
+
         await _reader.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _channel.Dispose();
     }
 
     private async Task ReadAsync(Action<WorkDone> onResult, Action<ActorConnection> onEnded)
@@ -59,17 +77,26 @@ internal sealed class ActorConnection : IAsyncDisposable
         await Task.Yield();
         try
         {
-            await foreach (var batch in _call.ResponseStream.ReadAllAsync().ConfigureAwait(false))
+            var connection = await _connection.ConfigureAwait(false);
+            while (await connection.ReadAsync().ConfigureAwait(false) is { } frame)
             {
-                foreach (var result in batch.Results)
+                if (frame.Type != ActorFrames.Results)
                 {
+                    // Refused (another actor took over the address, or this one is shutting down)
+                    // or something unexpected: either way the node knows what became of the actor.
+                    break;
+                }
+
+                foreach (var result in ActorResultBatch.Parser.ParseFrom(frame.Payload).Results)
+                {
+                    Interlocked.Decrement(ref _inFlight);
                     onResult(result);
                 }
             }
         }
-        catch (Exception e) when (e is RpcException or IOException or InvalidOperationException or OperationCanceledException)
+        catch (Exception e) when (IsConnectionFailure(e))
         {
-            // The worker is gone or refused the stream; the node knows what became of the actor.
+            // The worker is gone or refused the connection; the node knows what became of the actor.
         }
         finally
         {
@@ -77,4 +104,8 @@ internal sealed class ActorConnection : IAsyncDisposable
             onEnded(this);
         }
     }
+
+    private static bool IsConnectionFailure(Exception e) =>
+        e is IOException or SocketException or ObjectDisposedException or InvalidOperationException or UnauthorizedAccessException
+            or AuthenticationException or OperationCanceledException;
 }

@@ -1,16 +1,18 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
+using Terrarium.Actors;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Framing;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Worker;
 
 /// <summary>
-/// The gRPC server of an actor's worker: callers find its address through the node and send their
-/// calls here directly. Started once the actor's constructor has run.
+/// Serves this worker's actor straight to its callers, on framed connections (no HTTP server):
+/// callers find its address through the node. Each caller's calls run in the order they arrive,
+/// one call of the actor at a time, on the thread that read them — no queue stands between the
+/// connection and the actor — and each result goes back on the connection it came from. Started
+/// once the actor's constructor has run.
 /// </summary>
 internal sealed class ActorServer
 {
@@ -18,7 +20,7 @@ internal sealed class ActorServer
     private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly Func<ActorCall, Task<WorkDone>> _run;
     private readonly Action<string> _cancel;
-    private GrpcServer? _server;
+    private FramedListener? _listener;
     private volatile bool _closing;
 
     private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel)
@@ -31,58 +33,22 @@ internal sealed class ActorServer
     public string ActorId { get; }
 
     /// <summary>Where callers reach the actor, with an ephemeral TCP port resolved.</summary>
-    public string Address => _server!.Endpoints[0].ToString();
+    public string Address => _listener!.Endpoint.ToString();
 
     /// <param name="actorId">The actor callers must name.</param>
     /// <param name="listenAddress">Where to listen.</param>
-    /// <param name="credentials">The cluster token callers must present, and the certificate a TCP address serves with.</param>
+    /// <param name="credentials">The cluster token callers must prove they hold, and the certificate a TCP address serves with.</param>
     /// <param name="run">Runs one call of the actor.</param>
     /// <param name="cancel">Cancels a call by id, running or not started yet.</param>
-    /// <param name="ct">Cancels the start.</param>
-    public static async Task<ActorServer> StartAsync(
-        string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, CancellationToken ct)
+    public static ActorServer Start(string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel)
     {
         var actorServer = new ActorServer(actorId, run, cancel);
-        actorServer._server = await GrpcServer.StartAsync(
-            [Endpoint.Parse(listenAddress, anyPort: true)], credentials, NullLoggerFactory.Instance,
-            services => services.AddSingleton(actorServer),
-            app => app.MapGrpcService<ActorCallService>(),
-            ct: ct).ConfigureAwait(false);
+        actorServer._listener = FramedListener.Start(Endpoint.Parse(listenAddress, anyPort: true), credentials, ActorFrames.MaxFrameBytes, actorServer.ServeAsync);
         return actorServer;
     }
 
-    /// <summary>Runs a call once no other call of the actor is running: calls of many callers take turns.</summary>
-    public async Task<WorkDone> RunAsync(ActorCall call)
-    {
-        await _turn.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            return await _run(call).ConfigureAwait(false);
-        }
-        finally
-        {
-            _turn.Release();
-        }
-    }
-
-    public void Cancel(string callId) => _cancel(callId);
-
-    public bool TryAdd(CallerStream caller)
-    {
-        _callers[caller] = true;
-        if (_closing)
-        {
-            _callers.TryRemove(caller, out _);
-            return false;
-        }
-
-        return true;
-    }
-
-    public void Remove(CallerStream caller) => _callers.TryRemove(caller, out _);
-
     /// <summary>
-    /// Ends every caller's stream once it has written what it has, then stops the server gracefully,
+    /// Ends every caller's connection once it has written what it has, then stops listening,
     /// within the deadline. Used when the process exits (user code called Environment.Exit, or the
     /// node ended the worker): results already produced must still reach their callers.
     /// </summary>
@@ -96,9 +62,89 @@ internal sealed class ActorServer
         }
 
         Task.WhenAny(Task.WhenAll(callers.Select(c => c.Flushed)), deadline).Wait();
-        if (_server is { } server)
+        if (_listener is { } listener)
         {
-            Task.WhenAny(server.DisposeAsync().AsTask(), deadline).Wait();
+            Task.WhenAny(listener.DisposeAsync().AsTask(), deadline).Wait();
+        }
+    }
+
+    private async Task ServeAsync(FramedConnection connection, CancellationToken ct)
+    {
+        if (await connection.ReadAsync(ct).ConfigureAwait(false) is not { Type: ActorFrames.Open } open)
+        {
+            return;
+        }
+
+        var wanted = ActorFrames.Text(open);
+        if (wanted != ActorId)
+        {
+            await RefuseAsync(connection, $"this worker hosts actor '{ActorId}', not '{wanted}'", ct).ConfigureAwait(false);
+            return;
+        }
+
+        var caller = new CallerStream(connection);
+        _callers[caller] = true;
+        // Added first, then checked: a close that comes between sees this caller and ends it.
+        if (_closing)
+        {
+            _callers.TryRemove(caller, out _);
+            await RefuseAsync(connection, $"actor '{ActorId}' is shutting down", ct).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            while (await connection.ReadAsync(ct).ConfigureAwait(false) is { } frame)
+            {
+                switch (frame.Type)
+                {
+                    case ActorFrames.Calls:
+                        var calls = ActorCallBatch.Parser.ParseFrom(frame.Payload).Calls;
+                        for (var i = 0; i < calls.Count; i++)
+                        {
+                            var call = calls[i];
+                            // The last result of what has come goes at once; the others are batched while the next calls run.
+                            caller.Reply(call.Method is null
+                                ? new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.WorkId}' names no method" } }
+                                : await RunAsync(call).ConfigureAwait(false), last: i == calls.Count - 1 && !connection.HasMoreBuffered);
+                        }
+
+                        break;
+                    case ActorFrames.Cancel:
+                        foreach (var callId in CancelActorCalls.Parser.ParseFrom(frame.Payload).WorkIds)
+                        {
+                            _cancel(callId);
+                        }
+
+                        break;
+                    default:
+                        throw new InvalidDataException($"unexpected frame type {frame.Type} from an actor's caller");
+                }
+            }
+        }
+        finally
+        {
+            caller.Close();
+            _callers.TryRemove(caller, out _);
+        }
+
+        await caller.Flushed.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private static ValueTask RefuseAsync(FramedConnection connection, string why, CancellationToken ct) =>
+        connection.SendAsync(ActorFrames.Refused, System.Text.Encoding.UTF8.GetBytes(why), ct);
+
+    /// <summary>Runs a call once no other call of the actor is running: calls of many callers take turns.</summary>
+    private async Task<WorkDone> RunAsync(ActorCall call)
+    {
+        await _turn.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return await _run(call).ConfigureAwait(false);
+        }
+        finally
+        {
+            _turn.Release();
         }
     }
 }

@@ -180,9 +180,8 @@ internal sealed class WorkExecutor
                 var credentials = start.TlsCertificatePem.Length > 0
                     ? _credentials with { Tls = _credentials.Tls.WithServerCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(start.TlsCertificatePem, start.TlsKeyPem)) }
                     : _credentials;
-                ActorServer = await ActorServer.StartAsync(
-                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel,
-                    CancellationToken.None).ConfigureAwait(false);
+                ActorServer = ActorServer.Start(
+                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel);
                 started.Address = ActorServer.Address;
             }
             catch (Exception e) when (IsServerStartFailure(e))

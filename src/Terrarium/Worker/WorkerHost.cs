@@ -13,6 +13,8 @@ namespace Terrarium.Worker;
 internal static class WorkerHost
 {
     private static readonly TimeSpan FlushGrace = TimeSpan.FromSeconds(2);
+    // Set once the process has begun to exit (user code called Environment.Exit).
+    private static bool s_exiting;
 
     public static async Task<int> RunAsync()
     {
@@ -37,7 +39,11 @@ internal static class WorkerHost
             var events = new BatchingWriter<WorkerEvent, WorkerBatch>(call.RequestStream, () => new WorkerBatch(), (b, e) => b.Events.Add(e), CancellationToken.None);
             var callEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             WorkExecutor? executor = null;
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => DeliverLastResultsBeforeExit(events, call.RequestStream, callEnded.Task, executor?.ActorServer);
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                Volatile.Write(ref s_exiting, true);
+                DeliverLastResultsBeforeExit(events, call.RequestStream, callEnded.Task, executor?.ActorServer);
+            };
             events.TryWrite(new WorkerEvent { Hello = new WorkerHello { WorkerId = workerId, Pid = Environment.ProcessId } });
             _ = Task.Run(() => WorkerWarmUp.RunAsync(warmActorServerSocket));
 
@@ -94,6 +100,14 @@ internal static class WorkerHost
             await running.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             events.Complete();
             await Task.WhenAny(events.Completion, Task.Delay(FlushGrace)).ConfigureAwait(false);
+        }
+
+        if (Volatile.Read(ref s_exiting))
+        {
+            // User code called Environment.Exit and its delivery of the last results ended the node's
+            // stream: the process is exiting with the code user code gave, which a second Exit here
+            // would replace with 0.
+            Thread.Sleep(Timeout.Infinite);
         }
 
         // User code may have left foreground threads behind; the worker's life is over regardless.

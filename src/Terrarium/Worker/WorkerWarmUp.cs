@@ -1,5 +1,5 @@
 using Google.Protobuf;
-using Grpc.Core;
+using Terrarium.Actors;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.Transport;
@@ -11,8 +11,8 @@ namespace Terrarium.Worker;
 /// Runs, once, the code paths every first task takes — MessagePack's non-generic serializer,
 /// reflection invoke, protobuf messages, JSON — while the worker waits for its setup, so that a
 /// pre-started worker pays their first-use cost before anyone waits on it. A worker that may host
-/// an actor also starts an actor server, calls it once and stops it: a cold Kestrel and gRPC
-/// server cost a new actor ~0.4 s before its first call, a warmed one a few milliseconds.
+/// an actor also starts an actor server, calls it once and stops it, so that a new actor's first
+/// call does not wait for the handshake and framing code to be compiled.
 /// </summary>
 internal static class WorkerWarmUp
 {
@@ -51,22 +51,18 @@ internal static class WorkerWarmUp
         const string actorId = "warm-up";
         try
         {
-            var server = await ActorServer.StartAsync(actorId, "unix:" + socket, credentials,
-                call => Task.FromResult(new WorkDone { WorkId = call.WorkId, Value = ByteString.Empty }), _ => { }, CancellationToken.None).ConfigureAwait(false);
-            var (channel, invoker) = ClusterChannel.Open(Endpoint.UnixSocket(socket), credentials);
-            using (channel)
+            var server = ActorServer.Start(actorId, "unix:" + socket, credentials,
+                call => Task.FromResult(new WorkDone { WorkId = call.WorkId, Value = ByteString.Empty }), _ => { });
+            var results = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (var caller = new ActorConnection(Endpoint.UnixSocket(socket), credentials, actorId, _ => results.TrySetResult(), _ => results.TrySetResult()))
             {
-                using var call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { ActorCallService.ActorHeader, actorId } });
-                await call.RequestStream.WriteAsync(new ActorCallBatch { Calls = { new ActorCall { WorkId = "w", Method = new FunctionDescriptor { Type = "T", Method = "M" } } } }).ConfigureAwait(false);
-                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
-                {
-                }
+                caller.TrySend(new ActorCall { WorkId = "w", Method = new FunctionDescriptor { Type = "T", Method = "M" } });
+                await results.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             }
 
             server.CloseWithin(Task.Delay(TimeSpan.FromSeconds(5)));
         }
-        catch (Exception e) when (e is RpcException || WorkExecutor.IsServerStartFailure(e))
+        catch (Exception e) when (e is TimeoutException || WorkExecutor.IsServerStartFailure(e))
         {
             // Only a warm-up: the real server reports its own failures.
         }

@@ -1,32 +1,39 @@
-using Grpc.Core;
+using System.Collections.Concurrent;
+using Terrarium.Actors;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Framing;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.Transport;
 using Terrarium.Worker;
 
 namespace Terrarium.Tests.Client.Worker;
 
-/// <summary>An actor worker's gRPC server, run for real on a Unix socket, refusing what it must.</summary>
-public sealed class ActorServerTests : IAsyncLifetime
+/// <summary>
+/// An actor worker's server and a caller's connection to it, run for real on framed connections
+/// (Unix socket, and TCP with TLS): order, refusals, cancels on their own connection.
+/// </summary>
+public sealed class ActorServerTests : IDisposable
 {
     private const string Token = "test-token";
     private static readonly ClusterCredentials Credentials = ClusterCredentials.UnixOnly(Token);
     private const string ActorId = "job/actor-1";
     private readonly string _socket = Path.Combine(Path.GetTempPath(), $"t-{Guid.NewGuid():N}"[..14] + ".sock");
-    private ActorServer? _server;
+    private readonly ConcurrentQueue<string> _cancelled = new();
+    private readonly TaskCompletionSource _cancelArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ActorServer _server;
 
-    public async Task InitializeAsync() => _server = await ActorServer.StartAsync(ActorId, "unix:" + _socket, Credentials, Echo, _ => { }, CancellationToken.None);
-
-    public Task DisposeAsync()
+    public ActorServerTests() => _server = ActorServer.Start(ActorId, "unix:" + _socket, Credentials, Echo, callId =>
     {
-        _server!.CloseWithin(Task.Delay(TimeSpan.FromSeconds(5)));
-        return Task.CompletedTask;
-    }
+        _cancelled.Enqueue(callId);
+        _cancelArrived.TrySetResult();
+    });
+
+    public void Dispose() => _server.CloseWithin(Task.Delay(TimeSpan.FromSeconds(5)));
 
     [Fact]
     public async Task Calls_AnsweredInTheOrderSent()
     {
-        var results = await CallAsync(Token, ActorId, Enumerable.Range(0, 50).Select(i => Call($"c{i}")).ToArray());
+        var results = await CallAsync(Endpoint.UnixSocket(_socket), Credentials, 50, Enumerable.Range(0, 50).Select(i => Call($"c{i}")).ToArray());
 
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"c{i}"), results.Select(r => r.WorkId));
     }
@@ -34,7 +41,7 @@ public sealed class ActorServerTests : IAsyncLifetime
     [Fact]
     public async Task Calls_NoMethod_AnsweredWithAnInvalidRequestError_AndLaterCallsStillRun()
     {
-        var results = await CallAsync(Token, ActorId, new ActorCall { WorkId = "bad" }, Call("good"));
+        var results = await CallAsync(Endpoint.UnixSocket(_socket), Credentials, 2, new ActorCall { WorkId = "bad" }, Call("good"));
 
         Assert.Equal(ErrorKind.InvalidRequest, results[0].Error.Kind);
         Assert.Contains("names no method", results[0].Error.Message, StringComparison.Ordinal);
@@ -43,35 +50,50 @@ public sealed class ActorServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Calls_ForAnotherActor_RefusedAsNotFound()
+    public async Task Caller_NamingAnotherActor_IsRefusedWithWhoseWorkerItIs_ThenClosed()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => CallAsync(Token, "job/actor-2", Call("c")));
+        await using var connection = await ActorFrames.OpenAsync(Endpoint.UnixSocket(_socket), Credentials, "job/actor-2", CancellationToken.None);
 
-        Assert.Equal(StatusCode.NotFound, error.StatusCode);
-        Assert.Contains(ActorId, error.Status.Detail, StringComparison.Ordinal);
+        var refusal = await connection.ReadAsync();
+
+        Assert.Equal(ActorFrames.Refused, refusal!.Value.Type);
+        Assert.Equal($"this worker hosts actor '{ActorId}', not 'job/actor-2'", ActorFrames.Text(refusal.Value));
+        Assert.Null(await connection.ReadAsync());
     }
 
     [Fact]
-    public async Task Calls_WrongToken_Refused()
+    public async Task Caller_WithoutTheToken_GetsNoFurtherThanTheHandshake()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => CallAsync("wrong", ActorId, Call("c")));
+        var error = await Assert.ThrowsAsync<FrameHandshakeException>(() =>
+            ActorFrames.OpenAsync(Endpoint.UnixSocket(_socket), ClusterCredentials.UnixOnly("wrong"), ActorId, CancellationToken.None));
 
-        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Contains("does not hold the cluster token", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task StartAsync_OnTcpPortZero_ServesOnThePortItReports()
+    public async Task Cancel_TravelsOnAConnectionOfItsOwn_AndReachesTheActorsWorker()
+    {
+        await using var caller = new ActorConnection(Endpoint.UnixSocket(_socket), Credentials, ActorId, _ => { }, _ => { });
+
+        await caller.CancelAsync("c7", CancellationToken.None);
+        await _cancelArrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["c7"], _cancelled);
+    }
+
+    [Fact]
+    public async Task Start_OnTcpPortZero_ServesTlsOnThePortItReports()
     {
         using var authority = ClusterCertificateAuthority.CreateEphemeral();
         var trust = ClusterTls.Trusting([authority.Certificate]);
-        var server = await ActorServer.StartAsync(ActorId, "127.0.0.1:0", new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("node", ["127.0.0.1"]))),
-            Echo, _ => { }, CancellationToken.None);
+        var server = ActorServer.Start(ActorId, "127.0.0.1:0", new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("node", ["127.0.0.1"]))),
+            Echo, _ => { });
         try
         {
             var address = Endpoint.Parse(server.Address);
             Assert.NotEqual(0, address.Port);
 
-            var results = await CallAsync(address, new ClusterCredentials(Token, trust), ActorId, Call("over-tcp"));
+            var results = await CallAsync(address, new ClusterCredentials(Token, trust), 1, Call("over-tcp"));
 
             Assert.Equal("over-tcp", Assert.Single(results).WorkId);
         }
@@ -82,12 +104,12 @@ public sealed class ActorServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task StartAsync_SocketPathTooLong_ThrowsWhatTheWorkerReportsAsAFailedStart()
+    public void Start_SocketPathTooLong_ThrowsWhatTheWorkerReportsAsAFailedStart()
     {
         var tooLong = "unix:" + Path.Combine(Path.GetTempPath(), new string('s', 200) + ".sock");
 
         // The worker turns exactly these into an ActorStarted error (WorkExecutor.StartActorAsync).
-        var error = await Record.ExceptionAsync(() => ActorServer.StartAsync(ActorId, tooLong, Credentials, Echo, _ => { }, CancellationToken.None));
+        var error = Record.Exception(() => ActorServer.Start(ActorId, tooLong, Credentials, Echo, _ => { }));
 
         Assert.True(WorkExecutor.IsServerStartFailure(error!), $"unexpected {error}");
     }
@@ -96,32 +118,28 @@ public sealed class ActorServerTests : IAsyncLifetime
 
     private static ActorCall Call(string id) => new() { WorkId = id, Method = new FunctionDescriptor { Type = "T", Method = "M" } };
 
-    private Task<List<WorkDone>> CallAsync(string token, string actorId, params ActorCall[] calls) =>
-        CallAsync(Endpoint.UnixSocket(_socket), ClusterCredentials.UnixOnly(token), actorId, calls);
-
-    private static async Task<List<WorkDone>> CallAsync(Endpoint server, ClusterCredentials credentials, string actorId, params ActorCall[] calls)
+    /// <summary>Sends <paramref name="calls"/> through a caller's connection and returns the first <paramref name="expected"/> results.</summary>
+    private static async Task<List<WorkDone>> CallAsync(Endpoint server, ClusterCredentials credentials, int expected, params ActorCall[] calls)
     {
-        var (channel, invoker) = ClusterChannel.Open(server, credentials);
-        using (channel)
+        var results = new List<WorkDone>();
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var caller = new ActorConnection(server, credentials, ActorId, result =>
         {
-            using var call = new ActorWorker.ActorWorkerClient(invoker).Calls(new Metadata { { ActorCallService.ActorHeader, actorId } });
-            try
+            lock (results)
             {
-                await call.RequestStream.WriteAsync(new ActorCallBatch { Calls = { calls } });
-                await call.RequestStream.CompleteAsync();
+                results.Add(result);
+                if (results.Count == expected)
+                {
+                    all.TrySetResult();
+                }
             }
-            catch (Exception e) when (e is RpcException or InvalidOperationException)
-            {
-                // The server may refuse the call before it reads it; its answer is in the response.
-            }
-
-            var results = new List<WorkDone>();
-            await foreach (var batch in call.ResponseStream.ReadAllAsync())
-            {
-                results.AddRange(batch.Results);
-            }
-
-            return results;
+        }, _ => all.TrySetException(new IOException("the connection ended first")));
+        foreach (var call in calls)
+        {
+            Assert.True(caller.TrySend(call));
         }
+
+        await all.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        return results;
     }
 }
