@@ -44,18 +44,7 @@ public static class FramedClient
     {
         if (endpoint.SocketPath is { } path)
         {
-            var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await unix.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
-                PeerCredentials.RequireThisUser(unix, $"open a framed connection to '{path}'");
-                return new NetworkStream(unix, ownsSocket: true);
-            }
-            catch
-            {
-                unix.Dispose();
-                throw;
-            }
+            return await PeerCredentials.ConnectToThisUserAsync(path, $"open a framed connection to '{path}'", ct).ConfigureAwait(false);
         }
 
         // Refuses a TCP endpoint when nothing says how to trust it.

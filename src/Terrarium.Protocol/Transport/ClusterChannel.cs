@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
@@ -34,23 +33,10 @@ public static class ClusterChannel
             // On one machine the kernel reports a dead peer at once (end of stream); pings could only
             // declare a live but CPU-starved peer dead.
             handler.KeepAlivePingDelay = Timeout.InfiniteTimeSpan;
+            // The token goes with the first request: never to a socket served by another user, who
+            // could have put it where a Terrarium socket was expected.
             handler.ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
-                    // The token goes with the first request: never to a socket served by another user,
-                    // who could have put it where a Terrarium socket was expected.
-                    PeerCredentials.RequireThisUser(socket, $"send the cluster token to '{socketPath}'");
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            };
+                await PeerCredentials.ConnectToThisUserAsync(socketPath, $"send the cluster token to '{socketPath}'", ct).ConfigureAwait(false);
             address = "http://localhost";
         }
         else

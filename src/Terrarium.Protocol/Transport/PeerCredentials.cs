@@ -27,6 +27,27 @@ public static class PeerCredentials
         return length == credentials.Length ? BitConverter.ToUInt32(credentials[4..8]) : uint.MaxValue;
     }
 
+    /// <summary>Connects to the Unix socket at <paramref name="path"/>, refusing it when another user serves it.</summary>
+    /// <param name="path">The socket.</param>
+    /// <param name="what">What the refusal protects, for its message.</param>
+    /// <param name="ct">Cancels the connection.</param>
+    /// <exception cref="UnauthorizedAccessException">The process serving it runs as another user.</exception>
+    public static async Task<NetworkStream> ConnectToThisUserAsync(string path, string what, CancellationToken ct)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
+            RequireThisUser(socket, what);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Refuses a peer that runs as another user.</summary>
     /// <param name="socket">A connected Unix socket.</param>
     /// <param name="what">What the refusal protects, for its message ("send the cluster token to '/path'").</param>
