@@ -109,6 +109,13 @@ public sealed class FramedListener : IAsyncDisposable
             {
                 return;
             }
+            catch (SocketException)
+            {
+                // Out of file descriptors, say: the connections served so far go on, and so does
+                // listening once there is room again.
+                await Task.Delay(100).ConfigureAwait(false);
+                continue;
+            }
 
             if (Interlocked.Increment(ref _open) > _limits.MaxConnections)
             {

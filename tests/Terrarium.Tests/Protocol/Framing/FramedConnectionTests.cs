@@ -54,6 +54,28 @@ public sealed class FramedConnectionTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task HasMoreBuffered_SaysWhetherThePeerSentAhead_OfTheFrameJustRead()
+    {
+        var seen = new TaskCompletionSource<bool[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var endpoint = Listen(async (connection, ct) =>
+        {
+            await connection.ReadAsync(ct);
+            var afterFirst = connection.HasMoreBuffered;
+            await connection.ReadAsync(ct);
+            seen.TrySetResult([afterFirst, connection.HasMoreBuffered]);
+        });
+        using var socket = await RawUnixAsync(endpoint);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await FrameHandshake.AsClientAsync(stream, FrameHandshake.KeyOf(Token), CancellationToken.None);
+
+        // Two frames in one write: the second has arrived when the first is read.
+        await stream.WriteAsync(FrameBytes(1, "first").Concat(FrameBytes(1, "second")).ToArray());
+
+        var flags = await seen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(new[] { true, false }, flags);
+    }
+
+    [Fact]
     public async Task ConcurrentWriters_TheirFramesNeverInterleave_AndEachWritersOrderHolds()
     {
         var endpoint = Echo();
