@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using Grpc.Core;
 using Terrarium.Objects;
+using Terrarium.Placement;
 using Terrarium.Protocol;
 using Terrarium.Serialization;
 using Terrarium.Sessions;
@@ -76,22 +77,21 @@ public sealed partial class Cluster
         ThrowIfDisposed();
         RefuseTaskTypes(typeof(TResult), nameof(call));
         var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
-        if (_nodes.SessionOfActor(actorId, nodeId, name) is not { } session)
+        if (_nodes.CallerOfActor(actorId, nodeId, name) is not { } caller)
         {
             var lost = new ObjectHandle(_nodes.Home.NewObjectId(), _nodes.Home, onNode: false);
-            lost.Complete(new ObjectReady { ObjectId = lost.Id, Error = NodeGone(actorId, nodeId) });
+            lost.Complete(new ObjectReady { ObjectId = lost.Id, Error = NodeRouter.ActorGone(actorId, nodeId) });
             return new ObjectRef<TResult>(lost);
         }
 
-        var handle = session.CallerOf(actorId).Call(session.NewObjectId(), analyzed.Function, analyzed.Args);
-        return new ObjectRef<TResult>(handle);
+        return new ObjectRef<TResult>(caller.Call(caller.NewCallId(), analyzed.Function, analyzed.Args));
     }
 
     internal async Task KillActorAsync(string actorId, string nodeId, string? name, CancellationToken ct)
     {
         ThrowIfDisposed();
         _nodes.ForgetActor(actorId);
-        if (_nodes.SessionOfActor(actorId, nodeId, name) is not { } session)
+        if (await _nodes.SessionOfActorAsync(actorId, nodeId, name).ConfigureAwait(false) is not { } session)
         {
             // Its node is gone, and the actor with it: nothing is left to kill.
             return;
@@ -106,12 +106,6 @@ public sealed partial class Cluster
             throw Errors.ToException(error);
         }
     }
-
-    private static TaskError NodeGone(string actorId, string nodeId) => new()
-    {
-        Kind = ErrorKind.ActorDied,
-        Message = $"actor {actorId} died with its node: node {nodeId} is not an alive node of the cluster, and the actor was not created again elsewhere",
-    };
 
     private void RegisterName(string name, string actorId, string nodeId, string className)
     {

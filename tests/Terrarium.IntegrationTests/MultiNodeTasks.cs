@@ -75,4 +75,17 @@ public static class MultiNodeTasks
 
     public static async Task<string> CallFromHere(ActorHandle<NodeCounter> counter, int by) =>
         $"{await counter.Call(c => c.Add(by))} via {RuntimeContext.Current.NodeId}";
+
+    /// <summary>Adds 1 <paramref name="times"/> times without waiting between calls, then gives the totals in the order the calls were made.</summary>
+    public static async Task<string> AddOnesFromHere(ActorHandle<NodeCounter> counter, int times)
+    {
+        var calls = Enumerable.Range(0, times).Select(_ => counter.Call(c => c.Add(1))).ToList();
+        var totals = new List<int>();
+        foreach (var call in calls)
+        {
+            totals.Add(await call);
+        }
+
+        return $"{string.Join(",", totals)} via {RuntimeContext.Current.NodeId}";
+    }
 }

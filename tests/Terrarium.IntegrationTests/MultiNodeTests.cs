@@ -347,7 +347,7 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
-    public async Task NodeKilled_AnUnnamedActorCreatedAgainElsewhere_IsReachedByHandlesPassedToTasks()
+    public async Task NodeKilled_AnUnnamedActorCreatedAgainElsewhere_IsReachedByHandlesPassedToTasks_InCallOrder()
     {
         await using var nodes = await CliCluster.StartAsync("""{"shared": 1}""", """{"shared": 1}""");
         await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
@@ -363,10 +363,11 @@ public sealed class MultiNodeTests
         await File.WriteAllTextAsync(gate, "go");
         Assert.Equal(1, await filler.DefaultTimeout());
 
-        // The handle still names the dead node; the task's own connection finds the actor through the head.
-        var viaTask = await cluster.Submit(() => MultiNodeTasks.CallFromHere(actor, 5)).DefaultTimeout();
+        // The handle still names the dead node; the task's own connection finds the actor through the
+        // head, holding the calls made meanwhile, in order.
+        var viaTask = await cluster.Submit(() => MultiNodeTasks.AddOnesFromHere(actor, 5)).DefaultTimeout();
 
-        Assert.Equal($"5 via {survivor}", viaTask);
+        Assert.Equal($"1,2,3,4,5 via {survivor}", viaTask);
         Assert.Equal(first, actor.NodeId);
     }
 

@@ -17,6 +17,8 @@ namespace Terrarium.Actors;
 internal sealed class ActorCaller(Session session, string actorId, ClusterCredentials credentials) : IAsyncDisposable
 {
     private readonly Lock _lock = new();
+    // Set for a caller that only holds calls while the head is asked which node the actor is on.
+    private bool _findingNode;
     private readonly Queue<PendingCall> _unsent = new();
     private Dictionary<string, ObjectHandle> _sent = new(StringComparer.Ordinal);
     private Dictionary<string, ObjectHandle>? _lostWithLastIncarnation;
@@ -26,6 +28,39 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
     private TaskError? _death;
     // Set when the actor was created again on another node: calls made here go there.
     private ActorCaller? _successor;
+
+    /// <summary>
+    /// A caller that holds calls, in order and unsent, while the node of the actor is being found
+    /// (see <see cref="Placement.NodeRouter"/>); <see cref="OnNodeFound"/> or <see cref="OnNodeNotFound"/> ends its wait.
+    /// </summary>
+    public static ActorCaller WhileFindingNode(Session home, string actorId, ClusterCredentials credentials) =>
+        new(home, actorId, credentials) { _findingNode = true };
+
+    /// <summary>The actor's node is known: the calls held here go to its caller there, first, and later calls follow.</summary>
+    public void OnNodeFound(ActorCaller caller)
+    {
+        List<PendingCall> unsent;
+        lock (_lock)
+        {
+            unsent = [.. _unsent];
+            _unsent.Clear();
+            Volatile.Write(ref _successor, caller);
+        }
+
+        caller.TakeOver(unsent);
+    }
+
+    /// <summary>The actor's node could not be found: the calls held here, and later ones, fail with <paramref name="death"/>.</summary>
+    public void OnNodeNotFound(TaskError death)
+    {
+        lock (_lock)
+        {
+            Die(death);
+        }
+    }
+
+    /// <summary>An id for a new call, unique in this process.</summary>
+    public string NewCallId() => session.NewObjectId();
 
     public ObjectHandle Call(string callId, FunctionDescriptor method, CallArg[] args)
     {
@@ -312,7 +347,7 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
     /// <summary>Asks the node where the actor is, once at a time. Called under the lock.</summary>
     private void Locate()
     {
-        if (_locating || _death is not null)
+        if (_locating || _death is not null || _findingNode)
         {
             return;
         }

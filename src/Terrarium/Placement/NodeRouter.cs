@@ -83,8 +83,10 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         var chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId));
         if (chosen is null)
         {
-            // Rare, and inside the synchronous Submit: nodes may have joined since the last refresh.
-            _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
+            // Rare: nodes may have joined since the last refresh. Only the head can say whether the
+            // demand is feasible, and Submit promises an ArgumentException when it is not, so this
+            // one answer is waited for (a blocking call, as registering an actor's name is).
+            _nodes = new NodeList(_head.ListNodes(new ListNodesRequest()).Nodes);
             views = _nodes.Live.Where(n => avoid?.Contains(n.Node.NodeId) != true).Select(ToView).ToList();
             chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
                 ?? throw Infeasible(demand, what, views, paramName);
@@ -144,46 +146,20 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     public void ForgetActor(string actorId) => _restartable.TryRemove(actorId, out _);
 
     /// <summary>
-    /// The session with the node an actor lives on: where it was created, or where it moved; null
-    /// when that node is not alive in the head's list. An actor whose node this connection knows is
-    /// dead is looked up in the head's directory (by name if it has one): the driver that created it
-    /// may have created it again elsewhere.
-    /// </summary>
-    public Session? SessionOfActor(string actorId, string nodeId, string? name)
-    {
-        if (_moved.TryGetValue(actorId, out var moved))
-        {
-            return LiveSession(moved);
-        }
-
-        if (_nodes.Dead.Contains(nodeId))
-        {
-            // Rare, and inside the synchronous Call: only for an actor whose node died.
-            var found = _head.LookupActor(name is not null ? new LookupActorRequest { Name = name } : new LookupActorRequest { ActorId = actorId });
-            if (found.Found && found.ActorId == actorId && found.NodeId != nodeId)
-            {
-                _moved[actorId] = found.NodeId;
-                return LiveSession(found.NodeId);
-            }
-        }
-
-        return LiveSession(nodeId);
-    }
-
-    /// <summary>
     /// The session with node <paramref name="nodeId"/>, opened on first use; the home session for
     /// this process's own node, or for an empty id (a handle from before nodes were told apart).
     /// </summary>
     /// <exception cref="InvalidOperationException">The node is not alive in the head's list (it died, or never joined).</exception>
     public Session Session(string nodeId) =>
-        LiveSession(nodeId) ?? throw new InvalidOperationException($"node {nodeId} is not an alive node of the cluster");
+        OpenLiveSession(nodeId) ?? throw new InvalidOperationException($"node {nodeId} is not an alive node of the cluster");
 
     /// <summary>
-    /// As <see cref="Session"/>, but null for a node the head does not list as alive. A connection is
-    /// only ever opened to a node alive in the running head: an address from a dead node's record, or
-    /// a record someone planted, could be anyone's, and the token goes with the first request.
+    /// As <see cref="Session"/>, but null for a node not alive in the list this connection has; no
+    /// call to the head. A connection is only ever opened to a node alive in the running head: an
+    /// address from a dead node's record, or a record someone planted, could be anyone's, and the
+    /// token goes with the first request.
     /// </summary>
-    private Session? LiveSession(string nodeId)
+    private Session? OpenLiveSession(string nodeId)
     {
         if (nodeId.Length == 0 || nodeId == Home.NodeId)
         {
@@ -195,30 +171,9 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             return session;
         }
 
-        var node = _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);
-        if (node is null && _nodes.Dead.Contains(nodeId) && !_nodes.Restored.Contains(nodeId))
+        if (_nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId) is not { } node)
         {
-            // Known dead: the periodic refresh would say if it came back; no call to the head here.
             return null;
-        }
-
-        // Real time, as the sleeps below are: this loop blocks a thread.
-        var waitedSince = Environment.TickCount64;
-        while (node is null)
-        {
-            // Rare: a handle to an actor on a node this connection has not heard of yet, or whose node
-            // died — or one a restarted head has not heard from again yet, which it soon will.
-            _nodes = new NodeList(ListNodesAsync(_head, CancellationToken.None).GetAwaiter().GetResult());
-            node = _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);
-            if (node is null && (!_nodes.Restored.Contains(nodeId) || Environment.TickCount64 - waitedSince > RestoredNodeWait.TotalMilliseconds))
-            {
-                return null;
-            }
-
-            if (node is null)
-            {
-                Thread.Sleep(RefreshInterval / 5);
-            }
         }
 
         session = _siblings.GetOrAdd(nodeId, _ => Home.OpenSibling(Endpoint.Parse(node.Node.Address)));
@@ -232,6 +187,41 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         }
 
         return session;
+    }
+
+    /// <summary>
+    /// As <see cref="OpenLiveSession"/>, asking the head when the node is not in this connection's
+    /// list (it joined since) or a restarted head has not heard from it again yet, which it soon will.
+    /// </summary>
+    private async Task<Session?> FindLiveSessionAsync(string nodeId)
+    {
+        if (OpenLiveSession(nodeId) is { } known)
+        {
+            return known;
+        }
+
+        if (_nodes.Dead.Contains(nodeId) && !_nodes.Restored.Contains(nodeId))
+        {
+            // Known dead: the periodic refresh would say if it came back; no call to the head here.
+            return null;
+        }
+
+        var since = _clock.GetTimestamp();
+        while (true)
+        {
+            _nodes = new NodeList(await ListNodesAsync(_head, CancellationToken.None).ConfigureAwait(false));
+            if (OpenLiveSession(nodeId) is { } found)
+            {
+                return found;
+            }
+
+            if (!_nodes.Restored.Contains(nodeId) || _clock.GetElapsedTime(since) > RestoredNodeWait)
+            {
+                return null;
+            }
+
+            await Task.Delay(RefreshInterval / 5, _clock).ConfigureAwait(false);
+        }
     }
 
     public async ValueTask DisposeAsync()

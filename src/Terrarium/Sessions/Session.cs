@@ -117,6 +117,9 @@ internal sealed partial class Session : IAsyncDisposable
         };
     }
 
+    /// <summary>The credentials its connections use, for other connections to the same cluster.</summary>
+    public ClusterCredentials Credentials => _credentials;
+
     public string NewObjectId() => _idPrefix + Interlocked.Increment(ref _nextId).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Registers an object this session will hear about; <paramref name="madeBy"/> names the task that makes it.</summary>
