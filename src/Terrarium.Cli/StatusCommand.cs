@@ -106,6 +106,7 @@ internal static class StatusCommand
                     QueuedTasks = status.QueuedTasks,
                     Objects = status.Objects,
                     ObjectBytes = status.ObjectBytes,
+                    ObjectStore = status.ObjectStore,
                 };
             }
         }
@@ -149,6 +150,11 @@ internal static class StatusCommand
         }
 
         AnsiConsole.Write(table);
+        foreach (var node in nodes.Where(n => n.ObjectStore is { Length: > 0 }))
+        {
+            AnsiConsole.MarkupLine($"Large values of {Markup.Escape(node.NodeId)}: {Markup.Escape(node.ObjectStore!)}");
+        }
+
         if (tls.IsInsecure)
         {
             AnsiConsole.MarkupLine("[red]This cluster runs without TLS (--insecure): its token and all data cross the network in clear.[/]");
@@ -189,6 +195,8 @@ internal static class StatusCommand
         public int? Objects { get; init; }
 
         public long? ObjectBytes { get; init; }
+
+        public string? ObjectStore { get; init; }
 
         public string? Error { get; init; }
     }

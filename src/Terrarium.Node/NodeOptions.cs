@@ -44,6 +44,14 @@ public sealed class NodeOptions
     /// <summary>Where the node keeps worker logs and sockets for this run. Required.</summary>
     public string SessionDirectory { get; init; } = "";
 
+    /// <summary>
+    /// The tmpfs the node's shared-memory object store lives on (in a private folder of its own):
+    /// large values are files there, which workers and drivers of this machine map instead of
+    /// copying. Default: <c>/dev/shm</c>. Null keeps values in the node's own memory; so does a
+    /// folder that is not tmpfs, or too small (the node logs why, and its status says so).
+    /// </summary>
+    public string? ObjectStoreRoot { get; init; } = "/dev/shm";
+
     /// <summary>Where the node caches packages and built environments across runs. Required.</summary>
     public string CacheDirectory { get; init; } = "";
 

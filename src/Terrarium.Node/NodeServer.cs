@@ -49,6 +49,12 @@ public sealed class NodeServer : IAsyncDisposable
         PrivateDirectory.Create(options.CacheDirectory);
         var credentials = await NodeCertificate.CredentialsAsync(options, ct).ConfigureAwait(false);
         var total = new Dictionary<string, double>(options.Resources) { [ResourceSet.Cpu] = options.NumCpus };
+        var (shared, location) = SharedMemoryStore.Open(options.ObjectStoreRoot, options.NodeId);
+        if (shared is null && !string.IsNullOrEmpty(options.ObjectStoreRoot))
+        {
+            NodeLog.NoSharedMemoryStore(loggerFactory.CreateLogger<NodeServer>(), location);
+        }
+
         var server = await GrpcServer.StartAsync(
             options.Endpoints, credentials, loggerFactory,
             services => services
@@ -56,7 +62,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton(credentials)
                 .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
                 .AddSingleton(new ResourceLedger(total))
-                .AddSingleton<ObjectStore>()
+                .AddSingleton(new ObjectStore(shared, location))
                 .AddSingleton<ObjectCopier>()
                 .AddSingleton<LogRelay>()
                 .AddSingleton<DetachedSessions>()
@@ -109,6 +115,8 @@ public sealed class NodeServer : IAsyncDisposable
         services.GetRequiredService<ActorSupervisor>().Dispose();
         services.GetRequiredService<DetachedSessions>().Dispose();
         await services.GetRequiredService<WorkerPool>().DisposeAsync().ConfigureAwait(false);
+        var objects = services.GetRequiredService<ObjectStore>();
         await _server.DisposeAsync().ConfigureAwait(false);
+        objects.Dispose();
     }
 }

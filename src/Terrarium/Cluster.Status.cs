@@ -33,7 +33,8 @@ public sealed partial class Cluster
                 status?.QueuedTasks ?? 0,
                 status?.Objects ?? 0,
                 status?.NugetRestores ?? 0,
-                status?.ObjectBytes ?? 0));
+                status?.ObjectBytes ?? 0,
+                status?.ObjectStore ?? ""));
         }
 
         var packages = await _head.ListPackagesAsync(new ListPackagesRequest(), cancellationToken: ct).ConfigureAwait(false);

@@ -23,11 +23,12 @@ public sealed record PackageSummary(string Hash, long Size, int Uploads);
 /// <param name="Objects">Objects it holds.</param>
 /// <param name="NuGetRestores">NuGet restores it has run; envs whose packages were restored before reuse them.</param>
 /// <param name="ObjectBytes">The bytes of the values of the objects it holds.</param>
+/// <param name="ObjectStore">Where its large values live: its shared-memory store (and where), or its own memory and why.</param>
 public sealed record NodeSummary(
     string NodeId, string Address, bool Alive,
     IReadOnlyDictionary<string, double> Total, IReadOnlyDictionary<string, double> Available,
     IReadOnlyList<WorkerSummary> Workers, IReadOnlyList<RuntimeEnvSummary> RuntimeEnvs, int QueuedTasks, int Objects, int NuGetRestores,
-    long ObjectBytes = 0);
+    long ObjectBytes = 0, string ObjectStore = "");
 
 /// <summary>One worker process.</summary>
 /// <param name="WorkerId">Its id.</param>

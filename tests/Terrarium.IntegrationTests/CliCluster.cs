@@ -252,8 +252,15 @@ public sealed partial class CliCluster : IAsyncDisposable
         /// <summary>For a head: the CA pin of its join line (empty for --insecure).</summary>
         public string CaHash { get; set; } = "";
 
-        /// <summary>SIGKILL: the daemon dies as a crashed machine's would, leaving its workers to notice.</summary>
-        public void Kill() => Process.Kill();
+        /// <summary>
+        /// SIGKILL: the daemon dies as a crashed machine's would, leaving its workers to notice.
+        /// Returns once it is gone, its files closed (its shared-memory store's lock released).
+        /// </summary>
+        public void Kill()
+        {
+            Process.Kill();
+            Process.WaitForExit();
+        }
 
         /// <summary>SIGTERM, as a service manager stops it; killed if it does not stop in time.</summary>
         public async Task StopAsync()

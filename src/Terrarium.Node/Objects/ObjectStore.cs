@@ -15,9 +15,15 @@ internal sealed record ObjectResult(ByteString? Value, TaskError? Error)
 /// Results held on this node until their owner releases them. A task that depends on an object
 /// holds its completion task, so releasing never pulls a value out from under a waiting task.
 /// </summary>
-internal sealed class ObjectStore
+internal sealed class ObjectStore(SharedMemoryStore? shared = null, string location = "the node's own memory") : IDisposable
 {
     private readonly ConcurrentDictionary<string, Entry> _objects = new(StringComparer.Ordinal);
+
+    /// <summary>The shared-memory store large values live in, or null when they stay in this process.</summary>
+    public SharedMemoryStore? Shared => shared;
+
+    /// <summary>Where large values live, for the node's status.</summary>
+    public string Location => location;
 
     public int Count => _objects.Count;
 
@@ -84,17 +90,34 @@ internal sealed class ObjectStore
     /// <summary>The object's eventual result, or null when this node does not hold it.</summary>
     public Task<ObjectResult>? Find(string id) => _objects.TryGetValue(id, out var entry) ? entry.Result.Task : null;
 
-    public void Release(string id) => _objects.TryRemove(id, out _);
+    public void Release(string id)
+    {
+        if (_objects.TryRemove(id, out var entry))
+        {
+            RemoveStored(entry);
+        }
+    }
+
+    public void Dispose() => shared?.Dispose();
 
     /// <summary>Drops everything a session owns (it ended).</summary>
     public void ReleaseOwnedBy(Session owner)
     {
         foreach (var (id, entry) in _objects)
         {
-            if (entry.Owner == owner)
+            if (entry.Owner == owner && _objects.TryRemove(id, out _))
             {
-                _objects.TryRemove(id, out _);
+                RemoveStored(entry);
             }
+        }
+    }
+
+    /// <summary>A value in the shared-memory store leaves it with its entry (mappings of it stay valid).</summary>
+    private static void RemoveStored(Entry entry)
+    {
+        if (entry.Result.Task.IsCompletedSuccessfully && entry.Result.Task.Result.Value is { } value)
+        {
+            SharedMemoryStore.Remove(value);
         }
     }
 

@@ -106,4 +106,7 @@ internal static partial class NodeLog
 
     [LoggerMessage(EventId = 2055, Level = LogLevel.Warning, Message = "The user's NuGet config cannot be read ({Reason}): NuGet restores use nuget.org alone")]
     public static partial void NuGetConfigUnreadable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2056, Level = LogLevel.Warning, Message = "Large values live in {Location}; workers and drivers of this machine fetch them instead of mapping them")]
+    public static partial void NoSharedMemoryStore(ILogger logger, string location);
 }

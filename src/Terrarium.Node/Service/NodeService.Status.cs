@@ -9,7 +9,7 @@ internal sealed partial class NodeService
 {
     public override Task<NodeStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
-        var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, ObjectBytes = objects.Bytes, NugetRestores = restorer.RestoresRun };
+        var status = new NodeStatus { NodeId = options.NodeId, QueuedTasks = tasks.QueuedCount, Objects = objects.Count, ObjectBytes = objects.Bytes, NugetRestores = restorer.RestoresRun, ObjectStore = objects.Location };
         status.Total.Add(ledger.Total);
         status.Available.Add(ledger.Snapshot());
         foreach (var worker in pool.All)

@@ -9,6 +9,7 @@ using Terrarium.Node.Sessions;
 using Terrarium.Node.Tasks;
 using Terrarium.Node.Workers;
 using Terrarium.Protocol;
+using Terrarium.Protocol.SharedMemory;
 
 namespace Terrarium.Node.Service;
 
@@ -119,7 +120,7 @@ internal sealed partial class NodeService(
             }
 
             detached.Attached(session);
-            session.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = session.Id } });
+            session.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = session.Id, BootId = MachineIdentity.BootId } });
             if (open.SubscribeLogs)
             {
                 logs.Subscribe(session);
@@ -135,7 +136,7 @@ internal sealed partial class NodeService(
         lock (resumed.HandleLock)
         {
             var (generation, reading) = resumed.Attach(stream, ct);
-            resumed.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = resumed.Id, RequestsHandled = resumed.RequestsHandled } });
+            resumed.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = resumed.Id, RequestsHandled = resumed.RequestsHandled, BootId = MachineIdentity.BootId } });
             NodeLog.SessionResumed(logger, resumed.Id, resumed.RequestsHandled);
             return (resumed, generation, reading);
         }

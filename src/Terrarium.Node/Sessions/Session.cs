@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Node.Objects;
 using Terrarium.Protocol;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node.Sessions;
@@ -124,8 +125,10 @@ internal sealed class Session(string id, OpenSession open)
         }
         else if (result.Value!.Length > MessageLimits.InlineValueBytes)
         {
-            // Stays here until the owner needs it, then travels in pieces (FetchObject).
+            // Stays here until the owner needs it, then travels in pieces (FetchObject), or is
+            // mapped by an owner on this machine.
             ready.StoredLength = result.Value.Length;
+            ready.StoredPath = MappedValue.Of(result.Value)?.Path ?? "";
         }
         else
         {

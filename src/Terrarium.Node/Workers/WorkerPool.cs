@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Terrarium.Node.Objects;
 using Terrarium.Node.RuntimeEnvs;
 using Terrarium.Node.RuntimeEnvs.Container;
 using Terrarium.Node.Service;
@@ -17,7 +18,7 @@ namespace Terrarium.Node.Workers;
 /// Starts worker processes, connects them to their command streams when they attach, relays their
 /// output and reports their exit to their owner. Scheduling decisions belong to the owners.
 /// </summary>
-internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credentials, LogRelay logs, ILogger<WorkerPool> logger) : IWorkerStarter, IAsyncDisposable
+internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credentials, LogRelay logs, ObjectStore objects, ILogger<WorkerPool> logger) : IWorkerStarter, IAsyncDisposable
 {
     private static readonly TimeSpan EventsAfterExitGrace = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ExitAfterEventsEndGrace = TimeSpan.FromSeconds(10);
@@ -215,6 +216,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
             PreloadedAssemblies = { env.PreloadedAssemblies.ToDictionary() },
             NativeLibraries = { env.NativeLibraries.ToDictionary() },
             ResolvedNugetPackages = { env.ResolvedNuGetPackages },
+            ObjectStoreStaging = objects.Shared?.Staging ?? "",
         };
 
         worker.Send(new WorkerCommand { Setup = setup });
@@ -246,9 +248,14 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
         }
     }
 
-    /// <summary>A WorkDone whose value the worker uploaded, with that value in it.</summary>
-    private static WorkDone WithUpload(WorkerProcess worker, WorkDone done)
+    /// <summary>A WorkDone whose value the worker uploaded, or wrote to the shared-memory store, with that value in it.</summary>
+    private WorkDone WithUpload(WorkerProcess worker, WorkDone done)
     {
+        if (done.ResultCase == WorkDone.ResultOneofCase.Stored)
+        {
+            return WithStored(worker, done);
+        }
+
         if (done.ResultCase != WorkDone.ResultOneofCase.UploadedLength)
         {
             return done;
@@ -264,6 +271,26 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
             {
                 Kind = ErrorKind.WorkerCrashed,
                 Message = $"worker {worker.Id} reported the result of {done.WorkId} uploaded ({done.UploadedLength} bytes), but the node has no such upload",
+            };
+        }
+
+        return done;
+    }
+
+    private WorkDone WithStored(WorkerProcess worker, WorkDone done)
+    {
+        var stored = done.Stored;
+        try
+        {
+            done.Value = objects.Shared?.TakeOver(stored, done.WorkId)
+                ?? throw new IOException("this node has no shared-memory store");
+        }
+        catch (IOException e)
+        {
+            done.Error = new TaskError
+            {
+                Kind = ErrorKind.WorkerCrashed,
+                Message = $"worker {worker.Id} reported the result of {done.WorkId} ({stored.Length} bytes) written to the shared-memory store, but the node cannot take it: {e.Message}",
             };
         }
 

@@ -140,7 +140,7 @@ internal sealed class ObjectHandle
 
     private async Task<ObjectReady> FetchAsync()
     {
-        var fetched = await _session.FetchAsync(this).ConfigureAwait(false);
+        var fetched = await _session.FetchAsync(this, _ready.Task.Result).ConfigureAwait(false);
         while (fetched.Error is { Kind: ErrorKind.ObjectLost } && Rebuild?.Invoke(fetched) is { } rebuilding)
         {
             // Meanwhile, requests that take it get it through this process, not from its old node.
@@ -153,7 +153,7 @@ internal sealed class ObjectHandle
                 Rebuilt = wasRebuilt;
             }
 
-            fetched = again.ResultCase == ObjectReady.ResultOneofCase.StoredLength ? await _session.FetchAsync(this).ConfigureAwait(false) : again;
+            fetched = again.ResultCase == ObjectReady.ResultOneofCase.StoredLength ? await _session.FetchAsync(this, again).ConfigureAwait(false) : again;
         }
 
         if (fetched.ResultCase == ObjectReady.ResultOneofCase.Value)

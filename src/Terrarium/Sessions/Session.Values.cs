@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Objects;
 using Terrarium.Protocol;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Sessions;
@@ -145,11 +146,17 @@ internal sealed partial class Session
         handle.Ready.Result.ResultCase == ObjectReady.ResultOneofCase.StoredLength && (handle.Session.IsAbandoned || handle.Rebuilt);
 
     /// <summary>
-    /// Fetches the value of a large result that stayed on this session's node, in pieces; a node
-    /// that cannot send it makes the object lost, with why.
+    /// The value of a large result that stayed on this session's node: mapped from the node's
+    /// shared-memory store when this process can, else fetched in pieces; a node that cannot send
+    /// it makes the object lost, with why.
     /// </summary>
-    public async Task<ObjectReady> FetchAsync(ObjectHandle handle)
+    public async Task<ObjectReady> FetchAsync(ObjectHandle handle, ObjectReady stored)
     {
+        if (MapOnThisMachine(stored) is { } mapped)
+        {
+            return new ObjectReady { ObjectId = handle.Id, Value = mapped };
+        }
+
         try
         {
             using var call = _client.FetchObject(new FetchObjectRequest { ObjectId = handle.Id });
@@ -159,6 +166,30 @@ internal sealed partial class Session
         {
             var reason = _abandoned ?? (e is RpcException rpc ? rpc.Status.Detail : e.Message);
             return LostBecause(handle, $"it stayed on node {NodeAddress}, which could not send it ({reason})");
+        }
+    }
+
+    /// <summary>
+    /// The value of a large result mapped from the node's shared-memory store, when the node is on
+    /// this machine and its store file is this user's; null otherwise (then it is fetched).
+    /// </summary>
+    private ByteString? MapOnThisMachine(ObjectReady stored)
+    {
+        if (stored.StoredPath.Length == 0 || MachineIdentity.BootId.Length == 0 ||
+            !Opened.IsCompletedSuccessfully || Opened.Result.BootId != MachineIdentity.BootId ||
+            !StoreLayout.OwnerIsAlive(StoreLayout.NodeFolderOf(stored.StoredPath)))
+        {
+            return null;
+        }
+
+        try
+        {
+            return MappedValue.Map(stored.StoredPath, stored.StoredLength);
+        }
+        catch (IOException)
+        {
+            // Released meanwhile, or not this user's to read: the node serves it, or says why it cannot.
+            return null;
         }
     }
 }

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Worker;
@@ -14,6 +15,8 @@ internal sealed class WorkExecutor
     private readonly Protocol.Node.NodeClient _node;
     private readonly string _workerId;
     private readonly ClusterCredentials _credentials;
+    // The node's shared-memory staging folder, when this worker can see it (a container may not).
+    private readonly string? _staging;
     private object? _actor;
 
     public WorkExecutor(WorkerSetup setup, Endpoint node, Protocol.Node.NodeClient nodeClient, string workerId, ClusterCredentials credentials, BatchingWriter<WorkerEvent, WorkerBatch> events)
@@ -22,6 +25,7 @@ internal sealed class WorkExecutor
         _node = nodeClient;
         _workerId = workerId;
         _credentials = credentials;
+        _staging = setup.ObjectStoreStaging is { Length: > 0 } staging && Directory.Exists(staging) ? staging : null;
         ProcessEnvironment.Apply(setup.EnvVars, setup.WorkingDirectory);
         var env = setup.RuntimeEnvJson.Length > 0 ? RuntimeEnv.FromJson(setup.RuntimeEnvJson) : null;
         var context = new JobLoadContext(setup.PreloadedAssemblies, setup.NativeLibraries, setup.AssemblyDirectories, setup.JobCodeDir);
@@ -51,7 +55,7 @@ internal sealed class WorkExecutor
                 var done = execute.FetchArgs.Count == 0
                     ? await RunAsync(execute.WorkId, execute.Function, execute.Args, null).ConfigureAwait(false)
                     : await FetchArgsThenRunAsync(execute).ConfigureAwait(false);
-                if (done.ResultCase == WorkDone.ResultOneofCase.Value && done.Value.Length > MessageLimits.InlineValueBytes)
+                if (done.ResultCase == WorkDone.ResultOneofCase.Value && done.Value.Length > MessageLimits.InlineValueBytes && !TryStore(done))
                 {
                     await UploadAsync(done).ConfigureAwait(false);
                 }
@@ -87,6 +91,28 @@ internal sealed class WorkExecutor
         }
 
         return await RunAsync(execute.WorkId, execute.Function, args, null).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes a result too large for its WorkDone into the node's shared-memory store; the WorkDone
+    /// then names its file. False when this worker has no store, or it is full: then it is uploaded.
+    /// </summary>
+    private bool TryStore(WorkDone done)
+    {
+        if (_staging is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            done.Stored = StagedValue.Write(_staging, done.Value);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Sends a result too large for its WorkDone to the node in pieces; the WorkDone then carries its length.</summary>
