@@ -9,6 +9,8 @@ public static class BenchTasks
 
     public static int Length(byte[] data) => data.Length;
 
+    public static ReadOnlyMemory<byte> Memory(int mebibytes) => new byte[mebibytes << 20];
+
     /// <summary>Keeps one core busy for <paramref name="milliseconds"/>: work that more nodes finish sooner.</summary>
     public static int Spin(int milliseconds)
     {

@@ -99,7 +99,7 @@ public static class ClusterSuite
         return length == mebibytes << 20 ? watch.Elapsed : throw new InvalidOperationException($"the task saw {length} bytes");
     }
 
-    private static async Task<TimeSpan> CopyOverLoopbackAsync(int mebibytes)
+    internal static async Task<TimeSpan> CopyOverLoopbackAsync(int mebibytes)
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();

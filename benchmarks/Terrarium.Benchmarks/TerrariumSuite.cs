@@ -167,6 +167,54 @@ public static class TerrariumSuite
         });
         harness.Ratio("worker_start_ratio", "worker_start / bare_dotnet_start (goal <= 1.5)", "worker_start", "bare_dotnet_start");
         harness.Ratio("worker_cold_start_ratio", "worker_cold_start / bare_dotnet_start", "worker_cold_start", "bare_dotnet_start");
+
+        await MeasureLargeResultAsync(harness, cluster);
+    }
+
+    /// <summary>
+    /// A 256 MiB result of a task on the driver's own node, from ready to its value in the driver as
+    /// a <see cref="ReadOnlyMemory{T}"/>: mapped from the shared-memory store, and, for comparison,
+    /// fetched from a node that has none; against one raw copy of the same bytes over loopback.
+    /// </summary>
+    private static async Task MeasureLargeResultAsync(Harness harness, Cluster cluster)
+    {
+        var samples = harness.Quick ? 2 : 5;
+        await harness.LatencyAsync("object_256mib_same_node", "a 256 MiB result of a task on the driver's own node: ready to its value in the driver as ReadOnlyMemory<byte> (mapped from the shared-memory store)",
+            samples, () => TakeLargeResultAsync(cluster, read: false));
+        await harness.LatencyAsync("object_256mib_same_node_read", "the same, then every byte read once (the mapping's pages touched): the value in use, not just in reach",
+            samples, () => TakeLargeResultAsync(cluster, read: true));
+        await using (var noStore = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = null }))
+        {
+            await harness.LatencyAsync("object_256mib_same_node_fetched", "object_256mib_same_node_read from a node without a shared-memory store (--object-store none): fetched in pieces over gRPC",
+                samples, () => TakeLargeResultAsync(noStore, read: true));
+        }
+
+        await harness.LatencyAsync("raw_loopback_copy_256mib_here", "the same bytes through one loopback TCP connection, 1 MiB writes (as raw_loopback_copy_256mib)",
+            samples, () => ClusterSuite.CopyOverLoopbackAsync(256));
+        harness.Ratio("object_same_node_vs_loopback", "object_256mib_same_node / raw_loopback_copy_256mib_here (time ratio; goal <= 1.0)",
+            "object_256mib_same_node", "raw_loopback_copy_256mib_here");
+    }
+
+    private static async Task<TimeSpan> TakeLargeResultAsync(Cluster cluster, bool read)
+    {
+        var made = cluster.Submit(() => BenchTasks.Memory(256));
+        await cluster.WaitAsync([made], 1, Timeout.InfiniteTimeSpan);
+        var watch = Stopwatch.StartNew();
+        var value = await made;
+        var sum = read ? Sum(value.Span) : 0;
+        var elapsed = watch.Elapsed;
+        return value.Length == 256 << 20 && sum == 0 ? elapsed : throw new InvalidOperationException($"the driver got {value.Length} bytes summing to {sum}");
+    }
+
+    private static long Sum(ReadOnlySpan<byte> bytes)
+    {
+        var sum = 0L;
+        foreach (var word in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(bytes))
+        {
+            sum += word;
+        }
+
+        return sum;
     }
 
     /// <summary>

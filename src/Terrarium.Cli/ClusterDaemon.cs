@@ -146,6 +146,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             // A node without CPUs (a head that runs no work) has no use for a worker started ahead.
             PrestartWorkers = settings.NumCpus > 0 ? 1 : 0,
             NuGetConfigFile = settings.NuGetConfigFile,
+            ObjectStoreRoot = settings.ObjectStoreRoot,
             Containers = settings.Containers,
             Python = settings.Python,
         };

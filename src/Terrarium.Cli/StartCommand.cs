@@ -88,6 +88,11 @@ internal static class StartCommand
         {
             Description = "Use a Redis that accepts writes without a password: any local user could then rewrite the head's state (head only)",
         };
+        var objectStore = new Option<string>("--object-store")
+        {
+            Description = "The tmpfs this node keeps large values on, shared with workers and drivers of this machine; 'none' keeps them in the node's memory",
+            DefaultValueFactory = _ => "/dev/shm",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
@@ -95,7 +100,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            block, readyFile,
+            objectStore, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -110,6 +115,7 @@ internal static class StartCommand
                 Tls = TlsSettings.Parse(parse.GetValue(head), parse.GetValue(caHash), parse.GetValue(insecure),
                     parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsCa)),
                 RedisInsecure = parse.GetValue(redisInsecure),
+                ObjectStoreRoot = StartSettings.ParseObjectStore(parse.GetValue(objectStore)!),
             };
             if (settings.RedisInsecure && settings.Redis is null)
             {

@@ -50,6 +50,16 @@ internal sealed record StartSettings
     /// <summary>Where the head keeps uploaded packages, or null for its session folder (gone when it stops).</summary>
     public string? StorageDirectory { get; init; }
 
+    /// <summary>The tmpfs of the node's shared-memory object store; null keeps large values in the node's memory.</summary>
+    public string? ObjectStoreRoot { get; init; } = "/dev/shm";
+
+    /// <summary>Reads <c>--object-store</c>: a folder that exists, or <c>none</c>.</summary>
+    /// <exception cref="UserError">Neither.</exception>
+    public static string? ParseObjectStore(string value) =>
+        value == "none" ? null
+            : Directory.Exists(value) ? Path.GetFullPath(value)
+            : throw new UserError($"--object-store '{value}' is not a folder (give a tmpfs such as /dev/shm, or 'none')");
+
     /// <summary>Whether the host is loopback: anything else is reachable from other machines.</summary>
     public bool IsLoopback => IPAddress.TryParse(Host, out var ip) ? IPAddress.IsLoopback(ip) : Host == "localhost";
 

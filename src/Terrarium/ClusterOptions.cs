@@ -62,6 +62,13 @@ public sealed class ClusterOptions
     public string? NuGetConfigFile { get; init; }
 
     /// <summary>
+    /// The tmpfs the embedded node keeps large values on, as files that workers and drivers of this
+    /// machine map instead of copying. Default: <c>/dev/shm</c>. Null keeps them in the node's
+    /// memory; so does a folder that is not a tmpfs or is too small (the node says why in its status).
+    /// </summary>
+    public string? ObjectStoreRoot { get; init; } = "/dev/shm";
+
+    /// <summary>
     /// Whether the job's code — this program's folder (<see cref="AppContext.BaseDirectory"/>) — is
     /// packaged and uploaded to the head, for nodes to download, instead of nodes reading the folder
     /// where it is. Default: null, which ships it when some node of the cluster is not on this

@@ -29,10 +29,15 @@ public sealed class CliTests
         var node = JsonDocument.Parse(status.Stdout).RootElement.GetProperty("nodes").EnumerateArray().Single();
         Assert.True(node.GetProperty("alive").GetBoolean());
         Assert.Equal(2, node.GetProperty("total").GetProperty("gpu").GetDouble());
+        var nodeId = node.GetProperty("node_id").GetString()!;
+        // Large values live in the node's shared-memory store, on /dev/shm by default.
+        Assert.StartsWith($"shared memory at /dev/shm/terrarium-{Protocol.LocalFiles.PrivateDirectory.CurrentUserId}/{nodeId} (",
+            node.GetProperty("object_store").GetString(), StringComparison.Ordinal);
 
         var table = await folders.RunAsync("status");
         Assert.True(table.ExitCode == 0, table.Stderr);
-        Assert.Contains(node.GetProperty("node_id").GetString()!, table.Stdout, StringComparison.Ordinal);
+        Assert.Contains(nodeId, table.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Large values of {nodeId}: shared memory at /dev/shm/", table.Stdout, StringComparison.Ordinal);
 
         // A driver on this machine finds the cluster with Address = "auto" (its runtime folder says where).
         var previous = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
@@ -98,6 +103,7 @@ public sealed class CliTests
             ["start", "--head", "--port", "0", "--redis-insecure"],
             ["start", "--head", "--port", "0", "--redis", "redis://:password@127.0.0.1:1/not-a-number"],
             ["status", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--insecure"],
+            ["start", "--head", "--port", "0", "--object-store", "/nonexistent-tmpfs"],
         ];
         foreach (var mistake in mistakes)
         {
@@ -114,6 +120,8 @@ public sealed class CliTests
         Assert.Contains("refused", wrongToken.Stderr, StringComparison.Ordinal);
         var inUse = await cluster.RunAsync("start", "--head", "--port", port, "--block");
         Assert.Contains($"cannot listen on 127.0.0.1:{port}", inUse.Stderr, StringComparison.Ordinal);
+        var noStore = await cluster.RunAsync("start", "--head", "--port", "0", "--object-store", "/nonexistent-tmpfs", "--block");
+        Assert.Contains("--object-store '/nonexistent-tmpfs' is not a folder (give a tmpfs such as /dev/shm, or 'none')", noStore.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -20,6 +20,39 @@ public static class TestTasks
 
     public static T Echo<T>(T value) => value;
 
+    /// <summary><paramref name="mebibytes"/> MiB of a pattern <see cref="IsPattern"/> recognises.</summary>
+    public static ReadOnlyMemory<byte> Pattern(int mebibytes)
+    {
+        var bytes = new byte[mebibytes << 20];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)(i * 31 % 251);
+        }
+
+        return bytes;
+    }
+
+    public static bool IsPattern(ReadOnlySpan<byte> bytes, int mebibytes)
+    {
+        if (bytes.Length != mebibytes << 20)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] != (byte)(i * 31 % 251))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a large argument reached the task whole.</summary>
+    public static bool CheckPattern(ReadOnlyMemory<byte> bytes, int mebibytes) => IsPattern(bytes.Span, mebibytes);
+
     public static Point Move(Point p, int dx) => p with { X = p.X + dx };
 
     public static string? GetEnv(string name) => Environment.GetEnvironmentVariable(name);

@@ -13,6 +13,11 @@ public static class Requirements
     /// <summary>Tests that play another local user need root to create that user's files and processes.</summary>
     public static void Root() => Need(PrivateDirectory.CurrentUserId == 0, "it plays another local user, which needs root");
 
+    /// <summary>Tests of the shared-memory object store need a tmpfs at /dev/shm large enough for one.</summary>
+    public static void SharedMemory() =>
+        Need(Directory.Exists("/dev/shm") && File.ReadLines("/proc/self/mounts").Any(l => l.Split(' ') is [_, "/dev/shm", "tmpfs", ..]),
+            "it needs a tmpfs at /dev/shm");
+
     private static void Need(bool present, string reason)
     {
         if (!present && RequireAll)

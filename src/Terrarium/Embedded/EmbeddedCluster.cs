@@ -56,6 +56,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 SessionDirectory = directory,
                 CacheDirectory = options.ResolveCacheDirectory(),
                 NuGetConfigFile = options.NuGetConfigFile is { } config ? Path.GetFullPath(config) : null,
+                ObjectStoreRoot = options.ObjectStoreRoot,
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
                 PrestartWorkers = options.PrestartWorkers ?? 1,
                 Containers = options.Containers ?? new ContainerRuntimeOptions(),

@@ -40,10 +40,32 @@ internal static class Serializer
         $"{what}{(type is null ? "" : $" of type {Describe(type)}")} is {(bytes is { } n ? $"{n >> 20} MiB" : "too large")} serialized, over the " +
         $"{MessageLimits.MaxValueBytes >> 20} MiB a value may be; ship large data as files (working_dir) or split it into several values", inner);
 
-    public static object? Deserialize(Type type, ReadOnlyMemory<byte> bytes) => MessagePackSerializer.Deserialize(type, bytes, Options);
+    public static object? Deserialize(Type type, ReadOnlyMemory<byte> bytes) =>
+        type == typeof(ReadOnlyMemory<byte>) && TryBinary(bytes, out var binary) ? binary : MessagePackSerializer.Deserialize(type, bytes, Options);
 
     public static T Deserialize<T>(ReadOnlyMemory<byte> bytes, MessagePackSerializerOptions? options = null) =>
-        MessagePackSerializer.Deserialize<T>(bytes, options ?? Options);
+        typeof(T) == typeof(ReadOnlyMemory<byte>) && TryBinary(bytes, out var binary)
+            ? (T)(object)binary
+            : MessagePackSerializer.Deserialize<T>(bytes, options ?? Options);
+
+    /// <summary>
+    /// A <see cref="ReadOnlyMemory{T}"/> of bytes binds to the serialized value itself, without a
+    /// copy: for a large value mapped from a shared-memory store, to the mapping. True when
+    /// <paramref name="bytes"/> is exactly one MessagePack bin.
+    /// </summary>
+    private static bool TryBinary(ReadOnlyMemory<byte> bytes, out ReadOnlyMemory<byte> binary)
+    {
+        var span = bytes.Span;
+        (int header, long length) = span.Length == 0 ? (0, -1L) : span[0] switch
+        {
+            0xc4 when span.Length >= 2 => (2, span[1]),
+            0xc5 when span.Length >= 3 => (3, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(span[1..])),
+            0xc6 when span.Length >= 5 => (5, (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(span[1..])),
+            _ => (0, -1L),
+        };
+        binary = length >= 0 && header + length == bytes.Length ? bytes[header..] : default;
+        return length >= 0 && header + length == bytes.Length;
+    }
 
     /// <summary>Options that bind the actor handles they read to <paramref name="cluster"/>.</summary>
     public static MessagePackSerializerOptions BoundTo(Cluster cluster) => new ClusterBoundOptions(Options, cluster);

@@ -1,0 +1,82 @@
+using System.Runtime.InteropServices;
+using Terrarium.Protocol.SharedMemory;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// Large values through a node's shared-memory store, with real workers, on the machine's real
+/// /dev/shm (each test in a root of its own): held once, mapped by the driver, gone on release
+/// while what was mapped stays readable, and the node's own memory when the store cannot be used.
+/// </summary>
+public sealed class SharedMemoryObjectTests : IDisposable
+{
+    private readonly string _root = Path.Combine("/dev/shm", $"terrarium-test-{Guid.NewGuid():N}");
+
+    public SharedMemoryObjectTests()
+    {
+        Requirements.That(File.ReadLines("/proc/self/mounts").Any(l => l.Split(' ') is [_, "/dev/shm", "tmpfs", ..]), "it needs a tmpfs at /dev/shm");
+        Directory.CreateDirectory(_root);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [SkippableFact]
+    public async Task LargeResult_IsOneSealedFileOfTheNodesStore_TheDriverMapsIt_AndReleasingItLeavesTheMappingReadable()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root }).DefaultTimeout();
+        var node = (await cluster.GetStatusAsync().DefaultTimeout()).Nodes.Single();
+        var sealedFolder = Path.Combine(_root, $"terrarium-{Protocol.LocalFiles.PrivateDirectory.CurrentUserId}", node.NodeId, StoreLayout.Sealed);
+        Assert.StartsWith($"shared memory at {Path.GetDirectoryName(sealedFolder)} (", node.ObjectStore, StringComparison.Ordinal);
+
+        var value = await TakeAndDropAsync(cluster, sealedFolder);
+
+        // The ref is gone, so the node released the value and its file; the driver's mapping stays.
+        await TestWaits.UntilAsync(() =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return Task.FromResult(Directory.GetFiles(sealedFolder).Length == 0);
+        }, "the released value's file to go");
+        Assert.True(TestTasks.IsPattern(value.Span, 8), "the mapped value reads the same after its file went");
+    }
+
+    [SkippableFact]
+    public async Task LargeResult_PassedOnToAnotherTask_ReachesItWhole()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root }).DefaultTimeout();
+        var made = cluster.Submit(() => TestTasks.Pattern(6));
+
+        Assert.True(await cluster.Submit(() => TestTasks.CheckPattern(made, 6)).DefaultTimeout());
+    }
+
+    [SkippableFact]
+    public async Task StoreFolderPlantedAsALink_IsRefused_AndLargeValuesStayInTheNodesMemory_Whole()
+    {
+        var elsewhere = Directory.CreateDirectory(Path.Combine(_root, "elsewhere")).FullName;
+        File.CreateSymbolicLink(Path.Combine(_root, $"terrarium-{Protocol.LocalFiles.PrivateDirectory.CurrentUserId}"), elsewhere);
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root }).DefaultTimeout();
+
+        var location = (await cluster.GetStatusAsync().DefaultTimeout()).Nodes.Single().ObjectStore;
+        var value = await cluster.Submit(() => TestTasks.Pattern(4)).DefaultTimeout();
+
+        Assert.StartsWith("the node's own memory: refusing to use", location, StringComparison.Ordinal);
+        Assert.True(TestTasks.IsPattern(value.Span, 4));
+        Assert.False(MemoryMarshal.TryGetMemoryManager<byte, MappedValue>(value, out _), "nothing was mapped");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere));
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> TakeAndDropAsync(Cluster cluster, string sealedFolder)
+    {
+        var made = cluster.Submit(() => TestTasks.Pattern(8));
+        await cluster.WaitAsync([made], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
+        var file = Assert.Single(Directory.GetFiles(sealedFolder));
+        Assert.Equal((8 << 20) + 5, new FileInfo(file).Length);
+
+        var value = await made.DefaultTimeout();
+
+        Assert.True(TestTasks.IsPattern(value.Span, 8));
+        Assert.True(MemoryMarshal.TryGetMemoryManager<byte, MappedValue>(value, out var mapped), "the driver's value is the mapping of the store's file");
+        Assert.Equal(file, mapped.Path);
+        return value;
+    }
+}
