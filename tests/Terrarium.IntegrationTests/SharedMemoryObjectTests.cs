@@ -41,12 +41,24 @@ public sealed class SharedMemoryObjectTests : IDisposable
     }
 
     [SkippableFact]
-    public async Task LargeResult_PassedOnToAnotherTask_ReachesItWhole()
+    public async Task LargeResult_PassedOnToAnotherTask_IsMappedByItsWorker_NotCopied()
     {
         await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root }).DefaultTimeout();
         var made = cluster.Submit(() => TestTasks.Pattern(6));
 
-        Assert.True(await cluster.Submit(() => TestTasks.CheckPattern(made, 6)).DefaultTimeout());
+        var arrived = await cluster.Submit(() => TestTasks.HowArgumentArrived(made, 6)).DefaultTimeout();
+
+        Assert.StartsWith(Path.Combine(_root, $"terrarium-{Protocol.LocalFiles.PrivateDirectory.CurrentUserId}"), arrived, StringComparison.Ordinal);
+        Assert.Contains($"/{StoreLayout.Sealed}/", arrived, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task LargeArgumentPutByTheDriver_ReachesTheTaskWhole()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root }).DefaultTimeout();
+        var put = cluster.Put(TestTasks.Pattern(3));
+
+        Assert.Equal("copied", await cluster.Submit(() => TestTasks.HowArgumentArrived(put, 3)).DefaultTimeout());
     }
 
     [SkippableFact]

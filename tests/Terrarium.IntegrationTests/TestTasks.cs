@@ -53,6 +53,12 @@ public static class TestTasks
     /// <summary>Whether a large argument reached the task whole.</summary>
     public static bool CheckPattern(ReadOnlyMemory<byte> bytes, int mebibytes) => IsPattern(bytes.Span, mebibytes);
 
+    /// <summary>How a large argument reached the task: the store file it is a mapping of, or "copied".</summary>
+    public static string HowArgumentArrived(ReadOnlyMemory<byte> bytes, int mebibytes) =>
+        !IsPattern(bytes.Span, mebibytes) ? "damaged"
+            : System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, Protocol.SharedMemory.MappedValue>(bytes, out var mapped) ? mapped.Path
+            : "copied";
+
     public static Point Move(Point p, int dx) => p with { X = p.X + dx };
 
     public static string? GetEnv(string name) => Environment.GetEnvironmentVariable(name);

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Terrarium.Node.Resources;
 using Terrarium.Node.Workers;
 using Terrarium.Protocol;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node.Tasks;
@@ -73,9 +74,14 @@ internal sealed partial class TaskDispatcher
         {
             if (task.Args[i].Length > MessageLimits.InlineValueBytes)
             {
-                // The worker fetches it in pieces (FetchArgument) while the task is assigned to it.
+                // The worker maps it from the shared-memory store, or fetches it in pieces
+                // (FetchArgument) while the task is assigned to it.
                 execute.Args.Add(ByteString.Empty);
                 execute.FetchArgs.Add(i);
+                if (MappedValue.Of(task.Args[i]) is { } mapped)
+                {
+                    execute.StoredArgs.Add(new StoredArg { Index = i, Path = mapped.Path, Length = task.Args[i].Length });
+                }
             }
             else
             {

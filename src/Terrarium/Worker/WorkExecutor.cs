@@ -69,12 +69,18 @@ internal sealed class WorkExecutor
         }
     }
 
-    /// <summary>Fetches the arguments too large to come with the task from the node, then runs it.</summary>
+    /// <summary>Maps or fetches the arguments too large to come with the task, then runs it.</summary>
     private async Task<WorkDone> FetchArgsThenRunAsync(Execute execute)
     {
         var args = execute.Args.ToArray();
         foreach (var index in execute.FetchArgs)
         {
+            if (MapStoredArg(execute, index) is { } mapped && index >= 0 && index < args.Length)
+            {
+                args[index] = mapped;
+                continue;
+            }
+
             try
             {
                 using var call = _node.FetchArgument(new FetchArgumentRequest { WorkId = execute.WorkId, Index = index });
@@ -91,6 +97,25 @@ internal sealed class WorkExecutor
         }
 
         return await RunAsync(execute.WorkId, execute.Function, args, null).ConfigureAwait(false);
+    }
+
+    /// <summary>An argument of the node's shared-memory store, mapped; null when it is not in it, or not visible here.</summary>
+    private static ByteString? MapStoredArg(Execute execute, int index)
+    {
+        if (execute.StoredArgs.FirstOrDefault(a => a.Index == index) is not { } stored)
+        {
+            return null;
+        }
+
+        try
+        {
+            return MappedValue.Map(stored.Path, stored.Length);
+        }
+        catch (IOException)
+        {
+            // A container without the store mounted, or the file of another user: the node sends it.
+            return null;
+        }
     }
 
     /// <summary>
