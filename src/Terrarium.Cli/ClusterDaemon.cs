@@ -147,6 +147,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             PrestartWorkers = settings.NumCpus > 0 ? 1 : 0,
             NuGetConfigFile = settings.NuGetConfigFile,
             ObjectStoreRoot = settings.ObjectStoreRoot,
+            ObjectStoreMemory = settings.ObjectStoreMemory,
             Containers = settings.Containers,
             Python = settings.Python,
         };

@@ -93,6 +93,10 @@ internal static class StartCommand
             Description = "The tmpfs this node keeps large values on, shared with workers and drivers of this machine; 'none' keeps them in the node's memory",
             DefaultValueFactory = _ => "/dev/shm",
         };
+        var objectStoreMemory = new Option<string?>("--object-store-memory")
+        {
+            Description = "Bytes of values the shared-memory store holds before the least recently used spill to disk, as 2G, 512M or bytes (default: 30% of memory)",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
@@ -100,7 +104,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            objectStore, block, readyFile,
+            objectStore, objectStoreMemory, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -116,6 +120,7 @@ internal static class StartCommand
                     parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsCa)),
                 RedisInsecure = parse.GetValue(redisInsecure),
                 ObjectStoreRoot = StartSettings.ParseObjectStore(parse.GetValue(objectStore)!),
+                ObjectStoreMemory = parse.GetValue(objectStoreMemory) is { } memory ? StartSettings.ParseSize(memory, "--object-store-memory") : null,
             };
             if (settings.RedisInsecure && settings.Redis is null)
             {

@@ -53,6 +53,21 @@ internal sealed record StartSettings
     /// <summary>The tmpfs of the node's shared-memory object store; null keeps large values in the node's memory.</summary>
     public string? ObjectStoreRoot { get; init; } = "/dev/shm";
 
+    /// <summary>Bytes of values the shared-memory store holds before it spills; null for the default.</summary>
+    public long? ObjectStoreMemory { get; init; }
+
+    /// <summary>Reads a size: bytes, or a number with K, M, G or T (powers of 1024), such as <c>2G</c>.</summary>
+    /// <exception cref="UserError">Not a size, or not above zero.</exception>
+    public static long ParseSize(string value, string option)
+    {
+        var text = value.Trim().TrimEnd('B', 'b').TrimEnd('i');
+        var shift = text.Length > 0 ? char.ToUpperInvariant(text[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 } : 0;
+        var number = shift > 0 ? text[..^1] : text;
+        return long.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var amount) && amount > 0 && amount <= long.MaxValue >> shift
+            ? amount << shift
+            : throw new UserError($"{option} '{value}' is not a size (bytes, or a number with K, M, G or T, such as 2G)");
+    }
+
     /// <summary>Reads <c>--object-store</c>: a folder that exists, or <c>none</c>.</summary>
     /// <exception cref="UserError">Neither.</exception>
     public static string? ParseObjectStore(string value) =>

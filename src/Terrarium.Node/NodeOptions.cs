@@ -52,6 +52,16 @@ public sealed class NodeOptions
     /// </summary>
     public string? ObjectStoreRoot { get; init; } = "/dev/shm";
 
+    /// <summary>
+    /// How many bytes of values the shared-memory store holds before the least recently used spill
+    /// to disk (the node's cache folder). Default: null, 30% of the memory this process may use (the
+    /// machine's, or its cgroup's limit), as Ray's object store.
+    /// </summary>
+    public long? ObjectStoreMemory { get; init; }
+
+    /// <summary><see cref="ObjectStoreMemory"/>, or its default.</summary>
+    internal long ObjectStoreCapacity => ObjectStoreMemory ?? (GC.GetGCMemoryInfo().TotalAvailableMemoryBytes is > 0 and var total ? total * 3 / 10 : long.MaxValue);
+
     /// <summary>Where the node caches packages and built environments across runs. Required.</summary>
     public string CacheDirectory { get; init; } = "";
 

@@ -49,7 +49,7 @@ public sealed class NodeServer : IAsyncDisposable
         PrivateDirectory.Create(options.CacheDirectory);
         var credentials = await NodeCertificate.CredentialsAsync(options, ct).ConfigureAwait(false);
         var total = new Dictionary<string, double>(options.Resources) { [ResourceSet.Cpu] = options.NumCpus };
-        var (shared, location) = SharedMemoryStore.Open(options.ObjectStoreRoot, options.NodeId);
+        var (shared, location) = SharedMemoryStore.Open(options.ObjectStoreRoot, options.NodeId, Path.Combine(options.CacheDirectory, "spilled"));
         if (shared is null && !string.IsNullOrEmpty(options.ObjectStoreRoot))
         {
             NodeLog.NoSharedMemoryStore(loggerFactory.CreateLogger<NodeServer>(), location);
@@ -62,7 +62,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton(credentials)
                 .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
                 .AddSingleton(new ResourceLedger(total))
-                .AddSingleton(new ObjectStore(shared, location))
+                .AddSingleton(new ObjectStore(shared, location, options.ObjectStoreCapacity))
                 .AddSingleton<ObjectCopier>()
                 .AddSingleton<LogRelay>()
                 .AddSingleton<DetachedSessions>()

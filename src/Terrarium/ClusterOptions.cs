@@ -69,6 +69,13 @@ public sealed class ClusterOptions
     public string? ObjectStoreRoot { get; init; } = "/dev/shm";
 
     /// <summary>
+    /// Bytes of values the embedded node's shared-memory store holds before the least recently used
+    /// spill to disk (its cache folder), where they stay readable. Default: null, 30% of the memory
+    /// this process may use.
+    /// </summary>
+    public long? ObjectStoreMemory { get; init; }
+
+    /// <summary>
     /// Whether the job's code — this program's folder (<see cref="AppContext.BaseDirectory"/>) — is
     /// packaged and uploaded to the head, for nodes to download, instead of nodes reading the folder
     /// where it is. Default: null, which ships it when some node of the cluster is not on this
@@ -183,6 +190,11 @@ public sealed class ClusterOptions
         if (MaxLineageBytes < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxLineageBytes), MaxLineageBytes, $"{nameof(MaxLineageBytes)} must be zero or more");
+        }
+
+        if (ObjectStoreMemory is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ObjectStoreMemory), ObjectStoreMemory, $"{nameof(ObjectStoreMemory)} must be positive (null for the default)");
         }
 
         if (NuGetConfigFile is not null && !File.Exists(NuGetConfigFile))

@@ -301,6 +301,21 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
     }
 
     [SkippableFact]
+    public async Task LargeValues_InAContainer_AreWrittenIntoAndMappedFromTheNodesSharedMemoryStore()
+    {
+        var cluster = await fixture.StartAsync();
+        var made = cluster.Submit(() => TestTasks.Pattern(3), InImage());
+
+        var value = await made.DefaultTimeout();
+        var arrived = await cluster.Submit(() => TestTasks.HowArgumentArrived(made, 3), InImage()).DefaultTimeout();
+
+        Assert.True(TestTasks.IsPattern(value.Span, 3));
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, Protocol.SharedMemory.MappedValue>(value, out var mapped),
+            "the container's worker wrote its result into the store, and the driver mapped it");
+        Assert.Equal(mapped.Path, arrived);
+    }
+
+    [SkippableFact]
     public async Task TaskInAContainer_CallsAnActorOutsideIt_OverTheNodesActorSocketFolder()
     {
         var cluster = await fixture.StartAsync();

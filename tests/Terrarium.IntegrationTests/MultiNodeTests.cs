@@ -38,6 +38,18 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task LargeResult_TakenOnAnotherNode_IsCopiedIntoThatNodesStore_AndMappedThere()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var made = cluster.Submit(() => TestTasks.Pattern(5), new TaskOptions { Resources = { ["red"] = 1 } });
+
+        var arrived = await cluster.Submit(() => TestTasks.HowArgumentArrived(made, 5), new TaskOptions { Resources = { ["blue"] = 1 } }).DefaultTimeout();
+
+        Assert.StartsWith($"/dev/shm/terrarium-{Protocol.LocalFiles.PrivateDirectory.CurrentUserId}/{nodes.Daemons[1].NodeId}/sealed/", arrived, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task NodeKilled_ALargeResultThatStayedThere_IsLost_NamingItsTask()
     {
         await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");

@@ -155,6 +155,24 @@ public sealed class NodeRequestValidationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PutObject_StoredUnderANameOutsideTheStagingFolder_FailsTheTasksThatTakeIt_NamingWhy()
+    {
+        var (channel, node) = _cluster.RawNodeClient();
+        using var _ = channel;
+        using var session = node.Session();
+        await session.RequestStream.WriteAsync(OpenAnd(
+            new ClientRequest { Promise = new PromiseObject { ObjectId = "escaping" } },
+            new ClientRequest { Put = new PutObject { ObjectId = "escaping", Stored = new StoredValue { FileName = "../../etc/passwd", Length = 10 } } },
+            new ClientRequest { SubmitTask = Describe("t-describe", "escaping") }));
+
+        var ready = await NextObjectReadyAsync(session.ResponseStream).DefaultTimeout();
+
+        Assert.Equal(ErrorKind.ObjectLost, ready.Error.Kind);
+        Assert.Contains("object escaping was put as written to the shared-memory store of node", ready.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("'../../etc/passwd' is not the name of a file in the staging folder", ready.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CopyObject_FromANodeTheHeadDoesNotKnow_FailsTheTasksThatTakeIt_NamingTheNode()
     {
         var (channel, node) = _cluster.RawNodeClient();

@@ -53,12 +53,54 @@ public sealed class SharedMemoryObjectTests : IDisposable
     }
 
     [SkippableFact]
-    public async Task LargeArgumentPutByTheDriver_ReachesTheTaskWhole()
+    public async Task LargeValuePutByTheDriver_IsWrittenIntoTheStore_AndMappedByTheTask()
     {
         await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root }).DefaultTimeout();
         var put = cluster.Put(TestTasks.Pattern(3));
 
-        Assert.Equal("copied", await cluster.Submit(() => TestTasks.HowArgumentArrived(put, 3)).DefaultTimeout());
+        var arrived = await cluster.Submit(() => TestTasks.HowArgumentArrived(put, 3)).DefaultTimeout();
+
+        Assert.StartsWith(Path.Combine(_root, $"terrarium-{Protocol.LocalFiles.PrivateDirectory.CurrentUserId}"), arrived, StringComparison.Ordinal);
+        Assert.Contains($"/{StoreLayout.Sealed}/", arrived, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task WithoutAStore_LargeValuesTravelThroughTheNode_Whole()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = null }).DefaultTimeout();
+        var made = cluster.Submit(() => TestTasks.Pattern(3));
+        var put = cluster.Put(TestTasks.Pattern(2));
+
+        Assert.Equal("the node's own memory (no shared-memory store configured)", (await cluster.GetStatusAsync().DefaultTimeout()).Nodes.Single().ObjectStore);
+        Assert.Equal("copied", await cluster.Submit(() => TestTasks.HowArgumentArrived(made, 3)).DefaultTimeout());
+        Assert.Equal("copied", await cluster.Submit(() => TestTasks.HowArgumentArrived(put, 2)).DefaultTimeout());
+        var value = await made.DefaultTimeout();
+        Assert.True(TestTasks.IsPattern(value.Span, 3));
+        Assert.False(MemoryMarshal.TryGetMemoryManager<byte, MappedValue>(value, out _));
+    }
+
+    [SkippableFact]
+    public async Task StoreOverItsCapacity_SpillsTheLeastRecentlyUsedToDisk_AndEveryValueStaysReadable()
+    {
+        await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root, ObjectStoreMemory = 5 << 20 }).DefaultTimeout();
+        var made = new List<ObjectRef<ReadOnlyMemory<byte>>>();
+        for (var i = 0; i < 4; i++)
+        {
+            made.Add(cluster.Submit(() => TestTasks.Pattern(2)));
+            await cluster.WaitAsync([made[^1]], 1, TimeSpan.FromMinutes(2)).DefaultTimeout();
+        }
+
+        // 4 values of 2 MiB in a store of 5 MiB: the two oldest go to disk.
+        await TestWaits.UntilAsync(async () => (await cluster.GetStatusAsync()).Nodes.Single().ObjectStore.EndsWith(" 2 values spilled to disk", StringComparison.Ordinal),
+            "two values to spill");
+        foreach (var value in made)
+        {
+            Assert.True(TestTasks.IsPattern((await value.DefaultTimeout()).Span, 2));
+        }
+
+        // A task that takes a spilled value maps it from disk.
+        var arrived = await cluster.Submit(() => TestTasks.HowArgumentArrived(made[0], 2)).DefaultTimeout();
+        Assert.Contains("/spilled/", arrived, StringComparison.Ordinal);
     }
 
     [SkippableFact]

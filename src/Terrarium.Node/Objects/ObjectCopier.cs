@@ -6,6 +6,7 @@ using Terrarium.Node.Membership;
 using Terrarium.Node.Service;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node.Objects;
@@ -64,6 +65,20 @@ internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials crede
             var (channel, invoker) = ClusterChannel.Open(address, credentials);
             return (channel, new Protocol.Node.NodeClient(invoker));
         });
+        if (objects.Shared is { } shared)
+        {
+            try
+            {
+                // Straight into this node's store: workers here map the copy instead of fetching it.
+                using var intoStore = client.FetchObject(new FetchObjectRequest { ObjectId = copy.ObjectId }, cancellationToken: ct);
+                return shared.TakeOver(await StagedValue.ReceiveAsync(shared.Staging, intoStore.ResponseStream, ct).ConfigureAwait(false), copy.ObjectId);
+            }
+            catch (IOException)
+            {
+                // The store is full: this copy is kept in the node's own memory.
+            }
+        }
+
         using var call = client.FetchObject(new FetchObjectRequest { ObjectId = copy.ObjectId }, cancellationToken: ct);
         return await ObjectChunks.ReadAsync(call.ResponseStream, ct).ConfigureAwait(false);
     }

@@ -14,16 +14,19 @@ internal sealed record ObjectResult(ByteString? Value, TaskError? Error)
 /// <summary>
 /// Results held on this node until their owner releases them. A task that depends on an object
 /// holds its completion task, so releasing never pulls a value out from under a waiting task.
+/// Large values live in the shared-memory store when the node has one, up to its capacity; past
+/// it, the least recently used spill to disk (see ObjectStore.Spilling.cs).
 /// </summary>
-internal sealed class ObjectStore(SharedMemoryStore? shared = null, string location = "the node's own memory") : IDisposable
+internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, string location = "the node's own memory", long capacity = long.MaxValue) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Entry> _objects = new(StringComparer.Ordinal);
 
     /// <summary>The shared-memory store large values live in, or null when they stay in this process.</summary>
     public SharedMemoryStore? Shared => shared;
 
-    /// <summary>Where large values live, for the node's status.</summary>
-    public string Location => location;
+    /// <summary>Where large values live, for the node's status: the store, how full it is, and what spilled.</summary>
+    public string Location => shared is null ? location
+        : $"{location}; {Size(Interlocked.Read(ref _sharedBytes))} of {Size(capacity)} in use, {Volatile.Read(ref _spilledCount)} values spilled to disk";
 
     public int Count => _objects.Count;
 
@@ -39,6 +42,7 @@ internal sealed class ObjectStore(SharedMemoryStore? shared = null, string locat
     {
         if (_objects.TryGetValue(id, out var entry) && entry.Result.TrySetResult(result))
         {
+            Admit(entry);
             entry.Owner.NotifyReady(id, result);
         }
     }
@@ -59,14 +63,14 @@ internal sealed class ObjectStore(SharedMemoryStore? shared = null, string locat
 
     /// <summary>Fulfils the owner's own promise; false when it has none (never made, or released).</summary>
     public bool TryFulfil(string id, Session owner, ObjectResult result) =>
-        _objects.TryGetValue(id, out var entry) && entry.Promised && entry.Owner == owner && entry.Result.TrySetResult(result);
+        _objects.TryGetValue(id, out var entry) && entry.Promised && entry.Owner == owner && entry.Result.TrySetResult(result) && Admit(entry);
 
     /// <summary>Fulfils a promise; nothing happens when the object was released meanwhile.</summary>
     public void Fulfil(string id, ObjectResult result)
     {
-        if (_objects.TryGetValue(id, out var entry) && entry.Promised)
+        if (_objects.TryGetValue(id, out var entry) && entry.Promised && entry.Result.TrySetResult(result))
         {
-            entry.Result.TrySetResult(result);
+            Admit(entry);
         }
     }
 
@@ -79,16 +83,25 @@ internal sealed class ObjectStore(SharedMemoryStore? shared = null, string locat
     {
         if (_objects.TryGetValue(id, out var existing))
         {
-            return existing.Promised && existing.Owner == owner && existing.Result.TrySetResult(result);
+            return existing.Promised && existing.Owner == owner && existing.Result.TrySetResult(result) && Admit(existing);
         }
 
         var entry = new Entry(owner);
         entry.Result.SetResult(result);
-        return _objects.TryAdd(id, entry);
+        return _objects.TryAdd(id, entry) && Admit(entry);
     }
 
-    /// <summary>The object's eventual result, or null when this node does not hold it.</summary>
-    public Task<ObjectResult>? Find(string id) => _objects.TryGetValue(id, out var entry) ? entry.Result.Task : null;
+    /// <summary>The object's eventual result (from disk, once spilled), or null when this node does not hold it.</summary>
+    public Task<ObjectResult>? Find(string id)
+    {
+        if (!_objects.TryGetValue(id, out var entry))
+        {
+            return null;
+        }
+
+        entry.LastUsed = Entry.NextUse();
+        return entry.Current;
+    }
 
     public void Release(string id)
     {
@@ -112,15 +125,6 @@ internal sealed class ObjectStore(SharedMemoryStore? shared = null, string locat
         }
     }
 
-    /// <summary>A value in the shared-memory store leaves it with its entry (mappings of it stay valid).</summary>
-    private static void RemoveStored(Entry entry)
-    {
-        if (entry.Result.Task.IsCompletedSuccessfully && entry.Result.Task.Result.Value is { } value)
-        {
-            SharedMemoryStore.Remove(value);
-        }
-    }
-
     private sealed class Entry(Session owner)
     {
         public Session Owner { get; } = owner;
@@ -129,5 +133,21 @@ internal sealed class ObjectStore(SharedMemoryStore? shared = null, string locat
         public bool Promised { get; init; }
 
         public TaskCompletionSource<ObjectResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The result as it is now: its spilled copy once it went to disk.</summary>
+        public Task<ObjectResult> Current => Spilled ?? Result.Task;
+
+        /// <summary>Set once the value was moved out of the shared-memory store to disk.</summary>
+        public Task<ObjectResult>? Spilled { get; set; }
+
+        /// <summary>The bytes it holds in the shared-memory store (0 when none, or spilled).</summary>
+        public long SharedBytes { get; set; }
+
+        /// <summary>When it was last asked for, on a count of uses: spills go least recently used first.</summary>
+        public long LastUsed { get; set; } = NextUse();
+
+        public static long NextUse() => Interlocked.Increment(ref s_uses);
+
+        private static long s_uses;
     }
 }

@@ -23,12 +23,13 @@ internal sealed class SharedMemoryStore : IDisposable
     // Held while the node runs: a folder whose lock anyone else can take belongs to a dead node.
     private readonly FileStream _lock;
 
-    private SharedMemoryStore(string folder, FileStream ownerLock)
+    private SharedMemoryStore(string folder, FileStream ownerLock, string spillFolder)
     {
         Folder = folder;
         _lock = ownerLock;
         Staging = PrivateDirectory.Create(Path.Combine(folder, StoreLayout.Staging));
         Sealed = PrivateDirectory.Create(Path.Combine(folder, StoreLayout.Sealed));
+        SpillFolder = PrivateDirectory.Create(spillFolder);
     }
 
     /// <summary>The node's folder in the store.</summary>
@@ -40,13 +41,19 @@ internal sealed class SharedMemoryStore : IDisposable
     /// <summary>Where the values the node took over live, read-only.</summary>
     public string Sealed { get; }
 
+    /// <summary>Where values go on disk when the store is over its capacity (a folder of the node's cache).</summary>
+    public string SpillFolder { get; }
+
     /// <summary>
     /// Opens the node's folder in the store under <paramref name="root"/>, or says why large values
     /// stay in the node's own memory: no root, not a tmpfs, too small, or a folder that is not this
     /// user's private one (planted, or a link).
     /// </summary>
+    /// <param name="root">The tmpfs.</param>
+    /// <param name="nodeId">The node's id: its folder's name.</param>
+    /// <param name="spillRoot">A folder on disk, where each node spills in a folder of its own.</param>
     /// <returns>The store (null when there is none) and where large values live, for the node's status.</returns>
-    public static (SharedMemoryStore? Store, string Description) Open(string? root, string nodeId)
+    public static (SharedMemoryStore? Store, string Description) Open(string? root, string nodeId, string spillRoot)
     {
         const string InMemory = "the node's own memory";
         if (string.IsNullOrEmpty(root))
@@ -74,10 +81,11 @@ internal sealed class SharedMemoryStore : IDisposable
         {
             var user = PrivateDirectory.Create(Path.Combine(root, $"terrarium-{PrivateDirectory.CurrentUserId}"),
                 "Another user could read or replace the values of the cluster's tasks there; remove it and start again.");
-            RemoveDeadNodes(user);
-            var folder = PrivateDirectory.Create(Path.Combine(user, nodeId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') ? nodeId : SafeName(nodeId)));
+            RemoveDeadNodes(user, spillRoot);
+            var name = nodeId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') ? nodeId : SafeName(nodeId);
+            var folder = PrivateDirectory.Create(Path.Combine(user, name));
             var ownerLock = new FileStream(Path.Combine(folder, StoreLayout.OwnerLock), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            var store = new SharedMemoryStore(folder, ownerLock);
+            var store = new SharedMemoryStore(folder, ownerLock, Path.Combine(PrivateDirectory.Create(spillRoot), name));
             return (store, $"shared memory at {folder} ({Size((long)(space.f_bavail * space.f_frsize))} free of {Size(total)})");
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
@@ -111,6 +119,36 @@ internal sealed class SharedMemoryStore : IDisposable
         }
     }
 
+    /// <summary>Whether <paramref name="value"/> is a mapping of a file in this store's tmpfs (not spilled).</summary>
+    public bool Holds(ByteString value) =>
+        value.Length > 0 && MappedValue.Of(value) is { } mapped && mapped.Path.StartsWith(Sealed + "/", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Moves a value of the store to disk: copied to the spill folder, sealed and mapped there, then
+    /// its tmpfs file removed (whoever mapped it keeps reading it until they let go).
+    /// </summary>
+    /// <returns>The value, mapped from disk.</returns>
+    /// <exception cref="IOException">Its file is gone (released meanwhile), or the disk is full.</exception>
+    public ByteString Spill(ByteString value, string objectId)
+    {
+        var from = MappedValue.Of(value)?.Path ?? throw new IOException($"object {objectId} is not in the shared-memory store");
+        var to = Path.Combine(SpillFolder, SafeName(objectId));
+        File.Copy(from, to, overwrite: true);
+        ByteString onDisk;
+        try
+        {
+            onDisk = MappedValue.Map(to, value.Length, seal: true);
+        }
+        catch (IOException)
+        {
+            File.Delete(to);
+            throw;
+        }
+
+        File.Delete(from);
+        return onDisk;
+    }
+
     /// <summary>Removes a value's file from the store, if it is one of its values; mappings of it stay readable.</summary>
     public static void Remove(ByteString value)
     {
@@ -122,19 +160,22 @@ internal sealed class SharedMemoryStore : IDisposable
 
     public void Dispose()
     {
-        try
+        foreach (var folder in new[] { Folder, SpillFolder })
         {
-            Directory.Delete(Folder, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Whatever is left goes when the next node on this machine starts.
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Whatever is left goes when the next node on this machine starts.
+            }
         }
 
         _lock.Dispose();
     }
 
-    private static void RemoveDeadNodes(string user)
+    private static void RemoveDeadNodes(string user, string spillRoot)
     {
         foreach (var folder in Directory.EnumerateDirectories(user))
         {
@@ -146,6 +187,11 @@ internal sealed class SharedMemoryStore : IDisposable
             try
             {
                 Directory.Delete(folder, recursive: true);
+                var spilled = Path.Combine(spillRoot, Path.GetFileName(folder));
+                if (Directory.Exists(spilled))
+                {
+                    Directory.Delete(spilled, recursive: true);
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -64,20 +64,44 @@ internal sealed partial class NodeService
     private void Put(Session session, PutObject put)
     {
         var result = put.Error is { } error ? ObjectResult.Failed(error)
+            : put.Stored is { } stored ? TakeOver(put.ObjectId, stored)
             : !put.Uploaded ? new ObjectResult(put.Value, null)
             : session.Uploads.TryRemove(put.ObjectId, out var uploaded) ? new ObjectResult(uploaded, null)
             : ObjectResult.Failed(new TaskError { Kind = ErrorKind.ObjectLost, Message = $"object {put.ObjectId} was put as uploaded, but no upload of it reached node {options.NodeId}" });
-        if (put.Uploaded)
+        if (put.Uploaded || put.Stored is not null)
         {
             // An upload only ever fulfils the session's promise: it never makes an object of its own.
             if (!objects.TryFulfil(put.ObjectId, session, result))
             {
-                NodeLog.InvalidRequest(logger, session.Id, $"PutObject with an upload needs this session's promise of the object (got '{put.ObjectId}')");
+                // Nothing holds a file taken over for no promise: it goes at once.
+                if (result.Value is { } taken)
+                {
+                    SharedMemoryStore.Remove(taken);
+                }
+
+                NodeLog.InvalidRequest(logger, session.Id, $"PutObject with an upload or a stored value needs this session's promise of the object (got '{put.ObjectId}')");
             }
         }
         else if (string.IsNullOrEmpty(put.ObjectId) || !objects.TryPut(put.ObjectId, session, result))
         {
             NodeLog.InvalidRequest(logger, session.Id, $"PutObject needs an object_id not in use, or promised by this session (got '{put.ObjectId}')");
+        }
+    }
+
+    /// <summary>A value a client of this machine wrote into the shared-memory store's staging folder.</summary>
+    private ObjectResult TakeOver(string objectId, StoredValue stored)
+    {
+        try
+        {
+            return new ObjectResult(objects.Shared?.TakeOver(stored, objectId) ?? throw new IOException("this node has no shared-memory store"), null);
+        }
+        catch (IOException e)
+        {
+            return ObjectResult.Failed(new TaskError
+            {
+                Kind = ErrorKind.ObjectLost,
+                Message = $"object {objectId} was put as written to the shared-memory store of node {options.NodeId}, which cannot take it: {e.Message}",
+            });
         }
     }
 

@@ -57,6 +57,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 CacheDirectory = options.ResolveCacheDirectory(),
                 NuGetConfigFile = options.NuGetConfigFile is { } config ? Path.GetFullPath(config) : null,
                 ObjectStoreRoot = options.ObjectStoreRoot,
+                ObjectStoreMemory = options.ObjectStoreMemory,
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
                 PrestartWorkers = options.PrestartWorkers ?? 1,
                 Containers = options.Containers ?? new ContainerRuntimeOptions(),

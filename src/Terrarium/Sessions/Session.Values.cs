@@ -104,7 +104,8 @@ internal sealed partial class Session
     }
 
     /// <summary>
-    /// Uploads a promised value too large for the stream (UploadValue), then puts it by name; if the
+    /// Sends a promised value too large for the stream — written into the node's shared-memory store
+    /// when the node is on this machine, else uploaded (UploadValue) — then puts it by name; if the
     /// upload fails, the promise fails with why. The handle lives until the put is sent: its release
     /// must not overtake it (tasks waiting on the promise would wait forever).
     /// </summary>
@@ -115,6 +116,13 @@ internal sealed partial class Session
         try
         {
             var opened = await Opened.ConfigureAwait(false);
+            if (StageOnThisMachine(opened, value) is { } stored)
+            {
+                TrySend(new ClientRequest { Put = new PutObject { ObjectId = id, Stored = stored } });
+                GC.KeepAlive(handle);
+                return;
+            }
+
             using var call = _client.UploadValue(new Metadata { { UploadHeaders.SessionId, opened.SessionId }, { UploadHeaders.ObjectId, id } });
             await ObjectChunks.WriteAsync(value, call.RequestStream, CancellationToken.None).ConfigureAwait(false);
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
@@ -136,6 +144,28 @@ internal sealed partial class Session
 
         TrySend(new ClientRequest { Put = put });
         GC.KeepAlive(handle);
+    }
+
+    /// <summary>
+    /// Writes a large value this process puts into the node's shared-memory staging folder, when the
+    /// node is on this machine and offers one this user can write to; null otherwise (then it is uploaded).
+    /// </summary>
+    private static StoredValue? StageOnThisMachine(SessionOpened opened, ByteString value)
+    {
+        if (opened.ObjectStoreStaging.Length == 0 || MachineIdentity.BootId.Length == 0 || opened.BootId != MachineIdentity.BootId)
+        {
+            return null;
+        }
+
+        try
+        {
+            return StagedValue.Write(opened.ObjectStoreStaging, value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Full, or another user's node: the value goes up the wire instead.
+            return null;
+        }
     }
 
     /// <summary>

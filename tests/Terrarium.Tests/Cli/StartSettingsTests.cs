@@ -135,4 +135,34 @@ public sealed class StartSettingsTests
         Assert.Contains("--python must name a Python interpreter", Assert.Throws<UserError>(() => StartSettings.ParsePython(" ", null)).Message, StringComparison.Ordinal);
         Assert.Contains("--conda-command must name a command", Assert.Throws<UserError>(() => StartSettings.ParsePython("python3", "")).Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("1048576", 1L << 20)]
+    [InlineData("512M", 512L << 20)]
+    [InlineData("2G", 2L << 30)]
+    [InlineData("2GiB", 2L << 30)]
+    [InlineData("3k", 3L << 10)]
+    public void Size_InBytesOrWithAUnit_IsRead(string text, long bytes) =>
+        Assert.Equal(bytes, StartSettings.ParseSize(text, "--object-store-memory"));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0")]
+    [InlineData("-1G")]
+    [InlineData("lots")]
+    [InlineData("99999999999T")]
+    public void Size_ThatIsNotOne_NamesTheOptionAndWhatItTakes(string text)
+    {
+        var error = Assert.Throws<UserError>(() => StartSettings.ParseSize(text, "--object-store-memory"));
+
+        Assert.Equal($"--object-store-memory '{text}' is not a size (bytes, or a number with K, M, G or T, such as 2G)", error.Message);
+    }
+
+    [Fact]
+    public void ObjectStore_IsAFolderOrNone()
+    {
+        Assert.Null(StartSettings.ParseObjectStore("none"));
+        Assert.Equal("/dev", StartSettings.ParseObjectStore("/dev"));
+        Assert.Contains("is not a folder", Assert.Throws<UserError>(() => StartSettings.ParseObjectStore("/nonexistent-tmpfs")).Message, StringComparison.Ordinal);
+    }
 }

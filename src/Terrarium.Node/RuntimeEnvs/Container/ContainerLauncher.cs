@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Terrarium.Node.Actors;
+using Terrarium.Node.Objects;
 using Terrarium.Node.Workers;
 using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Transport;
@@ -40,6 +41,13 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
     /// </summary>
     public bool OpenSslFromNode { get; set; }
 
+    /// <summary>
+    /// The node's shared-memory store, mounted into its workers' containers at the same paths: its
+    /// values read-only, its staging folder writable, so that workers map and write large values
+    /// as they do outside a container. Null when the node has none.
+    /// </summary>
+    public SharedMemoryStore? Store { get; init; }
+
     /// <summary>The label every worker container of a node carries, to find them (<c>podman ps --filter label=...</c>).</summary>
     public static string NodeLabel(string nodeId) => $"terrarium.node={nodeId}";
 
@@ -68,8 +76,21 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
         var own = PrivateFolder(worker);
         var start = runtime.StartInfo("run", "--rm", "--interactive", "--name", ContainerName(worker), "--label", NodeLabel(options.NodeId),
             "--label", $"{WorkerLabel}={worker.Id}", "--workdir", worker.Env.WorkingDirectory ?? own, "--env-file", WriteEnvFile(worker, variables));
-        string[] writable = worker.ActorId is null ? [own] : [own, ActorSockets.FolderOf(options, worker.Id)];
-        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), writable, [worker.JobCode.Directory, ActorSockets.Root(options), .. EnvFolders(worker.Env)],
+        var writable = new List<string> { own };
+        var readOnly = new List<string> { worker.JobCode.Directory, ActorSockets.Root(options) };
+        readOnly.AddRange(EnvFolders(worker.Env));
+        if (worker.ActorId is not null)
+        {
+            writable.Add(ActorSockets.FolderOf(options, worker.Id));
+        }
+
+        if (Store is { } store)
+        {
+            writable.Add(store.Staging);
+            readOnly.Add(store.Sealed);
+        }
+
+        AddCommon(start, RealPath(options.WorkerHost!.DotnetPath), writable, readOnly,
             InvariantGlobalization && !variables.ContainsKey(ContainerPreparer.InvariantGlobalization), UnixSockets(), OpenSslFromNode);
         foreach (var argument in direct.ArgumentList)
         {

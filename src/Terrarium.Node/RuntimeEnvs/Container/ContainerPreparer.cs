@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Terrarium.Node.Objects;
 using Terrarium.Node.Service;
 using Terrarium.Protocol.RuntimeEnvs.Fields;
 
@@ -9,7 +10,7 @@ namespace Terrarium.Node.RuntimeEnvs.Container;
 /// <c>container</c>: the worker runs inside an image with the node's container runtime. The image
 /// needs only a C library: the node's .NET runtime, the worker host and the job's code are mounted in.
 /// </summary>
-internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand runtime, ILogger<ContainerPreparer> logger) : FieldPreparer<ContainerSpec>(EnvFields.Container)
+internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand runtime, ILogger<ContainerPreparer> logger, ObjectStore? objects = null) : FieldPreparer<ContainerSpec>(EnvFields.Container)
 {
     /// <summary>Set for workers of images without ICU, which .NET otherwise refuses to start in.</summary>
     public const string InvariantGlobalization = "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT";
@@ -50,7 +51,7 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
     {
         await SharedBuilds.Once(_present, image, () => PullIfMissingAsync(image)).ConfigureAwait(false);
         using var timeout = new CancellationTokenSource(ProbeTimeout);
-        var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]);
+        var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]) { Store = objects?.Shared };
         var probe = $"terrarium-probe-{Guid.NewGuid():N}";
         try
         {

@@ -15,6 +15,7 @@ namespace Terrarium.Tests.Node.Objects;
 public sealed class SharedMemoryStoreTests : IDisposable
 {
     private readonly string _root = Path.Combine("/dev/shm", $"terrarium-test-{Guid.NewGuid():N}");
+    private readonly string _spill = Directory.CreateTempSubdirectory("terrarium-spill-").FullName;
 
     public SharedMemoryStoreTests()
     {
@@ -26,16 +27,19 @@ public sealed class SharedMemoryStoreTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_root))
+        foreach (var folder in new[] { _root, _spill })
         {
-            Directory.Delete(_root, recursive: true);
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
         }
     }
 
     [SkippableFact]
     public void Open_OnATmpfs_MakesFoldersOnlyThisUserMayEnter_AndSaysWhereLargeValuesLive()
     {
-        var (store, location) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, location) = SharedMemoryStore.Open(_root, "node-a", _spill);
         using (store)
         {
             Assert.NotNull(store);
@@ -55,7 +59,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
         var elsewhere = Directory.CreateDirectory(Path.Combine(_root, "elsewhere")).FullName;
         File.CreateSymbolicLink(UserFolder, elsewhere);
 
-        var (store, location) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, location) = SharedMemoryStore.Open(_root, "node-a", _spill);
 
         Assert.Null(store);
         Assert.StartsWith("the node's own memory: refusing to use", location, StringComparison.Ordinal);
@@ -70,7 +74,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
         Directory.CreateDirectory(UserFolder);
         Assert.Equal(0, Syscall.chown(UserFolder, 65534, 65534));
 
-        var (store, location) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, location) = SharedMemoryStore.Open(_root, "node-a", _spill);
 
         Assert.Null(store);
         Assert.Contains("owned by uid 65534", location, StringComparison.Ordinal);
@@ -86,7 +90,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
             Skip.If(File.ReadLines("/proc/self/mounts").Any(l => l.Split(' ') is [_, var point, "tmpfs", ..] && disk.StartsWith(point + "/", StringComparison.Ordinal)),
                 "the temp folder is on a tmpfs here");
 
-            var (store, location) = SharedMemoryStore.Open(disk, "node-a");
+            var (store, location) = SharedMemoryStore.Open(disk, "node-a", _spill);
 
             Assert.Null(store);
             Assert.Equal($"the node's own memory: {disk} is not a tmpfs", location);
@@ -100,7 +104,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [Fact]
     public void Open_WithNoRoot_KeepsLargeValuesInTheNodesMemory()
     {
-        var (store, location) = SharedMemoryStore.Open(null, "node-a");
+        var (store, location) = SharedMemoryStore.Open(null, "node-a", _spill);
 
         Assert.Null(store);
         Assert.Equal("the node's own memory (no shared-memory store configured)", location);
@@ -109,17 +113,19 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [SkippableFact]
     public void Open_RemovesTheFoldersOfNodesThatDied_AndLeavesLiveOnes()
     {
-        var (live, _) = SharedMemoryStore.Open(_root, "node-live");
+        var (live, _) = SharedMemoryStore.Open(_root, "node-live", _spill);
         using (live)
         {
             var dead = Directory.CreateDirectory(Path.Combine(UserFolder, "node-dead")).FullName;
             File.WriteAllText(Path.Combine(dead, StoreLayout.OwnerLock), "");
             File.WriteAllBytes(Path.Combine(dead, "left-behind"), new byte[1024]);
+            Directory.CreateDirectory(Path.Combine(_spill, "node-dead"));
 
-            var (next, _) = SharedMemoryStore.Open(_root, "node-next");
+            var (next, _) = SharedMemoryStore.Open(_root, "node-next", _spill);
             next!.Dispose();
 
             Assert.False(Directory.Exists(dead), "a dead node's folder is removed");
+            Assert.False(Directory.Exists(Path.Combine(_spill, "node-dead")), "and what it spilled to disk");
             Assert.True(Directory.Exists(live!.Folder), "a live node's folder stays");
             Assert.True(StoreLayout.OwnerIsAlive(live.Folder));
             Assert.False(StoreLayout.OwnerIsAlive(dead));
@@ -129,7 +135,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [SkippableFact]
     public void TakeOver_MovesTheStagedValueToTheSealedFolder_ReadOnly_AndMapsIt()
     {
-        var (store, _) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, _) = SharedMemoryStore.Open(_root, "node-a", _spill);
         using (store)
         {
             var bytes = Pattern(3 << 20);
@@ -148,7 +154,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [SkippableFact]
     public void TakeOver_OfALinkInTheStagingFolder_IsRefused_AndNothingIsMappedOrLeft()
     {
-        var (store, _) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, _) = SharedMemoryStore.Open(_root, "node-a", _spill);
         using (store)
         {
             var target = Path.Combine(_root, "outside");
@@ -169,7 +175,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [InlineData("..")]
     public void TakeOver_OfANameOutsideTheStagingFolder_IsRefused(string name)
     {
-        var (store, _) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, _) = SharedMemoryStore.Open(_root, "node-a", _spill);
         using (store)
         {
             var error = Assert.Throws<IOException>(() => store!.TakeOver(new StoredValue { FileName = name, Length = 1 }, "job/task-1"));
@@ -181,7 +187,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [SkippableFact]
     public void TakeOver_OfAValueShorterThanAnnounced_IsRefused_NamingBothLengths()
     {
-        var (store, _) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, _) = SharedMemoryStore.Open(_root, "node-a", _spill);
         using (store)
         {
             var staged = StagedValue.Write(store!.Staging, ByteString.CopyFrom(new byte[1000]));
@@ -197,7 +203,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [SkippableFact]
     public void Remove_DeletesTheValuesFile_WhileAMappingOfItStaysReadable()
     {
-        var (store, _) = SharedMemoryStore.Open(_root, "node-a");
+        var (store, _) = SharedMemoryStore.Open(_root, "node-a", _spill);
         using (store)
         {
             var bytes = Pattern(2 << 20);
