@@ -88,10 +88,9 @@ internal static class StartCommand
         {
             Description = "Use a Redis that accepts writes without a password: any local user could then rewrite the head's state (head only)",
         };
-        var objectStore = new Option<string>("--object-store")
+        var objectStore = new Option<string?>("--object-store")
         {
-            Description = "The tmpfs this node keeps large values on, shared with workers and drivers of this machine; 'none' keeps them in the node's memory",
-            DefaultValueFactory = _ => "/dev/shm",
+            Description = "The tmpfs this node keeps large values on, shared with workers and drivers of this machine (default /dev/shm); 'none' keeps them in the node's memory",
         };
         var objectStoreMemory = new Option<string?>("--object-store-memory")
         {
@@ -119,7 +118,7 @@ internal static class StartCommand
                 Tls = TlsSettings.Parse(parse.GetValue(head), parse.GetValue(caHash), parse.GetValue(insecure),
                     parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsCa)),
                 RedisInsecure = parse.GetValue(redisInsecure),
-                ObjectStoreRoot = StartSettings.ParseObjectStore(parse.GetValue(objectStore)!),
+                ObjectStoreRoot = StartSettings.ParseObjectStore(parse.GetValue(objectStore)),
                 ObjectStoreMemory = parse.GetValue(objectStoreMemory) is { } memory ? StartSettings.ParseSize(memory, "--object-store-memory") : null,
             };
             if (settings.RedisInsecure && settings.Redis is null)

@@ -68,10 +68,14 @@ internal sealed record StartSettings
             : throw new UserError($"{option} '{value}' is not a size (bytes, or a number with K, M, G or T, such as 2G)");
     }
 
-    /// <summary>Reads <c>--object-store</c>: a folder that exists, or <c>none</c>.</summary>
-    /// <exception cref="UserError">Neither.</exception>
-    public static string? ParseObjectStore(string value) =>
-        value == "none" ? null
+    /// <summary>
+    /// Reads <c>--object-store</c>: a folder that exists, or <c>none</c>; not given, <c>/dev/shm</c>
+    /// (where there is none, the node keeps large values in its memory, and says so).
+    /// </summary>
+    /// <exception cref="UserError">A value given that is neither.</exception>
+    public static string? ParseObjectStore(string? value) =>
+        value is null ? "/dev/shm"
+            : value == "none" ? null
             : Directory.Exists(value) ? Path.GetFullPath(value)
             : throw new UserError($"--object-store '{value}' is not a folder (give a tmpfs such as /dev/shm, or 'none')");
 

@@ -62,7 +62,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton(credentials)
                 .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
                 .AddSingleton(new ResourceLedger(total))
-                .AddSingleton(new ObjectStore(shared, location, options.ObjectStoreCapacity))
+                .AddSingleton(new ObjectStore(shared, location, Math.Min(options.ObjectStoreCapacity, shared?.Size ?? long.MaxValue)))
                 .AddSingleton<ObjectCopier>()
                 .AddSingleton<LogRelay>()
                 .AddSingleton<DetachedSessions>()

@@ -91,7 +91,7 @@ public sealed partial class Cluster
     {
         ThrowIfDisposed();
         _nodes.ForgetActor(actorId);
-        if (await _nodes.SessionOfActorAsync(actorId, nodeId, name).ConfigureAwait(false) is not { } session)
+        if (await _nodes.SessionOfActorAsync(actorId, nodeId, name, ct).ConfigureAwait(false) is not { } session)
         {
             // Its node is gone, and the actor with it: nothing is left to kill.
             return;

@@ -20,6 +20,8 @@ internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials crede
     // One channel per other node, by address: copies from the same node share its connection.
     private readonly ConcurrentDictionary<string, (GrpcChannel Channel, Protocol.Node.NodeClient Client)> _peers = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+    // The staging folder copies are received into (workers and sessions each have their own).
+    private const string CopiesStaging = "node-copies";
 
     /// <summary>Starts copying; the object fails with ObjectLost, naming why, if the copy cannot be made.</summary>
     public void Start(CopyObject copy)
@@ -70,12 +72,13 @@ internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials crede
             try
             {
                 // Straight into this node's store: workers here map the copy instead of fetching it.
+                var staging = shared.StagingFor(CopiesStaging);
                 using var intoStore = client.FetchObject(new FetchObjectRequest { ObjectId = copy.ObjectId }, cancellationToken: ct);
-                return shared.TakeOver(await StagedValue.ReceiveAsync(shared.Staging, intoStore.ResponseStream, ct).ConfigureAwait(false), copy.ObjectId);
+                return shared.TakeOver(await StagedValue.ReceiveAsync(staging, intoStore.ResponseStream, ct).ConfigureAwait(false), staging);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // The store is full: this copy is kept in the node's own memory.
+                // The store is full, or its folder cannot be written: this copy is kept in the node's own memory.
             }
         }
 

@@ -4,9 +4,9 @@ namespace Terrarium.Node.Objects;
 
 /// <summary>
 /// The shared-memory store's capacity: the bytes of the values in it are counted, and past the
-/// capacity the least recently used go to disk — copied to the store's spill folder, mapped from
-/// there, their tmpfs file removed. They stay readable (from disk, so more slowly); whoever mapped
-/// the tmpfs file before keeps reading it until they let go.
+/// capacity the least recently used go to disk — copied to the store's spill folder and mapped from
+/// there in place of their tmpfs file, which goes. They stay readable (from disk, so more slowly);
+/// whoever mapped the tmpfs file before keeps reading it until they let go.
 /// </summary>
 internal sealed partial class ObjectStore
 {
@@ -14,34 +14,54 @@ internal sealed partial class ObjectStore
     private long _sharedBytes;
     private int _spilledCount;
     private int _spilling;
-    // Taken by the final step of a spill and by releases, so that a value released meanwhile is not left on disk.
-    private readonly Lock _spillGate = new();
+    // Orders the arrival, spill and release of a value, so that none is left on disk or miscounted.
+    private readonly Lock _gate = new();
 
-    /// <summary>Counts a value that just arrived against the capacity, and spills if it is over. Always true.</summary>
-    private bool Admit(Entry entry)
+    /// <summary>
+    /// A value arrived for <paramref name="entry"/>: counted against the capacity (spilling if it is
+    /// over) — or, when the entry was released meanwhile, removed at once.
+    /// </summary>
+    private void Admit(string id, Entry entry)
     {
         if (shared is null || entry.Result.Task.Result.Value is not { } value || !shared.Holds(value))
         {
-            return true;
+            return;
         }
 
-        entry.SharedBytes = value.Length;
+        lock (_gate)
+        {
+            if (!_objects.TryGetValue(id, out var still) || still != entry)
+            {
+                SharedMemoryStore.Remove(value);
+                return;
+            }
+
+            Interlocked.Exchange(ref entry.SharedBytes, value.Length);
+        }
+
         if (Interlocked.Add(ref _sharedBytes, value.Length) > capacity && Interlocked.Exchange(ref _spilling, 1) == 0)
         {
             // Copying to disk takes a while: not on the thread that delivers results.
             _ = Task.Run(SpillWhileOver);
         }
+    }
 
-        return true;
+    /// <summary>A value that found no entry to hold it (its object was released, or never made here) leaves the store.</summary>
+    public void Discard(ObjectResult result)
+    {
+        if (shared is not null && result.Value is { } value && shared.Holds(value))
+        {
+            SharedMemoryStore.Remove(value);
+        }
     }
 
     private void SpillWhileOver()
     {
         try
         {
-            while (Interlocked.Read(ref _sharedBytes) > capacity && LeastRecentlyUsed() is var (id, entry))
+            while (Interlocked.Read(ref _sharedBytes) > capacity && LeastRecentlyUsed() is { } entry)
             {
-                Spill(id, entry);
+                Spill(entry);
             }
         }
         finally
@@ -56,64 +76,68 @@ internal sealed partial class ObjectStore
         }
     }
 
-    private (string Id, Entry Entry)? LeastRecentlyUsed()
+    private Entry? LeastRecentlyUsed()
     {
-        (string, Entry)? oldest = null;
-        foreach (var (id, entry) in _objects)
+        Entry? oldest = null;
+        foreach (var entry in _objects.Values)
         {
-            if (entry.SharedBytes > 0 && (oldest is null || entry.LastUsed < oldest.Value.Item2.LastUsed))
+            if (Interlocked.Read(ref entry.SharedBytes) > 0 && (oldest is null || entry.LastUsed < oldest.LastUsed))
             {
-                oldest = (id, entry);
+                oldest = entry;
             }
         }
 
         return oldest;
     }
 
-    private void Spill(string id, Entry entry)
+    private void Spill(Entry entry)
     {
-        Google.Protobuf.ByteString onDisk;
+        var value = entry.Result.Task.Result.Value!;
+        string copy;
         try
         {
-            onDisk = shared!.Spill(entry.Result.Task.Result.Value!, id);
+            // The copy, which takes a while, is made outside the gate: results keep arriving meanwhile.
+            copy = shared!.CopyToDisk(value);
         }
         catch (IOException)
         {
-            // Its file went meanwhile (released), or the disk is full: it stays where it is, uncounted.
+            // Released meanwhile, or the disk is full: it stays where it is, no longer counted (or tried again).
             Uncount(entry);
             return;
         }
 
-        lock (_spillGate)
+        lock (_gate)
         {
-            if (_objects.TryGetValue(id, out var still) && still == entry)
+            if (Interlocked.Read(ref entry.SharedBytes) == 0)
             {
-                entry.Spilled = Task.FromResult(new ObjectResult(onDisk, null));
+                // Released meanwhile.
+                File.Delete(copy);
+                return;
+            }
+
+            try
+            {
+                shared.MoveToDisk(value, copy);
                 Interlocked.Increment(ref _spilledCount);
             }
-            else
+            catch (IOException)
             {
-                SharedMemoryStore.Remove(onDisk);
+                File.Delete(copy);
             }
 
             Uncount(entry);
         }
     }
 
-    private void Uncount(Entry entry)
-    {
-        var bytes = entry.SharedBytes;
-        entry.SharedBytes = 0;
-        Interlocked.Add(ref _sharedBytes, -bytes);
-    }
+    private void Uncount(Entry entry) => Interlocked.Add(ref _sharedBytes, -Interlocked.Exchange(ref entry.SharedBytes, 0));
 
     /// <summary>A value in the shared-memory store (or spilled) leaves it with its entry; mappings of it stay valid.</summary>
     private void RemoveStored(Entry entry)
     {
-        lock (_spillGate)
+        lock (_gate)
         {
             Uncount(entry);
-            if (entry.Current.IsCompletedSuccessfully && entry.Current.Result.Value is { } value)
+            if (entry.Result.Task.IsCompletedSuccessfully && entry.Result.Task.Result.Value is { } value)
             {
                 SharedMemoryStore.Remove(value);
             }

@@ -17,7 +17,7 @@ internal sealed record ObjectResult(ByteString? Value, TaskError? Error)
 /// Large values live in the shared-memory store when the node has one, up to its capacity; past
 /// it, the least recently used spill to disk (see ObjectStore.Spilling.cs).
 /// </summary>
-internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, string location = "the node's own memory", long capacity = long.MaxValue) : IDisposable
+internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, string location = SharedMemoryStore.InNodeMemory, long capacity = long.MaxValue) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Entry> _objects = new(StringComparer.Ordinal);
 
@@ -42,8 +42,12 @@ internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, stri
     {
         if (_objects.TryGetValue(id, out var entry) && entry.Result.TrySetResult(result))
         {
-            Admit(entry);
+            Admit(id, entry);
             entry.Owner.NotifyReady(id, result);
+        }
+        else
+        {
+            Discard(result);
         }
     }
 
@@ -62,15 +66,28 @@ internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, stri
             : TryPromise(id, owner);
 
     /// <summary>Fulfils the owner's own promise; false when it has none (never made, or released).</summary>
-    public bool TryFulfil(string id, Session owner, ObjectResult result) =>
-        _objects.TryGetValue(id, out var entry) && entry.Promised && entry.Owner == owner && entry.Result.TrySetResult(result) && Admit(entry);
+    public bool TryFulfil(string id, Session owner, ObjectResult result)
+    {
+        if (_objects.TryGetValue(id, out var entry) && entry.Promised && entry.Owner == owner && entry.Result.TrySetResult(result))
+        {
+            Admit(id, entry);
+            return true;
+        }
+
+        Discard(result);
+        return false;
+    }
 
     /// <summary>Fulfils a promise; nothing happens when the object was released meanwhile.</summary>
     public void Fulfil(string id, ObjectResult result)
     {
         if (_objects.TryGetValue(id, out var entry) && entry.Promised && entry.Result.TrySetResult(result))
         {
-            Admit(entry);
+            Admit(id, entry);
+        }
+        else
+        {
+            Discard(result);
         }
     }
 
@@ -81,17 +98,23 @@ internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, stri
     /// <returns>False when the id is in use by anything but the owner's unfulfilled promise.</returns>
     public bool TryPut(string id, Session owner, ObjectResult result)
     {
-        if (_objects.TryGetValue(id, out var existing))
+        var entry = _objects.TryGetValue(id, out var existing) ? existing : new Entry(owner);
+        var stored = entry == existing
+            ? existing.Promised && existing.Owner == owner && existing.Result.TrySetResult(result)
+            : entry.Result.TrySetResult(result) && _objects.TryAdd(id, entry);
+        if (stored)
         {
-            return existing.Promised && existing.Owner == owner && existing.Result.TrySetResult(result) && Admit(existing);
+            Admit(id, entry);
+        }
+        else
+        {
+            Discard(result);
         }
 
-        var entry = new Entry(owner);
-        entry.Result.SetResult(result);
-        return _objects.TryAdd(id, entry) && Admit(entry);
+        return stored;
     }
 
-    /// <summary>The object's eventual result (from disk, once spilled), or null when this node does not hold it.</summary>
+    /// <summary>The object's eventual result, or null when this node does not hold it.</summary>
     public Task<ObjectResult>? Find(string id)
     {
         if (!_objects.TryGetValue(id, out var entry))
@@ -100,7 +123,7 @@ internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, stri
         }
 
         entry.LastUsed = Entry.NextUse();
-        return entry.Current;
+        return entry.Result.Task;
     }
 
     public void Release(string id)
@@ -134,14 +157,8 @@ internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, stri
 
         public TaskCompletionSource<ObjectResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        /// <summary>The result as it is now: its spilled copy once it went to disk.</summary>
-        public Task<ObjectResult> Current => Spilled ?? Result.Task;
-
-        /// <summary>Set once the value was moved out of the shared-memory store to disk.</summary>
-        public Task<ObjectResult>? Spilled { get; set; }
-
-        /// <summary>The bytes it holds in the shared-memory store (0 when none, or spilled).</summary>
-        public long SharedBytes { get; set; }
+        /// <summary>The bytes it holds in the shared-memory store (0 when none, or spilled); changed with Interlocked.</summary>
+        public long SharedBytes;
 
         /// <summary>When it was last asked for, on a count of uses: spills go least recently used first.</summary>
         public long LastUsed { get; set; } = NextUse();

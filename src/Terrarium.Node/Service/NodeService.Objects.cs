@@ -64,21 +64,16 @@ internal sealed partial class NodeService
     private void Put(Session session, PutObject put)
     {
         var result = put.Error is { } error ? ObjectResult.Failed(error)
-            : put.Stored is { } stored ? TakeOver(put.ObjectId, stored)
+            : put.Stored is { } stored ? TakeOver(session, put.ObjectId, stored)
             : !put.Uploaded ? new ObjectResult(put.Value, null)
             : session.Uploads.TryRemove(put.ObjectId, out var uploaded) ? new ObjectResult(uploaded, null)
             : ObjectResult.Failed(new TaskError { Kind = ErrorKind.ObjectLost, Message = $"object {put.ObjectId} was put as uploaded, but no upload of it reached node {options.NodeId}" });
         if (put.Uploaded || put.Stored is not null)
         {
             // An upload only ever fulfils the session's promise: it never makes an object of its own.
+            // A value that fulfils no promise leaves the store at once (TryFulfil sees to it).
             if (!objects.TryFulfil(put.ObjectId, session, result))
             {
-                // Nothing holds a file taken over for no promise: it goes at once.
-                if (result.Value is { } taken)
-                {
-                    SharedMemoryStore.Remove(taken);
-                }
-
                 NodeLog.InvalidRequest(logger, session.Id, $"PutObject with an upload or a stored value needs this session's promise of the object (got '{put.ObjectId}')");
             }
         }
@@ -89,11 +84,14 @@ internal sealed partial class NodeService
     }
 
     /// <summary>A value a client of this machine wrote into the shared-memory store's staging folder.</summary>
-    private ObjectResult TakeOver(string objectId, StoredValue stored)
+    private ObjectResult TakeOver(Session session, string objectId, StoredValue stored)
     {
         try
         {
-            return new ObjectResult(objects.Shared?.TakeOver(stored, objectId) ?? throw new IOException("this node has no shared-memory store"), null);
+            // Only from the session's own staging folder: it cannot hand over what another wrote.
+            return new ObjectResult(objects.Shared is { } shared
+                ? shared.TakeOver(stored, shared.StagingFor(session.Id))
+                : throw new IOException("this node has no shared-memory store"), null);
         }
         catch (IOException e)
         {

@@ -120,7 +120,7 @@ internal sealed partial class NodeService(
             }
 
             detached.Attached(session);
-            session.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = session.Id, BootId = MachineIdentity.BootId, ObjectStoreStaging = objects.Shared?.Staging ?? "" } });
+            session.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = session.Id, BootId = MachineIdentity.BootId, ObjectStoreStaging = objects.Shared?.StagingFor(session.Id) ?? "" } });
             if (open.SubscribeLogs)
             {
                 logs.Subscribe(session);
@@ -136,7 +136,7 @@ internal sealed partial class NodeService(
         lock (resumed.HandleLock)
         {
             var (generation, reading) = resumed.Attach(stream, ct);
-            resumed.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = resumed.Id, RequestsHandled = resumed.RequestsHandled, BootId = MachineIdentity.BootId, ObjectStoreStaging = objects.Shared?.Staging ?? "" } });
+            resumed.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = resumed.Id, RequestsHandled = resumed.RequestsHandled, BootId = MachineIdentity.BootId, ObjectStoreStaging = objects.Shared?.StagingFor(resumed.Id) ?? "" } });
             NodeLog.SessionResumed(logger, resumed.Id, resumed.RequestsHandled);
             return (resumed, generation, reading);
         }
@@ -168,6 +168,7 @@ internal sealed partial class NodeService(
         detached.Ended(session);
         logs.Unsubscribe(session);
         objects.ReleaseOwnedBy(session);
+        objects.Shared?.RemoveStagingOf(session.Id);
         if (session.IsDriver)
         {
             EndJob(session.JobId);

@@ -172,6 +172,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             if (finished is null)
             {
                 NodeLog.UnexpectedResult(_logger, worker.Id, done.WorkId);
+                _objects.Discard(done.ResultCase == WorkDone.ResultOneofCase.Value ? new ObjectResult(done.Value, null) : ObjectResult.Failed(done.Error));
                 return;
             }
 

@@ -216,7 +216,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
             PreloadedAssemblies = { env.PreloadedAssemblies.ToDictionary() },
             NativeLibraries = { env.NativeLibraries.ToDictionary() },
             ResolvedNugetPackages = { env.ResolvedNuGetPackages },
-            ObjectStoreStaging = objects.Shared?.Staging ?? "",
+            ObjectStoreStaging = objects.Shared?.StagingFor(worker.Id) ?? "",
         };
 
         worker.Send(new WorkerCommand { Setup = setup });
@@ -249,7 +249,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
     }
 
     /// <summary>A WorkDone whose value the worker uploaded, or wrote to the shared-memory store, with that value in it.</summary>
-    private WorkDone WithUpload(WorkerProcess worker, WorkDone done)
+    private WorkDone WithValue(WorkerProcess worker, WorkDone done)
     {
         if (done.ResultCase == WorkDone.ResultOneofCase.Stored)
         {
@@ -282,8 +282,10 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
         var stored = done.Stored;
         try
         {
-            done.Value = objects.Shared?.TakeOver(stored, done.WorkId)
-                ?? throw new IOException("this node has no shared-memory store");
+            // Only from the worker's own staging folder: it cannot hand over what another wrote.
+            done.Value = objects.Shared is { } shared
+                ? shared.TakeOver(stored, shared.StagingFor(worker.Id))
+                : throw new IOException("this node has no shared-memory store");
         }
         catch (IOException e)
         {
@@ -399,7 +401,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
                     switch (e.KindCase)
                     {
                         case WorkerEvent.KindOneofCase.Done:
-                            worker.Owner!.OnDone(worker, WithUpload(worker, e.Done));
+                            worker.Owner!.OnDone(worker, WithValue(worker, e.Done));
                             break;
                         case WorkerEvent.KindOneofCase.ActorStarted:
                             StartCompleted(worker);
@@ -472,6 +474,8 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
 
         StartCompleted(worker);
         _workers.TryRemove(worker.Id, out _);
+        // What it wrote and never handed over goes with it.
+        objects.Shared?.RemoveStagingOf(worker.Id);
         worker.Shutdown();
         NodeLog.WorkerExited(logger, worker.Id, worker.Pid, exitCode);
         IWorkerOwner? owner;

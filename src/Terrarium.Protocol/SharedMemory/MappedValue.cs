@@ -14,19 +14,21 @@ namespace Terrarium.Protocol.SharedMemory;
 /// as memory handed out from it is reachable — the garbage collector unmaps it — so a value whose
 /// file is removed meanwhile (its owner released it) stays readable to whoever still holds it.
 /// </summary>
-public sealed unsafe class MappedValue : MemoryManager<byte>
+public sealed unsafe class MappedValue : MemoryManager<byte>, IDisposable
 {
     private readonly MemoryMappedViewAccessor _view;
     private readonly byte* _pointer;
     private readonly int _length;
+    private volatile string _path;
 
     private MappedValue(string path, MemoryMappedViewAccessor view, int length)
     {
-        Path = path;
+        _path = path;
         _view = view;
         _length = length;
         byte* start = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+        // Mapped from offset 0: the view starts on a page, as RemapTo needs.
         _pointer = start + view.PointerOffset;
         // The pages are not on the managed heap; this lets the collector weigh what it would free.
         GC.AddMemoryPressure(length);
@@ -39,8 +41,8 @@ public sealed unsafe class MappedValue : MemoryManager<byte>
     ~MappedValue() => Dispose(false);
 #pragma warning restore CA2015
 
-    /// <summary>The store file the value was mapped from.</summary>
-    public string Path { get; }
+    /// <summary>The file the value is mapped from now.</summary>
+    public string Path => _path;
 
     /// <summary>
     /// Maps the store file at <paramref name="path"/>: a regular file (not a link) of this user,
@@ -58,38 +60,7 @@ public sealed unsafe class MappedValue : MemoryManager<byte>
             throw new IOException($"a stored value of {length} bytes cannot be mapped (1 to {int.MaxValue} bytes)");
         }
 
-        var descriptor = Syscall.open(path, OpenFlags.O_RDONLY | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC);
-        if (descriptor < 0)
-        {
-            throw new IOException($"cannot open the stored value '{path}': {Stdlib.GetLastError()}");
-        }
-
-        using var handle = new SafeFileHandle(descriptor, ownsHandle: true);
-        if (Syscall.fstat(descriptor, out var stat) != 0)
-        {
-            throw new IOException($"cannot examine the stored value '{path}': {Stdlib.GetLastError()}");
-        }
-
-        if ((stat.st_mode & FilePermissions.S_IFMT) != FilePermissions.S_IFREG)
-        {
-            throw new IOException($"the stored value '{path}' is not a regular file");
-        }
-
-        if (stat.st_uid != PrivateDirectory.CurrentUserId)
-        {
-            throw new IOException($"the stored value '{path}' belongs to uid {stat.st_uid}, not to this user (uid {PrivateDirectory.CurrentUserId})");
-        }
-
-        if (stat.st_size != length)
-        {
-            throw new IOException($"the stored value '{path}' holds {stat.st_size} bytes, not the {length} announced");
-        }
-
-        if (seal && Syscall.fchmod(descriptor, FilePermissions.S_IRUSR) != 0)
-        {
-            throw new IOException($"cannot seal the stored value '{path}': {Stdlib.GetLastError()}");
-        }
-
+        using var handle = OpenChecked(path, length, seal);
         // The view keeps the pages mapped once the file and its descriptor are closed.
         using var file = MemoryMappedFile.CreateFromFile(handle, null, length, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
         var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
@@ -100,21 +71,91 @@ public sealed unsafe class MappedValue : MemoryManager<byte>
     public static MappedValue? Of(ByteString value) =>
         MemoryMarshal.TryGetMemoryManager<byte, MappedValue>(value.Memory, out var mapped) ? mapped : null;
 
+    /// <summary>
+    /// Maps <paramref name="path"/>, a copy of the value (checked and sealed as <see cref="Map"/>
+    /// does), over this mapping, in place: whoever reads the value goes on reading the same bytes,
+    /// now from that file, and this process lets go of the old file's pages.
+    /// </summary>
+    /// <exception cref="IOException">The copy is not such a file, or cannot be mapped there.</exception>
+    public void RemapTo(string path)
+    {
+        using var handle = OpenChecked(path, _length, seal: true);
+        var at = Syscall.mmap((IntPtr)_pointer, (ulong)_length, MmapProts.PROT_READ, MmapFlags.MAP_SHARED | MmapFlags.MAP_FIXED,
+            (int)handle.DangerousGetHandle(), 0);
+        if (at != (IntPtr)_pointer)
+        {
+            throw new IOException($"cannot map '{path}' in place of '{_path}': {Stdlib.GetLastError()}");
+        }
+
+        _path = path;
+    }
+
     public override Span<byte> GetSpan() => new(_pointer, _length);
 
+    // The manager itself is what keeps the mapping alive while it is pinned.
     public override MemoryHandle Pin(int elementIndex = 0) =>
-        (uint)elementIndex <= (uint)_length ? new MemoryHandle(_pointer + elementIndex) : throw new ArgumentOutOfRangeException(nameof(elementIndex));
+        (uint)elementIndex <= (uint)_length ? new MemoryHandle(_pointer + elementIndex, default, this) : throw new ArgumentOutOfRangeException(nameof(elementIndex));
 
     public override void Unpin()
     {
         // Mapped memory never moves.
     }
 
-    /// <summary>Only ever called by the finalizer: memory handed out may be in use until the collector says otherwise.</summary>
+    /// <summary>Does nothing: only the collector unmaps, once no memory handed out can be in use.</summary>
+    void IDisposable.Dispose()
+    {
+    }
+
     protected override void Dispose(bool disposing)
     {
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         GC.RemoveMemoryPressure(_length);
+    }
+
+    /// <summary>Opens a regular file of this user (never through a link) of exactly <paramref name="length"/> bytes.</summary>
+    private static SafeFileHandle OpenChecked(string path, long length, bool seal)
+    {
+        var descriptor = Syscall.open(path, OpenFlags.O_RDONLY | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC);
+        if (descriptor < 0)
+        {
+            throw new IOException($"cannot open the stored value '{path}': {Stdlib.GetLastError()}");
+        }
+
+        var handle = new SafeFileHandle(descriptor, ownsHandle: true);
+        try
+        {
+            if (Syscall.fstat(descriptor, out var stat) != 0)
+            {
+                throw new IOException($"cannot examine the stored value '{path}': {Stdlib.GetLastError()}");
+            }
+
+            if ((stat.st_mode & FilePermissions.S_IFMT) != FilePermissions.S_IFREG)
+            {
+                throw new IOException($"the stored value '{path}' is not a regular file");
+            }
+
+            if (stat.st_uid != PrivateDirectory.CurrentUserId)
+            {
+                throw new IOException($"the stored value '{path}' belongs to uid {stat.st_uid}, not to this user (uid {PrivateDirectory.CurrentUserId})");
+            }
+
+            if (stat.st_size != length)
+            {
+                throw new IOException($"the stored value '{path}' holds {stat.st_size} bytes, not the {length} announced");
+            }
+
+            if (seal && Syscall.fchmod(descriptor, FilePermissions.S_IRUSR) != 0)
+            {
+                throw new IOException($"cannot seal the stored value '{path}': {Stdlib.GetLastError()}");
+            }
+
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
     }
 }

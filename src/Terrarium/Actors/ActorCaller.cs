@@ -39,15 +39,15 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
     /// <summary>The actor's node is known: the calls held here go to its caller there, first, and later calls follow.</summary>
     public void OnNodeFound(ActorCaller caller)
     {
-        List<PendingCall> unsent;
         lock (_lock)
         {
-            unsent = [.. _unsent];
+            // Handed over before later calls are pointed there, so that none of them goes first
+            // (the lock order, this caller then the node's, is Call's too).
+            var unsent = _unsent.ToList();
             _unsent.Clear();
+            caller.TakeOver(unsent);
             Volatile.Write(ref _successor, caller);
         }
-
-        caller.TakeOver(unsent);
     }
 
     /// <summary>The actor's node could not be found: the calls held here, and later ones, fail with <paramref name="death"/>.</summary>

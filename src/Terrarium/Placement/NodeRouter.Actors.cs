@@ -39,38 +39,45 @@ internal sealed partial class NodeRouter
             return null;
         }
 
+        ActorCaller? started = null;
+        ActorCaller holding;
         lock (_findingActors)
         {
-            if (!_findingActors.TryGetValue(actorId, out var finding))
+            if (!_findingActors.TryGetValue(actorId, out holding!))
             {
-                finding = ActorCaller.WhileFindingNode(Home, actorId, Home.Credentials);
-                _findingActors[actorId] = finding;
-                _ = FindActorAsync(finding, actorId, nodeId, name);
+                holding = started = ActorCaller.WhileFindingNode(Home, actorId, Home.Credentials);
+                _findingActors[actorId] = holding;
             }
-
-            return finding;
         }
+
+        if (started is not null)
+        {
+            _ = FindActorAsync(started, actorId, nodeId, name);
+        }
+
+        return holding;
     }
 
     /// <summary>The session with the node an actor lives on, asking the head when needed; null when that node is dead.</summary>
-    public async Task<Session?> SessionOfActorAsync(string actorId, string nodeId, string? name)
+    public async Task<Session?> SessionOfActorAsync(string actorId, string nodeId, string? name, CancellationToken ct = default)
     {
         if (_moved.TryGetValue(actorId, out var moved))
         {
-            return await FindLiveSessionAsync(moved).ConfigureAwait(false);
+            return await FindLiveSessionAsync(moved, ct).ConfigureAwait(false);
         }
 
         if (_nodes.Dead.Contains(nodeId))
         {
-            var found = await _head.LookupActorAsync(name is not null ? new LookupActorRequest { Name = name } : new LookupActorRequest { ActorId = actorId }).ConfigureAwait(false);
+            var lookup = name is not null ? new LookupActorRequest { Name = name } : new LookupActorRequest { ActorId = actorId };
+            var found = await _head.LookupActorAsync(lookup, cancellationToken: ct).ConfigureAwait(false);
             if (found.Found && found.ActorId == actorId && found.NodeId != nodeId)
             {
                 _moved[actorId] = found.NodeId;
-                return await FindLiveSessionAsync(found.NodeId).ConfigureAwait(false);
+                return await FindLiveSessionAsync(found.NodeId, ct).ConfigureAwait(false);
             }
         }
 
-        return await FindLiveSessionAsync(nodeId).ConfigureAwait(false);
+        return await FindLiveSessionAsync(nodeId, ct).ConfigureAwait(false);
     }
 
     /// <summary>Why calls to an actor fail when its node is gone and it was not created again elsewhere.</summary>
@@ -89,22 +96,19 @@ internal sealed partial class NodeRouter
             session = await SessionOfActorAsync(actorId, nodeId, name).ConfigureAwait(false);
             notFound = session is null ? ActorGone(actorId, nodeId) : null;
         }
-        catch (Grpc.Core.RpcException e)
+        catch (Exception e)
         {
+            // Whatever went wrong, the calls held must not wait for ever.
             notFound = new TaskError
             {
                 Kind = ErrorKind.ObjectLost,
-                Message = $"the result of a call to actor {actorId} is lost: the head could not say which node the actor is on ({e.Status.Detail})",
+                Message = $"the result of a call to actor {actorId} is lost: which node the actor is on could not be found ({(e is Grpc.Core.RpcException rpc ? rpc.Status.Detail : e.Message)})",
             };
+            session = null;
         }
 
-        lock (_findingActors)
-        {
-            // From here, calls find the actor's caller themselves; the ones that took this caller
-            // before are handed over to it, ahead of them.
-            _findingActors.Remove(actorId);
-        }
-
+        // The calls held go first; only then do new calls find the actor's caller themselves
+        // (until then they come here, and follow the held ones).
         if (session is not null)
         {
             finding.OnNodeFound(session.CallerOf(actorId));
@@ -112,6 +116,11 @@ internal sealed partial class NodeRouter
         else
         {
             finding.OnNodeNotFound(notFound!);
+        }
+
+        lock (_findingActors)
+        {
+            _findingActors.Remove(actorId);
         }
     }
 }

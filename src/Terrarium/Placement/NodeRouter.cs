@@ -193,7 +193,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     /// As <see cref="OpenLiveSession"/>, asking the head when the node is not in this connection's
     /// list (it joined since) or a restarted head has not heard from it again yet, which it soon will.
     /// </summary>
-    private async Task<Session?> FindLiveSessionAsync(string nodeId)
+    private async Task<Session?> FindLiveSessionAsync(string nodeId, CancellationToken ct)
     {
         if (OpenLiveSession(nodeId) is { } known)
         {
@@ -209,7 +209,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         var since = _clock.GetTimestamp();
         while (true)
         {
-            _nodes = new NodeList(await ListNodesAsync(_head, CancellationToken.None).ConfigureAwait(false));
+            _nodes = new NodeList(await ListNodesAsync(_head, ct).ConfigureAwait(false));
             if (OpenLiveSession(nodeId) is { } found)
             {
                 return found;
@@ -220,7 +220,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
                 return null;
             }
 
-            await Task.Delay(RefreshInterval / 5, _clock).ConfigureAwait(false);
+            await Task.Delay(RefreshInterval / 5, _clock, ct).ConfigureAwait(false);
         }
     }
 

@@ -118,7 +118,11 @@ internal sealed partial class Session
             var opened = await Opened.ConfigureAwait(false);
             if (StageOnThisMachine(opened, value) is { } stored)
             {
-                TrySend(new ClientRequest { Put = new PutObject { ObjectId = id, Stored = stored } });
+                if (!TrySend(new ClientRequest { Put = new PutObject { ObjectId = id, Stored = stored } }))
+                {
+                    File.Delete(Path.Combine(opened.ObjectStoreStaging, stored.FileName));
+                }
+
                 GC.KeepAlive(handle);
                 return;
             }

@@ -43,8 +43,8 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
     /// <summary>
     /// The node's shared-memory store, mounted into its workers' containers at the same paths: its
-    /// values read-only, its staging folder writable, so that workers map and write large values
-    /// as they do outside a container. Null when the node has none.
+    /// values read-only, the worker's own staging folder writable, so that workers map and write
+    /// large values as they do outside a container. Null when the node has none.
     /// </summary>
     public SharedMemoryStore? Store { get; init; }
 
@@ -86,7 +86,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
 
         if (Store is { } store)
         {
-            writable.Add(store.Staging);
+            writable.Add(store.StagingFor(worker.Id));
             readOnly.Add(store.Sealed);
         }
 

@@ -65,12 +65,12 @@ public sealed class ObjectStoreSpillTests : IDisposable
         _objects.Release("v1");
 
         Assert.Empty(Directory.GetFiles(_shared.SpillFolder));
-        Assert.True(first.Span.SequenceEqual(Bytes(1)), "the tmpfs mapping made before the spill still reads the value");
+        Assert.True(first.Span.SequenceEqual(Bytes(1)), "the value mapped before (now from disk, its file gone) still reads the same");
     }
 
     private ByteString Put(string id, byte seed)
     {
-        var value = _shared.TakeOver(StagedValue.Write(_shared.Staging, ByteString.CopyFrom(Bytes(seed))), id);
+        var value = _shared.TakeOver(StagedValue.Write(_shared.Staging, ByteString.CopyFrom(Bytes(seed))), _shared.Staging);
         Assert.True(_objects.TryPut(id, Owner, new ObjectResult(value, null)));
         return value;
     }

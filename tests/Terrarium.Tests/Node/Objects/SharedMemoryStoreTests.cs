@@ -141,7 +141,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
             var bytes = Pattern(3 << 20);
             var staged = StagedValue.Write(store!.Staging, UnsafeByteOperations.UnsafeWrap(bytes));
 
-            var value = store.TakeOver(staged, "job/task-1");
+            var value = store.TakeOver(staged, store.Staging);
 
             Assert.True(value.Span.SequenceEqual(bytes));
             var path = Assert.Single(Directory.GetFiles(store.Sealed));
@@ -159,9 +159,10 @@ public sealed class SharedMemoryStoreTests : IDisposable
         {
             var target = Path.Combine(_root, "outside");
             File.WriteAllBytes(target, new byte[4096]);
-            File.CreateSymbolicLink(Path.Combine(store!.Staging, "linked"), target);
+            var name = Guid.NewGuid().ToString("N");
+            File.CreateSymbolicLink(Path.Combine(store!.Staging, name), target);
 
-            var error = Assert.Throws<IOException>(() => store.TakeOver(new StoredValue { FileName = "linked", Length = 4096 }, "job/task-1"));
+            var error = Assert.Throws<IOException>(() => store.TakeOver(new StoredValue { FileName = name, Length = 4096 }, store.Staging));
 
             Assert.Contains("cannot open the stored value", error.Message, StringComparison.Ordinal);
             Assert.Empty(Directory.GetFileSystemEntries(store.Sealed));
@@ -173,12 +174,14 @@ public sealed class SharedMemoryStoreTests : IDisposable
     [InlineData("../escape")]
     [InlineData("")]
     [InlineData("..")]
+    [InlineData("0123456789abcdef0123456789abcde\0")]
+    [InlineData("0123456789ABCDEF0123456789ABCDEF")]
     public void TakeOver_OfANameOutsideTheStagingFolder_IsRefused(string name)
     {
         var (store, _) = SharedMemoryStore.Open(_root, "node-a", _spill);
         using (store)
         {
-            var error = Assert.Throws<IOException>(() => store!.TakeOver(new StoredValue { FileName = name, Length = 1 }, "job/task-1"));
+            var error = Assert.Throws<IOException>(() => store!.TakeOver(new StoredValue { FileName = name, Length = 1 }, store.Staging));
 
             Assert.Contains("is not the name of a file in the staging folder", error.Message, StringComparison.Ordinal);
         }
@@ -193,7 +196,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
             var staged = StagedValue.Write(store!.Staging, ByteString.CopyFrom(new byte[1000]));
             staged.Length = 2000;
 
-            var error = Assert.Throws<IOException>(() => store.TakeOver(staged, "job/task-1"));
+            var error = Assert.Throws<IOException>(() => store.TakeOver(staged, store.Staging));
 
             Assert.Contains("holds 1000 bytes, not the 2000 announced", error.Message, StringComparison.Ordinal);
             Assert.Empty(Directory.GetFileSystemEntries(store.Sealed));
@@ -207,7 +210,7 @@ public sealed class SharedMemoryStoreTests : IDisposable
         using (store)
         {
             var bytes = Pattern(2 << 20);
-            var value = store!.TakeOver(StagedValue.Write(store.Staging, UnsafeByteOperations.UnsafeWrap(bytes)), "job/task-1");
+            var value = store!.TakeOver(StagedValue.Write(store.Staging, UnsafeByteOperations.UnsafeWrap(bytes)), store.Staging);
             var elsewhere = MappedValue.Map(MappedValue.Of(value)!.Path, bytes.Length);
 
             SharedMemoryStore.Remove(value);
