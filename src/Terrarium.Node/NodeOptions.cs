@@ -145,6 +145,11 @@ public sealed class NodeOptions
             throw new ArgumentOutOfRangeException(nameof(NumCpus), NumCpus, $"{nameof(NumCpus)} must be zero or more");
         }
 
+        if (ObjectStoreMemory is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ObjectStoreMemory), ObjectStoreMemory, $"{nameof(ObjectStoreMemory)} must be positive (null for the default)");
+        }
+
         ArgumentNullException.ThrowIfNull(Python, nameof(Python));
         ArgumentException.ThrowIfNullOrWhiteSpace(Python.Interpreter, nameof(Python));
         ArgumentNullException.ThrowIfNull(Containers, nameof(Containers));

@@ -64,9 +64,12 @@ public sealed class ClusterOptions
     /// <summary>
     /// The tmpfs the embedded node keeps large values on, as files that workers and drivers of this
     /// machine map instead of copying. Default: <c>/dev/shm</c>. Null keeps them in the node's
-    /// memory; so does a folder that is not a tmpfs or is too small (the node says why in its status).
+    /// memory; so does a folder that is not a tmpfs or is too small, or a machine without
+    /// <c>/dev/shm</c> (the node says why in its status). A folder given must exist.
     /// </summary>
-    public string? ObjectStoreRoot { get; init; } = "/dev/shm";
+    public string? ObjectStoreRoot { get; init; } = DefaultObjectStoreRoot;
+
+    private const string DefaultObjectStoreRoot = "/dev/shm";
 
     /// <summary>
     /// Bytes of values the embedded node's shared-memory store holds before the least recently used
@@ -195,6 +198,12 @@ public sealed class ClusterOptions
         if (ObjectStoreMemory is <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(ObjectStoreMemory), ObjectStoreMemory, $"{nameof(ObjectStoreMemory)} must be positive (null for the default)");
+        }
+
+        // The default may be missing (no /dev/shm): the node then keeps values in its memory. A folder given must exist.
+        if (ObjectStoreRoot is not null and not DefaultObjectStoreRoot && !Directory.Exists(ObjectStoreRoot))
+        {
+            throw new ArgumentException($"{nameof(ObjectStoreRoot)} '{ObjectStoreRoot}' is not a folder (give a tmpfs such as /dev/shm, or null)", nameof(ObjectStoreRoot));
         }
 
         if (NuGetConfigFile is not null && !File.Exists(NuGetConfigFile))

@@ -296,6 +296,17 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task InitAsync_ObjectStoreMemoryNotPositive_OrAnObjectStoreRootThatIsNoFolder_ThrowsNamingTheOption()
+    {
+        var memory = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Cluster.InitAsync(new ClusterOptions { ObjectStoreMemory = 0 }));
+        var root = await Assert.ThrowsAsync<ArgumentException>(() => Cluster.InitAsync(new ClusterOptions { ObjectStoreRoot = "/nonexistent-tmpfs" }));
+
+        Assert.Equal("ObjectStoreMemory", memory.ParamName);
+        Assert.Equal("ObjectStoreRoot", root.ParamName);
+        Assert.Contains("'/nonexistent-tmpfs' is not a folder", root.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task EnvVarsTheRuntimeReadsAtStart_GetANewProcess_AndValuesTooLongForProcessStartStillArrive()
     {
         // A pre-started worker's runtime has already read DOTNET_* settings: this one must not be used.

@@ -93,7 +93,7 @@ internal sealed partial class NodeService
                 ? shared.TakeOver(stored, shared.StagingFor(session.Id))
                 : throw new IOException("this node has no shared-memory store"), null);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return ObjectResult.Failed(new TaskError
             {

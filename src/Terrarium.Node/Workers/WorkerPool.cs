@@ -287,7 +287,7 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
                 ? shared.TakeOver(stored, shared.StagingFor(worker.Id))
                 : throw new IOException("this node has no shared-memory store");
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             done.Error = new TaskError
             {
