@@ -11,6 +11,9 @@ public static class BenchTasks
 
     public static ReadOnlyMemory<byte> Memory(int mebibytes) => new byte[mebibytes << 20];
 
+    /// <summary>The length of a value bound without a copy: a large one is the store's mapping.</summary>
+    public static int MappedLength(ReadOnlyMemory<byte> data) => data.Length;
+
     /// <summary>Keeps one core busy for <paramref name="milliseconds"/>: work that more nodes finish sooner.</summary>
     public static int Spin(int milliseconds)
     {

@@ -40,13 +40,19 @@ public static class ClusterSuite
 
             await using (var driver = await Cluster.InitAsync(options))
             {
-                await harness.LatencyAsync("cluster_object_256mib_between_nodes", "a 256 MiB result of the second node taken by a task on the first (via the driver): its submission to its result",
+                await harness.LatencyAsync("cluster_object_256mib_between_nodes", "a 256 MiB result of the second node taken by a task on the first as ReadOnlyMemory<byte> (via the driver): its submission to its result",
                     harness.Quick ? 2 : 4, () => MoveBetweenNodesAsync(driver, 256));
+                await harness.LatencyAsync("cluster_object_256mib_between_nodes_as_array", "the same taken as byte[]: the copy into a new managed array on top",
+                    2, () => MoveBetweenNodesAsArrayAsync(driver, 256));
             }
 
             await harness.LatencyAsync("raw_loopback_copy_256mib", "the same bytes through one loopback TCP connection, 1 MiB writes", harness.Quick ? 2 : 4, () => CopyOverLoopbackAsync(256));
             harness.Ratio("cluster_object_vs_loopback", "raw_loopback_copy_256mib / cluster_object_256mib_between_nodes (time ratio: the object's speed as a share of the raw copy's)",
                 "raw_loopback_copy_256mib", "cluster_object_256mib_between_nodes");
+            await harness.LatencyAsync("raw_loopback_copy_256mib_into_new_file", "the same copy written into a new /dev/shm file whose space is reserved first, as a receiving node's store does",
+                harness.Quick ? 2 : 4, () => CopyOverLoopbackAsync(256, intoNewFile: true));
+            harness.Ratio("cluster_object_vs_loopback_into_new_file", "raw_loopback_copy_256mib_into_new_file / cluster_object_256mib_between_nodes (the object against a raw copy that also lands in new memory)",
+                "raw_loopback_copy_256mib_into_new_file", "cluster_object_256mib_between_nodes");
             await harness.LatencyAsync("grpc_stream_256mib", "the same bytes as one gRPC stream of 64 KiB pieces over loopback TCP with TLS, the node-to-node code alone (no node)",
                 harness.Quick ? 2 : 4, () => GrpcStreamProbe.CopyAsync(256));
             await harness.LatencyAsync("grpc_stream_256mib_no_tls", "the same without TLS (--insecure): what TLS itself costs on this path",
@@ -92,6 +98,15 @@ public static class ClusterSuite
 
     private static async Task<TimeSpan> MoveBetweenNodesAsync(Cluster cluster, int mebibytes)
     {
+        var made = cluster.Submit(() => BenchTasks.Memory(mebibytes), new TaskOptions { Resources = { ["second"] = 1 } });
+        await made;
+        var watch = Stopwatch.StartNew();
+        var length = await cluster.Submit(() => BenchTasks.MappedLength(made), new TaskOptions { Resources = { ["first"] = 1 } });
+        return length == mebibytes << 20 ? watch.Elapsed : throw new InvalidOperationException($"the task saw {length} bytes");
+    }
+
+    private static async Task<TimeSpan> MoveBetweenNodesAsArrayAsync(Cluster cluster, int mebibytes)
+    {
         var made = cluster.Submit(() => BenchTasks.Bytes(mebibytes), new TaskOptions { Resources = { ["second"] = 1 } });
         await made;
         var watch = Stopwatch.StartNew();
@@ -99,7 +114,12 @@ public static class ClusterSuite
         return length == mebibytes << 20 ? watch.Elapsed : throw new InvalidOperationException($"the task saw {length} bytes");
     }
 
-    internal static async Task<TimeSpan> CopyOverLoopbackAsync(int mebibytes)
+    /// <param name="mebibytes">How much to copy, in 1 MiB writes.</param>
+    /// <param name="intoNewFile">
+    /// Write what arrives into a new file of /dev/shm, its space reserved first, as a node receiving
+    /// an object into its store does: the cost of memory the machine has not touched yet is in it.
+    /// </param>
+    internal static async Task<TimeSpan> CopyOverLoopbackAsync(int mebibytes, bool intoNewFile = false)
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
@@ -111,8 +131,17 @@ public static class ClusterSuite
             var received = 0L;
             int read;
             await using var stream = server.GetStream();
+            var path = $"/dev/shm/terrarium-bench-{Guid.NewGuid():N}";
+            using var file = intoNewFile
+                ? new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, PreallocationSize = (long)mebibytes << 20, Options = FileOptions.DeleteOnClose })
+                : null;
             while ((read = await stream.ReadAsync(buffer)) > 0)
             {
+                if (file is not null)
+                {
+                    RandomAccess.Write(file.SafeFileHandle, buffer.AsSpan(0, read), received);
+                }
+
                 received += read;
             }
 

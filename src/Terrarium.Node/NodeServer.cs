@@ -18,7 +18,9 @@ using Terrarium.Node.Service;
 using Terrarium.Node.Sessions;
 using Terrarium.Node.Tasks;
 using Terrarium.Node.Workers;
+using Terrarium.Protocol;
 using Terrarium.Protocol.LocalFiles;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node;
@@ -64,6 +66,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton(new ResourceLedger(total))
                 .AddSingleton(new ObjectStore(shared, location, Math.Min(options.ObjectStoreCapacity, shared?.Size ?? long.MaxValue)))
                 .AddSingleton<ObjectCopier>()
+                .AddSingleton<ObjectTransferServer>()
                 .AddSingleton<LogRelay>()
                 .AddSingleton<DetachedSessions>()
                 .AddSingleton<WorkerPool>()
@@ -93,7 +96,16 @@ public sealed class NodeServer : IAsyncDisposable
             var advertised = server.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp
                 ? Endpoint.Tcp(options.AdvertisedHost ?? tcp.Host!, tcp.Port)
                 : server.Endpoints[0];
-            await server.Services.GetRequiredService<HeadLink>().StartAsync(advertised.ToString(), ct).ConfigureAwait(false);
+            var transfers = server.Services.GetRequiredService<ObjectTransferServer>();
+            transfers.Start(advertised.Host);
+            await server.Services.GetRequiredService<HeadLink>().StartAsync(new NodeInfo
+            {
+                NodeId = options.NodeId,
+                Address = advertised.ToString(),
+                ObjectSocket = transfers.Socket,
+                ObjectAddress = transfers.Address,
+                BootId = MachineIdentity.BootId,
+            }, ct).ConfigureAwait(false);
             server.Services.GetRequiredService<WorkerPool>().Prestart();
             NodeLog.NodeStarted(loggerFactory.CreateLogger<NodeServer>(), options.NodeId, string.Join(", ", server.Endpoints));
         }

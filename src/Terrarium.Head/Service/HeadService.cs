@@ -34,6 +34,16 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
             throw Invalid("RegisterNode needs node.node_id");
         }
 
+        if (request.Node.ObjectSocket.Length > 0 && !Path.IsPathFullyQualified(request.Node.ObjectSocket))
+        {
+            throw Invalid($"RegisterNode's node.object_socket must be an absolute path (got '{request.Node.ObjectSocket}')");
+        }
+
+        if (request.Node.ObjectAddress.Length > 0 && !IsTcpAddress(request.Node.ObjectAddress))
+        {
+            throw Invalid($"RegisterNode's node.object_address must be 'host:port' (got '{request.Node.ObjectAddress}')");
+        }
+
         state.RegisterNode(request.Node);
         await store.SaveNodeAsync(request.Node).ConfigureAwait(false);
         return new RegisterNodeReply { HeartbeatIntervalSeconds = options.HeartbeatInterval.TotalSeconds };
@@ -179,4 +189,16 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private static bool IsTcpAddress(string address)
+    {
+        try
+        {
+            return Protocol.Transport.Endpoint.Parse(address).SocketPath is null;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
 }

@@ -19,12 +19,12 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     private Task _heartbeats = Task.CompletedTask;
     private int _disposed;
 
-    public async Task StartAsync(string nodeAddress, CancellationToken ct)
+    /// <summary>Registers the node (<paramref name="info"/>, its resources added here) and starts its heartbeats.</summary>
+    public async Task StartAsync(NodeInfo info, CancellationToken ct)
     {
         var (channel, invoker) = ClusterChannel.Open(options.Head!, credentials);
         _channel = channel;
         _client = new Protocol.Head.HeadClient(invoker);
-        var info = new NodeInfo { NodeId = options.NodeId, Address = nodeAddress };
         info.Resources.Add(ledger.Total);
         var reply = await _client.RegisterNodeAsync(new RegisterNodeRequest { Node = info }, cancellationToken: ct).ConfigureAwait(false);
         var interval = TimeSpan.FromSeconds(Math.Max(0.05, reply.HeartbeatIntervalSeconds));
@@ -91,11 +91,11 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     /// <summary>Where a live node of the cluster listens, as it registered with the head.</summary>
     /// <exception cref="KeyNotFoundException">The head knows no live node of that id.</exception>
     /// <exception cref="RpcException">The head cannot be reached.</exception>
-    public async Task<Endpoint> NodeAddressAsync(string nodeId, CancellationToken ct)
+    public async Task<NodeInfo> NodeAsync(string nodeId, CancellationToken ct)
     {
         var nodes = await _client!.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
         return nodes.Nodes.FirstOrDefault(n => n.Alive && n.Node.NodeId == nodeId) is { } node
-            ? Endpoint.Parse(node.Node.Address)
+            ? node.Node
             : throw new KeyNotFoundException($"the head knows no live node '{nodeId}'");
     }
 

@@ -1,10 +1,12 @@
-using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Security.Authentication;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Membership;
 using Terrarium.Node.Service;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Framing;
+using Terrarium.Protocol.Objects;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
@@ -13,12 +15,13 @@ namespace Terrarium.Node.Objects;
 
 /// <summary>
 /// Copies objects other nodes hold to this one, for the tasks here that depend on them: the value
-/// comes straight from the node that made it, in pieces, and fulfils the owner's promise of it.
+/// comes straight from the node that made it, on the object transfer channel, into this node's
+/// shared-memory store (or its own memory, when it has no store or the store is full), and
+/// fulfils the owner's promise of it.
 /// </summary>
-internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials credentials, ObjectStore objects, HeadLink head, ILogger<ObjectCopier> logger) : IDisposable
+internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials credentials, ObjectStore objects, HeadLink head, ILogger<ObjectCopier> logger) : IAsyncDisposable
 {
-    // One channel per other node, by address: copies from the same node share its connection.
-    private readonly ConcurrentDictionary<string, (GrpcChannel Channel, Protocol.Node.NodeClient Client)> _peers = new(StringComparer.Ordinal);
+    private readonly ObjectTransferClient _transfers = new(credentials);
     private readonly CancellationTokenSource _stopping = new();
     // The staging folder copies are received into (workers and sessions each have their own).
     private const string CopiesStaging = "node-copies";
@@ -34,7 +37,8 @@ internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials crede
                 result = new ObjectResult(await FetchAsync(copy, _stopping.Token).ConfigureAwait(false), null);
                 NodeLog.ObjectCopied(logger, copy.ObjectId, copy.FromNodeId);
             }
-            catch (Exception e) when (e is RpcException or KeyNotFoundException or FormatException or InvalidDataException or OperationCanceledException)
+            catch (Exception e) when (e is RpcException or KeyNotFoundException or FormatException or InvalidDataException or OperationCanceledException or
+                IOException or SocketException or UnauthorizedAccessException or AuthenticationException or FrameHandshakeException or ObjectTransferException)
             {
                 var reason = e is RpcException rpc ? rpc.Status.Detail : e.Message;
                 result = ObjectResult.Failed(new TaskError
@@ -48,41 +52,44 @@ internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials crede
         });
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
-        _stopping.Cancel();
-        foreach (var (channel, _) in _peers.Values)
-        {
-            channel.Dispose();
-        }
-
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _transfers.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
 
     private async Task<Google.Protobuf.ByteString> FetchAsync(CopyObject copy, CancellationToken ct)
     {
-        var address = await head.NodeAddressAsync(copy.FromNodeId, ct).ConfigureAwait(false);
-        var (_, client) = _peers.GetOrAdd(address.ToString(), _ =>
-        {
-            var (channel, invoker) = ClusterChannel.Open(address, credentials);
-            return (channel, new Protocol.Node.NodeClient(invoker));
-        });
+        var from = await head.NodeAsync(copy.FromNodeId, ct).ConfigureAwait(false);
         if (objects.Shared is { } shared)
         {
+            // Straight into this node's store: workers here map the copy instead of fetching it.
+            var staging = shared.StagingFor(CopiesStaging);
+            var storeFull = false;
             try
             {
-                // Straight into this node's store: workers here map the copy instead of fetching it.
-                var staging = shared.StagingFor(CopiesStaging);
-                using var intoStore = client.FetchObject(new FetchObjectRequest { ObjectId = copy.ObjectId }, cancellationToken: ct);
-                return shared.TakeOver(await StagedValue.ReceiveAsync(staging, intoStore.ResponseStream, ct).ConfigureAwait(false), staging);
+                using var file = await _transfers.FetchAsync(from, copy.ObjectId, length =>
+                {
+                    try
+                    {
+                        return StagedValue.Open(staging, length);
+                    }
+                    catch (IOException)
+                    {
+                        storeFull = true;
+                        throw;
+                    }
+                }, ct).ConfigureAwait(false);
+                return shared.TakeOver(file.Seal(), staging);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (IOException) when (storeFull)
             {
-                // The store is full, or its folder cannot be written: this copy is kept in the node's own memory.
+                // The store has no room for it: this copy is kept in the node's own memory.
             }
         }
 
-        using var call = client.FetchObject(new FetchObjectRequest { ObjectId = copy.ObjectId }, cancellationToken: ct);
-        return await ObjectChunks.ReadAsync(call.ResponseStream, ct).ConfigureAwait(false);
+        using var buffer = await _transfers.FetchAsync(from, copy.ObjectId, length => new BufferSink(length), ct).ConfigureAwait(false);
+        return buffer.Value;
     }
 }

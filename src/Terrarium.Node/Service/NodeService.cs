@@ -18,7 +18,7 @@ namespace Terrarium.Node.Service;
 /// objects' values in <c>NodeService.Objects.cs</c>, status in <c>NodeService.Status.cs</c>.
 /// </summary>
 internal sealed partial class NodeService(
-    NodeOptions options, ObjectStore objects, ObjectCopier copier, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
+    NodeOptions options, ObjectStore objects, ObjectCopier copier, ObjectTransferServer transfers, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
     EnvBuildCache builds, NuGetRestorer restorer, PackageCache packages, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
     ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
@@ -120,7 +120,7 @@ internal sealed partial class NodeService(
             }
 
             detached.Attached(session);
-            session.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = session.Id, BootId = MachineIdentity.BootId, ObjectStoreStaging = objects.Shared?.StagingFor(session.Id) ?? "" } });
+            session.Send(new SessionEvent { Opened = OpenedEvent(session) });
             if (open.SubscribeLogs)
             {
                 logs.Subscribe(session);
@@ -136,7 +136,7 @@ internal sealed partial class NodeService(
         lock (resumed.HandleLock)
         {
             var (generation, reading) = resumed.Attach(stream, ct);
-            resumed.Send(new SessionEvent { Opened = new SessionOpened { NodeId = options.NodeId, SessionId = resumed.Id, RequestsHandled = resumed.RequestsHandled, BootId = MachineIdentity.BootId, ObjectStoreStaging = objects.Shared?.StagingFor(resumed.Id) ?? "" } });
+            resumed.Send(new SessionEvent { Opened = OpenedEvent(resumed) });
             NodeLog.SessionResumed(logger, resumed.Id, resumed.RequestsHandled);
             return (resumed, generation, reading);
         }
@@ -281,6 +281,18 @@ internal sealed partial class NodeService(
             }
         }
     }
+
+    /// <summary>What a client is told when its session opens or resumes: where it may put and fetch large values.</summary>
+    private SessionOpened OpenedEvent(Session session) => new()
+    {
+        NodeId = options.NodeId,
+        SessionId = session.Id,
+        RequestsHandled = session.RequestsHandled,
+        BootId = MachineIdentity.BootId,
+        ObjectStoreStaging = objects.Shared?.StagingFor(session.Id) ?? "",
+        ObjectSocket = transfers.Socket,
+        ObjectAddress = transfers.Address,
+    };
 
     private void EndJob(string jobId)
     {

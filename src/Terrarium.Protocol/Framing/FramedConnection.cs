@@ -83,6 +83,62 @@ public sealed class FramedConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads bytes the peer sends outside frames (a bulk value whose length a frame announced): first
+    /// any already buffered behind the last frame, then straight from the connection into
+    /// <paramref name="destination"/>, with no copy through the connection's buffers.
+    /// </summary>
+    /// <returns>How many bytes were read; 0 once the peer has closed the connection.</returns>
+    public async ValueTask<int> ReadRawAsync(Memory<byte> destination, CancellationToken ct = default)
+    {
+        if (_handedOut is { } consumed)
+        {
+            _reader.AdvanceTo(consumed);
+            _handedOut = null;
+            _bufferedBehind = 0;
+        }
+
+        // Only ReadAsync fills the pipe: once it holds nothing, the stream is where the next bytes are.
+        if (_reader.TryRead(out var result))
+        {
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                var count = (int)Math.Min(buffer.Length, destination.Length);
+                buffer.Slice(0, count).CopyTo(destination.Span);
+                _reader.AdvanceTo(buffer.GetPosition(count));
+                return count;
+            }
+
+            _reader.AdvanceTo(buffer.Start);
+            if (result.IsCompleted)
+            {
+                return 0;
+            }
+        }
+
+        return await _stream.ReadAsync(destination, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="bytes"/> outside frames, straight to the connection, after whatever is
+    /// buffered: for a bulk value whose length a frame just sent announced.
+    /// </summary>
+    public async ValueTask SendRawAsync(ReadOnlyMemory<byte> bytes, CancellationToken ct = default)
+    {
+        await _writing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await FlushAsync(ct).ConfigureAwait(false);
+            await _stream.WriteAsync(bytes, ct).ConfigureAwait(false);
+            await _stream.FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
     /// <summary>Sends one frame; completes once it is written to the connection.</summary>
     /// <exception cref="ArgumentException">The payload is over the limit.</exception>
     public async ValueTask SendAsync(byte type, ReadOnlyMemory<byte> payload, CancellationToken ct = default)

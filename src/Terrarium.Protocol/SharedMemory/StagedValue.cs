@@ -16,64 +16,33 @@ public static class StagedValue
     /// <exception cref="IOException">The store has no room for it, or the folder cannot be written.</exception>
     public static StoredValue Write(string stagingFolder, ByteString value)
     {
-        var (name, path) = NewName(stagingFolder);
-        try
-        {
-            using var file = Create(path, value.Length);
-            RandomAccess.Write(file.SafeFileHandle, value.Span, 0);
-        }
-        catch (IOException)
-        {
-            File.Delete(path);
-            throw;
-        }
-
-        return new StoredValue { FileName = name, Length = value.Length };
+        using var file = Open(stagingFolder, value.Length);
+        file.Write(value.Span);
+        return file.Seal();
     }
 
     /// <summary>
-    /// Receives a value sent in pieces (<see cref="ObjectChunks.WriteAsync"/>) straight into a new
-    /// file of <paramref name="stagingFolder"/>, its whole length reserved first.
+    /// A new file of <paramref name="stagingFolder"/> with <paramref name="length"/> bytes reserved,
+    /// to write a value into as it arrives (<see cref="ValueSink"/>). Disposed before
+    /// <see cref="StagedFile.Seal"/>, the file is deleted.
     /// </summary>
     /// <exception cref="IOException">The store has no room for it, or the folder cannot be written.</exception>
-    /// <exception cref="InvalidDataException">The pieces do not add up to the length the first one announced.</exception>
-    public static async Task<StoredValue> ReceiveAsync(string stagingFolder, Grpc.Core.IAsyncStreamReader<ObjectChunk> stream, CancellationToken ct)
+    /// <exception cref="InvalidDataException">The length is not one a mapping can hold (1 byte to 2 GiB).</exception>
+    public static StagedFile Open(string stagingFolder, long length)
     {
-        if (!await stream.MoveNext(ct).ConfigureAwait(false))
+        if (length is <= 0 or > int.MaxValue)
         {
-            throw new InvalidDataException("the object's stream ended before its first piece");
-        }
-
-        var total = stream.Current.TotalLength;
-        if (total <= 0 || total > MessageLimits.MaxValueBytes)
-        {
-            throw new InvalidDataException($"the object's announced length, {total} bytes, is not between 1 and {MessageLimits.MaxValueBytes}");
+            throw new InvalidDataException($"a value of {length} bytes cannot be stored: a stored value is 1 byte to 2 GiB");
         }
 
         var (name, path) = NewName(stagingFolder);
         try
         {
-            using var file = Create(path, total);
-            var filled = 0L;
-            do
-            {
-                var data = stream.Current.Data.Memory;
-                if (data.Length > total - filled)
-                {
-                    throw new InvalidDataException($"the object's pieces exceed its announced length of {total} bytes");
-                }
-
-                await RandomAccess.WriteAsync(file.SafeFileHandle, data, filled, ct).ConfigureAwait(false);
-                filled += data.Length;
-            }
-            while (await stream.MoveNext(ct).ConfigureAwait(false));
-
-            return filled == total
-                ? new StoredValue { FileName = name, Length = total }
-                : throw new InvalidDataException($"the object's stream ended after {filled} of its {total} bytes");
+            return new StagedFile(name, path, Create(path, length), length);
         }
-        catch
+        catch (IOException)
         {
+            // No room: nothing of it may stay behind.
             File.Delete(path);
             throw;
         }
@@ -102,5 +71,44 @@ public static class StagedValue
         }
 
         return new FileStream(path, options);
+    }
+}
+
+/// <summary>A value being written into a staging file; see <see cref="StagedValue.Open"/>.</summary>
+public sealed class StagedFile : ValueSink
+{
+    private readonly string _name;
+    private readonly string _path;
+    private readonly FileStream _file;
+    private bool _sealed;
+
+    internal StagedFile(string name, string path, FileStream file, long length)
+        : base(length)
+    {
+        _name = name;
+        _path = path;
+        _file = file;
+    }
+
+    /// <summary>Closes the whole file: from now on it is the node's to take over.</summary>
+    /// <returns>What the node is told: the file's name and the value's length.</returns>
+    /// <exception cref="InvalidDataException">Bytes are missing.</exception>
+    public StoredValue Seal()
+    {
+        EnsureWhole();
+        _file.Dispose();
+        _sealed = true;
+        return new StoredValue { FileName = _name, Length = Length };
+    }
+
+    protected override void WriteAt(ReadOnlySpan<byte> piece, long offset) => RandomAccess.Write(_file.SafeFileHandle, piece, offset);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_sealed)
+        {
+            _file.Dispose();
+            File.Delete(_path);
+        }
     }
 }

@@ -27,39 +27,50 @@ public static class ObjectChunks
         while (offset < memory.Length);
     }
 
-    /// <summary>Receives a value sent by <see cref="WriteAsync"/>.</summary>
+    /// <summary>Receives a value sent by <see cref="WriteAsync"/> into this process's memory.</summary>
     /// <exception cref="InvalidDataException">The pieces do not add up to the length the first one announced.</exception>
     public static async Task<ByteString> ReadAsync(IAsyncStreamReader<ObjectChunk> stream, CancellationToken ct)
     {
+        using var buffer = await ReadAsync(stream, length => new BufferSink(length), ct).ConfigureAwait(false);
+        return buffer.Value;
+    }
+
+    /// <summary>
+    /// Receives a value sent by <see cref="WriteAsync"/> into the sink <paramref name="open"/> makes
+    /// for its announced length; the caller owns the sink returned, which holds the whole value.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The pieces do not add up to the length the first one announced.</exception>
+    public static async Task<TSink> ReadAsync<TSink>(IAsyncStreamReader<ObjectChunk> stream, Func<long, TSink> open, CancellationToken ct)
+        where TSink : ValueSink
+    {
+        ArgumentNullException.ThrowIfNull(open);
         if (!await stream.MoveNext(ct).ConfigureAwait(false))
         {
             throw new InvalidDataException("the object's stream ended before its first piece");
         }
 
         var total = stream.Current.TotalLength;
-        if (total < 0 || total > MessageLimits.MaxValueBytes)
+        if (total < 0)
         {
-            throw new InvalidDataException($"the object's announced length, {total} bytes, is not between 0 and {MessageLimits.MaxValueBytes}");
+            throw new InvalidDataException($"the object's announced length, {total} bytes, is negative");
         }
 
-        // Every byte is written below: zeroing it first would only cost time.
-        var buffer = GC.AllocateUninitializedArray<byte>((int)total);
-        var filled = 0;
-        do
+        var sink = open(total);
+        try
         {
-            var data = stream.Current.Data.Span;
-            if (data.Length > buffer.Length - filled)
+            do
             {
-                throw new InvalidDataException($"the object's pieces exceed its announced length of {total} bytes");
+                sink.Write(stream.Current.Data.Span);
             }
+            while (await stream.MoveNext(ct).ConfigureAwait(false));
 
-            data.CopyTo(buffer.AsSpan(filled));
-            filled += data.Length;
+            sink.EnsureWhole();
+            return sink;
         }
-        while (await stream.MoveNext(ct).ConfigureAwait(false));
-
-        return filled == total
-            ? UnsafeByteOperations.UnsafeWrap(buffer)
-            : throw new InvalidDataException($"the object's stream ended after {filled} of its {total} bytes");
+        catch
+        {
+            sink.Dispose();
+            throw;
+        }
     }
 }

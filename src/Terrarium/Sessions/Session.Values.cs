@@ -1,7 +1,11 @@
+using System.Net.Sockets;
+using System.Security.Authentication;
 using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Objects;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Framing;
+using Terrarium.Protocol.Objects;
 using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
@@ -193,14 +197,40 @@ internal sealed partial class Session
 
         try
         {
-            using var call = _client.FetchObject(new FetchObjectRequest { ObjectId = handle.Id });
-            return new ObjectReady { ObjectId = handle.Id, Value = await ObjectChunks.ReadAsync(call.ResponseStream, CancellationToken.None).ConfigureAwait(false) };
+            return new ObjectReady { ObjectId = handle.Id, Value = await FetchValueAsync(handle.Id).ConfigureAwait(false) };
         }
-        catch (Exception e) when (e is RpcException or InvalidDataException or ObjectDisposedException)
+        catch (Exception e) when (e is RpcException or InvalidDataException or ObjectDisposedException or IOException or SocketException or
+            UnauthorizedAccessException or AuthenticationException or FrameHandshakeException or ObjectTransferException)
         {
             var reason = _abandoned ?? (e is RpcException rpc ? rpc.Status.Detail : e.Message);
             return LostBecause(handle, $"it stayed on node {NodeAddress}, which could not send it ({reason})");
         }
+    }
+
+    /// <summary>
+    /// A large value fetched from this session's node into this process's memory: on the object
+    /// transfer channel, or with FetchObject from a node that did not give its transfer addresses.
+    /// </summary>
+    private async Task<ByteString> FetchValueAsync(string objectId)
+    {
+        var opened = await Opened.ConfigureAwait(false);
+        if (opened.ObjectSocket.Length > 0 || opened.ObjectAddress.Length > 0)
+        {
+            var node = new NodeInfo { NodeId = opened.NodeId, ObjectSocket = opened.ObjectSocket, ObjectAddress = opened.ObjectAddress, BootId = opened.BootId };
+            try
+            {
+                using var buffer = await _transfers.FetchAsync(node, objectId, length => new BufferSink(length), CancellationToken.None).ConfigureAwait(false);
+                return buffer.Value;
+            }
+            catch (Exception e) when (ObjectTransferClient.IsUnreachable(e))
+            {
+                // This process cannot reach the channel (a firewall lets only the node's gRPC port
+                // through, say): the node's gRPC service sends it instead.
+            }
+        }
+
+        using var call = _client.FetchObject(new FetchObjectRequest { ObjectId = objectId });
+        return await ObjectChunks.ReadAsync(call.ResponseStream, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ using Terrarium.Actors;
 using Terrarium.Objects;
 using Terrarium.Packaging;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Objects;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.Transport;
 using Terrarium.Serialization;
@@ -27,6 +28,7 @@ internal sealed partial class Session : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ActorCaller> _actorCallers = new(StringComparer.Ordinal);
     private static readonly TimeSpan ResumeWindow = TimeSpan.FromSeconds(30);
     private readonly ClusterCredentials _credentials;
+    private readonly ObjectTransferClient _transfers;
     private readonly GrpcChannel _channel;
     private readonly Protocol.Node.NodeClient _client;
     private readonly OpenSession _open;
@@ -64,6 +66,7 @@ internal sealed partial class Session : IAsyncDisposable
         (_channel, var invoker) = ClusterChannel.Open(node, credentials);
         _client = new Protocol.Node.NodeClient(invoker);
         _credentials = credentials;
+        _transfers = new ObjectTransferClient(credentials);
         _onLogs = onLogs;
         _open = open;
         _reportsBlocking = open.WorkerId.Length > 0;
@@ -272,6 +275,8 @@ internal sealed partial class Session : IAsyncDisposable
         {
             await caller.DisposeAsync().ConfigureAwait(false);
         }
+
+        await _transfers.DisposeAsync().ConfigureAwait(false);
 
         BatchingWriter<ClientRequest, ClientBatch> requests;
         AsyncDuplexStreamingCall<ClientBatch, SessionBatch> call;

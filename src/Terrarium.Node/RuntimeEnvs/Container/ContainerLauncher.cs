@@ -257,7 +257,7 @@ internal sealed class ContainerLauncher(NodeOptions options, ContainerCommand ru
     }
 
     private IEnumerable<string> UnixSockets() =>
-        new[] { options.Head, options.WorkerEndpoint }.Select(e => e?.SocketPath).OfType<string>().Distinct();
+        new[] { options.Head, options.WorkerEndpoint }.Select(e => e?.SocketPath).OfType<string>().Append(ObjectTransferServer.SocketPathOf(options)).Distinct();
 
     /// <summary>
     /// The folders of the node's cache that the env's workers read: its working dir, its modules,

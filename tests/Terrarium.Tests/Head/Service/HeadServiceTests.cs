@@ -77,6 +77,9 @@ public sealed class HeadServiceTests : IDisposable
     private static readonly Dictionary<string, Func<HeadService, Task>> s_incompleteRequests = new()
     {
         ["RegisterNode without a node"] = s => s.RegisterNode(new RegisterNodeRequest(), Call),
+        ["RegisterNode with a relative object socket"] = s => s.RegisterNode(new RegisterNodeRequest { Node = new NodeInfo { NodeId = "n", ObjectSocket = "objects.sock" } }, Call),
+        ["RegisterNode with a Unix object address"] = s => s.RegisterNode(new RegisterNodeRequest { Node = new NodeInfo { NodeId = "n", ObjectAddress = "unix:/run/objects.sock" } }, Call),
+        ["RegisterNode with an object address without a port"] = s => s.RegisterNode(new RegisterNodeRequest { Node = new NodeInfo { NodeId = "n", ObjectAddress = "10.0.0.5" } }, Call),
         ["RegisterActorName with a blank name"] = s => s.RegisterActorName(new RegisterActorNameRequest { Name = " ", ActorId = "a" }, Call),
         ["RegisterActorName without an actor"] = s => s.RegisterActorName(new RegisterActorNameRequest { Name = "n" }, Call),
         ["LookupActor of nothing"] = s => s.LookupActor(new LookupActorRequest(), Call),
@@ -85,6 +88,9 @@ public sealed class HeadServiceTests : IDisposable
 
     [Theory]
     [InlineData("RegisterNode without a node", "RegisterNode needs node.node_id")]
+    [InlineData("RegisterNode with a relative object socket", "RegisterNode's node.object_socket must be an absolute path (got 'objects.sock')")]
+    [InlineData("RegisterNode with a Unix object address", "RegisterNode's node.object_address must be 'host:port' (got 'unix:/run/objects.sock')")]
+    [InlineData("RegisterNode with an object address without a port", "RegisterNode's node.object_address must be 'host:port' (got '10.0.0.5')")]
     [InlineData("RegisterActorName with a blank name", "RegisterActorName needs a name and an actor_id")]
     [InlineData("RegisterActorName without an actor", "RegisterActorName needs a name and an actor_id")]
     [InlineData("LookupActor of nothing", "LookupActor needs a name or an actor_id")]

@@ -76,6 +76,34 @@ public sealed class FramedConnectionTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task RawBytes_AfterAFrame_AreReadWhole_ThoseBufferedBehindTheFrameFirst_AndFramesGoOnAfterThem()
+    {
+        var seen = new TaskCompletionSource<(string Raw, string After)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var endpoint = Listen(async (connection, ct) =>
+        {
+            var announced = (await connection.ReadAsync(ct))!.Value;
+            var length = int.Parse(Encoding.UTF8.GetString(announced.Payload.ToArray()), System.Globalization.CultureInfo.InvariantCulture);
+            var raw = new byte[length];
+            for (var filled = 0; filled < length;)
+            {
+                filled += await connection.ReadRawAsync(raw.AsMemory(filled), ct);
+            }
+
+            seen.TrySetResult((Encoding.UTF8.GetString(raw), Text(await connection.ReadAsync(ct)).Text));
+        });
+        using var socket = await RawUnixAsync(endpoint);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await FrameHandshake.AsClientAsync(stream, FrameHandshake.KeyOf(Token), CancellationToken.None);
+
+        // The frame and the first raw bytes in one write (they arrive buffered together); the rest later.
+        await stream.WriteAsync(FrameBytes(1, "11").Concat("hello "u8.ToArray()).ToArray());
+        await Task.Delay(100);
+        await stream.WriteAsync("world"u8.ToArray().Concat(FrameBytes(2, "next")).ToArray());
+
+        Assert.Equal(("hello world", "next"), await seen.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task ConcurrentWriters_TheirFramesNeverInterleave_AndEachWritersOrderHolds()
     {
         var endpoint = Echo();

@@ -1,0 +1,97 @@
+using Terrarium.Protocol;
+using Terrarium.Protocol.Framing;
+using Terrarium.Protocol.Objects;
+using Terrarium.Protocol.Security;
+using Terrarium.Protocol.Transport;
+
+namespace Terrarium.Node.Objects;
+
+/// <summary>
+/// Serves this node's values to other nodes on the object transfer channel
+/// (<see cref="ObjectTransfer"/>): on a Unix socket in the node's private session folder, for
+/// nodes of this machine and user, and, when the node listens on TCP, on a TCP port of its own
+/// with the cluster's TLS, for the rest. Values are written from where they live (a shared-memory
+/// mapping), in large pieces, with no copy of their own.
+/// </summary>
+internal sealed class ObjectTransferServer(NodeOptions options, ClusterCredentials credentials, ObjectStore objects) : IAsyncDisposable
+{
+    private readonly List<FramedListener> _listeners = [];
+
+    /// <summary>The Unix socket it serves; empty until started.</summary>
+    public string Socket { get; private set; } = "";
+
+    /// <summary>Its TCP endpoint as other machines reach it; empty until started, or when the node serves no TCP.</summary>
+    public string Address { get; private set; } = "";
+
+    /// <summary>The Unix socket a node of these options serves (a container's worker has it mounted).</summary>
+    public static string SocketPathOf(NodeOptions options) => Path.Combine(options.SessionDirectory, "objects.sock");
+
+    /// <summary>Starts serving; <paramref name="advertisedHost"/> is the host other machines reach the node at.</summary>
+    public void Start(string? advertisedHost)
+    {
+        var socket = Endpoint.UnixSocket(SocketPathOf(options));
+        // A node that crashed left its socket file behind; the folder is this node's alone.
+        File.Delete(socket.SocketPath!);
+        _listeners.Add(FramedListener.Start(socket, credentials, ObjectTransfer.MaxFrameBytes, ServeAsync));
+        if (options.Endpoints.FirstOrDefault(e => e.SocketPath is null) is { } tcp)
+        {
+            var listener = FramedListener.Start(Endpoint.Tcp(tcp.Host!, 0), credentials, ObjectTransfer.MaxFrameBytes, ServeAsync);
+            _listeners.Add(listener);
+            Address = Endpoint.Tcp(advertisedHost ?? tcp.Host!, listener.Endpoint.Port).ToString();
+        }
+
+        Socket = socket.SocketPath!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var listener in _listeners)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One client's fetches, one after another, until it closes the connection.</summary>
+    private async Task ServeAsync(FramedConnection connection, CancellationToken ct)
+    {
+        while (await connection.ReadAsync(ct).ConfigureAwait(false) is { } frame)
+        {
+            if (frame.Type != ObjectTransfer.Fetch)
+            {
+                return;
+            }
+
+            var fetch = ObjectFetch.Parser.ParseFrom(frame.Payload);
+            await AnswerAsync(connection, fetch, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AnswerAsync(FramedConnection connection, ObjectFetch fetch, CancellationToken ct)
+    {
+        if (fetch.NodeId != options.NodeId)
+        {
+            await RefuseAsync(connection, $"this is node {options.NodeId}, not node '{fetch.NodeId}'", wrongNode: true, ct).ConfigureAwait(false);
+            return;
+        }
+
+        if (objects.Find(fetch.ObjectId) is not { } held)
+        {
+            await RefuseAsync(connection, $"node {options.NodeId} does not hold object '{fetch.ObjectId}' (released or never created)", wrongNode: false, ct).ConfigureAwait(false);
+            return;
+        }
+
+        // The value stays mapped while it is sent, even if its owner releases it meanwhile: this
+        // reference keeps the mapping alive, and spilling moves the file, never the memory.
+        var result = await held.WaitAsync(ct).ConfigureAwait(false);
+        if (result.Error is { } error)
+        {
+            await RefuseAsync(connection, $"object '{fetch.ObjectId}' has no value: {error.Message}", wrongNode: false, ct).ConfigureAwait(false);
+            return;
+        }
+
+        await ObjectTransfer.SendValueAsync(connection, result.Value!.Memory, ct).ConfigureAwait(false);
+    }
+
+    private static ValueTask RefuseAsync(FramedConnection connection, string why, bool wrongNode, CancellationToken ct) =>
+        connection.SendAsync(ObjectTransfer.Reply, new ObjectFetchReply { Error = why, WrongNode = wrongNode }, ct);
+}

@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Terrarium.Protocol.Framing;
+using Terrarium.Protocol.Security;
+using Terrarium.Protocol.SharedMemory;
+using Terrarium.Protocol.Transport;
+
+namespace Terrarium.Protocol.Objects;
+
+/// <summary>
+/// Fetches values from nodes on the object transfer channel (<see cref="ObjectTransfer"/>): from a
+/// node of this machine on its Unix socket, with no TLS to pay for; from any other over TCP with
+/// TLS. A few idle connections per node are kept for the next fetch.
+/// </summary>
+public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyncDisposable
+{
+    private const int IdlePerAddress = 4;
+    private readonly ConcurrentDictionary<Endpoint, ConcurrentBag<FramedConnection>> _idle = new();
+
+    /// <summary>
+    /// Fetches object <paramref name="objectId"/> from <paramref name="node"/> into the sink
+    /// <paramref name="open"/> makes for its length; the caller owns the sink returned.
+    /// </summary>
+    /// <exception cref="ObjectTransferException">The node has no value to send (or no address to fetch from), and says why.</exception>
+    /// <exception cref="InvalidDataException">The connection ended inside the value, or the node broke the protocol.</exception>
+    /// <exception cref="IOException">The connection failed.</exception>
+    /// <exception cref="SocketException">The node cannot be reached.</exception>
+    public async Task<TSink> FetchAsync<TSink>(NodeInfo node, string objectId, Func<long, TSink> open, CancellationToken ct)
+        where TSink : ValueSink
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var addresses = AddressesOf(node);
+        if (addresses.Count == 0)
+        {
+            throw new ObjectTransferException($"node {node.NodeId} has no object transfer address this process can reach", wrongNode: false);
+        }
+
+        var fetch = new ObjectFetch { ObjectId = objectId, NodeId = node.NodeId };
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return await FetchFromAsync(addresses[i], fetch, open, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (i < addresses.Count - 1 && IsUnreachable(e))
+            {
+                // The Unix socket is not this process's to reach (another mount namespace, say): TCP next.
+            }
+        }
+    }
+
+    /// <summary>Where <paramref name="node"/> serves transfers, best first: its Unix socket if it is on this machine, then TCP.</summary>
+    public static IReadOnlyList<Endpoint> AddressesOf(NodeInfo node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var addresses = new List<Endpoint>(2);
+        if (node.ObjectSocket.Length > 0 && node.BootId.Length > 0 && node.BootId == MachineIdentity.BootId)
+        {
+            addresses.Add(Endpoint.UnixSocket(node.ObjectSocket));
+        }
+
+        if (node.ObjectAddress.Length > 0)
+        {
+            addresses.Add(Endpoint.Parse(node.ObjectAddress));
+        }
+
+        return addresses;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var idle in _idle.Values)
+        {
+            while (idle.TryTake(out var connection))
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<TSink> FetchFromAsync<TSink>(Endpoint address, ObjectFetch fetch, Func<long, TSink> open, CancellationToken ct)
+        where TSink : ValueSink
+    {
+        var idle = _idle.GetOrAdd(address, _ => []);
+        if (idle.TryTake(out var reused))
+        {
+            var answered = false;
+            try
+            {
+                return await FetchOnAsync(address, reused, fetch, length =>
+                {
+                    answered = true;
+                    return open(length);
+                }, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException && !answered)
+            {
+                // The node closed the idle connection (it restarted, say): once more on a new one.
+            }
+        }
+
+        var connection = await FramedClient.ConnectAsync(address, credentials, ObjectTransfer.MaxFrameBytes, ct).ConfigureAwait(false);
+        return await FetchOnAsync(address, connection, fetch, open, ct).ConfigureAwait(false);
+    }
+
+    private async Task<TSink> FetchOnAsync<TSink>(Endpoint address, FramedConnection connection, ObjectFetch fetch, Func<long, TSink> open, CancellationToken ct)
+        where TSink : ValueSink
+    {
+        TSink sink;
+        try
+        {
+            sink = await ObjectTransfer.FetchAsync(connection, fetch, open, ct).ConfigureAwait(false);
+        }
+        catch (ObjectTransferException)
+        {
+            // The node said why it has no value: the connection is as good as before.
+            KeepIdle(address, connection);
+            throw;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        KeepIdle(address, connection);
+        return sink;
+    }
+
+    private void KeepIdle(Endpoint address, FramedConnection connection)
+    {
+        var idle = _idle.GetOrAdd(address, _ => []);
+        if (idle.Count < IdlePerAddress)
+        {
+            idle.Add(connection);
+        }
+        else
+        {
+            _ = connection.DisposeAsync().AsTask();
+        }
+    }
+
+    /// <summary>Whether <paramref name="e"/> says the address could not be reached, as opposed to a transfer that failed.</summary>
+    public static bool IsUnreachable(Exception e) =>
+        e is SocketException or UnauthorizedAccessException or FrameHandshakeException or AuthenticationException or ObjectTransferException { WrongNode: true };
+}
