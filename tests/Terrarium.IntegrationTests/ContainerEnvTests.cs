@@ -292,8 +292,9 @@ public sealed class ContainerEnvTests(ContainerEnvFixture fixture) : IClassFixtu
         // Its working dir, read-only: a job cannot change the unpacked package other jobs use.
         Assert.Contains("data.txt:mine", seen, StringComparison.Ordinal);
         Assert.Contains("working dir writable:False", seen, StringComparison.Ordinal);
-        // Of the node's session folder only the sockets (the embedded head's, the node's, actors' read-only) and the worker's own folder, which it may write.
-        Assert.Contains("session:actors,head.sock,node.sock,workers|", plain, StringComparison.Ordinal);
+        // Of the node's session folder only the sockets (the embedded head's, the node's, its object
+        // transfers', actors' read-only) and the worker's own folder, which it may write.
+        Assert.Contains("session:actors,head.sock,node.sock,objects.sock,workers|", plain, StringComparison.Ordinal);
         Assert.Contains("working dir writable:True", plain, StringComparison.Ordinal);
         // Of the cache, nothing but what the env uses (here: nothing).
         Assert.Contains("cache packages:none", plain, StringComparison.Ordinal);

@@ -65,31 +65,34 @@ internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials crede
         if (objects.Shared is { } shared)
         {
             // Straight into this node's store: workers here map the copy instead of fetching it.
-            var staging = shared.StagingFor(CopiesStaging);
-            var storeFull = false;
             try
             {
-                using var file = await _transfers.FetchAsync(from, copy.ObjectId, length =>
-                {
-                    try
-                    {
-                        return StagedValue.Open(staging, length);
-                    }
-                    catch (IOException)
-                    {
-                        storeFull = true;
-                        throw;
-                    }
-                }, ct).ConfigureAwait(false);
-                return shared.TakeOver(file.Seal(), staging);
+                var staging = InStore(() => shared.StagingFor(CopiesStaging));
+                using var file = await _transfers.FetchAsync(from, copy.ObjectId, length => InStore(() => StagedValue.Open(staging, length)), ct).ConfigureAwait(false);
+                return InStore(() => shared.TakeOver(file.Seal(), staging));
             }
-            catch (IOException) when (storeFull)
+            catch (StoreUnavailableException)
             {
-                // The store has no room for it: this copy is kept in the node's own memory.
+                // The store is full, or its folder cannot be written: this copy is kept in the node's own memory.
             }
         }
 
         using var buffer = await _transfers.FetchAsync(from, copy.ObjectId, length => new BufferSink(length), ct).ConfigureAwait(false);
         return buffer.Value;
     }
+
+    /// <summary>Runs a step of storing the copy; its failure is the store's, told apart from the transfer's.</summary>
+    private static T InStore<T>(Func<T> step)
+    {
+        try
+        {
+            return step();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreUnavailableException(e);
+        }
+    }
+
+    private sealed class StoreUnavailableException(Exception inner) : Exception(inner.Message, inner);
 }

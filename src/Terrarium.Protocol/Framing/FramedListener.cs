@@ -56,6 +56,12 @@ public sealed class FramedListener : IAsyncDisposable
         {
             var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             unix.Bind(new UnixDomainSocketEndPoint(path));
+            if (!OperatingSystem.IsWindows())
+            {
+                // Its folder is private already; the socket is too, whatever the umask.
+                File.SetUnixFileMode(path, LocalFiles.PrivateDirectory.OwnerReadWrite);
+            }
+
             unix.Listen(512);
             return new FramedListener(unix, endpoint, credentials, maxFrameBytes, limits ?? new ConnectionLimits(), handler);
         }
