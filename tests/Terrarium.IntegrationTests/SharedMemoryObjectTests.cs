@@ -65,6 +65,30 @@ public sealed class SharedMemoryObjectTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task AResultOver1GiB_LivesInTheStore_AndIsMappedByTheDriverAndByAnotherTask_WhileWithoutAStoreItIsRefusedSayingWhy()
+    {
+        const int Mebibytes = 1536;
+        await using (var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = _root }).DefaultTimeout())
+        {
+            var made = cluster.Submit(() => TestTasks.Pattern(Mebibytes));
+
+            var arrived = await cluster.Submit(() => TestTasks.HowArgumentArrived(made, Mebibytes)).GetAsync().WaitAsync(TimeSpan.FromMinutes(5));
+            var value = await made.GetAsync().WaitAsync(TimeSpan.FromMinutes(5));
+
+            Assert.Contains($"/{StoreLayout.Sealed}/", arrived, StringComparison.Ordinal);
+            Assert.True(MemoryMarshal.TryGetMemoryManager<byte, MappedValue>(value, out var mapped), "the driver maps the value");
+            Assert.Equal(arrived, mapped.Path);
+            Assert.True(TestTasks.IsPattern(value.Span, Mebibytes));
+        }
+
+        await using (var withoutStore = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = null }).DefaultTimeout())
+        {
+            var error = await Assert.ThrowsAsync<TaskFailedException>(() => withoutStore.Submit(() => TestTasks.Pattern(Mebibytes)).GetAsync().WaitAsync(TimeSpan.FromMinutes(5)));
+            Assert.Contains($"is {Mebibytes} MiB serialized, over the 1024 MiB a value may be", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [SkippableFact]
     public async Task WithoutAStore_LargeValuesTravelThroughTheNode_Whole()
     {
         await using var cluster = await Cluster.InitAsync(new ClusterOptions { LogToDriver = false, ObjectStoreRoot = null }).DefaultTimeout();

@@ -7,8 +7,15 @@ namespace Terrarium.Protocol.Transport;
 /// </summary>
 public static class MessageLimits
 {
-    /// <summary>The largest serialized argument, result or stored value: 1 GiB.</summary>
+    /// <summary>The largest serialized value that travels in messages (arguments, actor calls and their results, uploads): 1 GiB.</summary>
     public const int MaxValueBytes = 1 << 30;
+
+    /// <summary>
+    /// The largest serialized task result a worker writes into its node's shared-memory store, which
+    /// no message carries: what one array holds (just under 2 GiB). Without a store, or to a process
+    /// that cannot map it, such a value is refused as over <see cref="MaxValueBytes"/>.
+    /// </summary>
+    public const int MaxStoredValueBytes = 0x7FFFFFC7;
 
     /// <summary>The largest message a process sends or accepts: one value plus room for its envelope.</summary>
     public const int MaxMessageBytes = MaxValueBytes + (64 << 20);

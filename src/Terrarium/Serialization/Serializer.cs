@@ -14,8 +14,12 @@ internal static class Serializer
         .WithResolver(DepthLimitedResolver.Instance)
         .WithSecurity(MessagePackSecurity.UntrustedData);
 
-    /// <exception cref="ArgumentException">The value cannot be serialized; names <paramref name="what"/> and the type.</exception>
-    public static ByteString Serialize(Type type, object? value, string what)
+    /// <param name="type">The declared type the value is serialized as.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="what">What the value is, for errors.</param>
+    /// <param name="maxBytes">The largest the serialized value may be: <see cref="MessageLimits.MaxValueBytes"/> unless it goes into a shared-memory store.</param>
+    /// <exception cref="ArgumentException">The value cannot be serialized, or is over <paramref name="maxBytes"/>; names <paramref name="what"/> and the type.</exception>
+    public static ByteString Serialize(Type type, object? value, string what, int maxBytes = MessageLimits.MaxValueBytes)
     {
         byte[] bytes;
         try
@@ -32,13 +36,13 @@ internal static class Serializer
             throw TooLarge(what, type, null, e);
         }
 
-        return bytes.Length > MessageLimits.MaxValueBytes ? throw TooLarge(what, type, bytes.Length, null) : UnsafeByteOperations.UnsafeWrap(bytes);
+        return bytes.Length > maxBytes ? throw TooLarge(what, type, bytes.Length, null, maxBytes) : UnsafeByteOperations.UnsafeWrap(bytes);
     }
 
-    /// <summary>The error for a value (or a call's arguments together) over <see cref="MessageLimits.MaxValueBytes"/>.</summary>
-    public static ArgumentException TooLarge(string what, Type? type, long? bytes, Exception? inner) => new(
+    /// <summary>The error for a value (or a call's arguments together) over <paramref name="maxBytes"/>.</summary>
+    public static ArgumentException TooLarge(string what, Type? type, long? bytes, Exception? inner, int maxBytes = MessageLimits.MaxValueBytes) => new(
         $"{what}{(type is null ? "" : $" of type {Describe(type)}")} is {(bytes is { } n ? $"{n >> 20} MiB" : "too large")} serialized, over the " +
-        $"{MessageLimits.MaxValueBytes >> 20} MiB a value may be; ship large data as files (working_dir) or split it into several values", inner);
+        $"{maxBytes >> 20} MiB a value may be{(maxBytes == MessageLimits.MaxValueBytes ? "" : " in a node's shared-memory store")}; ship large data as files (working_dir) or split it into several values", inner);
 
     public static object? Deserialize(Type type, ReadOnlyMemory<byte> bytes) =>
         type == typeof(ReadOnlyMemory<byte>) && TryBinary(bytes, out var binary) ? binary : MessagePackSerializer.Deserialize(type, bytes, Options);

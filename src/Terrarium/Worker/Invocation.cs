@@ -98,5 +98,5 @@ internal sealed class Invocation
         return returned;
     }
 
-    public ByteString WriteResult(object? value) => Serializer.Serialize(ResultType!, value, $"the result of {Display}");
+    public ByteString WriteResult(object? value, int maxBytes) => Serializer.Serialize(ResultType!, value, $"the result of {Display}", maxBytes);
 }

@@ -57,7 +57,14 @@ internal sealed class WorkExecutor
                     : await FetchArgsThenRunAsync(execute).ConfigureAwait(false);
                 if (done.ResultCase == WorkDone.ResultOneofCase.Value && done.Value.Length > MessageLimits.InlineValueBytes && !TryStore(done))
                 {
-                    await UploadAsync(done).ConfigureAwait(false);
+                    if (done.Value.Length > MessageLimits.MaxValueBytes)
+                    {
+                        done.Error = TooLargeForUpload(execute, done.Value.Length);
+                    }
+                    else
+                    {
+                        await UploadAsync(done).ConfigureAwait(false);
+                    }
                 }
 
                 _events.TryWrite(new WorkerEvent { Done = done });
@@ -158,6 +165,16 @@ internal sealed class WorkExecutor
         }
     }
 
+    /// <summary>A result over what an upload carries, which the node's store could not take.</summary>
+    private static TaskError TooLargeForUpload(Execute execute, int length) => new()
+    {
+        Kind = ErrorKind.Application,
+        Function = Display(execute.Function),
+        RemoteType = typeof(ArgumentException).FullName!,
+        Message = $"the result of {Display(execute.Function)} is {length >> 20} MiB serialized, over the {MessageLimits.MaxValueBytes >> 20} MiB a value may be " +
+            "outside the node's shared-memory store, which could not take it (full, or not usable here): free the store or give it more room (--object-store-memory, the tmpfs's size)",
+    };
+
     private static WorkDone ArgumentLost(Execute execute, int index, string reason) => new()
     {
         WorkId = execute.WorkId,
@@ -188,7 +205,8 @@ internal sealed class WorkExecutor
             }
 
             var result = await invocation.InvokeAsync(target, invocation.ReadArgs(args, cancellation?.Token ?? CancellationToken.None)).ConfigureAwait(false);
-            done.Value = invocation.WriteResult(result);
+            // A task's result may be as large as the store takes; an actor call's travels in a message.
+            done.Value = invocation.WriteResult(result, target is null && _staging is not null ? MessageLimits.MaxStoredValueBytes : MessageLimits.MaxValueBytes);
         }
         catch (OperationCanceledException) when (cancellation?.IsCancellationRequested == true)
         {

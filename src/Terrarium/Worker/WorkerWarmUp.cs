@@ -36,7 +36,7 @@ internal static class WorkerWarmUp
 
         var invocation = new Invocation(typeof(WorkerWarmUp).GetMethod(nameof(Echo), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
         var result = invocation.InvokeAsync(null, invocation.ReadArgs([Serializer.Serialize(typeof(int), 1, "warm-up")], CancellationToken.None)).GetAwaiter().GetResult();
-        var done = new WorkerEvent { Done = new WorkDone { WorkId = "warm-up", Value = invocation.WriteResult(result) } };
+        var done = new WorkerEvent { Done = new WorkDone { WorkId = "warm-up", Value = invocation.WriteResult(result, Protocol.Transport.MessageLimits.MaxValueBytes) } };
         WorkerEvent.Parser.ParseFrom(done.ToByteArray());
         WorkerCommandBatch.Parser.ParseFrom(SampleCommands().ToByteArray());
         RuntimeEnv.FromJson("""{"env_vars":{"A":"1"}}""").ToJson();
