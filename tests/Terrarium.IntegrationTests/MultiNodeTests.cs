@@ -182,6 +182,17 @@ public sealed class MultiNodeTests
     }
 
     [Fact]
+    public async Task Actor_OfANodeOnThisMachine_IsCalledOnItsUnixSocket_NotOverTcp()
+    {
+        await using var nodes = await CliCluster.StartAsync("""{"red": 1}""");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var probe = cluster.CreateActor(() => new ProcessProbe(), new ActorOptions { NumCpus = 0 });
+
+        // The driver's connection is the call being answered; the worker also serves TCP for other machines.
+        Assert.Equal(1, await probe.Call(p => p.CallersOnUnixSocket()).DefaultTimeout());
+    }
+
+    [Fact]
     public async Task Actor_PlacedByResources_IsCalledFromAnotherDriverAndFromTasksOnOtherNodes()
     {
         await using var nodes = await CliCluster.StartAsync("""{"red": 1}""", """{"blue": 1}""");

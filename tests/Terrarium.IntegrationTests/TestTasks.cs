@@ -298,6 +298,23 @@ public sealed class ProcessProbe
     public int InotifyInstances() => ProcessTasks.InotifyInstances();
 
     public int Pid() => Environment.ProcessId;
+
+    /// <summary>
+    /// How many of this process's sockets are connections accepted on an actor's Unix socket
+    /// (<c>…/actor.sock</c>, state connected in /proc/net/unix): callers that came on it, not TCP.
+    /// </summary>
+    public int CallersOnUnixSocket()
+    {
+        var mine = Directory.GetFiles("/proc/self/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget)
+            .Where(target => target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+            .Select(target => target![8..^1])
+            .ToHashSet(StringComparer.Ordinal);
+        // Num RefCount Protocol Flags Type St Inode Path
+        return File.ReadLines("/proc/net/unix").Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Count(f => f.Length >= 8 && f[5] == "03" && mine.Contains(f[6]) && f[7].EndsWith("/actor.sock", StringComparison.Ordinal));
+    }
 }
 
 /// <summary>Tasks that run until they are cancelled, leaving marks a test can watch.</summary>

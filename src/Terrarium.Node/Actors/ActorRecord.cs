@@ -47,6 +47,9 @@ internal sealed class ActorRecord(CreateActor spec, Session owner, ResourceSet d
     /// <summary>Where the live incarnation serves calls; empty unless <see cref="ActorState.Alive"/>.</summary>
     public string Address { get; set; } = "";
 
+    /// <summary>Where callers of this machine reach the live incarnation too, when <see cref="Address"/> is TCP; else empty.</summary>
+    public string UnixAddress { get; set; } = "";
+
     public int Restarts { get; set; }
 
     public bool HoldsResources { get; set; }

@@ -10,6 +10,7 @@ using Terrarium.Node.Tasks;
 using Terrarium.Node.Workers;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node.Actors;
@@ -133,10 +134,15 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 
         var listen = ListenEndpointFor(worker);
         var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = listen.ToString() };
-        if (listen.SocketPath is null && _credentials.Tls.ServerCertificate is { } certificate)
+        if (listen.SocketPath is null)
         {
-            // Over the node's own socket, to this worker alone: callers from other machines check it as the node's.
-            (start.TlsCertificatePem, start.TlsKeyPem) = ClusterTls.ExportPem(certificate);
+            // Callers of this machine skip TCP (and TLS): the worker serves them on a Unix socket too.
+            start.UnixListenAddress = Endpoint.UnixSocket(ActorSockets.PathOf(_options, worker.Id)).ToString();
+            if (_credentials.Tls.ServerCertificate is { } certificate)
+            {
+                // Over the node's own socket, to this worker alone: callers from other machines check it as the node's.
+                (start.TlsCertificatePem, start.TlsKeyPem) = ClusterTls.ExportPem(certificate);
+            }
         }
 
         start.Args.AddRange(actor.ConstructorArgs);
@@ -168,6 +174,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 
             actor.State = ActorState.Alive;
             actor.Address = Reachable(started.Address);
+            actor.UnixAddress = started.UnixAddress;
             worker.State = WorkerState.Busy;
             answerable = TakeAnswerableLocators(actor);
         }
@@ -204,6 +211,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 
             actor.Worker = null;
             actor.Address = "";
+            actor.UnixAddress = "";
             // A killed actor's calls fail with the kill, not with the exit code the kill caused.
             actor.Endings[actor.Incarnation] = actor.State == ActorState.Dead ? actor.DeathCause! : ending;
             restart = actor.State != ActorState.Dead && actor.Restarts < actor.Spec.MaxRestarts;
@@ -326,6 +334,8 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         else
         {
             location.Address = actor.Address;
+            location.UnixAddress = actor.UnixAddress;
+            location.BootId = MachineIdentity.BootId;
         }
 
         if (request.AfterIncarnation > 0)
@@ -371,6 +381,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
                 actor.State = ActorState.Dead;
                 actor.DeathCause = cause;
                 actor.Address = "";
+                actor.UnixAddress = "";
             }
 
             locators = TakeAnswerableLocators(actor);

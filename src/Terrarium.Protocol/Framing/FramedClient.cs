@@ -40,6 +40,32 @@ public static class FramedClient
         }
     }
 
+    /// <summary>
+    /// Connects to the first of <paramref name="endpoints"/> (best first) that can be reached: a
+    /// Unix socket this process cannot reach (another mount namespace, another user's) sends it to
+    /// the next. The last one's failure is thrown.
+    /// </summary>
+    public static async Task<FramedConnection> ConnectToFirstAsync(IReadOnlyList<Endpoint> endpoints, ClusterCredentials credentials, int maxFrameBytes, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentOutOfRangeException.ThrowIfZero(endpoints.Count);
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return await ConnectAsync(endpoints[i], credentials, maxFrameBytes, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (i < endpoints.Count - 1 && IsUnreachable(e))
+            {
+                // On to the next address.
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="e"/>, thrown by <see cref="ConnectAsync"/>, says the endpoint cannot be reached (as opposed to a failure after).</summary>
+    public static bool IsUnreachable(Exception e) =>
+        e is SocketException or UnauthorizedAccessException or FrameHandshakeException or System.Security.Authentication.AuthenticationException;
+
     private static async Task<Stream> OpenAsync(Endpoint endpoint, ClusterTls tls, CancellationToken ct)
     {
         if (endpoint.SocketPath is { } path)

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using Terrarium.Protocol.Framing;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.SharedMemory;
@@ -141,7 +140,6 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
         }
     }
 
-    /// <summary>Whether <paramref name="e"/> says the address could not be reached, as opposed to a transfer that failed.</summary>
-    public static bool IsUnreachable(Exception e) =>
-        e is SocketException or UnauthorizedAccessException or FrameHandshakeException or AuthenticationException or ObjectTransferException { WrongNode: true };
+    /// <summary>Whether <paramref name="e"/> says the address could not be reached (or is another node's), as opposed to a transfer that failed.</summary>
+    public static bool IsUnreachable(Exception e) => FramedClient.IsUnreachable(e) || e is ObjectTransferException { WrongNode: true };
 }

@@ -1,6 +1,7 @@
 using Terrarium.Objects;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 using Terrarium.Serialization;
 using Terrarium.Sessions;
@@ -158,7 +159,7 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
             }
 
             _incarnation = location.Incarnation;
-            _connection = new ActorConnection(address, credentials, actorId, OnResult, OnEnded);
+            _connection = new ActorConnection(AddressesOf(location, address), credentials, actorId, OnResult, OnEnded);
         }
 
         Pump();
@@ -386,6 +387,12 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
             Fail(call.Handle, death);
         }
     }
+
+    /// <summary>Where to reach the worker, best first: its Unix socket when this process is on its machine, then its address.</summary>
+    private static IReadOnlyList<Endpoint> AddressesOf(ActorLocation location, Endpoint address) =>
+        location.UnixAddress.Length > 0 && MachineIdentity.BootId.Length > 0 && location.BootId == MachineIdentity.BootId && TryParse(location.UnixAddress, out var unix)
+            ? [unix, address]
+            : [address];
 
     private static bool TryParse(string text, out Endpoint address)
     {

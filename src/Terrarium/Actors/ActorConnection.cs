@@ -14,7 +14,7 @@ namespace Terrarium.Actors;
 /// </summary>
 internal sealed class ActorConnection : IAsyncDisposable
 {
-    private readonly Endpoint _address;
+    private readonly IReadOnlyList<Endpoint> _addresses;
     private readonly ClusterCredentials _credentials;
     private readonly string _actorId;
     private readonly Task<FramedConnection> _connection;
@@ -23,12 +23,17 @@ internal sealed class ActorConnection : IAsyncDisposable
     // Calls sent and not answered: a caller with none in flight is waiting on the one it sends.
     private int _inFlight;
 
-    public ActorConnection(Endpoint address, ClusterCredentials credentials, string actorId, Action<WorkDone> onResult, Action<ActorConnection> onEnded)
+    /// <param name="addresses">Where the worker serves the actor, best first (its Unix socket, for a caller of its machine).</param>
+    /// <param name="credentials">The cluster's token and TLS trust.</param>
+    /// <param name="actorId">The actor the worker must be serving.</param>
+    /// <param name="onResult">Called with each call's result, in the order the actor ran them.</param>
+    /// <param name="onEnded">Called once when the connection ends, for any reason.</param>
+    public ActorConnection(IReadOnlyList<Endpoint> addresses, ClusterCredentials credentials, string actorId, Action<WorkDone> onResult, Action<ActorConnection> onEnded)
     {
-        _address = address;
+        _addresses = addresses;
         _credentials = credentials;
         _actorId = actorId;
-        _connection = ActorFrames.OpenAsync(address, credentials, actorId, CancellationToken.None);
+        _connection = ActorFrames.OpenAsync(addresses, credentials, actorId, CancellationToken.None);
         _calls = new FramedBatchWriter<ActorCall, ActorCallBatch>(_connection, ActorFrames.Calls, () => new ActorCallBatch(), (b, c) => b.Calls.Add(c));
         _reader = ReadAsync(onResult, onEnded);
     }
@@ -45,7 +50,7 @@ internal sealed class ActorConnection : IAsyncDisposable
     {
         try
         {
-            await using var connection = await ActorFrames.OpenAsync(_address, _credentials, _actorId, ct).ConfigureAwait(false);
+            await using var connection = await ActorFrames.OpenAsync(_addresses, _credentials, _actorId, ct).ConfigureAwait(false);
             await connection.SendAsync(ActorFrames.Cancel, new CancelActorCalls { WorkIds = { callId } }, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (IsConnectionFailure(e))

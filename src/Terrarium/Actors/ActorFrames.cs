@@ -32,10 +32,10 @@ internal static class ActorFrames
     /// <summary>The largest frame either end sends or accepts: one call or result with a value of the largest size.</summary>
     public const int MaxFrameBytes = MessageLimits.MaxMessageBytes;
 
-    /// <summary>Opens a connection to the actor <paramref name="actorId"/> served at <paramref name="address"/>.</summary>
-    public static async Task<FramedConnection> OpenAsync(Endpoint address, Protocol.Security.ClusterCredentials credentials, string actorId, CancellationToken ct)
+    /// <summary>Opens a connection to the actor <paramref name="actorId"/>, at the first of <paramref name="addresses"/> that can be reached.</summary>
+    public static async Task<FramedConnection> OpenAsync(IReadOnlyList<Endpoint> addresses, Protocol.Security.ClusterCredentials credentials, string actorId, CancellationToken ct)
     {
-        var connection = await FramedClient.ConnectAsync(address, credentials, MaxFrameBytes, ct).ConfigureAwait(false);
+        var connection = await FramedClient.ConnectToFirstAsync(addresses, credentials, MaxFrameBytes, ct).ConfigureAwait(false);
         try
         {
             await connection.SendAsync(Open, Encoding.UTF8.GetBytes(actorId), ct).ConfigureAwait(false);

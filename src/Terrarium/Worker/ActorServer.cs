@@ -21,6 +21,7 @@ internal sealed class ActorServer
     private readonly Func<ActorCall, Task<WorkDone>> _run;
     private readonly Action<string> _cancel;
     private FramedListener? _listener;
+    private FramedListener? _unixListener;
     private volatile bool _closing;
 
     private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel)
@@ -35,15 +36,25 @@ internal sealed class ActorServer
     /// <summary>Where callers reach the actor, with an ephemeral TCP port resolved.</summary>
     public string Address => _listener!.Endpoint.ToString();
 
+    /// <summary>The Unix socket it serves as well (for callers of its machine), or empty.</summary>
+    public string UnixAddress => _unixListener?.Endpoint.ToString() ?? "";
+
     /// <param name="actorId">The actor callers must name.</param>
     /// <param name="listenAddress">Where to listen.</param>
     /// <param name="credentials">The cluster token callers must prove they hold, and the certificate a TCP address serves with.</param>
     /// <param name="run">Runs one call of the actor.</param>
     /// <param name="cancel">Cancels a call by id, running or not started yet.</param>
-    public static ActorServer Start(string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel)
+    /// <param name="unixListenAddress">A Unix socket to serve the same calls on as well, or empty.</param>
+    public static ActorServer Start(string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel,
+        string unixListenAddress = "")
     {
         var actorServer = new ActorServer(actorId, run, cancel);
         actorServer._listener = FramedListener.Start(Endpoint.Parse(listenAddress, anyPort: true), credentials, ActorFrames.MaxFrameBytes, actorServer.ServeAsync);
+        if (unixListenAddress.Length > 0)
+        {
+            actorServer._unixListener = FramedListener.Start(Endpoint.Parse(unixListenAddress), credentials, ActorFrames.MaxFrameBytes, actorServer.ServeAsync);
+        }
+
         return actorServer;
     }
 
@@ -62,6 +73,11 @@ internal sealed class ActorServer
         }
 
         Task.WhenAny(Task.WhenAll(callers.Select(c => c.Flushed)), deadline).Wait();
+        if (_unixListener is { } unixListener)
+        {
+            Task.WhenAny(unixListener.DisposeAsync().AsTask(), deadline).Wait();
+        }
+
         if (_listener is { } listener)
         {
             Task.WhenAny(listener.DisposeAsync().AsTask(), deadline).Wait();

@@ -250,8 +250,9 @@ internal sealed class WorkExecutor
                     ? _credentials with { Tls = _credentials.Tls.WithServerCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(start.TlsCertificatePem, start.TlsKeyPem)) }
                     : _credentials;
                 ActorServer = ActorServer.Start(
-                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel);
+                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel, start.UnixListenAddress);
                 started.Address = ActorServer.Address;
+                started.UnixAddress = ActorServer.UnixAddress;
             }
             catch (Exception e) when (IsServerStartFailure(e))
             {

@@ -54,7 +54,7 @@ internal static class WorkerWarmUp
             var server = ActorServer.Start(actorId, "unix:" + socket, credentials,
                 call => Task.FromResult(new WorkDone { WorkId = call.WorkId, Value = ByteString.Empty }), _ => { });
             var results = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            await using (var caller = new ActorConnection(Endpoint.UnixSocket(socket), credentials, actorId, _ => results.TrySetResult(), _ => results.TrySetResult()))
+            await using (var caller = new ActorConnection([Endpoint.UnixSocket(socket)], credentials, actorId, _ => results.TrySetResult(), _ => results.TrySetResult()))
             {
                 caller.TrySend(new ActorCall { WorkId = "w", Method = new FunctionDescriptor { Type = "T", Method = "M" } });
                 await results.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);

@@ -52,7 +52,7 @@ public sealed class ActorServerTests : IDisposable
     [Fact]
     public async Task Caller_NamingAnotherActor_IsRefusedWithWhoseWorkerItIs_ThenClosed()
     {
-        await using var connection = await ActorFrames.OpenAsync(Endpoint.UnixSocket(_socket), Credentials, "job/actor-2", CancellationToken.None);
+        await using var connection = await ActorFrames.OpenAsync([Endpoint.UnixSocket(_socket)], Credentials, "job/actor-2", CancellationToken.None);
 
         var refusal = await connection.ReadAsync();
 
@@ -65,7 +65,7 @@ public sealed class ActorServerTests : IDisposable
     public async Task Caller_WithoutTheToken_GetsNoFurtherThanTheHandshake()
     {
         var error = await Assert.ThrowsAsync<FrameHandshakeException>(() =>
-            ActorFrames.OpenAsync(Endpoint.UnixSocket(_socket), ClusterCredentials.UnixOnly("wrong"), ActorId, CancellationToken.None));
+            ActorFrames.OpenAsync([Endpoint.UnixSocket(_socket)], ClusterCredentials.UnixOnly("wrong"), ActorId, CancellationToken.None));
 
         Assert.Contains("does not hold the cluster token", error.Message, StringComparison.Ordinal);
     }
@@ -73,7 +73,7 @@ public sealed class ActorServerTests : IDisposable
     [Fact]
     public async Task Cancel_TravelsOnAConnectionOfItsOwn_AndReachesTheActorsWorker()
     {
-        await using var caller = new ActorConnection(Endpoint.UnixSocket(_socket), Credentials, ActorId, _ => { }, _ => { });
+        await using var caller = new ActorConnection([Endpoint.UnixSocket(_socket)], Credentials, ActorId, _ => { }, _ => { });
 
         await caller.CancelAsync("c7", CancellationToken.None);
         await _cancelArrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
@@ -123,7 +123,7 @@ public sealed class ActorServerTests : IDisposable
     {
         var results = new List<WorkDone>();
         var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var caller = new ActorConnection(server, credentials, ActorId, result =>
+        await using var caller = new ActorConnection([server], credentials, ActorId, result =>
         {
             lock (results)
             {

@@ -76,6 +76,21 @@ public sealed class FramedConnectionTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ConnectToFirst_PassesOverAUnixSocketItCannotReach_ToTheNextEndpoint_AndThrowsTheLastOnesFailure()
+    {
+        var missing = Endpoint.UnixSocket(Path.Combine(_folder.FullName, "missing.sock"));
+        var echo = Echo();
+
+        await using (var connection = await FramedClient.ConnectToFirstAsync([missing, echo], ClusterCredentials.UnixOnly(Token), Limit, CancellationToken.None))
+        {
+            await connection.SendAsync(1, "reached"u8.ToArray());
+            Assert.Equal((1, "reached"), Text(await connection.ReadAsync()));
+        }
+
+        await Assert.ThrowsAsync<SocketException>(() => FramedClient.ConnectToFirstAsync([echo, missing], ClusterCredentials.UnixOnly("wrong-token-of-another-cluster"), Limit, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task RawBytes_AfterAFrame_AreReadWhole_ThoseBufferedBehindTheFrameFirst_AndFramesGoOnAfterThem()
     {
         var seen = new TaskCompletionSource<(string Raw, string After)>(TaskCreationOptions.RunContinuationsAsynchronously);
