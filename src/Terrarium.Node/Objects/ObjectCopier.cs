@@ -1,11 +1,8 @@
-using System.Net.Sockets;
-using System.Security.Authentication;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Membership;
 using Terrarium.Node.Service;
 using Terrarium.Protocol;
-using Terrarium.Protocol.Framing;
 using Terrarium.Protocol.Objects;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.SharedMemory;
@@ -37,9 +34,9 @@ internal sealed class ObjectCopier(NodeOptions options, ClusterCredentials crede
                 result = new ObjectResult(await FetchAsync(copy, _stopping.Token).ConfigureAwait(false), null);
                 NodeLog.ObjectCopied(logger, copy.ObjectId, copy.FromNodeId);
             }
-            catch (Exception e) when (e is RpcException or KeyNotFoundException or FormatException or InvalidDataException or OperationCanceledException or
-                IOException or SocketException or UnauthorizedAccessException or AuthenticationException or FrameHandshakeException or ObjectTransferException)
+            catch (Exception e)
             {
+                // Whatever went wrong, the object fails saying why: a promise left pending would hang its tasks.
                 var reason = e is RpcException rpc ? rpc.Status.Detail : e.Message;
                 result = ObjectResult.Failed(new TaskError
                 {

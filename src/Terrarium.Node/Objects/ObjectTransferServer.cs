@@ -70,13 +70,13 @@ internal sealed class ObjectTransferServer(NodeOptions options, ClusterCredentia
     {
         if (fetch.NodeId != options.NodeId)
         {
-            await RefuseAsync(connection, $"this is node {options.NodeId}, not node '{fetch.NodeId}'", wrongNode: true, ct).ConfigureAwait(false);
+            await RefuseAsync(connection, $"this is node {options.NodeId}, not node '{Shown(fetch.NodeId)}'", wrongNode: true, ct).ConfigureAwait(false);
             return;
         }
 
         if (objects.Find(fetch.ObjectId) is not { } held)
         {
-            await RefuseAsync(connection, $"node {options.NodeId} does not hold object '{fetch.ObjectId}' (released or never created)", wrongNode: false, ct).ConfigureAwait(false);
+            await RefuseAsync(connection, $"node {options.NodeId} does not hold object '{Shown(fetch.ObjectId)}' (released or never created)", wrongNode: false, ct).ConfigureAwait(false);
             return;
         }
 
@@ -85,12 +85,15 @@ internal sealed class ObjectTransferServer(NodeOptions options, ClusterCredentia
         var result = await held.WaitAsync(ct).ConfigureAwait(false);
         if (result.Error is { } error)
         {
-            await RefuseAsync(connection, $"object '{fetch.ObjectId}' has no value: {error.Message}", wrongNode: false, ct).ConfigureAwait(false);
+            await RefuseAsync(connection, $"object '{Shown(fetch.ObjectId)}' has no value: {(error.Message.Length <= 16_000 ? error.Message : error.Message[..16_000] + "…")}", wrongNode: false, ct).ConfigureAwait(false);
             return;
         }
 
         await ObjectTransfer.SendValueAsync(connection, result.Value!.Memory, ct).ConfigureAwait(false);
     }
+
+    /// <summary>An id as a refusal repeats it: a client's id too long for a reply frame is cut.</summary>
+    private static string Shown(string id) => id.Length <= 200 ? id : id[..200] + "…";
 
     private static ValueTask RefuseAsync(FramedConnection connection, string why, bool wrongNode, CancellationToken ct) =>
         connection.SendAsync(ObjectTransfer.Reply, new ObjectFetchReply { Error = why, WrongNode = wrongNode }, ct);

@@ -21,22 +21,31 @@ public static class FramedClient
     /// <exception cref="UnauthorizedAccessException">A Unix socket served by another user.</exception>
     /// <exception cref="System.Security.Authentication.AuthenticationException">A TCP server whose certificate is not trusted.</exception>
     /// <exception cref="SocketException">Nothing listens there.</exception>
+    /// <exception cref="TimeoutException">The connection and handshake took longer than <see cref="HandshakeTimeout"/>.</exception>
     public static async Task<FramedConnection> ConnectAsync(Endpoint endpoint, ClusterCredentials credentials, int maxFrameBytes, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(credentials);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(HandshakeTimeout);
-        var stream = await OpenAsync(endpoint, credentials.Tls, timeout.Token).ConfigureAwait(false);
         try
         {
-            await FrameHandshake.AsClientAsync(stream, FrameHandshake.KeyOf(credentials.Token), timeout.Token).ConfigureAwait(false);
-            return new FramedConnection(stream, maxFrameBytes);
+            var stream = await OpenAsync(endpoint, credentials.Tls, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                await FrameHandshake.AsClientAsync(stream, FrameHandshake.KeyOf(credentials.Token), timeout.Token).ConfigureAwait(false);
+                return new FramedConnection(stream, maxFrameBytes);
+            }
+            catch
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
         }
-        catch
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            throw;
+            // Packets dropped on the way (a firewall): say so, as an endpoint that cannot be reached.
+            throw new TimeoutException($"no framed connection to {endpoint} within {HandshakeTimeout.TotalSeconds:0} s");
         }
     }
 
@@ -64,7 +73,7 @@ public static class FramedClient
 
     /// <summary>Whether <paramref name="e"/>, thrown by <see cref="ConnectAsync"/>, says the endpoint cannot be reached (as opposed to a failure after).</summary>
     public static bool IsUnreachable(Exception e) =>
-        e is SocketException or UnauthorizedAccessException or FrameHandshakeException or System.Security.Authentication.AuthenticationException;
+        e is SocketException or TimeoutException or UnauthorizedAccessException or FrameHandshakeException or System.Security.Authentication.AuthenticationException;
 
     private static async Task<Stream> OpenAsync(Endpoint endpoint, ClusterTls tls, CancellationToken ct)
     {
@@ -78,6 +87,8 @@ public static class FramedClient
         var tcp = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true, NoDelay = true };
         try
         {
+            // A peer whose machine vanishes mid-read is noticed, as the server notices its clients.
+            new ConnectionLimits().ApplyTo(tcp);
             await tcp.ConnectAsync(endpoint.Host!, endpoint.Port, ct).ConfigureAwait(false);
             var network = new NetworkStream(tcp, ownsSocket: true);
             if (tls.IsInsecure)

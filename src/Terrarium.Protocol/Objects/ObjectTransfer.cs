@@ -46,6 +46,11 @@ public static class ObjectTransfer
             throw new ObjectTransferException(reply.Error, reply.WrongNode);
         }
 
+        if (reply.Length < 0)
+        {
+            throw new InvalidDataException($"the node announced a value of {reply.Length} bytes for object {fetch.ObjectId}");
+        }
+
         var sink = open(reply.Length);
         byte[]? piece = null;
         try

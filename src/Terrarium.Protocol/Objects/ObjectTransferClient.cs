@@ -16,6 +16,7 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
 {
     private const int IdlePerAddress = 4;
     private readonly ConcurrentDictionary<Endpoint, ConcurrentBag<FramedConnection>> _idle = new();
+    private volatile bool _disposed;
 
     /// <summary>
     /// Fetches object <paramref name="objectId"/> from <paramref name="node"/> into the sink
@@ -69,6 +70,7 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         foreach (var idle in _idle.Values)
         {
             while (idle.TryTake(out var connection))
@@ -111,7 +113,7 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
         {
             sink = await ObjectTransfer.FetchAsync(connection, fetch, open, ct).ConfigureAwait(false);
         }
-        catch (ObjectTransferException)
+        catch (ObjectTransferException e) when (!e.WrongNode)
         {
             // The node said why it has no value: the connection is as good as before.
             KeepIdle(address, connection);
@@ -130,9 +132,14 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
     private void KeepIdle(Endpoint address, FramedConnection connection)
     {
         var idle = _idle.GetOrAdd(address, _ => []);
-        if (idle.Count < IdlePerAddress)
+        if (!_disposed && idle.Count < IdlePerAddress)
         {
             idle.Add(connection);
+            if (_disposed && idle.TryTake(out var late))
+            {
+                // Disposed meanwhile: nothing will take it from the pool again.
+                _ = late.DisposeAsync().AsTask();
+            }
         }
         else
         {

@@ -199,7 +199,7 @@ internal sealed partial class Session
         {
             return new ObjectReady { ObjectId = handle.Id, Value = await FetchValueAsync(handle.Id).ConfigureAwait(false) };
         }
-        catch (Exception e) when (e is RpcException or InvalidDataException or ObjectDisposedException or IOException or SocketException or
+        catch (Exception e) when (e is RpcException or InvalidDataException or ObjectDisposedException or IOException or SocketException or TimeoutException or
             UnauthorizedAccessException or AuthenticationException or FrameHandshakeException or ObjectTransferException)
         {
             var reason = _abandoned ?? (e is RpcException rpc ? rpc.Status.Detail : e.Message);

@@ -91,6 +91,41 @@ public sealed class ObjectTransferTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ANegativeLength_IsRefusedAsBrokenProtocol_BeforeAnythingIsMadeForIt()
+    {
+        var endpoint = Listen(async (connection, ct) =>
+        {
+            await connection.ReadAsync(ct);
+            await connection.SendAsync(ObjectTransfer.Reply, new ObjectFetchReply { Length = -5 }, ct);
+        });
+        await using var connection = await FramedClient.ConnectAsync(endpoint, ClusterCredentials.UnixOnly(Token), ObjectTransfer.MaxFrameBytes, CancellationToken.None);
+        var opened = false;
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ObjectTransfer.FetchAsync(connection, Fetch("x"), length =>
+        {
+            opened = true;
+            return new BufferSink(length);
+        }, CancellationToken.None));
+
+        Assert.Equal("the node announced a value of -5 bytes for object x", error.Message);
+        Assert.False(opened);
+    }
+
+    [Fact]
+    public async Task AnAddressThatSwallowsPackets_IsATimeoutThatCountsAsUnreachable_NotACancellation()
+    {
+        // Accepts the connection and never answers the handshake, as a black-holing firewall would look.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var address = Endpoint.Tcp("127.0.0.1", ((System.Net.IPEndPoint)silent.LocalEndpoint).Port);
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => FramedClient.ConnectAsync(address, new ClusterCredentials(Token, ClusterTls.Insecure), ObjectTransfer.MaxFrameBytes, CancellationToken.None));
+
+        Assert.True(FramedClient.IsUnreachable(error));
+        Assert.Equal($"no framed connection to {address} within 10 s", error.Message);
+    }
+
+    [Fact]
     public async Task AClient_ReachesANodeOfThisMachineOnItsUnixSocket()
     {
         _values["v"] = RandomNumberGenerator.GetBytes(4096);
