@@ -1,7 +1,9 @@
+using Terrarium.Node.Sessions;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Framing;
 using Terrarium.Protocol.Objects;
 using Terrarium.Protocol.Security;
+using Terrarium.Protocol.SharedMemory;
 using Terrarium.Protocol.Transport;
 
 namespace Terrarium.Node.Objects;
@@ -13,7 +15,7 @@ namespace Terrarium.Node.Objects;
 /// with the cluster's TLS, for the rest. Values are written from where they live (a shared-memory
 /// mapping), in large pieces, with no copy of their own.
 /// </summary>
-internal sealed class ObjectTransferServer(NodeOptions options, ClusterCredentials credentials, ObjectStore objects) : IAsyncDisposable
+internal sealed class ObjectTransferServer(NodeOptions options, ClusterCredentials credentials, ObjectStore objects, DetachedSessions sessions) : IAsyncDisposable
 {
     private readonly List<FramedListener> _listeners = [];
 
@@ -51,19 +53,80 @@ internal sealed class ObjectTransferServer(NodeOptions options, ClusterCredentia
         }
     }
 
-    /// <summary>One client's fetches, one after another, until it closes the connection.</summary>
+    /// <summary>One client's fetches and puts, one after another, until it closes the connection.</summary>
     private async Task ServeAsync(FramedConnection connection, CancellationToken ct)
     {
         while (await connection.ReadAsync(ct).ConfigureAwait(false) is { } frame)
         {
-            if (frame.Type != ObjectTransfer.Fetch)
+            if (frame.Type == ObjectTransfer.Fetch)
+            {
+                await AnswerAsync(connection, ObjectFetch.Parser.ParseFrom(frame.Payload), ct).ConfigureAwait(false);
+            }
+            else if (frame.Type != ObjectTransfer.Put || !await TakePutAsync(connection, ObjectPut.Parser.ParseFrom(frame.Payload), ct).ConfigureAwait(false))
             {
                 return;
             }
-
-            var fetch = ObjectFetch.Parser.ParseFrom(frame.Payload);
-            await AnswerAsync(connection, fetch, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Receives a value a session puts, into the store when the node has one, for the session's
+    /// PutObject to name as uploaded. A put that is refused has its bytes read and dropped, so the
+    /// connection stays in step; false when even that cannot be done (a length out of bounds).
+    /// </summary>
+    private async Task<bool> TakePutAsync(FramedConnection connection, ObjectPut put, CancellationToken ct)
+    {
+        if (put.Length is <= 0 or > MessageLimits.MaxValueBytes)
+        {
+            await connection.SendAsync(ObjectTransfer.PutReply, new ObjectPutReply { Error = $"a put of {put.Length} bytes is not between 1 and {MessageLimits.MaxValueBytes}" }, ct).ConfigureAwait(false);
+            return false;
+        }
+
+        var session = put.NodeId == options.NodeId && put.ObjectId.Length > 0 ? sessions.Find(put.SessionId) : null;
+        if (session is null)
+        {
+            using (await ObjectTransfer.ReceiveAsync(connection, put.Length, length => new DiscardSink(length), $"object {Shown(put.ObjectId)}", ct).ConfigureAwait(false))
+            {
+            }
+
+            var why = put.NodeId != options.NodeId ? $"this is node {options.NodeId}, not node '{Shown(put.NodeId)}'"
+                : put.ObjectId.Length == 0 ? "a put needs an object id"
+                : $"node {options.NodeId} has no session '{Shown(put.SessionId)}'";
+            await connection.SendAsync(ObjectTransfer.PutReply, new ObjectPutReply { Error = why, WrongNode = put.NodeId != options.NodeId }, ct).ConfigureAwait(false);
+            return true;
+        }
+
+        session.Uploads[put.ObjectId] = await ReceiveIntoStoreAsync(connection, session, put, ct).ConfigureAwait(false);
+        await connection.SendAsync(ObjectTransfer.PutReply, new ObjectPutReply(), ct).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>A put's bytes, in a file of the store when it can take them, else in the node's memory.</summary>
+    private async Task<Google.Protobuf.ByteString> ReceiveIntoStoreAsync(FramedConnection connection, Session session, ObjectPut put, CancellationToken ct)
+    {
+        var what = $"object {Shown(put.ObjectId)}";
+        if (objects.Shared is { } shared)
+        {
+            var staging = shared.StagingFor(session.Id);
+            StagedFile? file = null;
+            try
+            {
+                file = StagedValue.Open(staging, put.Length);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The store is full, or its folder cannot be written: into the node's memory instead.
+            }
+
+            if (file is not null)
+            {
+                using var received = await ObjectTransfer.ReceiveAsync(connection, put.Length, _ => file, what, ct).ConfigureAwait(false);
+                return shared.TakeOver(received.Seal(), staging);
+            }
+        }
+
+        using var buffer = await ObjectTransfer.ReceiveAsync(connection, put.Length, length => new BufferSink(length), what, ct).ConfigureAwait(false);
+        return buffer.Value;
     }
 
     private async Task AnswerAsync(FramedConnection connection, ObjectFetch fetch, CancellationToken ct)

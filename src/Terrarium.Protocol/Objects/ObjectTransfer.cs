@@ -20,6 +20,12 @@ public static class ObjectTransfer
     /// <summary>Node → client: an <see cref="ObjectFetchReply"/>.</summary>
     public const byte Reply = 2;
 
+    /// <summary>Client → node: an <see cref="ObjectPut"/>, then the value's bytes.</summary>
+    public const byte Put = 3;
+
+    /// <summary>Node → client: an <see cref="ObjectPutReply"/>.</summary>
+    public const byte PutReply = 4;
+
     /// <summary>The largest frame either end sends or accepts: the values themselves go outside frames.</summary>
     public const int MaxFrameBytes = 64 << 10;
 
@@ -51,7 +57,41 @@ public static class ObjectTransfer
             throw new InvalidDataException($"the node announced a value of {reply.Length} bytes for object {fetch.ObjectId}");
         }
 
-        var sink = open(reply.Length);
+        return await ReceiveAsync(connection, reply.Length, open, $"object {fetch.ObjectId}", ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="value"/> on <paramref name="connection"/> for session
+    /// <paramref name="sessionId"/> of node <paramref name="nodeId"/>: the put, its bytes, then the
+    /// node's answer.
+    /// </summary>
+    /// <exception cref="ObjectTransferException">The node did not take the value, and says why.</exception>
+    /// <exception cref="InvalidDataException">The node broke the protocol.</exception>
+    public static async Task PutAsync(FramedConnection connection, string nodeId, string sessionId, string objectId, ReadOnlyMemory<byte> value, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        await connection.SendAsync(Put, new ObjectPut { NodeId = nodeId, SessionId = sessionId, ObjectId = objectId, Length = value.Length }, ct).ConfigureAwait(false);
+        await SendBytesAsync(connection, value, ct).ConfigureAwait(false);
+        var reply = await connection.ReadAsync(ct).ConfigureAwait(false) is { Type: PutReply } frame
+            ? ObjectPutReply.Parser.ParseFrom(frame.Payload)
+            : throw new InvalidDataException($"the node did not answer the put of object {objectId} as a Terrarium node does");
+        if (reply.Error.Length > 0)
+        {
+            throw new ObjectTransferException(reply.Error, reply.WrongNode);
+        }
+    }
+
+    /// <summary>
+    /// Receives the <paramref name="length"/> bytes that follow a put (or anything else that
+    /// announced them) into the sink <paramref name="open"/> makes for them.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The connection ended inside the value.</exception>
+    public static async Task<TSink> ReceiveAsync<TSink>(FramedConnection connection, long length, Func<long, TSink> open, string what, CancellationToken ct)
+        where TSink : ValueSink
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(open);
+        var sink = open(length);
         byte[]? piece = null;
         try
         {
@@ -69,7 +109,7 @@ public static class ObjectTransfer
                 var read = await connection.ReadRawAsync(window, ct).ConfigureAwait(false);
                 if (read == 0)
                 {
-                    throw new InvalidDataException($"the node closed the connection after {sink.Filled} of the {sink.Length} bytes of object {fetch.ObjectId}");
+                    throw new InvalidDataException($"the connection closed after {sink.Filled} of the {sink.Length} bytes of {what}");
                 }
 
                 if (direct)
@@ -103,6 +143,11 @@ public static class ObjectTransfer
     {
         ArgumentNullException.ThrowIfNull(connection);
         await connection.SendAsync(Reply, new ObjectFetchReply { Length = value.Length }, ct).ConfigureAwait(false);
+        await SendBytesAsync(connection, value, ct).ConfigureAwait(false);
+    }
+
+    private static async Task SendBytesAsync(FramedConnection connection, ReadOnlyMemory<byte> value, CancellationToken ct)
+    {
         for (var offset = 0; offset < value.Length; offset += PieceBytes)
         {
             await connection.SendRawAsync(value.Slice(offset, Math.Min(PieceBytes, value.Length - offset)), ct).ConfigureAwait(false);

@@ -26,28 +26,31 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
     /// <exception cref="InvalidDataException">The connection ended inside the value, or the node broke the protocol.</exception>
     /// <exception cref="IOException">The connection failed.</exception>
     /// <exception cref="SocketException">The node cannot be reached.</exception>
-    public async Task<TSink> FetchAsync<TSink>(NodeInfo node, string objectId, Func<long, TSink> open, CancellationToken ct)
+    public Task<TSink> FetchAsync<TSink>(NodeInfo node, string objectId, Func<long, TSink> open, CancellationToken ct)
         where TSink : ValueSink
     {
         ArgumentNullException.ThrowIfNull(node);
-        var addresses = AddressesOf(node);
-        if (addresses.Count == 0)
-        {
-            throw new ObjectTransferException($"node {node.NodeId} has no object transfer address this process can reach", wrongNode: false);
-        }
-
         var fetch = new ObjectFetch { ObjectId = objectId, NodeId = node.NodeId };
-        for (var i = 0; ; i++)
+        return ExchangeAsync(node, (connection, started) => ObjectTransfer.FetchAsync(connection, fetch, length =>
         {
-            try
-            {
-                return await FetchFromAsync(addresses[i], fetch, open, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (i < addresses.Count - 1 && IsUnreachable(e))
-            {
-                // The Unix socket is not this process's to reach (another mount namespace, say): TCP next.
-            }
-        }
+            // The node answered: a failure from here on is not the idle connection's.
+            started();
+            return open(length);
+        }, ct), ct);
+    }
+
+    /// <summary>Puts <paramref name="value"/> on <paramref name="node"/> for its session <paramref name="sessionId"/>, as object <paramref name="objectId"/>.</summary>
+    /// <exception cref="ObjectTransferException">The node did not take it (or has no address to put to), and says why.</exception>
+    /// <exception cref="IOException">The connection failed.</exception>
+    /// <exception cref="SocketException">The node cannot be reached.</exception>
+    public Task PutAsync(NodeInfo node, string sessionId, string objectId, ReadOnlyMemory<byte> value, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return ExchangeAsync(node, async (connection, _) =>
+        {
+            await ObjectTransfer.PutAsync(connection, node.NodeId, sessionId, objectId, value, ct).ConfigureAwait(false);
+            return true;
+        }, ct);
     }
 
     /// <summary>Where <paramref name="node"/> serves transfers, best first: its Unix socket if it is on this machine, then TCP.</summary>
@@ -80,42 +83,58 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
         }
     }
 
-    private async Task<TSink> FetchFromAsync<TSink>(Endpoint address, ObjectFetch fetch, Func<long, TSink> open, CancellationToken ct)
-        where TSink : ValueSink
+    /// <summary>Runs one exchange with <paramref name="node"/>, at the first of its addresses this process can reach.</summary>
+    private async Task<T> ExchangeAsync<T>(NodeInfo node, Func<FramedConnection, Action, Task<T>> exchange, CancellationToken ct)
+    {
+        var addresses = AddressesOf(node);
+        if (addresses.Count == 0)
+        {
+            throw new ObjectTransferException($"node {node.NodeId} has no object transfer address this process can reach", wrongNode: false);
+        }
+
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return await ExchangeWithAsync(addresses[i], exchange, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (i < addresses.Count - 1 && IsUnreachable(e))
+            {
+                // The Unix socket is not this process's to reach (another mount namespace, say): TCP next.
+            }
+        }
+    }
+
+    private async Task<T> ExchangeWithAsync<T>(Endpoint address, Func<FramedConnection, Action, Task<T>> exchange, CancellationToken ct)
     {
         var idle = _idle.GetOrAdd(address, _ => []);
         if (idle.TryTake(out var reused))
         {
-            var answered = false;
+            var started = false;
             try
             {
-                return await FetchOnAsync(address, reused, fetch, length =>
-                {
-                    answered = true;
-                    return open(length);
-                }, ct).ConfigureAwait(false);
+                return await ExchangeOnAsync(address, reused, connection => exchange(connection, () => started = true)).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or InvalidDataException && !answered)
+            catch (Exception e) when (e is IOException or InvalidDataException && !started)
             {
                 // The node closed the idle connection (it restarted, say): once more on a new one.
             }
         }
 
-        var connection = await FramedClient.ConnectAsync(address, credentials, ObjectTransfer.MaxFrameBytes, ct).ConfigureAwait(false);
-        return await FetchOnAsync(address, connection, fetch, open, ct).ConfigureAwait(false);
+        var fresh = await FramedClient.ConnectAsync(address, credentials, ObjectTransfer.MaxFrameBytes, ct).ConfigureAwait(false);
+        return await ExchangeOnAsync(address, fresh, connection => exchange(connection, () => { })).ConfigureAwait(false);
     }
 
-    private async Task<TSink> FetchOnAsync<TSink>(Endpoint address, FramedConnection connection, ObjectFetch fetch, Func<long, TSink> open, CancellationToken ct)
-        where TSink : ValueSink
+    private async Task<T> ExchangeOnAsync<T>(Endpoint address, FramedConnection connection, Func<FramedConnection, Task<T>> exchange)
     {
-        TSink sink;
+        T result;
         try
         {
-            sink = await ObjectTransfer.FetchAsync(connection, fetch, open, ct).ConfigureAwait(false);
+            result = await exchange(connection).ConfigureAwait(false);
         }
         catch (ObjectTransferException e) when (!e.WrongNode)
         {
-            // The node said why it has no value: the connection is as good as before.
+            // The node said why: the connection is as good as before.
             KeepIdle(address, connection);
             throw;
         }
@@ -126,7 +145,7 @@ public sealed class ObjectTransferClient(ClusterCredentials credentials) : IAsyn
         }
 
         KeepIdle(address, connection);
-        return sink;
+        return result;
     }
 
     private void KeepIdle(Endpoint address, FramedConnection connection)

@@ -107,3 +107,11 @@ public sealed class BufferSink : ValueSink
 
     protected override void WriteAt(ReadOnlySpan<byte> piece, long offset) => piece.CopyTo(_buffer.AsSpan((int)offset));
 }
+
+/// <summary>A value received only to be dropped: the bytes of a put that is refused, read so the connection stays in step.</summary>
+public sealed class DiscardSink(long length) : ValueSink(length)
+{
+    protected override void WriteAt(ReadOnlySpan<byte> piece, long offset)
+    {
+    }
+}

@@ -131,13 +131,11 @@ internal sealed partial class Session
                 return;
             }
 
-            using var call = _client.UploadValue(new Metadata { { UploadHeaders.SessionId, opened.SessionId }, { UploadHeaders.ObjectId, id } });
-            await ObjectChunks.WriteAsync(value, call.RequestStream, CancellationToken.None).ConfigureAwait(false);
-            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-            await call.ResponseAsync.ConfigureAwait(false);
+            await UploadValueAsync(opened, id, value).ConfigureAwait(false);
             put = new PutObject { ObjectId = id, Uploaded = true };
         }
-        catch (Exception e) when (e is RpcException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception e) when (e is RpcException or InvalidOperationException or ObjectDisposedException or IOException or SocketException or TimeoutException or
+            InvalidDataException or UnauthorizedAccessException or AuthenticationException or FrameHandshakeException or ObjectTransferException)
         {
             put = new PutObject
             {
@@ -152,6 +150,33 @@ internal sealed partial class Session
 
         TrySend(new ClientRequest { Put = put });
         GC.KeepAlive(handle);
+    }
+
+    /// <summary>
+    /// Sends a large value this process puts to its node, for the PutObject that names it as
+    /// uploaded: on the object transfer channel, or with UploadValue when the node gave no transfer
+    /// address this process can reach.
+    /// </summary>
+    private async Task UploadValueAsync(SessionOpened opened, string id, ByteString value)
+    {
+        if (opened.ObjectSocket.Length > 0 || opened.ObjectAddress.Length > 0)
+        {
+            var node = new NodeInfo { NodeId = opened.NodeId, ObjectSocket = opened.ObjectSocket, ObjectAddress = opened.ObjectAddress, BootId = opened.BootId };
+            try
+            {
+                await _transfers.PutAsync(node, opened.SessionId, id, value.Memory, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (ObjectTransferClient.IsUnreachable(e))
+            {
+                // The channel cannot be reached from here (a firewall, say): the node's gRPC service takes it.
+            }
+        }
+
+        using var call = _client.UploadValue(new Metadata { { UploadHeaders.SessionId, opened.SessionId }, { UploadHeaders.ObjectId, id } });
+        await ObjectChunks.WriteAsync(value, call.RequestStream, CancellationToken.None).ConfigureAwait(false);
+        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        await call.ResponseAsync.ConfigureAwait(false);
     }
 
     /// <summary>

@@ -27,6 +27,7 @@ public sealed class ObjectTransferServerTests : IAsyncDisposable
     private readonly ObjectTransferServer _server;
     private readonly ObjectTransferClient _client = new(ClusterCredentials.UnixOnly(Token));
     private readonly NodeInfo _node;
+    private readonly DetachedSessions _sessions;
 
     public ObjectTransferServerTests()
     {
@@ -35,7 +36,9 @@ public sealed class ObjectTransferServerTests : IAsyncDisposable
         _shared = SharedMemoryStore.Open(_root, "node-a", Path.Combine(_folder.FullName, "spilled")).Store!;
         _objects = new ObjectStore(_shared, "shared memory");
         var options = new NodeOptions { NodeId = "node-a", SessionDirectory = _folder.FullName, Endpoints = [Endpoint.UnixSocket(Path.Combine(_folder.FullName, "node.sock"))] };
-        _server = new ObjectTransferServer(options, ClusterCredentials.UnixOnly(Token), _objects);
+        _sessions = new DetachedSessions(options);
+        _sessions.Attached(Owner);
+        _server = new ObjectTransferServer(options, ClusterCredentials.UnixOnly(Token), _objects, _sessions);
         _server.Start(advertisedHost: null);
         _node = new NodeInfo { NodeId = "node-a", ObjectSocket = _server.Socket, ObjectAddress = _server.Address, BootId = MachineIdentity.BootId };
     }
@@ -45,6 +48,7 @@ public sealed class ObjectTransferServerTests : IAsyncDisposable
         await _client.DisposeAsync();
         await _server.DisposeAsync();
         _objects.Dispose();
+        _sessions.Dispose();
         Directory.Delete(_root, recursive: true);
         _folder.Delete(recursive: true);
     }
@@ -118,7 +122,7 @@ public sealed class ObjectTransferServerTests : IAsyncDisposable
             SessionDirectory = Directory.CreateDirectory(Path.Combine(_folder.FullName, "tcp")).FullName,
             Endpoints = [Endpoint.UnixSocket(Path.Combine(_folder.FullName, "tcp", "node.sock")), Endpoint.Tcp("0.0.0.0", 0)],
         };
-        await using var server = new ObjectTransferServer(options, new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("node-a", ["127.0.0.1"]))), _objects);
+        await using var server = new ObjectTransferServer(options, new ClusterCredentials(Token, trust.WithServerCertificate(authority.IssueWithNewKey("node-a", ["127.0.0.1"]))), _objects, _sessions);
         server.Start(advertisedHost: "127.0.0.1");
         await using var client = new ObjectTransferClient(new ClusterCredentials(Token, trust));
         var made = Bytes(2 << 20, 9);
@@ -130,6 +134,23 @@ public sealed class ObjectTransferServerTests : IAsyncDisposable
 
         Assert.StartsWith("127.0.0.1:", server.Address, StringComparison.Ordinal);
         Assert.Equal(made, value.Value.ToByteArray());
+    }
+
+    [SkippableFact]
+    public async Task APut_LandsInTheSessionsStagingAndIsTakenOver_ForItsPutObject_AndOneForNoSessionIsRefused_TheConnectionInStep()
+    {
+        var value = Bytes((2 << 20) + 3, 5);
+
+        await _client.PutAsync(_node, Owner.Id, "put-1", value, CancellationToken.None);
+        var refused = await Assert.ThrowsAsync<ObjectTransferException>(() => _client.PutAsync(_node, "no-such-session", "put-2", value, CancellationToken.None));
+        await _client.PutAsync(_node, Owner.Id, "put-3", value.AsMemory(0, 10), CancellationToken.None);
+
+        Assert.True(Owner.Uploads.TryGetValue("put-1", out var uploaded));
+        Assert.Equal(value, uploaded.ToByteArray());
+        Assert.StartsWith(_shared.Sealed + "/", MappedValue.Of(uploaded)!.Path, StringComparison.Ordinal);
+        Assert.Equal("node node-a has no session 'no-such-session'", refused.Message);
+        Assert.False(Owner.Uploads.ContainsKey("put-2"));
+        Assert.Equal(value.AsSpan(0, 10).ToArray(), Owner.Uploads["put-3"].ToByteArray());
     }
 
     private ByteString Stored(byte[] bytes) =>

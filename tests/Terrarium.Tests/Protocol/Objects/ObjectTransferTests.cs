@@ -86,7 +86,7 @@ public sealed class ObjectTransferTests : IAsyncDisposable
         var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
             ObjectTransfer.FetchAsync(connection, Fetch("x"), length => StagedValue.Open(staging, length), CancellationToken.None));
 
-        Assert.Equal("the node closed the connection after 300 of the 1000 bytes of object x", error.Message);
+        Assert.Equal("the connection closed after 300 of the 1000 bytes of object x", error.Message);
         Assert.Empty(Directory.GetFiles(staging));
     }
 
