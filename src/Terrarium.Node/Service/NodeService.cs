@@ -169,6 +169,7 @@ internal sealed partial class NodeService(
         logs.Unsubscribe(session);
         objects.ReleaseOwnedBy(session);
         objects.Shared?.RemoveStagingOf(session.Id);
+        session.DropUnclaimedUploads();
         if (session.IsDriver)
         {
             EndJob(session.JobId);

@@ -24,8 +24,23 @@ internal sealed class Session(string id, OpenSession open)
 
     public string Id { get; } = id;
 
-    /// <summary>Values the client uploaded (UploadValue) for puts it has not sent yet, by object id.</summary>
+    /// <summary>Values the client uploaded (UploadValue, or a put on the transfer channel) for puts it has not sent yet, by object id.</summary>
     public ConcurrentDictionary<string, ByteString> Uploads { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Forgets the uploads no put claimed (the session ended between the upload and its put): one
+    /// that lives in the shared-memory store has its file removed with it.
+    /// </summary>
+    public void DropUnclaimedUploads()
+    {
+        foreach (var id in Uploads.Keys)
+        {
+            if (Uploads.TryRemove(id, out var unclaimed))
+            {
+                SharedMemoryStore.Remove(unclaimed);
+            }
+        }
+    }
 
     public string JobId { get; } = open.JobId;
 

@@ -152,6 +152,10 @@ internal sealed partial class Session
         GC.KeepAlive(handle);
     }
 
+    /// <summary>This session's node as the object transfer channel reaches it.</summary>
+    private static NodeInfo TransferNodeOf(SessionOpened opened) =>
+        new() { NodeId = opened.NodeId, ObjectSocket = opened.ObjectSocket, ObjectAddress = opened.ObjectAddress, BootId = opened.BootId };
+
     /// <summary>
     /// Sends a large value this process puts to its node, for the PutObject that names it as
     /// uploaded: on the object transfer channel, or with UploadValue when the node gave no transfer
@@ -161,7 +165,7 @@ internal sealed partial class Session
     {
         if (opened.ObjectSocket.Length > 0 || opened.ObjectAddress.Length > 0)
         {
-            var node = new NodeInfo { NodeId = opened.NodeId, ObjectSocket = opened.ObjectSocket, ObjectAddress = opened.ObjectAddress, BootId = opened.BootId };
+            var node = TransferNodeOf(opened);
             try
             {
                 await _transfers.PutAsync(node, opened.SessionId, id, value.Memory, CancellationToken.None).ConfigureAwait(false);
@@ -241,7 +245,7 @@ internal sealed partial class Session
         var opened = await Opened.ConfigureAwait(false);
         if (opened.ObjectSocket.Length > 0 || opened.ObjectAddress.Length > 0)
         {
-            var node = new NodeInfo { NodeId = opened.NodeId, ObjectSocket = opened.ObjectSocket, ObjectAddress = opened.ObjectAddress, BootId = opened.BootId };
+            var node = TransferNodeOf(opened);
             try
             {
                 using var buffer = await _transfers.FetchAsync(node, objectId, length => new BufferSink(length), CancellationToken.None).ConfigureAwait(false);

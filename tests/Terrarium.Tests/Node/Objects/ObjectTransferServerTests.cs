@@ -153,6 +153,20 @@ public sealed class ObjectTransferServerTests : IAsyncDisposable
         Assert.Equal(value.AsSpan(0, 10).ToArray(), Owner.Uploads["put-3"].ToByteArray());
     }
 
+    [SkippableFact]
+    public async Task APutNoPutObjectClaims_LeavesTheStore_WhenItsSessionEnds()
+    {
+        var session = new Session("s-ends", new OpenSession { JobId = "job-a", JobCodeDir = "/" });
+        _sessions.Attached(session);
+        await _client.PutAsync(_node, session.Id, "unclaimed", Bytes(2 << 20, 4), CancellationToken.None);
+        Assert.Single(Directory.GetFiles(_shared.Sealed));
+
+        session.DropUnclaimedUploads();
+
+        Assert.Empty(Directory.GetFiles(_shared.Sealed));
+        Assert.Empty(session.Uploads);
+    }
+
     private ByteString Stored(byte[] bytes) =>
         _shared.TakeOver(StagedValue.Write(_shared.Staging, ByteString.CopyFrom(bytes)), _shared.Staging);
 
