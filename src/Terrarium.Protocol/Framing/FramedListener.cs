@@ -94,7 +94,8 @@ public sealed class FramedListener : IAsyncDisposable
             // Stopped.
         }
 
-        if (Endpoint.SocketPath is { } path)
+        // Its folder may be gone already (a session folder removed first).
+        if (Endpoint.SocketPath is { } path && File.Exists(path))
         {
             File.Delete(path);
         }

@@ -17,7 +17,7 @@ namespace Terrarium.Tests.Node.Actors;
 /// locating it hears, how many times it comes back, and what a kill and a job's end leave. Workers
 /// are records the test attaches and ends; a caller is a session whose events the test reads.
 /// </summary>
-public sealed class ActorSupervisorTests : IAsyncDisposable
+public sealed class ActorSupervisorTests : IAsyncLifetime
 {
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("terrarium-supervisor-");
     private readonly Session _driver = new("s1", new OpenSession { JobId = "job-a", JobCodeDir = "/" });
@@ -38,7 +38,9 @@ public sealed class ActorSupervisorTests : IAsyncDisposable
         _driver.Attach(_driverEvents, CancellationToken.None);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         _supervisor.Dispose();
         await _head.DisposeAsync();

@@ -16,7 +16,7 @@ namespace Terrarium.Tests.Node.Objects;
 /// none, and keeps sending a value whose owner released it mid-way.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class ObjectTransferServerTests : IAsyncDisposable
+public sealed class ObjectTransferServerTests : IAsyncLifetime
 {
     private const string Token = "transfer-server-tests-token-0123456789";
     private static readonly Session Owner = new("s1", new OpenSession { JobId = "job-a", JobCodeDir = "/" });
@@ -43,7 +43,9 @@ public sealed class ObjectTransferServerTests : IAsyncDisposable
         _node = new NodeInfo { NodeId = "node-a", ObjectSocket = _server.Socket, ObjectAddress = _server.Address, BootId = MachineIdentity.BootId };
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _client.DisposeAsync();
         await _server.DisposeAsync();

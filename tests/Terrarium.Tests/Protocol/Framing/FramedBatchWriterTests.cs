@@ -10,7 +10,7 @@ namespace Terrarium.Tests.Protocol.Framing;
 /// Batches on a real framed connection: what queues while the connection is busy (here: still
 /// opening) leaves as one frame, cut by size; completion and failure end the writer.
 /// </summary>
-public sealed class FramedBatchWriterTests : IAsyncDisposable
+public sealed class FramedBatchWriterTests : IAsyncLifetime
 {
     private const string Token = "batch-writer-tests";
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("terrarium-batches-");
@@ -24,7 +24,9 @@ public sealed class FramedBatchWriterTests : IAsyncDisposable
             await Task.Delay(Timeout.Infinite, ct);
         });
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _listener.DisposeAsync();
         _folder.Delete(recursive: true);

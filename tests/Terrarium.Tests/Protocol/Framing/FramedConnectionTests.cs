@@ -17,7 +17,7 @@ namespace Terrarium.Tests.Protocol.Framing;
 /// is allocated, and TLS guards TCP.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class FramedConnectionTests : IAsyncDisposable
+public sealed class FramedConnectionTests : IAsyncLifetime
 {
     private const string Token = "framed-tests-token-that-must-never-cross";
     private const int Limit = 16 << 20;
@@ -25,7 +25,9 @@ public sealed class FramedConnectionTests : IAsyncDisposable
     private readonly List<IAsyncDisposable> _listeners = [];
     private int _handled;
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         foreach (var listener in _listeners)
         {

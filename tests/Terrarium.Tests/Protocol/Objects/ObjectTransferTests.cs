@@ -15,7 +15,7 @@ namespace Terrarium.Tests.Protocol.Objects;
 /// this machine on its Unix socket, else over TCP.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class ObjectTransferTests : IAsyncDisposable
+public sealed class ObjectTransferTests : IAsyncLifetime
 {
     private const string Token = "object-transfer-tests-token-0123456789";
     private const string NodeId = "node-serving";
@@ -23,7 +23,9 @@ public sealed class ObjectTransferTests : IAsyncDisposable
     private readonly List<FramedListener> _listeners = [];
     private readonly Dictionary<string, byte[]> _values = new(StringComparer.Ordinal);
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         foreach (var listener in _listeners)
         {
