@@ -147,7 +147,15 @@ public static class PodmanImages
         {
             await RunAsync("cp", "-a", AppContext.BaseDirectory.TrimEnd('/'), Path.Combine(context, "publish"));
             File.Copy(Path.Combine(RepositoryRoot(), "deploy", "Containerfile"), Path.Combine(context, "Containerfile"));
-            await RunAsync("podman", "build", "-q", "--build-arg", $"RUNTIME_IMAGE={runtimeImage}", "-t", tag, context);
+            var previous = await ExistsAsync(tag) ? await RunAsync("podman", "image", "inspect", "--format", "{{.Id}}", tag) : null;
+            var built = await RunAsync("podman", "build", "-q", "--build-arg", $"RUNTIME_IMAGE={runtimeImage}", "-t", tag, context);
+
+            // Each build makes a new image (a new build of Terrarium); the one it untagged would stay, ~1 GB a run.
+            if (previous is not null && previous != built)
+            {
+                await RemoveIfUnusedAsync(previous);
+            }
+
             return tag;
         }
         finally
@@ -187,6 +195,13 @@ public static class PodmanImages
         {
             File.Delete(rootfs);
         }
+    }
+
+    private static async Task RemoveIfUnusedAsync(string imageId)
+    {
+        // A container still using it keeps it (podman refuses); that is fine.
+        using var process = Process.Start(new ProcessStartInfo("podman", ["rmi", imageId]) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true })!;
+        await process.WaitForExitAsync();
     }
 
     private static async Task<bool> ExistsAsync(string image)
