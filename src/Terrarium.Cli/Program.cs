@@ -6,6 +6,7 @@ var root = new RootCommand("Terrarium: start and stop a cluster's head and nodes
     StartCommand.Create(),
     StopCommand.Create(),
     StatusCommand.Create(),
+    EnvCommand.Create(),
 };
 
 // A stopping daemon ends its workers first: give it the time that takes before the process is cut.

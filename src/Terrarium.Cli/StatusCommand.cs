@@ -18,18 +18,16 @@ internal static class StatusCommand
 {
     public static Command Create()
     {
-        var address = new Option<string?>("--address") { Description = "The head's HOST:PORT (default: TERRARIUM_ADDRESS, else the head started on this machine)" };
-        var token = new Option<string?>("--token") { Description = $"The cluster token (default: {ClusterToken.EnvironmentVariable}, else the local head's or the stored one)" };
+        var connection = new HeadConnection();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
-        var caHash = new Option<string?>("--ca-hash") { Description = $"The pin of the cluster's CA (default: {CaHash.EnvironmentVariable}, else what this machine knows of the head)" };
-        var insecure = new Option<bool>("--insecure") { Description = "The cluster runs without TLS (started with --insecure)" };
         var command = new Command("status", "Show the cluster's nodes: alive, resources total and available, workers, actors, runtime envs, queued tasks, objects held. Exits 2 when a node is dead or does not answer, 1 when the head cannot be reached")
         {
-            address, token, json, caHash, insecure,
+            json,
         };
+        connection.AddTo(command);
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
-            var (head, credentials) = await ClusterAddress.ResolveAsync(parse.GetValue(address), parse.GetValue(token), parse.GetValue(caHash), parse.GetValue(insecure), ct).ConfigureAwait(false);
+            var (head, credentials) = await connection.ResolveAsync(parse, ct).ConfigureAwait(false);
             var nodes = await QueryAsync(head, credentials, ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
@@ -55,23 +53,9 @@ internal static class StatusCommand
 
     private static async Task<List<NodeReport>> QueryAsync(Endpoint head, ClusterCredentials credentials, CancellationToken ct)
     {
-        var (channel, invoker) = ClusterChannel.Open(head, credentials);
-        using (channel)
-        {
-            var client = new Protocol.Head.HeadClient(invoker);
-            ListNodesReply listed;
-            try
-            {
-                listed = await client.ListNodesAsync(new ListNodesRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct).ConfigureAwait(false);
-            }
-            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
-            {
-                throw new UserError($"cannot reach the head at {head}: {e.Status.Detail}{TlsFailure.Hint(e)}");
-            }
-
-            var reports = await Task.WhenAll(listed.Nodes.Select(n => ReportAsync(n, credentials, ct))).ConfigureAwait(false);
-            return reports.OrderBy(r => r.NodeId, StringComparer.Ordinal).ToList();
-        }
+        var nodes = await HeadConnection.ListNodesAsync(head, credentials, ct).ConfigureAwait(false);
+        var reports = await Task.WhenAll(nodes.Select(n => ReportAsync(n, credentials, ct))).ConfigureAwait(false);
+        return reports.OrderBy(r => r.NodeId, StringComparer.Ordinal).ToList();
     }
 
     private static async Task<NodeReport> ReportAsync(NodeState node, ClusterCredentials credentials, CancellationToken ct)

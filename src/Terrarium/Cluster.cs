@@ -250,7 +250,8 @@ public sealed partial class Cluster : IAsyncDisposable
                 JobCodeDir = AppContext.BaseDirectory,
                 JobCodeUri = shipCode ? await ShipJobCodeAsync(head, options.MaxPackageBytes, loggerFactory.CreateLogger<EnvPackager>(), ct).ConfigureAwait(false) : "",
                 SubscribeLogs = options.LogToDriver,
-            }, printer is null ? null : printer.Print, options.TimeProvider, ct).ConfigureAwait(false);
+            }, new SessionListeners(printer is null ? null : printer.Print, new EnvSetupReporter(loggerFactory.CreateLogger<EnvSetupReporter>()).Report),
+                options.TimeProvider, ct).ConfigureAwait(false);
             var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory);
             try
             {

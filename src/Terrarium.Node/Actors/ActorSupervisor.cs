@@ -248,7 +248,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             }
 
             actor.ConstructorArgs = args;
-            actor.Env = await _builds.PrepareAsync(actor.Spec.EnvHash, envJson, CancellationToken.None).ConfigureAwait(false);
+            actor.Env = await _builds.PrepareAsync(actor.Spec.EnvHash, envJson, actor.Owner, CancellationToken.None).ConfigureAwait(false);
         }
         catch (RuntimeEnvSetupFailure e)
         {

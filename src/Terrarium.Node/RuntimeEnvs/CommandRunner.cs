@@ -1,8 +1,13 @@
 using System.Diagnostics;
+using System.Text;
 
 namespace Terrarium.Node.RuntimeEnvs;
 
-/// <summary>Runs a command the node needs (podman, python, pip, conda) to completion, capturing its output.</summary>
+/// <summary>
+/// Runs a command the node needs (podman, python, pip, conda, dotnet restore) to completion,
+/// capturing its output; during an env's setup, each line also goes to the env's
+/// <see cref="SetupLog"/> as the command prints it.
+/// </summary>
 internal static class CommandRunner
 {
     /// <summary>The exit code and output; a command that cannot start is reported like a failed one (exit code -1).</summary>
@@ -24,8 +29,9 @@ internal static class CommandRunner
 
         using (process)
         {
-            var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-            var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            var log = SetupLog.Current;
+            var output = ReadLinesAsync(process.StandardOutput, log);
+            var errors = ReadLinesAsync(process.StandardError, log);
             try
             {
                 await process.WaitForExitAsync(ct).ConfigureAwait(false);
@@ -38,6 +44,18 @@ internal static class CommandRunner
 
             return (process.ExitCode, (await output.ConfigureAwait(false)).Trim(), (await errors.ConfigureAwait(false)).Trim());
         }
+    }
+
+    private static async Task<string> ReadLinesAsync(StreamReader reader, SetupLog? log)
+    {
+        var text = new StringBuilder();
+        while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+        {
+            text.Append(line).Append('\n');
+            log?.Output(line);
+        }
+
+        return text.ToString();
     }
 
     public static Task<(int ExitCode, string Output, string Errors)> RunAsync(string command, IEnumerable<string> arguments, CancellationToken ct) =>

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Service;
+using Terrarium.Node.Sessions;
+using Terrarium.Protocol;
 using Terrarium.Protocol.RuntimeEnvs;
 
 namespace Terrarium.Node.RuntimeEnvs;
@@ -12,14 +14,23 @@ namespace Terrarium.Node.RuntimeEnvs;
 /// so that a broken env is not rebuilt in a tight loop. What each field means is its
 /// <see cref="IFieldPreparer"/>'s business; whatever a preparer throws — a full disk, a tool that
 /// prints what it should not — fails the env as a <see cref="RuntimeEnvSetupFailure"/> naming the
-/// field, never strands the work that waits for it.
+/// field, never strands the work that waits for it. Each build writes a <see cref="SetupLog"/>, whose
+/// steps the sessions waiting for it hear as they happen.
 /// </summary>
 internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPreparer> fields, ILogger<EnvBuildCache> logger)
 {
     private readonly Dictionary<string, IFieldPreparer> _fields = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Build> _builds = new(StringComparer.Ordinal);
+    private readonly Lock _starting = new();
 
-    public async Task<PreparedEnv> PrepareAsync(string hash, string canonicalJson, CancellationToken ct)
+    /// <summary>Where each env's setup log is kept, one file per env hash.</summary>
+    public string LogFolder { get; } = Path.Combine(options.CacheDirectory, "setup-logs");
+
+    /// <summary>
+    /// The env, built once per hash. <paramref name="waiting"/>, the session whose work waits for it,
+    /// hears the build's steps while it runs (once, however much of its work waits).
+    /// </summary>
+    public async Task<PreparedEnv> PrepareAsync(string hash, string canonicalJson, Session? waiting, CancellationToken ct)
     {
         if (hash.Length == 0)
         {
@@ -28,7 +39,12 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
 
         while (true)
         {
-            var build = _builds.GetOrAdd(hash, h => new Build(Task.Run(() => BuildWithTimeoutAsync(h, canonicalJson), CancellationToken.None), options.TimeProvider));
+            var build = BuildOf(hash, canonicalJson);
+            if (waiting is not null && !build.Result.IsCompleted)
+            {
+                build.Log.Watch(waiting, step => waiting.Send(new SessionEvent { EnvSetup = step }));
+            }
+
             try
             {
                 return await build.Result.WaitAsync(ct).ConfigureAwait(false);
@@ -37,11 +53,15 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
             {
                 if (_builds.TryRemove(new KeyValuePair<string, Build>(hash, build)))
                 {
+                    build.Log.Dispose();
                     NodeLog.RetryingFailedEnv(logger, hash);
                 }
             }
         }
     }
+
+    /// <summary>The log of the env's latest build on this node since it started, if any.</summary>
+    public SetupLog? LogOf(string hash) => _builds.TryGetValue(hash, out var build) ? build.Log : null;
 
     /// <summary>The envs this node has built or is building, for status.</summary>
     public IEnumerable<(string Hash, string State, string Json)> List() =>
@@ -49,8 +69,27 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
             kv.Value.Result.IsCompletedSuccessfully ? "ready" : kv.Value.Result.IsFaulted ? "failed" : "building",
             kv.Value.Result.IsCompletedSuccessfully ? kv.Value.Result.Result.CanonicalJson : ""));
 
-    private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson)
+    private Build BuildOf(string hash, string canonicalJson)
     {
+        if (_builds.TryGetValue(hash, out var build))
+        {
+            return build;
+        }
+
+        // Under a lock, so that one build (and one log) starts per hash.
+        lock (_starting)
+        {
+            return _builds.GetOrAdd(hash, h =>
+            {
+                var log = new SetupLog(LogFolder, options.NodeId, h, options.TimeProvider);
+                return new Build(log, Task.Run(() => BuildWithTimeoutAsync(h, canonicalJson, log), CancellationToken.None), options.TimeProvider);
+            });
+        }
+    }
+
+    private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson, SetupLog log)
+    {
+        log.MakeCurrent();
         RuntimeEnv env;
         try
         {
@@ -58,27 +97,32 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
         }
         catch (RuntimeEnvSetupFailure e)
         {
-            throw Failed(hash, e);
+            throw Failed(hash, e, log);
         }
 
         var timeout = (env.Config ?? new RuntimeEnvConfig()).SetupTimeout;
         using var cts = new CancellationTokenSource(timeout, options.TimeProvider);
         try
         {
-            return await BuildAsync(hash, canonicalJson, env, cts.Token).ConfigureAwait(false);
+            var prepared = await BuildAsync(hash, canonicalJson, env, log, cts.Token).ConfigureAwait(false);
+            log.Ready();
+            return prepared;
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
-            throw Failed(hash, new RuntimeEnvSetupFailure("config", $"the setup took longer than setup_timeout_seconds ({timeout.TotalSeconds:0})", ""));
+            var field = log.CurrentField;
+            throw Failed(hash, new RuntimeEnvSetupFailure(field.Length == 0 ? "config" : field,
+                $"setting up '{field}' took longer than the env's setup_timeout_seconds ({timeout.TotalSeconds:0}), so the setup was stopped; " +
+                "raise runtime_env.config.setup_timeout_seconds (-1 for no limit) if it needs longer", ""), log);
         }
         catch (RuntimeEnvSetupFailure e)
         {
-            throw Failed(hash, e);
+            throw Failed(hash, e, log);
         }
     }
 
     /// <summary>Prepares each field the env sets — those that decide how workers start first, the rest by name — and combines what they give the worker.</summary>
-    private async Task<PreparedEnv> BuildAsync(string hash, string canonicalJson, RuntimeEnv env, CancellationToken ct)
+    private async Task<PreparedEnv> BuildAsync(string hash, string canonicalJson, RuntimeEnv env, SetupLog log, CancellationToken ct)
     {
         NodeLog.BuildingEnv(logger, hash);
         var setups = new List<FieldSetup>();
@@ -86,9 +130,11 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
         foreach (var field in _fields.Values.Where(f => f.IsSetIn(env)).OrderBy(f => f.SetsLauncher ? 0 : 1).ThenBy(f => f.Name, StringComparer.Ordinal))
         {
             var launcher = setups.Select(s => s.Launcher).LastOrDefault(l => l is not null);
+            log.StepStarted(field.Name);
             try
             {
                 setups.Add(await field.PrepareAsync(env, launcher, ct).ConfigureAwait(false));
+                log.StepFinished(field.Name);
             }
             catch (Exception e) when (e is not RuntimeEnvSetupFailure && !(e is OperationCanceledException && ct.IsCancellationRequested))
             {
@@ -154,10 +200,13 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
         return new RuntimeEnvSetupFailure(field, $"setting up '{field}' failed: {what}", e.ToString());
     }
 
-    private RuntimeEnvSetupFailure Failed(string hash, RuntimeEnvSetupFailure failure)
+    /// <summary>The failure as the work that waited sees it: with the whole setup log, and what the failure adds to it.</summary>
+    private RuntimeEnvSetupFailure Failed(string hash, RuntimeEnvSetupFailure failure, SetupLog log)
     {
         NodeLog.EnvSetupFailed(logger, hash, failure.Field, failure.Message);
-        return failure;
+        log.Failed(failure.Field, failure.Message);
+        var full = log.HasPrinted(failure.Log) ? log.Text : $"{log.Text}\n{failure.Log}";
+        return new RuntimeEnvSetupFailure(failure.Field, failure.Message, full);
     }
 
     /// <summary>
@@ -199,7 +248,13 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
 
     private sealed class Build
     {
-        public Build(Task<PreparedEnv> running, TimeProvider clock) => Result = StampAsync(running, clock);
+        public Build(SetupLog log, Task<PreparedEnv> running, TimeProvider clock)
+        {
+            Log = log;
+            Result = StampAsync(running, clock);
+        }
+
+        public SetupLog Log { get; }
 
         public Task<PreparedEnv> Result { get; }
 

@@ -50,6 +50,7 @@ internal sealed class PackageCache(NodeOptions options, HeadLink head, ILogger<P
         try
         {
             NodeLog.FetchingPackage(logger, uri);
+            SetupLog.Current?.Output($"downloading {uri}");
             await FetchAsync(uri, download, ct).ConfigureAwait(false);
             if (expectedHash is not null)
             {
@@ -61,6 +62,7 @@ internal sealed class PackageCache(NodeOptions options, HeadLink head, ILogger<P
                 }
             }
 
+            SetupLog.Current?.Output($"unpacking {new FileInfo(download).Length / 1024.0 / 1024.0:0.0} MiB");
             try
             {
                 SafeZip.Extract(download, scratch, options.MaxUnpackedBytes, options.MaxUnpackedEntries);

@@ -312,7 +312,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             }
 
             task.Args = args;
-            var env = await _builds.PrepareAsync(task.Spec.EnvHash, envJson, CancellationToken.None).ConfigureAwait(false);
+            var env = await _builds.PrepareAsync(task.Spec.EnvHash, envJson, task.Owner, CancellationToken.None).ConfigureAwait(false);
             task.SetEnv(env);
         }
         catch (RuntimeEnvSetupFailure e)

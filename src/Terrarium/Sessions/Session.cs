@@ -43,7 +43,7 @@ internal sealed partial class Session : IAsyncDisposable
     private readonly Task _reader;
     private volatile bool _disposing;
     private readonly string _idPrefix = Guid.NewGuid().ToString("N")[..10] + "-";
-    private readonly Action<LogLines>? _onLogs;
+    private readonly SessionListeners? _listeners;
     private readonly bool _reportsBlocking;
     private long _nextId;
     private int _blocked;
@@ -59,7 +59,7 @@ internal sealed partial class Session : IAsyncDisposable
     // session closes stay on real time: they bound waits for the network, which a test's clock does not move.
     private readonly TimeProvider _clock;
 
-    private Session(Endpoint node, ClusterCredentials credentials, OpenSession open, Action<LogLines>? onLogs, TimeProvider clock, Session? blockedReportsTo = null)
+    private Session(Endpoint node, ClusterCredentials credentials, OpenSession open, SessionListeners? listeners, TimeProvider clock, Session? blockedReportsTo = null)
     {
         _clock = clock;
         _blockedReportsTo = blockedReportsTo;
@@ -67,7 +67,7 @@ internal sealed partial class Session : IAsyncDisposable
         _client = new Protocol.Node.NodeClient(invoker);
         _credentials = credentials;
         _transfers = new ObjectTransferClient(credentials);
-        _onLogs = onLogs;
+        _listeners = listeners;
         _open = open;
         _reportsBlocking = open.WorkerId.Length > 0;
         (_call, _requests) = StartStream(open);
@@ -89,9 +89,9 @@ internal sealed partial class Session : IAsyncDisposable
 
     private readonly TaskCompletionSource<SessionOpened> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public static async Task<Session> OpenAsync(Endpoint node, ClusterCredentials credentials, OpenSession open, Action<LogLines>? onLogs, TimeProvider clock, CancellationToken ct)
+    public static async Task<Session> OpenAsync(Endpoint node, ClusterCredentials credentials, OpenSession open, SessionListeners? listeners, TimeProvider clock, CancellationToken ct)
     {
-        var session = new Session(node, credentials, open, onLogs, clock);
+        var session = new Session(node, credentials, open, listeners, clock);
         try
         {
             await session.Opened.WaitAsync(ct).ConfigureAwait(false);
@@ -114,7 +114,7 @@ internal sealed partial class Session : IAsyncDisposable
         var open = _open.Clone();
         open.WorkerId = "";
         open.ResumeSessionId = "";
-        return new Session(node, _credentials, open, _onLogs, _clock, _reportsBlocking ? this : _blockedReportsTo)
+        return new Session(node, _credentials, open, _listeners, _clock, _reportsBlocking ? this : _blockedReportsTo)
         {
             ValueOptions = ValueOptions,
         };
@@ -406,7 +406,10 @@ internal sealed partial class Session : IAsyncDisposable
 
                 break;
             case SessionEvent.KindOneofCase.Logs:
-                _onLogs?.Invoke(e.Logs);
+                _listeners?.OnLogs?.Invoke(e.Logs);
+                break;
+            case SessionEvent.KindOneofCase.EnvSetup:
+                _listeners?.OnEnvSetup?.Invoke(e.EnvSetup);
                 break;
             case SessionEvent.KindOneofCase.Opened:
                 _opened.TrySetResult(e.Opened);

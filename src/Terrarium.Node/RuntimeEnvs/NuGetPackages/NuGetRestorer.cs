@@ -232,8 +232,6 @@ internal sealed class NuGetRestorer
     {
         var start = new ProcessStartInfo(_options.WorkerHost!.DotnetPath)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
             WorkingDirectory = Path.GetDirectoryName(project)!,
         };
         foreach (var argument in new[]
@@ -261,20 +259,8 @@ internal sealed class NuGetRestorer
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
 
-        using var process = Process.Start(start) ?? throw new RuntimeEnvSetupFailure("nuget", $"could not start '{start.FileName} restore'", "");
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        try
-        {
-            await process.WaitForExitAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, (await stdout.ConfigureAwait(false)) + (await stderr.ConfigureAwait(false)));
+        var (exitCode, output, errors) = await CommandRunner.RunAsync(start, ct).ConfigureAwait(false);
+        return (exitCode, errors.Length == 0 ? output : $"{output}\n{errors}");
     }
 
     /// <summary>

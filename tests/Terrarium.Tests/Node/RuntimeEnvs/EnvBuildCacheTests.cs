@@ -30,19 +30,40 @@ public sealed class EnvBuildCacheTests : IDisposable
     {
         var prefix = Path.Combine(_root.FullName, "env");
         var json = $$"""{"conda":"{{prefix}}"}""";
-        var first = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => _builds.PrepareAsync("hash-1", json, CancellationToken.None));
+        var first = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => _builds.PrepareAsync("hash-1", json, null, CancellationToken.None));
         Assert.Contains("is not a conda environment", first.Message, StringComparison.Ordinal);
 
         // Fixed on disk, but within the delay the node answers with the failure it remembers.
         Directory.CreateDirectory(Path.Combine(prefix, "conda-meta"));
         _clock.Advance(RetryDelay - TimeSpan.FromSeconds(1));
-        await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => _builds.PrepareAsync("hash-1", json, CancellationToken.None));
+        await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => _builds.PrepareAsync("hash-1", json, null, CancellationToken.None));
 
         _clock.Advance(TimeSpan.FromSeconds(2));
-        var env = await _builds.PrepareAsync("hash-1", json, CancellationToken.None);
+        var env = await _builds.PrepareAsync("hash-1", json, null, CancellationToken.None);
 
         Assert.Equal(prefix, env.EnvVars["CONDA_PREFIX"]);
         Assert.Equal("ready", _builds.List().Single().State);
+    }
+
+    [Fact]
+    public async Task FailedBuild_CarriesItsWholeSetupLog_WhichTheNodeKeepsOnDisk_BuildAfterBuild()
+    {
+        var prefix = Path.Combine(_root.FullName, "env");
+        var json = $$"""{"conda":"{{prefix}}"}""";
+
+        var failure = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => _builds.PrepareAsync("hash-1", json, null, CancellationToken.None));
+        Directory.CreateDirectory(Path.Combine(prefix, "conda-meta"));
+        _clock.Advance(RetryDelay + TimeSpan.FromSeconds(1));
+        await _builds.PrepareAsync("hash-1", json, null, CancellationToken.None);
+
+        Assert.Matches(@"env\s+setting up env hash-1 on node", failure.Log);
+        Assert.Matches(@"conda\s+started", failure.Log);
+        Assert.Matches(@"conda\s+failed after [0-9.]+ s: .*is not a conda environment", failure.Log);
+        var file = await File.ReadAllTextAsync(Path.Combine(_builds.LogFolder, "hash-1.log"));
+        Assert.Contains(failure.Log, file, StringComparison.Ordinal);
+        Assert.Equal(2, file.Split('\n').Count(l => l.Contains("setting up env hash-1", StringComparison.Ordinal)));
+        Assert.Matches(@"conda\s+done in [0-9.]+ s", file);
+        Assert.Matches(@"env\s+ready in [0-9.]+ s", file);
     }
 
     [Fact]
@@ -52,8 +73,8 @@ public sealed class EnvBuildCacheTests : IDisposable
         Directory.CreateDirectory(Path.Combine(prefix, "conda-meta"));
         var json = $$"""{"conda":"{{prefix}}"}""";
 
-        var first = await _builds.PrepareAsync("hash-1", json, CancellationToken.None);
-        var second = await _builds.PrepareAsync("hash-1", json, CancellationToken.None);
+        var first = await _builds.PrepareAsync("hash-1", json, null, CancellationToken.None);
+        var second = await _builds.PrepareAsync("hash-1", json, null, CancellationToken.None);
 
         Assert.Same(first, second);
     }
@@ -65,7 +86,7 @@ public sealed class EnvBuildCacheTests : IDisposable
         Directory.CreateDirectory(Path.Combine(prefix, "conda-meta"));
         var json = $$$"""{"conda":"{{{prefix}}}","env_vars":{"CONDA_DEFAULT_ENV":"mine","OTHER":"1"}}""";
 
-        var env = await _builds.PrepareAsync("hash-1", json, CancellationToken.None);
+        var env = await _builds.PrepareAsync("hash-1", json, null, CancellationToken.None);
 
         Assert.Equal("mine", env.EnvVars["CONDA_DEFAULT_ENV"]);
         Assert.Equal(prefix, env.EnvVars["CONDA_PREFIX"]);
@@ -78,7 +99,7 @@ public sealed class EnvBuildCacheTests : IDisposable
         var prefix = Path.Combine(_root.FullName, "env");
         var json = $$"""{"conda":"{{prefix}}","nuget":["A@1.0.0"]}""";
 
-        var failure = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => _builds.PrepareAsync("hash-1", json, CancellationToken.None));
+        var failure = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => _builds.PrepareAsync("hash-1", json, null, CancellationToken.None));
 
         Assert.Equal("nuget", failure.Field);
         Assert.Contains("'nuget' is not supported by node", failure.Message, StringComparison.Ordinal);
@@ -96,7 +117,7 @@ public sealed class EnvBuildCacheTests : IDisposable
         var builds = new EnvBuildCache(options, [new CondaPreparer(options, NullLogger<CondaPreparer>.Instance), new EnvVarsPreparer(), new ConfigPreparer()],
             NullLogger<EnvBuildCache>.Instance);
 
-        var failure = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => builds.PrepareAsync("hash-1", json, CancellationToken.None));
+        var failure = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() => builds.PrepareAsync("hash-1", json, null, CancellationToken.None));
 
         Assert.Contains(named, failure.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("(Parameter", failure.Message, StringComparison.Ordinal);

@@ -87,6 +87,19 @@ public sealed class RuntimeEnvJsonTests
     }
 
     [Fact]
+    public void NuGetExact_IsKeptInTheCanonicalJson_OnlyWhenTrue_AndMustBeABoolean()
+    {
+        var exact = RuntimeEnv.FromJson("""{"nuget": {"packages": ["A@1.0.0"], "exact": true}}""");
+        var loose = RuntimeEnv.FromJson("""{"nuget": {"packages": ["A@1.0.0"], "exact": false}}""");
+
+        Assert.True(exact.NuGet!.Exact);
+        Assert.Equal("""{"nuget":{"exact":true,"packages":["A@1.0.0"]}}""", exact.ToJson());
+        Assert.Equal("""{"nuget":["A@1.0.0"]}""", loose.ToJson());
+        var error = Assert.Throws<ArgumentException>(() => RuntimeEnv.FromJson("""{"nuget": {"packages": ["A@1.0.0"], "exact": "yes"}}"""));
+        Assert.Contains("runtime_env.nuget.exact must be true or false, got the string \"yes\"", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FromJson_NullNestedKey_MeansItsDefault()
     {
         var env = RuntimeEnv.FromJson("""{"nuget": {"packages": ["A@1.0.0"], "sources": null}, "config": {"setup_timeout_seconds": null}}""");
