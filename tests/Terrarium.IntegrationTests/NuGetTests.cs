@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
 namespace Terrarium.IntegrationTests;
 
 /// <summary>A cluster whose node restores only from the tests' local feed, into a fresh cache.</summary>
@@ -5,8 +8,12 @@ public sealed class NuGetFixture : IAsyncLifetime
 {
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("terrarium-nuget-");
     private Cluster? _cluster;
+    private ILoggerFactory? _loggers;
 
     public Cluster Cluster => _cluster!;
+
+    /// <summary>What the driver logged.</summary>
+    public FakeLoggerProvider Logs { get; } = new();
 
     public string Feed => Path.Combine(_root.FullName, "feed");
 
@@ -15,8 +22,10 @@ public sealed class NuGetFixture : IAsyncLifetime
         LocalFeed.Build(Feed);
         var config = Path.Combine(_root.FullName, "NuGet.Config");
         LocalFeed.WriteIsolatedNuGetConfig(config);
+        _loggers = LoggerFactory.Create(builder => builder.AddProvider(Logs));
         _cluster = await Cluster.InitAsync(new ClusterOptions
         {
+            LoggerFactory = _loggers,
             NumCpus = 2,
             LogToDriver = false,
             CacheDirectory = Path.Combine(_root.FullName, "cache"),
@@ -30,6 +39,9 @@ public sealed class NuGetFixture : IAsyncLifetime
         {
             await _cluster.DisposeAsync();
         }
+
+        _loggers?.Dispose();
+        Logs.Dispose();
 
         _root.Delete(recursive: true);
     }
@@ -81,6 +93,29 @@ public sealed class NuGetTests(NuGetFixture fixture) : IClassFixture<NuGetFixtur
     public async Task IdWithoutVersion_GetsTheNewestStable()
     {
         Assert.Equal("DepLib 2.0.0.0", await Cluster.Submit(() => NuGetTasks.DepLibVersion(), With("DepLib")).DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task VersionTheFeedLacks_RunsWithTheNextOne_AndTheDriversLoggerSaysSoNamingBoth()
+    {
+        Assert.Equal("DepLib 2.0.0.0", await Cluster.Submit(() => NuGetTasks.DepLibVersion(), With("DepLib@1.5.0")).DefaultTimeout());
+
+        await TestWaits.UntilAsync(() => fixture.Logs.Collector.GetSnapshot().Any(r => r.Level == LogLevel.Warning &&
+            r.Message.Contains("nuget: DepLib 1.5.0 was asked for ('DepLib@1.5.0') and NuGet resolved 2.0.0", StringComparison.Ordinal) &&
+            r.Message.Contains("'DepLib@[1.5.0]' asks for exactly 1.5.0", StringComparison.Ordinal)), "the driver's logger to warn of the substitution");
+    }
+
+    [Fact]
+    public async Task VersionTheFeedLacks_WithExact_FailsTheSetupNamingBothVersions()
+    {
+        var exact = new TaskOptions { RuntimeEnv = new RuntimeEnv { NuGet = new NuGetSpec { Packages = ["DepLib@1.5.0"], Sources = [fixture.Feed], Exact = true } } };
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => Cluster.Submit(() => NuGetTasks.DepLibVersion(), exact).DefaultTimeout());
+
+        Assert.Equal("nuget", error.Field);
+        Assert.Contains("the env asks for exact versions (nuget.exact), but DepLib 1.5.0 was asked for ('DepLib@1.5.0') and NuGet resolved 2.0.0",
+            error.Message, StringComparison.Ordinal);
+        Assert.Equal("DepLib 1.0.0.0", await Cluster.Submit(() => NuGetTasks.DepLibVersion(), With("DepLib@1.0.0")).DefaultTimeout());
     }
 
     [Fact]
