@@ -148,6 +148,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             NuGetConfigFile = settings.NuGetConfigFile,
             ObjectStoreRoot = settings.ObjectStoreRoot,
             ObjectStoreMemory = settings.ObjectStoreMemory,
+            CacheLimits = settings.CacheLimits,
             Containers = settings.Containers,
             Python = settings.Python,
         };

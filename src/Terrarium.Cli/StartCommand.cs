@@ -96,6 +96,10 @@ internal static class StartCommand
         {
             Description = "Bytes of values the shared-memory store holds before the least recently used spill to disk, as 2G, 512M or bytes (default: 30% of memory)",
         };
+        var cacheLimit = new Option<string?>("--cache-limit")
+        {
+            Description = $"Bytes each kind of env cache may take before unused envs' folders are deleted, oldest first, as working_dir=10GB,pip=5GB,conda=20GB,nuget=20GB (default: {Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable}, else 10GB each)",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
@@ -103,7 +107,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            objectStore, objectStoreMemory, block, readyFile,
+            objectStore, objectStoreMemory, cacheLimit, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -120,6 +124,7 @@ internal static class StartCommand
                 RedisInsecure = parse.GetValue(redisInsecure),
                 ObjectStoreRoot = StartSettings.ParseObjectStore(parse.GetValue(objectStore)),
                 ObjectStoreMemory = parse.GetValue(objectStoreMemory) is { } memory ? StartSettings.ParseSize(memory, "--object-store-memory") : null,
+                CacheLimits = StartSettings.ParseCacheLimits(parse.GetValue(cacheLimit)),
             };
             if (settings.RedisInsecure && settings.Redis is null)
             {

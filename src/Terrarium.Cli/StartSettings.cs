@@ -56,6 +56,24 @@ internal sealed record StartSettings
     /// <summary>Bytes of values the shared-memory store holds before it spills; null for the default.</summary>
     public long? ObjectStoreMemory { get; init; }
 
+    /// <summary>Bytes each kind of env cache may take (<c>--cache-limit</c>); kinds not given get the default.</summary>
+    public IReadOnlyDictionary<string, long> CacheLimits { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Reads <c>--cache-limit</c>, else <c>TERRARIUM_CACHE_LIMIT</c>.</summary>
+    /// <exception cref="UserError">A part is not KIND=SIZE.</exception>
+    public static IReadOnlyDictionary<string, long> ParseCacheLimits(string? given)
+    {
+        var text = given ?? Environment.GetEnvironmentVariable(Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable) ?? "";
+        try
+        {
+            return Node.RuntimeEnvs.Caching.CacheLimits.Parse(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserError((given is null ? $"{Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable}: " : "--cache-limit: ") + e.Message);
+        }
+    }
+
     /// <summary>Reads a size: bytes, or a number with K, M, G or T (powers of 1024), such as <c>2G</c>.</summary>
     /// <exception cref="UserError">Not a size, or not above zero.</exception>
     public static long ParseSize(string value, string option)

@@ -124,7 +124,7 @@ internal static class StatusCommand
                 Count(node.Actors),
                 Count(node.RuntimeEnvs?.Count),
                 Count(node.QueuedTasks),
-                node.Objects is { } objects ? $"{objects} ({Size(node.ObjectBytes ?? 0)})" : "-");
+                node.Objects is { } objects ? $"{objects} ({Sizes.Format(node.ObjectBytes ?? 0)})" : "-");
         }
 
         if (Console.IsOutputRedirected)
@@ -149,10 +149,6 @@ internal static class StatusCommand
         string.Create(CultureInfo.InvariantCulture, $"{node.Available.GetValueOrDefault(resource)}/{node.Total.GetValueOrDefault(resource)}");
 
     private static string Count(int? count) => count?.ToString(CultureInfo.InvariantCulture) ?? "-";
-
-    private static string Size(long bytes) => bytes < 1 << 20
-        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB")
-        : string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.#} MiB");
 
     private sealed record NodeReport
     {

@@ -66,6 +66,16 @@ public sealed class NodeOptions
     public string CacheDirectory { get; init; } = "";
 
     /// <summary>
+    /// Bytes each kind of cached resource (<c>working_dir</c>, <c>pip</c>, <c>conda</c>, <c>nuget</c>)
+    /// may take before unused ones are deleted, least recently used first; a kind not given gets
+    /// <see cref="RuntimeEnvs.Caching.CacheLimits.DefaultBytes"/>. Default: none given.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> CacheLimits { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>How often the node checks its cache against <see cref="CacheLimits"/>, besides after each env it builds. Default: one minute.</summary>
+    public TimeSpan CacheCollectInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// The NuGet.Config restores use (sources, credentials). Default: null, NuGet's usual lookup from
     /// the restore directory and the user's and machine's configs.
     /// </summary>
@@ -162,6 +172,16 @@ public sealed class NodeOptions
         if (Containers.AllowedRunOptions.Concat(Containers.DeniedRunOptions).FirstOrDefault(o => o is null || !o.StartsWith("--", StringComparison.Ordinal) || o.Contains('=', StringComparison.Ordinal)) is { } notAName)
         {
             throw new ArgumentException($"{nameof(Containers)}: container policy option '{notAName}' is not a long option name such as --volume", nameof(Containers));
+        }
+
+        if (CacheLimits.FirstOrDefault(l => !RuntimeEnvs.Caching.CacheLimits.Kinds.Contains(l.Key) || l.Value < 0) is { Key: not null } badLimit)
+        {
+            throw new ArgumentException($"{nameof(CacheLimits)}: '{badLimit.Key}' = {badLimit.Value} is not a limit: kinds are {string.Join(", ", RuntimeEnvs.Caching.CacheLimits.Kinds)}, sizes zero or more bytes", nameof(CacheLimits));
+        }
+
+        if (CacheCollectInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheCollectInterval), CacheCollectInterval, $"{nameof(CacheCollectInterval)} must be positive");
         }
 
         if (MaxUnpackedBytes <= 0 || MaxUnpackedEntries <= 0)

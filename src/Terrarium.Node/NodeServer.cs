@@ -6,6 +6,7 @@ using Terrarium.Node.Membership;
 using Terrarium.Node.Objects;
 using Terrarium.Node.Resources;
 using Terrarium.Node.RuntimeEnvs;
+using Terrarium.Node.RuntimeEnvs.Caching;
 using Terrarium.Node.RuntimeEnvs.Conda;
 using Terrarium.Node.RuntimeEnvs.Config;
 using Terrarium.Node.RuntimeEnvs.Container;
@@ -85,6 +86,8 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<IFieldPreparer, PipPreparer>()
                 .AddSingleton<IFieldPreparer, WorkingDirPreparer>()
                 .AddSingleton<EnvBuildCache>()
+                .AddSingleton<IEnvUsers, NodeEnvUsers>()
+                .AddSingleton<CacheCollector>()
                 .AddSingleton<HeadLink>()
                 .AddSingleton<TaskDispatcher>()
                 .AddSingleton<ActorSupervisor>(),
@@ -107,6 +110,7 @@ public sealed class NodeServer : IAsyncDisposable
                 BootId = MachineIdentity.BootId,
             }, ct).ConfigureAwait(false);
             server.Services.GetRequiredService<WorkerPool>().Prestart();
+            server.Services.GetRequiredService<CacheCollector>();
             NodeLog.NodeStarted(loggerFactory.CreateLogger<NodeServer>(), options.NodeId, string.Join(", ", server.Endpoints));
         }
         catch
@@ -123,6 +127,7 @@ public sealed class NodeServer : IAsyncDisposable
     {
         var services = _server.Services;
         await services.GetRequiredService<HeadLink>().DisposeAsync().ConfigureAwait(false);
+        services.GetRequiredService<CacheCollector>().Dispose();
         services.GetRequiredService<TaskDispatcher>().Dispose();
         services.GetRequiredService<ActorSupervisor>().Dispose();
         services.GetRequiredService<DetachedSessions>().Dispose();

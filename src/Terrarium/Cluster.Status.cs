@@ -29,12 +29,22 @@ public sealed partial class Cluster
                 new Dictionary<string, double>(status?.Available ?? node.Available),
                 status?.Workers.Select(w => new WorkerSummary(w.WorkerId, w.Pid, w.JobId, w.EnvHash,
                     w.ActorId.Length > 0 ? w.ActorId : null, w.State, w.TasksRun)).ToList() ?? [],
-                status?.RuntimeEnvs.Select(e => new RuntimeEnvSummary(e.Hash, e.State, e.References)).ToList() ?? [],
+                status?.RuntimeEnvs.Select(e => new RuntimeEnvSummary(e.Hash, e.State, e.References)
+                {
+                    Tasks = e.Tasks,
+                    Actors = e.Actors,
+                    LastUsed = e.LastUsedUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(e.LastUsedUnixMs) : null,
+                }).ToList() ?? [],
                 status?.QueuedTasks ?? 0,
                 status?.Objects ?? 0,
                 status?.NugetRestores ?? 0,
                 status?.ObjectBytes ?? 0,
-                status?.ObjectStore ?? ""));
+                status?.ObjectStore ?? "")
+            {
+                CachedResources = status?.CachedResources.Select(r => new CachedResourceSummary(r.Kind, r.Name, r.Size, r.Users,
+                    DateTimeOffset.FromUnixTimeMilliseconds(r.LastUsedUnixMs), r.EnvHashes.ToList())).ToList() ?? [],
+                CacheLimits = status?.CacheLimits.ToDictionary() ?? [],
+            });
         }
 
         var packages = await _head.ListPackagesAsync(new ListPackagesRequest(), cancellationToken: ct).ConfigureAwait(false);

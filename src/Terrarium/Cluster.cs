@@ -256,7 +256,11 @@ public sealed partial class Cluster : IAsyncDisposable
             try
             {
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.
-                cluster.Resolve(null, $"{nameof(options)}.{nameof(ClusterOptions.Job)}.{nameof(JobConfig.RuntimeEnv)}");
+                var resolvedJobEnv = cluster.Resolve(null, $"{nameof(options)}.{nameof(ClusterOptions.Job)}.{nameof(JobConfig.RuntimeEnv)}");
+                if (jobEnv is not null && (jobEnv.Config?.EagerInstall ?? true))
+                {
+                    cluster._nodes.PrepareEverywhere(resolvedJobEnv);
+                }
             }
             catch
             {

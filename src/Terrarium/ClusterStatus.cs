@@ -28,7 +28,23 @@ public sealed record NodeSummary(
     string NodeId, string Address, bool Alive,
     IReadOnlyDictionary<string, double> Total, IReadOnlyDictionary<string, double> Available,
     IReadOnlyList<WorkerSummary> Workers, IReadOnlyList<RuntimeEnvSummary> RuntimeEnvs, int QueuedTasks, int Objects, int NuGetRestores,
-    long ObjectBytes = 0, string ObjectStore = "");
+    long ObjectBytes = 0, string ObjectStore = "")
+{
+    /// <summary>The folders of its env cache (unpacked packages, venvs, conda envs, NuGet packages): size, users, last use.</summary>
+    public IReadOnlyList<CachedResourceSummary> CachedResources { get; init; } = [];
+
+    /// <summary>Bytes each kind of cached folder may take on it before unused ones are deleted, by kind.</summary>
+    public IReadOnlyDictionary<string, long> CacheLimits { get; init; } = new Dictionary<string, long>();
+}
+
+/// <summary>A folder of a node's env cache.</summary>
+/// <param name="Kind"><c>working_dir</c> (every shipped package), <c>pip</c>, <c>conda</c> or <c>nuget</c>: the limit it counts against.</param>
+/// <param name="Name">Its path in the node's cache folder.</param>
+/// <param name="Size">Bytes on disk.</param>
+/// <param name="Users">Workers, waiting tasks and actors of the envs that use it; 0 when unused (then it may be deleted).</param>
+/// <param name="LastUsed">When work last needed an env that uses it.</param>
+/// <param name="RuntimeEnvHashes">The envs built on the node that use it.</param>
+public sealed record CachedResourceSummary(string Kind, string Name, long Size, int Users, DateTimeOffset LastUsed, IReadOnlyList<string> RuntimeEnvHashes);
 
 /// <summary>One worker process.</summary>
 /// <param name="WorkerId">Its id.</param>
@@ -44,4 +60,14 @@ public sealed record WorkerSummary(string WorkerId, int Pid, string JobId, strin
 /// <param name="Hash">Its identity.</param>
 /// <param name="State"><c>building</c>, <c>ready</c> or <c>failed</c>.</param>
 /// <param name="Workers">Live workers using it.</param>
-public sealed record RuntimeEnvSummary(string Hash, string State, int Workers);
+public sealed record RuntimeEnvSummary(string Hash, string State, int Workers)
+{
+    /// <summary>Tasks that wait on the node for it (or for a worker of it).</summary>
+    public int Tasks { get; init; }
+
+    /// <summary>Actors in it, alive or starting.</summary>
+    public int Actors { get; init; }
+
+    /// <summary>When work last needed it on the node; null if none has yet (built eagerly).</summary>
+    public DateTimeOffset? LastUsed { get; init; }
+}

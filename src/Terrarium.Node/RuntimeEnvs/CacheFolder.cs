@@ -59,6 +59,19 @@ internal static class CacheFolder
         }
     }
 
+    /// <summary>The lock a build of a cache folder holds, if no build holds it now (else null).</summary>
+    public static IDisposable? TryLock(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None) : Stream.Null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     private static void DeleteIfExists(string folder)
     {
         if (Directory.Exists(folder))

@@ -22,6 +22,16 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
     private readonly Dictionary<string, IFieldPreparer> _fields = fields.ToDictionary(f => f.Name, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Build> _builds = new(StringComparer.Ordinal);
     private readonly Lock _starting = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
+
+    // Builds running now, and the gate a collection of the cache holds while it deletes: a build
+    // starts only outside one, and a collection runs only while no build does (a build may reuse,
+    // unseen, what the collection would delete).
+    private int _running;
+    private readonly SemaphoreSlim _collecting = new(1, 1);
+
+    /// <summary>Raised after each build of an env ends, well or not, once its result is there.</summary>
+    public event Action? Built;
 
     /// <summary>Where each env's setup log is kept, one file per env hash.</summary>
     public string LogFolder { get; } = Path.Combine(options.CacheDirectory, "setup-logs");
@@ -47,7 +57,9 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
 
             try
             {
-                return await build.Result.WaitAsync(ct).ConfigureAwait(false);
+                var env = await build.Result.WaitAsync(ct).ConfigureAwait(false);
+                _lastUsed[hash] = options.TimeProvider.GetUtcNow();
+                return env;
             }
             catch (RuntimeEnvSetupFailure) when (options.TimeProvider.GetUtcNow() - build.FinishedAt > options.FailedSetupRetryDelay)
             {
@@ -62,6 +74,44 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
 
     /// <summary>The log of the env's latest build on this node since it started, if any.</summary>
     public SetupLog? LogOf(string hash) => _builds.TryGetValue(hash, out var build) ? build.Log : null;
+
+    /// <summary>The envs built and ready on this node, and when work last needed each.</summary>
+    public IEnumerable<(PreparedEnv Env, DateTimeOffset LastUsed)> Ready() =>
+        _builds.Values.Where(b => b.Result.IsCompletedSuccessfully)
+            .Select(b => (b.Result.Result, _lastUsed.GetValueOrDefault(b.Result.Result.Hash, b.FinishedAt)));
+
+    /// <summary>When work last needed the env on this node, if it has.</summary>
+    public DateTimeOffset? LastUsed(string hash) => _lastUsed.TryGetValue(hash, out var at) ? at : null;
+
+    /// <summary>Forgets built envs (whose cache folders went): the next work that needs one builds it again.</summary>
+    public void Forget(IEnumerable<string> hashes)
+    {
+        foreach (var hash in hashes)
+        {
+            if (_builds.TryGetValue(hash, out var build) && build.Result.IsCompleted && _builds.TryRemove(new KeyValuePair<string, Build>(hash, build)))
+            {
+                build.Log.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="collect"/> while no env builds, keeping new builds from starting until it
+    /// returns; null, without running it, when a build is running.
+    /// </summary>
+    public async Task<T?> WhileNoBuildRunsAsync<T>(Func<T> collect, CancellationToken ct)
+        where T : class
+    {
+        await _collecting.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return Volatile.Read(ref _running) > 0 ? null : collect();
+        }
+        finally
+        {
+            _collecting.Release();
+        }
+    }
 
     /// <summary>The envs this node has built or is building, for status.</summary>
     public IEnumerable<(string Hash, string State, string Json)> List() =>
@@ -82,12 +132,31 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
             return _builds.GetOrAdd(hash, h =>
             {
                 var log = new SetupLog(LogFolder, options.NodeId, h, options.TimeProvider);
-                return new Build(log, Task.Run(() => BuildWithTimeoutAsync(h, canonicalJson, log), CancellationToken.None), options.TimeProvider);
+                var started = new Build(log, Task.Run(() => BuildWithTimeoutAsync(h, canonicalJson, log), CancellationToken.None), options.TimeProvider);
+                // Once its result is there: a collection then sees the env as built.
+                _ = started.Result.ContinueWith(_ => Built?.Invoke(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                return started;
             });
         }
     }
 
     private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson, SetupLog log)
+    {
+        Interlocked.Increment(ref _running);
+        try
+        {
+            // Not while a collection deletes: wait for it to end.
+            await _collecting.WaitAsync().ConfigureAwait(false);
+            _collecting.Release();
+            return await BuildLoggedAsync(hash, canonicalJson, log).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+    }
+
+    private async Task<PreparedEnv> BuildLoggedAsync(string hash, string canonicalJson, SetupLog log)
     {
         log.MakeCurrent();
         RuntimeEnv env;
@@ -111,13 +180,19 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
             var field = log.CurrentField;
+            var what = field.Length == 0 ? "the setup" : $"setting up '{field}'";
             throw Failed(hash, new RuntimeEnvSetupFailure(field.Length == 0 ? "config" : field,
-                $"setting up '{field}' took longer than the env's setup_timeout_seconds ({timeout.TotalSeconds:0}), so the setup was stopped; " +
+                $"{what} took longer than the env's setup_timeout_seconds ({timeout.TotalSeconds:0}), so the setup was stopped; " +
                 "raise runtime_env.config.setup_timeout_seconds (-1 for no limit) if it needs longer", ""), log);
         }
         catch (RuntimeEnvSetupFailure e)
         {
             throw Failed(hash, e, log);
+        }
+        catch (Exception e)
+        {
+            // Whatever else ends the build also ends its log, so that no follower waits for ever.
+            throw Failed(hash, Unexpected("runtime_env", e), log);
         }
     }
 
@@ -204,9 +279,7 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
     private RuntimeEnvSetupFailure Failed(string hash, RuntimeEnvSetupFailure failure, SetupLog log)
     {
         NodeLog.EnvSetupFailed(logger, hash, failure.Field, failure.Message);
-        log.Failed(failure.Field, failure.Message);
-        var full = log.HasPrinted(failure.Log) ? log.Text : $"{log.Text}\n{failure.Log}";
-        return new RuntimeEnvSetupFailure(failure.Field, failure.Message, full);
+        return new RuntimeEnvSetupFailure(failure.Field, failure.Message, log.Failed(failure.Field, failure.Message, failure.Log));
     }
 
     /// <summary>

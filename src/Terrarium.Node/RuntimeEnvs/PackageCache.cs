@@ -24,6 +24,13 @@ internal sealed class PackageCache(NodeOptions options, HeadLink head, ILogger<P
     public async Task<string> GetDirectoryAsync(string uri, CancellationToken ct)
     {
         var lazy = _unpacked.GetOrAdd(uri, u => new Lazy<Task<string>>(() => UnpackAsync(u, ct)));
+        if (lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully && !Directory.Exists(lazy.Value.Result))
+        {
+            // The cache's collector deleted it since: unpack it again.
+            _unpacked.TryRemove(new KeyValuePair<string, Lazy<Task<string>>>(uri, lazy));
+            lazy = _unpacked.GetOrAdd(uri, u => new Lazy<Task<string>>(() => UnpackAsync(u, ct)));
+        }
+
         try
         {
             return await lazy.Value.ConfigureAwait(false);

@@ -16,8 +16,14 @@ namespace Terrarium.Node.RuntimeEnvs;
 /// </remarks>
 internal sealed class SetupLog : IDisposable
 {
-    /// <summary>Past this, lines still go to the file and to followers, but are not kept for those who come later.</summary>
-    private const int MaxKeptLines = 100_000;
+    /// <summary>Lines kept in memory while the build runs, for followers who come later; the file has them all.</summary>
+    private const int MaxKeptLines = 20_000;
+
+    /// <summary>How much of the log's end a failure carries to the work that waited (the file has the rest).</summary>
+    private const int MaxFailureLogChars = 64 << 10;
+
+    /// <summary>Past this size the file starts again, the earlier builds' lines kept in one <c>.old</c> file.</summary>
+    private const long MaxFileBytes = 8 << 20;
 
     private static readonly AsyncLocal<SetupLog?> s_current = new();
 
@@ -34,6 +40,7 @@ internal sealed class SetupLog : IDisposable
     private readonly long _startedAt;
     private string _field = "";
     private long _fieldStartedAt;
+    private int _linesLeftOut;
     private bool _ended;
 
     public SetupLog(string folder, string nodeId, string hash, TimeProvider clock)
@@ -47,6 +54,11 @@ internal sealed class SetupLog : IDisposable
         try
         {
             Directory.CreateDirectory(folder);
+            if (File.Exists(Path) && new FileInfo(Path).Length > MaxFileBytes)
+            {
+                File.Move(Path, Path + ".old", overwrite: true);
+            }
+
             var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
             FileStart = stream.Length;
             _file = new StreamWriter(stream) { AutoFlush = true };
@@ -57,7 +69,7 @@ internal sealed class SetupLog : IDisposable
             Add("", $"(this log is not kept on disk: {e.Message})");
         }
 
-        Add("", $"setting up env {hash} on node {nodeId}");
+        Add("", string.Create(CultureInfo.InvariantCulture, $"setting up env {hash} on node {nodeId} ({clock.GetUtcNow():yyyy-MM-dd HH:mm:ss} UTC)"));
     }
 
     /// <summary>The log of the build this code runs for, if any.</summary>
@@ -69,19 +81,7 @@ internal sealed class SetupLog : IDisposable
     /// <summary>Where this build's lines begin in <see cref="Path"/>: what comes before is earlier builds'.</summary>
     public long FileStart { get; }
 
-    /// <summary>This build's lines so far.</summary>
-    public string Text
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return string.Join('\n', _lines);
-            }
-        }
-    }
-
-    /// <summary>The field whose step runs now; empty before the first.</summary>
+    /// <summary>The field whose step runs now; empty before the first and between steps.</summary>
     public string CurrentField
     {
         get
@@ -90,15 +90,6 @@ internal sealed class SetupLog : IDisposable
             {
                 return _field;
             }
-        }
-    }
-
-    /// <summary>Whether every line of <paramref name="output"/> is in this log already (a tool's output that a failure repeats).</summary>
-    public bool HasPrinted(string output)
-    {
-        lock (_gate)
-        {
-            return output.Split('\n').Select(l => l.Trim()).All(l => l.Length == 0 || _printed.Contains(l));
         }
     }
 
@@ -118,7 +109,14 @@ internal sealed class SetupLog : IDisposable
         Step(field, EnvSetupStage.EnvSetupStarted, "", 0);
     }
 
-    public void StepFinished(string field) => Step(field, EnvSetupStage.EnvSetupFinished, "", StepSeconds());
+    public void StepFinished(string field)
+    {
+        Step(field, EnvSetupStage.EnvSetupFinished, "", StepSeconds());
+        lock (_gate)
+        {
+            _field = "";
+        }
+    }
 
     /// <summary>A line of a tool's output, or a note of Terrarium's own, in the step running now.</summary>
     public void Output(string line)
@@ -137,9 +135,37 @@ internal sealed class SetupLog : IDisposable
     /// <summary>What the user should know although the setup goes on (a package version other than the one asked for).</summary>
     public void Warn(string text) => Step(CurrentField, EnvSetupStage.EnvSetupWarning, text, 0);
 
-    public void Failed(string field, string message) => End(field, EnvSetupStage.EnvSetupFailed, message, StepSeconds());
+    /// <summary>
+    /// Ends the build as failed: the log that the work which waited gets — this build's lines (the
+    /// end of them, when long) and <paramref name="details"/> unless its tools printed them already.
+    /// </summary>
+    public string Failed(string field, string message, string details)
+    {
+        string extra;
+        lock (_gate)
+        {
+            extra = details.Split('\n').Select(l => l.Trim()).All(l => l.Length == 0 || _printed.Contains(l)) ? "" : "\n" + details;
+        }
 
-    public void Ready() => End("", EnvSetupStage.EnvSetupReady, "", Seconds(_startedAt));
+        End(field, EnvSetupStage.EnvSetupFailed, message, StepSeconds());
+        lock (_gate)
+        {
+            var text = string.Join('\n', _lines) + extra;
+            _lines.Clear();
+            return text.Length <= MaxFailureLogChars
+                ? text
+                : $"(the log's first {text.Length - MaxFailureLogChars} characters are left out: terrarium env logs {_hash})\n" + text[^MaxFailureLogChars..];
+        }
+    }
+
+    public void Ready()
+    {
+        End("", EnvSetupStage.EnvSetupReady, "", Seconds(_startedAt));
+        lock (_gate)
+        {
+            _lines.Clear();
+        }
+    }
 
     /// <summary>
     /// Sends <paramref name="watcher"/> the steps so far and each one to come, once per <paramref name="key"/>
@@ -161,27 +187,37 @@ internal sealed class SetupLog : IDisposable
         }
     }
 
-    /// <summary>The lines so far, then each new one; complete once the build has ended.</summary>
-    public ChannelReader<string> Follow()
+    /// <summary>
+    /// This build's lines so far, then each new one until the build ends or <paramref name="ct"/> is
+    /// cancelled; null once the build has ended (its lines are all in the file then).
+    /// </summary>
+    public ChannelReader<string>? Follow(CancellationToken ct)
     {
         var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         lock (_gate)
         {
+            if (_ended)
+            {
+                return null;
+            }
+
             foreach (var line in _lines)
             {
                 channel.Writer.TryWrite(line);
             }
 
-            if (_ended)
-            {
-                channel.Writer.TryComplete();
-            }
-            else
-            {
-                _followers.Add(channel.Writer);
-            }
+            _followers.Add(channel.Writer);
         }
 
+        ct.Register(() =>
+        {
+            lock (_gate)
+            {
+                _followers.Remove(channel.Writer);
+            }
+
+            channel.Writer.TryComplete();
+        });
         return channel.Reader;
     }
 
@@ -222,6 +258,8 @@ internal sealed class SetupLog : IDisposable
         lock (_gate)
         {
             _ended = true;
+            _printed.Clear();
+            _steps.Clear();
             _watchers.Clear();
             foreach (var follower in _followers)
             {
@@ -235,12 +273,16 @@ internal sealed class SetupLog : IDisposable
 
     private void Add(string field, string text)
     {
-        var line = $"{_clock.GetLocalNow():HH:mm:ss.fff} {(field.Length == 0 ? "env" : field),-11} {text}";
+        var line = string.Create(CultureInfo.InvariantCulture, $"{_clock.GetUtcNow():HH:mm:ss.fff} {(field.Length == 0 ? "env" : field),-11} {text}");
         lock (_gate)
         {
             if (_lines.Count < MaxKeptLines)
             {
                 _lines.Add(line);
+            }
+            else if (_linesLeftOut++ == 0)
+            {
+                _lines.Add($"(more lines than {MaxKeptLines}: the rest are in the node's log file, {Path})");
             }
 
             foreach (var follower in _followers)

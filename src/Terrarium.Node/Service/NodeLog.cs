@@ -109,4 +109,19 @@ internal static partial class NodeLog
 
     [LoggerMessage(EventId = 2056, Level = LogLevel.Warning, Message = "Large values live in {Location}; workers and drivers of this machine fetch them instead of mapping them")]
     public static partial void NoSharedMemoryStore(ILogger logger, string location);
+
+    [LoggerMessage(EventId = 2057, Level = LogLevel.Error, Message = "The eager setup of env {EnvHash} failed unexpectedly")]
+    public static partial void EagerSetupFailed(ILogger logger, string envHash, Exception exception);
+
+    [LoggerMessage(EventId = 2058, Level = LogLevel.Information, Message = "Removed {Resource} from the env cache (unused)")]
+    public static partial void CachedResourceRemoved(ILogger logger, string resource);
+
+    [LoggerMessage(EventId = 2059, Level = LogLevel.Warning, Message = "Could not remove {Resource} from the env cache: {Reason}")]
+    public static partial void CachedResourceNotRemoved(ILogger logger, string resource, string reason);
+
+    [LoggerMessage(EventId = 2060, Level = LogLevel.Warning, Message = "The env cache's index cannot be saved ({Reason}): after a restart, folders' times stand for when they were last used")]
+    public static partial void CacheIndexNotSaved(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2061, Level = LogLevel.Error, Message = "Collecting the env cache failed")]
+    public static partial void CacheCollectionFailed(ILogger logger, Exception exception);
 }

@@ -10,7 +10,7 @@ internal sealed partial class NodeService
     /// <summary>Lines sent in one message, at most.</summary>
     private const int LogLinesPerMessage = 500;
 
-    /// <summary>Of earlier builds' lines, the last this many bytes are sent (a log of many builds may be long).</summary>
+    /// <summary>Of the file's lines, the last this many bytes are sent (a log of many builds may be long).</summary>
     private const int EarlierLogBytes = 16 << 20;
 
     public override async Task EnvSetupLog(EnvSetupLogRequest request, IServerStreamWriter<EnvSetupLogLines> responseStream, ServerCallContext context)
@@ -18,34 +18,42 @@ internal sealed partial class NodeService
         var ct = context.CancellationToken;
         var hash = FindEnvWithLog(request.EnvHash);
         var log = builds.LogOf(hash);
-
-        // Earlier builds' lines from the file (also those from before the node restarted), then this build's as they come.
-        var earlier = await ReadEarlierLinesAsync(RuntimeEnvs.SetupLog.FileOf(builds.LogFolder, hash), log?.FileStart, ct).ConfigureAwait(false);
-        foreach (var batch in earlier.Chunk(LogLinesPerMessage))
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        try
         {
-            await responseStream.WriteAsync(Lines(hash, batch), ct).ConfigureAwait(false);
-        }
-
-        if (log is null)
-        {
-            return;
-        }
-
-        var lines = log.Follow();
-        do
-        {
-            var batch = new List<string>();
-            while (batch.Count < LogLinesPerMessage && lines.TryRead(out var line))
-            {
-                batch.Add(line);
-            }
-
-            if (batch.Count > 0)
+            // A build still running: its lines from memory, as they come. Else all is in the file.
+            var running = log?.Follow(stop.Token);
+            var earlier = await ReadFileAsync(RuntimeEnvs.SetupLog.FileOf(builds.LogFolder, hash), running is null ? null : log!.FileStart, ct).ConfigureAwait(false);
+            foreach (var batch in earlier.Chunk(LogLinesPerMessage))
             {
                 await responseStream.WriteAsync(Lines(hash, batch), ct).ConfigureAwait(false);
             }
+
+            if (running is null)
+            {
+                return;
+            }
+
+            do
+            {
+                var batch = new List<string>();
+                while (batch.Count < LogLinesPerMessage && running.TryRead(out var line))
+                {
+                    batch.Add(line);
+                }
+
+                if (batch.Count > 0)
+                {
+                    await responseStream.WriteAsync(Lines(hash, batch), ct).ConfigureAwait(false);
+                }
+            }
+            while (request.Follow && await running.WaitToReadAsync(ct).ConfigureAwait(false));
         }
-        while (request.Follow && await lines.WaitToReadAsync(ct).ConfigureAwait(false));
+        finally
+        {
+            // Stops following: the build's log forgets this reader.
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>The one env whose hash is, or starts with, <paramref name="given"/> among those this node has a log of.</summary>
@@ -70,7 +78,8 @@ internal sealed partial class NodeService
         };
     }
 
-    private static async Task<List<string>> ReadEarlierLinesAsync(string file, long? until, CancellationToken ct)
+    /// <summary>The file's lines up to <paramref name="until"/> (else its end): the last <see cref="EarlierLogBytes"/> of them.</summary>
+    private static async Task<List<string>> ReadFileAsync(string file, long? until, CancellationToken ct)
     {
         try
         {
@@ -91,6 +100,10 @@ internal sealed partial class NodeService
         catch (FileNotFoundException)
         {
             return [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [$"(the node cannot read its log file {file}: {e.Message})"];
         }
     }
 

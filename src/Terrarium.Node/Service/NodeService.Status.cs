@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Terrarium.Node.RuntimeEnvs.Caching;
 using Terrarium.Node.Workers;
 using Terrarium.Protocol;
 
@@ -28,6 +29,7 @@ internal sealed partial class NodeService
             });
         }
 
+        var users = envUsers.Users().ToLookup(u => u.EnvHash);
         foreach (var (hash, state, json) in builds.List())
         {
             status.RuntimeEnvs.Add(new RuntimeEnvStatus
@@ -35,10 +37,42 @@ internal sealed partial class NodeService
                 Hash = hash,
                 State = state,
                 CanonicalJson = json,
-                References = pool.All.Count(w => w.Env.Hash == hash),
+                References = users[hash].Count(u => u.Kind == "workers"),
+                Tasks = users[hash].Count(u => u.Kind == "tasks"),
+                Actors = users[hash].Count(u => u.Kind == "actors"),
+                LastUsedUnixMs = builds.LastUsed(hash)?.ToUnixTimeMilliseconds() ?? 0,
             });
         }
 
+        status.CachedResources.Add(cache.Survey().Select(ToStatus));
+        foreach (var kind in CacheLimits.Kinds)
+        {
+            status.CacheLimits[kind] = CacheLimits.Of(options.CacheLimits, kind);
+        }
+
         return Task.FromResult(status);
+    }
+
+    /// <summary><c>terrarium env gc</c>: every unused cached resource now, or which would go.</summary>
+    public override async Task<CollectCacheReply> CollectCache(CollectCacheRequest request, ServerCallContext context)
+    {
+        var report = await cache.CollectAsync(everythingUnused: true, request.DryRun, context.CancellationToken).ConfigureAwait(false);
+        var reply = new CollectCacheReply { Skipped = report.Skipped ?? "" };
+        reply.Removed.Add(report.Removed.Select(ToStatus));
+        return reply;
+    }
+
+    private static CachedResourceStatus ToStatus(ResourceState state)
+    {
+        var status = new CachedResourceStatus
+        {
+            Kind = state.Resource.Kind,
+            Name = state.Resource.Name,
+            Size = state.Size,
+            Users = state.Users,
+            LastUsedUnixMs = state.LastUsed.ToUnixTimeMilliseconds(),
+        };
+        status.EnvHashes.Add(state.Envs);
+        return status;
     }
 }

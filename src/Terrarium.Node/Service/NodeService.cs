@@ -4,6 +4,7 @@ using Terrarium.Node.Actors;
 using Terrarium.Node.Objects;
 using Terrarium.Node.Resources;
 using Terrarium.Node.RuntimeEnvs;
+using Terrarium.Node.RuntimeEnvs.Caching;
 using Terrarium.Node.RuntimeEnvs.NuGetPackages;
 using Terrarium.Node.Sessions;
 using Terrarium.Node.Tasks;
@@ -19,7 +20,7 @@ namespace Terrarium.Node.Service;
 /// </summary>
 internal sealed partial class NodeService(
     NodeOptions options, ObjectStore objects, ObjectCopier copier, ObjectTransferServer transfers, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
-    EnvBuildCache builds, NuGetRestorer restorer, PackageCache packages, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
+    EnvBuildCache builds, CacheCollector cache, IEnvUsers envUsers, NuGetRestorer restorer, PackageCache packages, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
     ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
     private static int s_nextSession;
@@ -194,6 +195,10 @@ internal sealed partial class NodeService(
                     {
                         NodeLog.InvalidRequest(logger, session.Id, $"runtime env {request.DefineEnv.Hash} not defined: {refusal}");
                     }
+                    else if (request.DefineEnv.Prepare)
+                    {
+                        _ = PrepareEagerlyAsync(session, request.DefineEnv);
+                    }
 
                     break;
                 case ClientRequest.KindOneofCase.SubmitTask:
@@ -269,6 +274,26 @@ internal sealed partial class NodeService(
         }
 
         tasks.Submit(spec, session);
+    }
+
+    /// <summary>
+    /// Builds the env before work needs it (eager install). A failure is remembered by the build
+    /// cache, logged, and told to the session; the work that comes later hears it as its own.
+    /// </summary>
+    private async Task PrepareEagerlyAsync(Session session, DefineRuntimeEnv define)
+    {
+        try
+        {
+            await builds.PrepareAsync(define.Hash, define.CanonicalJson, session, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (RuntimeEnvSetupFailure)
+        {
+            // Logged and kept by the build cache.
+        }
+        catch (Exception e)
+        {
+            NodeLog.EagerSetupFailed(logger, define.Hash, e);
+        }
     }
 
     /// <summary>Results the client still waits for after it resumed: those ready go again (the first copy may be lost).</summary>

@@ -47,6 +47,15 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         ledger.Released += Dispatch;
     }
 
+    /// <summary>The env of each task that waits on this node (its env being prepared, or queued), for the cache's collector.</summary>
+    public List<string> WaitingEnvHashes()
+    {
+        lock (_gate)
+        {
+            return _preparing.Values.Concat(_queues.All).Select(t => t.Spec.EnvHash).Where(h => h.Length > 0).ToList();
+        }
+    }
+
     public int QueuedCount
     {
         get
@@ -302,6 +311,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
 
     private async Task PrepareAsync(TaskRecord task, string envJson)
     {
+        var prepared = false;
         try
         {
             var (args, error) = await ArgResolver.ResolveAsync(task.Spec.Args, _objects).ConfigureAwait(false);
@@ -314,6 +324,7 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
             task.Args = args;
             var env = await _builds.PrepareAsync(task.Spec.EnvHash, envJson, task.Owner, CancellationToken.None).ConfigureAwait(false);
             task.SetEnv(env);
+            prepared = true;
         }
         catch (RuntimeEnvSetupFailure e)
         {
@@ -328,15 +339,20 @@ internal sealed partial class TaskDispatcher : IWorkerOwner, IDisposable
         }
         finally
         {
-            lock (_gate)
+            if (!prepared)
             {
-                _preparing.Remove(task.Spec.WorkId);
+                lock (_gate)
+                {
+                    _preparing.Remove(task.Spec.WorkId);
+                }
             }
         }
 
         TaskCancellation cancellation;
         lock (_gate)
         {
+            // Out of preparing and into the queue at once: the cache's collector sees it wait for its env throughout.
+            _preparing.Remove(task.Spec.WorkId);
             cancellation = task.Cancellation;
             if (cancellation == TaskCancellation.None)
             {

@@ -12,6 +12,9 @@ internal sealed class TaskQueues
 
     public int Count => _byClass.Values.Sum(q => q.Count);
 
+    /// <summary>Every task queued, class by class.</summary>
+    public IEnumerable<TaskRecord> All => _byClass.Values.SelectMany(q => q);
+
     /// <summary>Queues a task behind the others of its class.</summary>
     public void Add(TaskRecord task) => QueueOf(task).AddLast(task);
 

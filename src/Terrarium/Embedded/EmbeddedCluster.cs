@@ -55,6 +55,8 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
                 SessionDirectory = directory,
                 CacheDirectory = options.ResolveCacheDirectory(),
+                CacheLimits = options.CacheLimits
+                    ?? Node.RuntimeEnvs.Caching.CacheLimits.Parse(Environment.GetEnvironmentVariable(Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable) ?? ""),
                 NuGetConfigFile = options.NuGetConfigFile is { } config ? Path.GetFullPath(config) : null,
                 ObjectStoreRoot = options.ObjectStoreRoot,
                 ObjectStoreMemory = options.ObjectStoreMemory,

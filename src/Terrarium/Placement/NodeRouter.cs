@@ -40,8 +40,11 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     private long _refreshedAt;
     private int _refreshing;
     private volatile bool _severalNodes;
-    // While there are sessions with other nodes: hears of their death even when nothing is submitted.
+    // While there are sessions with other nodes, or an env to prepare on each: hears of nodes' death
+    // and of new nodes even when nothing is submitted.
     private ITimer? _watch;
+    // The job env that each live node builds before work needs it (eager install), if any.
+    private volatile ResolvedEnv? _eagerEnv;
 
     public NodeRouter(Session home, Protocol.Head.HeadClient head, IReadOnlyList<NodeState> nodes, LineageBudget lineage, TimeProvider clock, IPlacementPolicy? policy = null)
     {
@@ -177,6 +180,36 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         }
 
         session = _siblings.GetOrAdd(nodeId, _ => Home.OpenSibling(Endpoint.Parse(node.Node.Address)));
+        EnsureWatching();
+        return session;
+    }
+
+    /// <summary>
+    /// Has every live node build <paramref name="env"/> now, and each node that joins later once this
+    /// connection hears of it: the job env's eager install, so that the first task does not wait.
+    /// </summary>
+    public void PrepareEverywhere(ResolvedEnv env)
+    {
+        _eagerEnv = env;
+        PrepareEagerEnv();
+        EnsureWatching();
+    }
+
+    private void PrepareEagerEnv()
+    {
+        if (_eagerEnv is not { } env)
+        {
+            return;
+        }
+
+        foreach (var node in _nodes.Live)
+        {
+            OpenLiveSession(node.Node.NodeId)?.PrepareEnv(env);
+        }
+    }
+
+    private void EnsureWatching()
+    {
         if (_watch is null)
         {
             var watch = _clock.CreateTimer(_ => RefreshIfStale(), null, RefreshInterval, RefreshInterval);
@@ -185,8 +218,6 @@ internal sealed partial class NodeRouter : IAsyncDisposable
                 watch.Dispose();
             }
         }
-
-        return session;
     }
 
     /// <summary>
@@ -260,6 +291,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             {
                 _nodes = new NodeList(await ListNodesAsync(_head, CancellationToken.None).ConfigureAwait(false));
                 AbandonDeadNodes();
+                PrepareEagerEnv();
             }
             catch (Grpc.Core.RpcException)
             {

@@ -25,6 +25,7 @@ internal sealed partial class Session : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ObjectHandle> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _definedEnvs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _preparedEnvs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ActorCaller> _actorCallers = new(StringComparer.Ordinal);
     private static readonly TimeSpan ResumeWindow = TimeSpan.FromSeconds(30);
     private readonly ClusterCredentials _credentials;
@@ -191,6 +192,16 @@ internal sealed partial class Session : IAsyncDisposable
     /// <summary>This process's caller of an actor: calls go straight to the actor's worker.</summary>
     public ActorCaller CallerOf(string actorId) =>
         _actorCallers.TryGetValue(actorId, out var caller) ? caller : _actorCallers.GetOrAdd(actorId, id => new ActorCaller(this, id, _credentials));
+
+    /// <summary>Asks the node to build the env now, before work needs it (eager install); once per session.</summary>
+    public void PrepareEnv(ResolvedEnv env)
+    {
+        if (env.Hash.Length > 0 && _preparedEnvs.TryAdd(env.Hash, true))
+        {
+            _definedEnvs.TryAdd(env.Hash, true);
+            Send(new ClientRequest { DefineEnv = new DefineRuntimeEnv { Hash = env.Hash, CanonicalJson = env.CanonicalJson, Prepare = true } });
+        }
+    }
 
     /// <summary>Sends a runtime env's definition the first time this session uses it.</summary>
     public void DefineEnv(ResolvedEnv env)

@@ -37,7 +37,7 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
 
         var specJson = CanonicalJson(spec);
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(specJson)))[..32].ToLowerInvariant();
-        var created = await SharedBuilds.Once(_created, key, () => CreateAsync(Path.Combine(options.CacheDirectory, "conda", key), specJson)).WaitAsync(ct).ConfigureAwait(false);
+        var created = await SharedBuilds.Once(_created, key, () => CreateAsync(Path.Combine(options.CacheDirectory, "conda", key), specJson), created => Directory.Exists(created.Prefix)).WaitAsync(ct).ConfigureAwait(false);
         return Activate(created, created.Prefix);
     }
 

@@ -40,7 +40,7 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         var builder = container is null
             ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode(options.CacheDirectory))
             : new Builder("python3", (command, token) => container.RunAsync(command, [folder], token));
-        var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(folder, spec, builder)).WaitAsync(ct).ConfigureAwait(false);
+        var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(folder, spec, builder), venv => Directory.Exists(venv.Prefix)).WaitAsync(ct).ConfigureAwait(false);
         return venv.Setup(new Dictionary<string, string> { ["VIRTUAL_ENV"] = venv.Prefix });
     }
 

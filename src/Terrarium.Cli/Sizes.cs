@@ -1,0 +1,14 @@
+using System.Globalization;
+
+namespace Terrarium.Cli;
+
+/// <summary>Byte counts as people read them.</summary>
+internal static class Sizes
+{
+    public static string Format(long bytes) => bytes switch
+    {
+        < 1 << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB"),
+        < 1 << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.#} MiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1073741824.0:0.##} GiB"),
+    };
+}

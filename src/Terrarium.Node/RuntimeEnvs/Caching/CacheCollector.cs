@@ -1,0 +1,271 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Terrarium.Node.Service;
+
+namespace Terrarium.Node.RuntimeEnvs.Caching;
+
+/// <summary>
+/// Keeps the node's env cache within its limits. A cached resource is in use while an env that uses
+/// it has users — workers, tasks waiting on this node, actors — and unused otherwise; unused ones
+/// stay until their kind is over its limit (<see cref="NodeOptions.CacheLimits"/>), then go least
+/// recently used first. Nothing is deleted while an env builds (a build may reuse, unseen, what
+/// would go). When each resource was last used, and its size, are kept in the cache folder, so a
+/// restarted node finds them again.
+/// </summary>
+internal sealed class CacheCollector : IDisposable
+{
+    private const string IndexFile = "cache-index.json";
+
+    private readonly NodeOptions _options;
+    private readonly EnvBuildCache _builds;
+    private readonly IEnvUsers _users;
+    private readonly ILogger<CacheCollector> _logger;
+    private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<string, long> _sizes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
+    private readonly ITimer _timer;
+    private int _collecting;
+
+    public CacheCollector(NodeOptions options, EnvBuildCache builds, IEnvUsers users, ILogger<CacheCollector> logger)
+    {
+        _options = options;
+        _builds = builds;
+        _users = users;
+        _logger = logger;
+        LoadIndex();
+        _builds.Built += CollectSoon;
+        _timer = options.TimeProvider.CreateTimer(_ => CollectSoon(), null, options.CacheCollectInterval, options.CacheCollectInterval);
+    }
+
+    private string Cache => _options.CacheDirectory;
+
+    /// <summary>
+    /// Deletes unused resources: those past their kind's limit, oldest first, or with
+    /// <paramref name="everythingUnused"/> all of them; with <paramref name="dryRun"/> only says which.
+    /// </summary>
+    public async Task<CacheReport> CollectAsync(bool everythingUnused, bool dryRun, CancellationToken ct) =>
+        await _builds.WhileNoBuildRunsAsync(() => Collect(everythingUnused, dryRun), ct).ConfigureAwait(false)
+        ?? new CacheReport([], "an env is being built on the node, and it may reuse what would go; try again once it is ready");
+
+    /// <summary>Each resource in the cache now: its size, users, and when it was last used.</summary>
+    public List<ResourceState> Survey(bool measure = false)
+    {
+        var ready = _builds.Ready().ToList();
+        var usersOfEnv = _users.Users().GroupBy(u => u.EnvHash).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var envsOfResource = ready
+            .SelectMany(e => CachedResource.UsedBy(e.Env, Cache).Select(r => (Resource: r.Name, e.Env.Hash, e.LastUsed)))
+            .GroupBy(x => x.Resource)
+            .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        var states = new List<ResourceState>();
+        foreach (var resource in CachedResource.OnDisk(Cache))
+        {
+            var envs = envsOfResource.GetValueOrDefault(resource.Name) ?? [];
+            var lastUsed = envs.Select(e => e.LastUsed).Append(_lastUsed.GetValueOrDefault(resource.Name, DateTimeOffset.MinValue)).Max();
+            if (lastUsed == DateTimeOffset.MinValue)
+            {
+                lastUsed = Directory.GetLastWriteTimeUtc(resource.Path);
+            }
+
+            states.Add(new ResourceState(resource, SizeOf(resource, measure), lastUsed,
+                envs.Select(e => e.Hash).Distinct().ToList(), envs.Select(e => e.Hash).Distinct().Sum(h => usersOfEnv.GetValueOrDefault(h))));
+        }
+
+        return states;
+    }
+
+    public void Dispose()
+    {
+        _builds.Built -= CollectSoon;
+        _timer.Dispose();
+    }
+
+    private void CollectSoon()
+    {
+        if (Interlocked.Exchange(ref _collecting, 1) != 0)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CollectAsync(everythingUnused: false, dryRun: false, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                NodeLog.CacheCollectionFailed(_logger, e);
+            }
+            finally
+            {
+                Interlocked.Exchange(ref _collecting, 0);
+            }
+        });
+    }
+
+    private CacheReport Collect(bool everythingUnused, bool dryRun)
+    {
+        lock (_gate)
+        {
+            var states = Survey(measure: true);
+            var removed = new List<ResourceState>();
+            foreach (var kind in CachedResource.Kinds)
+            {
+                var total = states.Where(s => s.Resource.Kind == kind).Sum(s => s.Size);
+                var limit = CacheLimits.Of(_options.CacheLimits, kind);
+                foreach (var unused in states.Where(s => s.Resource.Kind == kind && s.Users == 0).OrderBy(s => s.LastUsed))
+                {
+                    if (!everythingUnused && total <= limit)
+                    {
+                        break;
+                    }
+
+                    if (dryRun || Delete(unused.Resource))
+                    {
+                        removed.Add(unused);
+                        total -= unused.Size;
+                    }
+                }
+            }
+
+            if (!dryRun)
+            {
+                Forget(removed);
+                SaveIndex(states.Except(removed));
+            }
+
+            return new CacheReport(removed, null);
+        }
+    }
+
+    private bool Delete(CachedResource resource)
+    {
+        try
+        {
+            // A venv or conda env is built under its lock, which a build that outlived its env's setup may still hold.
+            using var building = CacheFolder.TryLock(resource.Path + ".lock");
+            if (building is null)
+            {
+                return false;
+            }
+
+            // Renamed first, so that no half-deleted folder is ever taken for a whole one.
+            var doomed = resource.Path + ".deleting";
+            Directory.Move(resource.Path, doomed);
+            Directory.Delete(doomed, recursive: true);
+            NodeLog.CachedResourceRemoved(_logger, resource.Name);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            NodeLog.CachedResourceNotRemoved(_logger, resource.Name, e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>What remembers removed resources forgets them: envs built on them, and NuGet restores that resolved to them.</summary>
+    private void Forget(List<ResourceState> removed)
+    {
+        _builds.Forget(removed.SelectMany(r => r.Envs).Distinct());
+        foreach (var resource in removed.Select(r => r.Resource))
+        {
+            _sizes.TryRemove(resource.Name, out _);
+            _lastUsed.TryRemove(resource.Name, out _);
+        }
+
+        var packages = removed.Where(r => r.Resource.Kind == "nuget").Select(r => r.Resource.Path + "/").ToList();
+        var restores = Path.Combine(Cache, "nuget", "envs");
+        if (packages.Count == 0 || !Directory.Exists(restores))
+        {
+            return;
+        }
+
+        foreach (var restore in Directory.EnumerateDirectories(restores))
+        {
+            var resolved = Path.Combine(restore, "resolved.json");
+            try
+            {
+                if (File.Exists(resolved) && packages.Any(File.ReadAllText(resolved).Contains))
+                {
+                    Directory.Delete(restore, recursive: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                NodeLog.CachedResourceNotRemoved(_logger, Path.GetRelativePath(Cache, restore), e.Message);
+            }
+        }
+    }
+
+    private long SizeOf(CachedResource resource, bool measure)
+    {
+        if (_sizes.TryGetValue(resource.Name, out var size))
+        {
+            return size;
+        }
+
+        try
+        {
+            size = new DirectoryInfo(resource.Path).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+                .Sum(f => f.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+
+        // Measured only while no env builds: a folder being built is still growing.
+        if (measure)
+        {
+            _sizes[resource.Name] = size;
+        }
+
+        return size;
+    }
+
+    private void LoadIndex()
+    {
+        try
+        {
+            var index = JsonSerializer.Deserialize<Dictionary<string, IndexEntry>>(File.ReadAllText(Path.Combine(Cache, IndexFile)));
+            foreach (var (name, entry) in index ?? [])
+            {
+                _sizes[name] = entry.Size;
+                _lastUsed[name] = entry.LastUsed;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            // No index (a new cache) or one that cannot be read: sizes are measured again, and folders' times stand for last use.
+        }
+    }
+
+    private void SaveIndex(IEnumerable<ResourceState> states)
+    {
+        var index = states.ToDictionary(s => s.Resource.Name, s => new IndexEntry(s.Size, s.LastUsed), StringComparer.Ordinal);
+        foreach (var (name, entry) in index)
+        {
+            _lastUsed[name] = entry.LastUsed;
+        }
+
+        try
+        {
+            var file = Path.Combine(Cache, IndexFile);
+            File.WriteAllText(file + ".new", JsonSerializer.Serialize(index));
+            File.Move(file + ".new", file, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            NodeLog.CacheIndexNotSaved(_logger, e.Message);
+        }
+    }
+
+    private sealed record IndexEntry(long Size, DateTimeOffset LastUsed);
+}
+
+/// <summary>What a collection removed (or, dry, would remove); or why it did not run.</summary>
+internal sealed record CacheReport(IReadOnlyList<ResourceState> Removed, string? Skipped);
+
+/// <summary>A cached resource as the collector sees it: its size, the envs that use it, how many users those have, and when it was last used.</summary>
+internal sealed record ResourceState(CachedResource Resource, long Size, DateTimeOffset LastUsed, IReadOnlyList<string> Envs, int Users);

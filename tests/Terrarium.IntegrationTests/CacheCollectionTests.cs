@@ -1,0 +1,86 @@
+using System.Text.Json;
+
+namespace Terrarium.IntegrationTests;
+
+/// <summary>
+/// A node's env cache kept within its limit, with real drivers, workers and the CLI: folders in use
+/// stay; unused ones stay until their kind is past its limit, then go least recently used first;
+/// <c>terrarium env gc</c> deletes every unused one (<c>--dry-run</c> only says so); what went is
+/// built again when work needs it.
+/// </summary>
+public sealed class CacheCollectionTests : IDisposable
+{
+    private readonly string _scratch = Directory.CreateTempSubdirectory("terrarium-cache-gc-").FullName;
+
+    public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    [SkippableFact]
+    public async Task WorkingDirs_InUseStay_UnusedGoPastTheLimitOldestFirst_AndEnvGcDeletesTheRest()
+    {
+        var (a, b, c) = (Job("a"), Job("b"), Job("c"));
+        await using var cluster = await CliCluster.StartAsync("{}", ["--cache-limit", "working_dir=1MB"], []);
+        string first;
+        await using (var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+        {
+            Assert.Equal("a", await driver.Submit(() => FileTasks.Read("name.txt"), a).DefaultTimeout());
+            first = (await WorkingDirsAsync(cluster)).Single(r => r.Users > 0).Name;
+
+            var gc = await cluster.RunAsync("env", "gc");
+            Assert.True(gc.ExitCode == 0, gc.Stderr);
+            Assert.Contains("freed 0 KiB (0 unused folders)", gc.Stdout, StringComparison.Ordinal);
+        }
+
+        await using (var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+        {
+            Assert.Equal("b", await driver.Submit(() => FileTasks.Read("name.txt"), b).DefaultTimeout());
+        }
+
+        // Both jobs ended, so their workers did: unused, and kept (800 KB of the 1 MB).
+        await TestWaits.UntilAsync(async () => await WorkingDirsAsync(cluster) is [{ Users: 0 }, { Users: 0 }], "both working dirs to be unused");
+        var second = (await WorkingDirsAsync(cluster)).Single(r => r.Name != first).Name;
+
+        await using var third = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
+        Assert.Equal("c", await third.Submit(() => FileTasks.Read("name.txt"), c).DefaultTimeout());
+
+        // 1.2 MB is past the limit: the least recently used unused folder goes, and that is enough.
+        await TestWaits.UntilAsync(async () => await WorkingDirsAsync(cluster) is { Count: 2 } dirs && dirs.All(d => d.Name != first) && dirs.Any(d => d.Name == second),
+            "the oldest unused working dir to go");
+
+        var dry = await cluster.RunAsync("env", "gc", "--dry-run");
+        Assert.True(dry.ExitCode == 0, dry.Stderr);
+        Assert.Contains($"would delete {second} (working_dir, ", dry.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2, (await WorkingDirsAsync(cluster)).Count);
+
+        var gone = await cluster.RunAsync("env", "gc");
+        Assert.True(gone.ExitCode == 0, gone.Stderr);
+        Assert.Contains($"deleted {second} (working_dir, ", gone.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"freed 39\d\.\d KiB \(1 unused folder\)", gone.Stdout);
+        Assert.Equal([true], (await WorkingDirsAsync(cluster)).Select(r => r.Users > 0));
+
+        // What went is unpacked again when work needs it.
+        Assert.Equal("a", await third.Submit(() => FileTasks.Read("name.txt"), a).DefaultTimeout());
+        Assert.Equal("b", await third.Submit(() => FileTasks.Read("name.txt"), b).DefaultTimeout());
+    }
+
+    /// <summary>A working dir of ~400 KB that does not compress, whose name.txt says <paramref name="name"/>.</summary>
+    private TaskOptions Job(string name)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_scratch, name)).FullName;
+        File.WriteAllText(Path.Combine(folder, "name.txt"), name);
+        File.WriteAllBytes(Path.Combine(folder, "data.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(400_000));
+        return new TaskOptions { RuntimeEnv = new RuntimeEnv { WorkingDir = folder } };
+    }
+
+    private static async Task<List<CachedFolder>> WorkingDirsAsync(CliCluster cluster)
+    {
+        var listed = await cluster.RunAsync("env", "list", "--json");
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        return JsonDocument.Parse(listed.Stdout).RootElement.GetProperty("nodes").EnumerateArray().Single().GetProperty("resources").EnumerateArray()
+            .Where(r => r.GetProperty("kind").GetString() == "working_dir")
+            .Select(r => new CachedFolder(r.GetProperty("name").GetString()!, r.GetProperty("users").GetInt32()))
+            .OrderBy(r => r.Name, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private sealed record CachedFolder(string Name, int Users);
+}
