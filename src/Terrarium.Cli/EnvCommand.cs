@@ -22,7 +22,7 @@ internal static class EnvCommand
         var connection = new HeadConnection();
         var node = new Option<string?>("--node") { Description = "Only this node (default: every live node)" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of tables" };
-        var command = new Command("list", "Show each node's envs (state, users, last use) and the cached folders they use (kind, size, users, last use), against each kind's limit")
+        var command = new Command("list", "Show each node's envs (state, users, last use) and the cached folders they use (kind, size, users, last use), against each kind's limit. Exits 2 when a node did not answer")
         {
             node, json,
         };
@@ -31,15 +31,24 @@ internal static class EnvCommand
         {
             var (head, credentials) = await connection.ResolveAsync(parse, ct).ConfigureAwait(false);
             var nodes = await LiveNodesAsync(head, credentials, parse.GetValue(node), ct).ConfigureAwait(false);
-            var statuses = await Task.WhenAll(nodes.Select(async n =>
+            var answers = await Task.WhenAll(nodes.Select(async n =>
             {
                 var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(n.Address), credentials);
                 using (channel)
                 {
-                    return await new Protocol.Node.NodeClient(invoker)
-                        .GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ConfigureAwait(false);
+                    try
+                    {
+                        return await new Protocol.Node.NodeClient(invoker)
+                            .GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ConfigureAwait(false);
+                    }
+                    catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+                    {
+                        await Console.Error.WriteLineAsync($"terrarium: node {n.NodeId} ({n.Address}) does not answer: {e.Status.Detail}").ConfigureAwait(false);
+                        return null;
+                    }
                 }
             })).ConfigureAwait(false);
+            var statuses = answers.OfType<NodeStatus>().ToList();
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new { nodes = statuses.Select(Report) },
@@ -50,7 +59,7 @@ internal static class EnvCommand
                 PrintTables(statuses);
             }
 
-            return 0;
+            return statuses.Count == nodes.Count ? 0 : 2;
         }));
         return command;
     }
@@ -60,7 +69,7 @@ internal static class EnvCommand
         var connection = new HeadConnection();
         var node = new Option<string?>("--node") { Description = "Only this node (default: every live node)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Say what would be deleted; delete nothing" };
-        var command = new Command("gc", "Delete every cached env folder no work uses now (whatever the limits), and say how much was freed. Exits 2 when a node could not collect (an env was being built)")
+        var command = new Command("gc", "Delete every cached env folder no work uses now (whatever the limits), and say how much was freed. Exits 2 when a node could not collect (an env was being built, or it shares its cache) or did not answer")
         {
             node, dryRun,
         };
@@ -76,8 +85,19 @@ internal static class EnvCommand
                 var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(target.Address), credentials);
                 using (channel)
                 {
-                    var reply = await new Protocol.Node.NodeClient(invoker)
-                        .CollectCacheAsync(new CollectCacheRequest { DryRun = dry }, deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: ct).ConfigureAwait(false);
+                    CollectCacheReply reply;
+                    try
+                    {
+                        reply = await new Protocol.Node.NodeClient(invoker)
+                            .CollectCacheAsync(new CollectCacheRequest { DryRun = dry }, deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: ct).ConfigureAwait(false);
+                    }
+                    catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+                    {
+                        await Console.Error.WriteLineAsync($"terrarium: node {target.NodeId} ({target.Address}) does not answer: {e.Status.Detail}").ConfigureAwait(false);
+                        exitCode = 2;
+                        continue;
+                    }
+
                     if (reply.Skipped.Length > 0)
                     {
                         await Console.Error.WriteLineAsync($"terrarium: node {target.NodeId} collected nothing: {reply.Skipped}").ConfigureAwait(false);

@@ -10,9 +10,13 @@ namespace Terrarium.Node.RuntimeEnvs;
 /// </summary>
 internal static class CommandRunner
 {
-    /// <summary>The exit code and output; a command that cannot start is reported like a failed one (exit code -1).</summary>
+    /// <summary>
+    /// The exit code and output; a command that cannot start is reported like a failed one (exit code
+    /// -1). <paramref name="logged"/> false keeps its output out of the setup log (it prints secrets:
+    /// environment values).
+    /// </summary>
     /// <exception cref="OperationCanceledException">Cancelled; the command and its children were killed.</exception>
-    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(ProcessStartInfo start, CancellationToken ct)
+    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(ProcessStartInfo start, CancellationToken ct, bool logged = true)
     {
         start.UseShellExecute = false;
         start.RedirectStandardOutput = true;
@@ -29,7 +33,7 @@ internal static class CommandRunner
 
         using (process)
         {
-            var log = SetupLog.Current;
+            var log = logged ? SetupLog.Current : null;
             var output = ReadLinesAsync(process.StandardOutput, log);
             var errors = ReadLinesAsync(process.StandardError, log);
             try

@@ -49,6 +49,9 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
 
         while (true)
         {
+            // Not while a collection deletes: what it deletes, it forgets first, so that this builds anew.
+            await _collecting.WaitAsync(ct).ConfigureAwait(false);
+            _collecting.Release();
             var build = BuildOf(hash, canonicalJson);
             if (waiting is not null && !build.Result.IsCompleted)
             {
@@ -132,9 +135,14 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
             return _builds.GetOrAdd(hash, h =>
             {
                 var log = new SetupLog(LogFolder, options.NodeId, h, options.TimeProvider);
+                // Counted as building until its result is there: a collection then sees the env as built, with the folders it uses.
+                Interlocked.Increment(ref _running);
                 var started = new Build(log, Task.Run(() => BuildWithTimeoutAsync(h, canonicalJson, log), CancellationToken.None), options.TimeProvider);
-                // Once its result is there: a collection then sees the env as built.
-                _ = started.Result.ContinueWith(_ => Built?.Invoke(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                _ = started.Result.ContinueWith(_ =>
+                {
+                    Interlocked.Decrement(ref _running);
+                    Built?.Invoke();
+                }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
                 return started;
             });
         }
@@ -142,18 +150,10 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
 
     private async Task<PreparedEnv> BuildWithTimeoutAsync(string hash, string canonicalJson, SetupLog log)
     {
-        Interlocked.Increment(ref _running);
-        try
-        {
-            // Not while a collection deletes: wait for it to end.
-            await _collecting.WaitAsync().ConfigureAwait(false);
-            _collecting.Release();
-            return await BuildLoggedAsync(hash, canonicalJson, log).ConfigureAwait(false);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _running);
-        }
+        // Not while a collection deletes: wait for it to end.
+        await _collecting.WaitAsync().ConfigureAwait(false);
+        _collecting.Release();
+        return await BuildLoggedAsync(hash, canonicalJson, log).ConfigureAwait(false);
     }
 
     private async Task<PreparedEnv> BuildLoggedAsync(string hash, string canonicalJson, SetupLog log)
@@ -167,6 +167,11 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
         catch (RuntimeEnvSetupFailure e)
         {
             throw Failed(hash, e, log);
+        }
+
+        if (env.EnvVars is { } envVars)
+        {
+            log.ToolEnvironment = new Dictionary<string, string>(envVars);
         }
 
         var timeout = (env.Config ?? new RuntimeEnvConfig()).SetupTimeout;

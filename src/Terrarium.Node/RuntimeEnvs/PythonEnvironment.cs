@@ -18,8 +18,18 @@ internal sealed record PythonEnvironment(string Prefix, string? Interpreter, str
     /// <summary>
     /// On the node itself, in <paramref name="workingDirectory"/>: a folder of the node's own, never
     /// the daemon's working directory, where anyone may have left a module for Python to import.
+    /// <paramref name="environment"/> is added to the node's variables (the env's <c>env_vars</c>).
     /// </summary>
-    public static Runner OnNode(string workingDirectory) => (command, ct) => CommandRunner.RunAsync(command[0], command.Skip(1), workingDirectory, ct);
+    public static Runner OnNode(string workingDirectory, IReadOnlyDictionary<string, string>? environment = null) => (command, ct) =>
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(command[0], command.Skip(1)) { WorkingDirectory = workingDirectory };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        return CommandRunner.RunAsync(start, ct);
+    };
 
     /// <summary>
     /// Where the interpreter of a prefix is, if it has one. A venv's is a link to the Python that made

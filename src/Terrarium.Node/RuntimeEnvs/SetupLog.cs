@@ -81,6 +81,12 @@ internal sealed class SetupLog : IDisposable
     /// <summary>Where this build's lines begin in <see cref="Path"/>: what comes before is earlier builds'.</summary>
     public long FileStart { get; }
 
+    /// <summary>
+    /// The env's own <c>env_vars</c>, which the tools that build its Python environments (pip and
+    /// conda on the node) see too, as in Ray: a private index's address or credentials, say.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ToolEnvironment { get; set; } = new Dictionary<string, string>();
+
     /// <summary>The field whose step runs now; empty before the first and between steps.</summary>
     public string CurrentField
     {

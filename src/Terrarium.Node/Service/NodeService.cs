@@ -197,6 +197,7 @@ internal sealed partial class NodeService(
                     }
                     else if (request.DefineEnv.Prepare)
                     {
+                        session.EagerEnvs[request.DefineEnv.Hash] = true;
                         _ = PrepareEagerlyAsync(session, request.DefineEnv);
                     }
 

@@ -57,6 +57,15 @@ internal sealed class DetachedSessions(NodeOptions options) : IDisposable
         bool Matches(Session s) => s.JobId == jobId && s.WorkerId == workerId;
     }
 
+    /// <summary>Every session attached or waiting to be resumed.</summary>
+    public List<Session> All()
+    {
+        lock (_lock)
+        {
+            return [.. _attached.Values, .. _detached.Values.Select(d => d.Session)];
+        }
+    }
+
     /// <summary>A session that is attached or waiting to be resumed, or null.</summary>
     public Session? Find(string sessionId)
     {

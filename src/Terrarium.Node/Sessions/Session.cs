@@ -46,6 +46,9 @@ internal sealed class Session(string id, OpenSession open)
 
     public JobCode JobCode { get; } = new(open.JobCodeDir, open.JobCodeUri);
 
+    /// <summary>The envs this session asked the node to build ahead (its job env's eager install): in use while it lasts.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, bool> EagerEnvs { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The worker submitting through this session, or empty for a driver.</summary>
     public string WorkerId { get; } = open.WorkerId;
 

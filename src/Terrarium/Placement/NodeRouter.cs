@@ -204,7 +204,14 @@ internal sealed partial class NodeRouter : IAsyncDisposable
 
         foreach (var node in _nodes.Live)
         {
-            OpenLiveSession(node.Node.NodeId)?.PrepareEnv(env);
+            try
+            {
+                OpenLiveSession(node.Node.NodeId)?.PrepareEnv(env);
+            }
+            catch (InvalidOperationException)
+            {
+                // Its session has ended (the node died): the next node still gets the env.
+            }
         }
     }
 

@@ -11,7 +11,8 @@ namespace Terrarium.Node.RuntimeEnvs.Caching;
 /// stay until their kind is over its limit (<see cref="NodeOptions.CacheLimits"/>), then go least
 /// recently used first. Nothing is deleted while an env builds (a build may reuse, unseen, what
 /// would go). When each resource was last used, and its size, are kept in the cache folder, so a
-/// restarted node finds them again.
+/// restarted node finds them again. A cache folder that another running node shares is not
+/// collected at all: this node cannot know what that node's work uses.
 /// </summary>
 internal sealed class CacheCollector : IDisposable
 {
@@ -25,6 +26,7 @@ internal sealed class CacheCollector : IDisposable
     private readonly ConcurrentDictionary<string, long> _sizes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
     private readonly ITimer _timer;
+    private readonly FileStream? _nodeLock;
     private int _collecting;
 
     public CacheCollector(NodeOptions options, EnvBuildCache builds, IEnvUsers users, ILogger<CacheCollector> logger)
@@ -34,6 +36,7 @@ internal sealed class CacheCollector : IDisposable
         _users = users;
         _logger = logger;
         LoadIndex();
+        _nodeLock = LockAsThisNode();
         _builds.Built += CollectSoon;
         _timer = options.TimeProvider.CreateTimer(_ => CollectSoon(), null, options.CacheCollectInterval, options.CacheCollectInterval);
     }
@@ -44,15 +47,25 @@ internal sealed class CacheCollector : IDisposable
     /// Deletes unused resources: those past their kind's limit, oldest first, or with
     /// <paramref name="everythingUnused"/> all of them; with <paramref name="dryRun"/> only says which.
     /// </summary>
-    public async Task<CacheReport> CollectAsync(bool everythingUnused, bool dryRun, CancellationToken ct) =>
-        await _builds.WhileNoBuildRunsAsync(() => Collect(everythingUnused, dryRun), ct).ConfigureAwait(false)
-        ?? new CacheReport([], "an env is being built on the node, and it may reuse what would go; try again once it is ready");
+    public async Task<CacheReport> CollectAsync(bool everythingUnused, bool dryRun, CancellationToken ct)
+    {
+        if (OtherLiveNode() is { } other)
+        {
+            return new CacheReport([], $"its cache folder {Cache} is shared with node {other}, which runs, and whose work this node cannot see; give each node a cache folder of its own (--cache-dir)");
+        }
+
+        return await _builds.WhileNoBuildRunsAsync(() => Collect(everythingUnused, dryRun), ct).ConfigureAwait(false)
+            ?? new CacheReport([], "an env is being built on the node, and it may reuse what would go; try again once it is ready");
+    }
 
     /// <summary>Each resource in the cache now: its size, users, and when it was last used.</summary>
     public List<ResourceState> Survey(bool measure = false)
     {
-        var ready = _builds.Ready().ToList();
+        // Users first, then what envs use: work that moves on meanwhile is seen where it was.
         var usersOfEnv = _users.Users().GroupBy(u => u.EnvHash).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var foldersInUse = _users.FoldersInUse().Select(f => CachedResource.Of(Cache, f)?.Name).OfType<string>().ToList();
+        var ready = _builds.Ready().ToList();
+        var now = _options.TimeProvider.GetUtcNow();
         var envsOfResource = ready
             .SelectMany(e => CachedResource.UsedBy(e.Env, Cache).Select(r => (Resource: r.Name, e.Env.Hash, e.LastUsed)))
             .GroupBy(x => x.Resource)
@@ -67,8 +80,9 @@ internal sealed class CacheCollector : IDisposable
                 lastUsed = Directory.GetLastWriteTimeUtc(resource.Path);
             }
 
-            states.Add(new ResourceState(resource, SizeOf(resource, measure), lastUsed,
-                envs.Select(e => e.Hash).Distinct().ToList(), envs.Select(e => e.Hash).Distinct().Sum(h => usersOfEnv.GetValueOrDefault(h))));
+            var users = envs.Select(e => e.Hash).Distinct().Sum(h => usersOfEnv.GetValueOrDefault(h)) + foldersInUse.Count(f => f == resource.Name);
+            // What is in use now is used now: a long-lived actor's folders are not the oldest once it ends.
+            states.Add(new ResourceState(resource, SizeOf(resource, measure), users > 0 ? now : lastUsed, envs.Select(e => e.Hash).Distinct().ToList(), users));
         }
 
         return states;
@@ -78,6 +92,7 @@ internal sealed class CacheCollector : IDisposable
     {
         _builds.Built -= CollectSoon;
         _timer.Dispose();
+        _nodeLock?.Dispose();
     }
 
     private void CollectSoon()
@@ -108,6 +123,7 @@ internal sealed class CacheCollector : IDisposable
     {
         lock (_gate)
         {
+            SweepHalfDeleted();
             var states = Survey(measure: true);
             var removed = new List<ResourceState>();
             foreach (var kind in CachedResource.Kinds)
@@ -119,6 +135,12 @@ internal sealed class CacheCollector : IDisposable
                     if (!everythingUnused && total <= limit)
                     {
                         break;
+                    }
+
+                    if (!dryRun)
+                    {
+                        // Forgotten first: work that comes once the collection is over builds the env again.
+                        _builds.Forget(unused.Envs);
                     }
 
                     if (dryRun || Delete(unused.Resource))
@@ -141,6 +163,7 @@ internal sealed class CacheCollector : IDisposable
 
     private bool Delete(CachedResource resource)
     {
+        var doomed = $"{resource.Path}.{Guid.NewGuid():N}.deleting";
         try
         {
             // A venv or conda env is built under its lock, which a build that outlived its env's setup may still hold.
@@ -151,23 +174,48 @@ internal sealed class CacheCollector : IDisposable
             }
 
             // Renamed first, so that no half-deleted folder is ever taken for a whole one.
-            var doomed = resource.Path + ".deleting";
             Directory.Move(resource.Path, doomed);
-            Directory.Delete(doomed, recursive: true);
-            NodeLog.CachedResourceRemoved(_logger, resource.Name);
-            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             NodeLog.CachedResourceNotRemoved(_logger, resource.Name, e.Message);
             return false;
         }
+
+        NodeLog.CachedResourceRemoved(_logger, resource.Name);
+        DeleteQuietly(doomed);
+        return true;
+    }
+
+    /// <summary>What a deletion cut short left (the node stopped, a file would not go): gone now, or next time.</summary>
+    private void SweepHalfDeleted()
+    {
+        foreach (var parent in new[] { "packages", "pip", "conda" }.Select(k => Path.Combine(Cache, k))
+            .Concat(Directory.Exists(Path.Combine(Cache, "nuget", "packages")) ? Directory.EnumerateDirectories(Path.Combine(Cache, "nuget", "packages")) : [])
+            .Where(Directory.Exists))
+        {
+            foreach (var leftover in Directory.EnumerateDirectories(parent, "*.deleting"))
+            {
+                DeleteQuietly(leftover);
+            }
+        }
+    }
+
+    private void DeleteQuietly(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            NodeLog.CachedResourceNotRemoved(_logger, Path.GetRelativePath(Cache, folder), e.Message);
+        }
     }
 
     /// <summary>What remembers removed resources forgets them: envs built on them, and NuGet restores that resolved to them.</summary>
     private void Forget(List<ResourceState> removed)
     {
-        _builds.Forget(removed.SelectMany(r => r.Envs).Distinct());
         foreach (var resource in removed.Select(r => r.Resource))
         {
             _sizes.TryRemove(resource.Name, out _);
@@ -222,6 +270,44 @@ internal sealed class CacheCollector : IDisposable
         }
 
         return size;
+    }
+
+    /// <summary>This node's lock in the cache folder, held while it runs: other nodes sharing the folder see it there.</summary>
+    private FileStream? LockAsThisNode()
+    {
+        try
+        {
+            var folder = Directory.CreateDirectory(Path.Combine(Cache, "nodes")).FullName;
+            return new FileStream(Path.Combine(folder, _options.NodeId + ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            NodeLog.CacheIndexNotSaved(_logger, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Another node that runs and uses this cache folder (its lock is held), if any; the locks of nodes gone are removed.</summary>
+    private string? OtherLiveNode()
+    {
+        var folder = Path.Combine(Cache, "nodes");
+        if (!Directory.Exists(folder))
+        {
+            return null;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(folder, "*.lock").Where(f => Path.GetFileNameWithoutExtension(f) != _options.NodeId))
+        {
+            using var held = CacheFolder.TryLock(file);
+            if (held is null)
+            {
+                return Path.GetFileNameWithoutExtension(file);
+            }
+
+            File.Delete(file);
+        }
+
+        return null;
     }
 
     private void LoadIndex()

@@ -73,8 +73,16 @@ internal sealed record CachedResource(string Kind, string Name, string Path)
     }
 
     /// <summary>The folders in <paramref name="parent"/>, less those being made (<c>.tmp</c>) or deleted (<c>.deleting</c>).</summary>
-    private static IEnumerable<string> Folders(string parent) =>
-        Directory.Exists(parent)
-            ? Directory.EnumerateDirectories(parent).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal) && !f.EndsWith(".deleting", StringComparison.Ordinal))
-            : [];
+    private static IEnumerable<string> Folders(string parent)
+    {
+        try
+        {
+            return Directory.GetDirectories(parent).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal) && !f.EndsWith(".deleting", StringComparison.Ordinal));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not there (yet, or any more: a collection took it meanwhile).
+            return [];
+        }
+    }
 }

@@ -38,7 +38,7 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         var folder = Path.Combine(options.CacheDirectory, "pip", key);
         // In a container the venv is built with the image's Python, for the image, seeing only its own folder of the node's.
         var builder = container is null
-            ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode(options.CacheDirectory))
+            ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode(options.CacheDirectory, SetupLog.Current?.ToolEnvironment))
             : new Builder("python3", (command, token) => container.RunAsync(command, [folder], token));
         var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(folder, spec, builder), venv => Directory.Exists(venv.Prefix)).WaitAsync(ct).ConfigureAwait(false);
         return venv.Setup(new Dictionary<string, string> { ["VIRTUAL_ENV"] = venv.Prefix });
@@ -98,6 +98,7 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
     private async Task StepAsync(Builder builder, StringBuilder log, string[] command, CancellationToken ct, Func<string, string> failure)
     {
         log.AppendLine($"$ {string.Join(' ', command)}");
+        SetupLog.Current?.Output($"$ {string.Join(' ', command)}");
         var (exitCode, output, errors) = await builder.Run(command, ct).ConfigureAwait(false);
         log.AppendLine(output).AppendLine(errors);
         if (exitCode != 0)

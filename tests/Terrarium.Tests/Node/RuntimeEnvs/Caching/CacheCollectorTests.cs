@@ -120,11 +120,50 @@ public sealed class CacheCollectorTests : IDisposable
     public void Limits_ThatDoNotRead_SayWhy(string text, string expected) =>
         Assert.Contains(expected, Assert.Throws<ArgumentException>(() => CacheLimits.Parse(text)).Message, StringComparison.Ordinal);
 
-    private CacheCollector Collector(Dictionary<string, long> limits)
+    [Fact]
+    public async Task AFolderInUse_StaysWhateverTheLimit_AndCountsAsUsedNow()
     {
-        var options = new NodeOptions { CacheDirectory = _cache.FullName, CacheLimits = limits, TimeProvider = _clock, CacheCollectInterval = TimeSpan.FromDays(1) };
+        Folder("packages/jobcode", 5_000, daysAgo: 3);
+        Folder("packages/other", 5_000, daysAgo: 1);
+        using var collector = Collector(new Dictionary<string, long> { ["working_dir"] = 0 }, inUse: [Path("packages/jobcode")]);
+
+        var report = await collector.CollectAsync(everythingUnused: true, dryRun: false, CancellationToken.None);
+
+        Assert.Equal(["packages/other"], report.Removed.Select(r => r.Resource.Name));
+        var kept = collector.Survey().Single();
+        Assert.Equal((1, _clock.GetUtcNow()), (kept.Users, kept.LastUsed));
+    }
+
+    [Fact]
+    public async Task ACacheFolderThatAnotherRunningNodeShares_IsNotCollected_AndOneThatNodeLeftIs()
+    {
+        Folder("packages/theirs", 5_000, daysAgo: 1);
+        using var collector = Collector([]);
+        var other = Path("nodes/node-other.lock");
+
+        using (new FileStream(other, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+        {
+            var shared = await collector.CollectAsync(everythingUnused: true, dryRun: false, CancellationToken.None);
+
+            Assert.Contains("is shared with node node-other, which runs", shared.Skipped, StringComparison.Ordinal);
+            Assert.True(Directory.Exists(Path("packages/theirs")));
+        }
+
+        var after = await collector.CollectAsync(everythingUnused: true, dryRun: false, CancellationToken.None);
+
+        Assert.Null(after.Skipped);
+        Assert.Single(after.Removed);
+        Assert.False(File.Exists(other), "the lock of a node gone is removed");
+    }
+
+    private CacheCollector Collector(Dictionary<string, long> limits, string[]? inUse = null)
+    {
+        var options = new NodeOptions
+        {
+            NodeId = "node-test", CacheDirectory = _cache.FullName, CacheLimits = limits, TimeProvider = _clock, CacheCollectInterval = TimeSpan.FromDays(1),
+        };
         var builds = new EnvBuildCache(options, [], NullLogger<EnvBuildCache>.Instance);
-        return new CacheCollector(options, builds, new NoUsers(), NullLogger<CacheCollector>.Instance);
+        return new CacheCollector(options, builds, new Users(inUse ?? []), NullLogger<CacheCollector>.Instance);
     }
 
     private string Path(string name) => System.IO.Path.Combine(_cache.FullName, name);
@@ -136,8 +175,11 @@ public sealed class CacheCollectorTests : IDisposable
         Directory.SetLastWriteTimeUtc(folder, _clock.GetUtcNow().AddDays(-daysAgo).UtcDateTime);
     }
 
-    private sealed class NoUsers : IEnvUsers
+    /// <summary>No env in use; <paramref name="folders"/> in use as a job's shipped code is.</summary>
+    private sealed class Users(string[] folders) : IEnvUsers
     {
-        public IEnumerable<(string Kind, string EnvHash)> Users() => [];
+        IEnumerable<(string Kind, string EnvHash)> IEnvUsers.Users() => [];
+
+        public IEnumerable<string> FoldersInUse() => folders;
     }
 }
