@@ -143,6 +143,20 @@ public sealed class PythonEnvTests(PythonEnvFixture fixture) : IClassFixture<Pyt
     }
 
     [SkippableFact]
+    public async Task EnvVars_ReachPipWhileItBuilds_AsAPrivateIndexsSettingsWould()
+    {
+        PythonWheels.RequireVenv();
+        // No install options: only the env's PIP_* variables tell pip where the wheels are (PyPI is out of reach).
+        var env = new RuntimeEnv
+        {
+            Pip = new PipSpec { Packages = ["terrariumvenvonly>=7.0"] },
+            EnvVars = new Dictionary<string, string> { ["PIP_NO_INDEX"] = "1", ["PIP_FIND_LINKS"] = fixture.Wheels },
+        };
+
+        Assert.Equal("7.0", await Cluster.Submit(() => PythonTasks.ImportVersion(PythonEnvFixture.VenvOnlyPackage), In(env)).DefaultTimeout());
+    }
+
+    [SkippableFact]
     public async Task Pip_InAContainer_InstallsWithTheImagesPython()
     {
         PodmanImages.Require();
