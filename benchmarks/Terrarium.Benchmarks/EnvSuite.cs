@@ -105,7 +105,7 @@ public static class EnvSuite
         Console.Error.WriteLine($"  {name}: {value:N1} {unit}");
     }
 
-    private static long MakeTree(string dir, int mib, int smallFiles, int largeFiles)
+    public static long MakeTree(string dir, int mib, int smallFiles, int largeFiles)
     {
         var random = new Random(42);
         long total = 0;

@@ -64,6 +64,27 @@ public sealed class Harness(bool quick)
         Record(name, description, rates, "/s");
     }
 
+    /// <summary>
+    /// As <see cref="RateAsync"/> for two workloads whose rounds alternate (A, B, A, B, …), so that a
+    /// drift of the machine during the run falls on both alike: an A/B comparison in one run.
+    /// </summary>
+    public async Task InterleavedRatesAsync(int operations, (string Name, string Description, Func<Task> Body) a, (string Name, string Description, Func<Task> Body) b)
+    {
+        await RepeatForAsync(_warmUp, a.Body);
+        await RepeatForAsync(_warmUp, b.Body);
+        var (ratesA, ratesB) = (new List<double>(), new List<double>());
+        for (var i = 0; i < _rounds * 2; i++)
+        {
+            var (repetitionsA, elapsedA) = await RepeatForAsync(_roundLength, a.Body);
+            ratesA.Add(operations * repetitionsA / elapsedA.TotalSeconds);
+            var (repetitionsB, elapsedB) = await RepeatForAsync(_roundLength, b.Body);
+            ratesB.Add(operations * repetitionsB / elapsedB.TotalSeconds);
+        }
+
+        Record(a.Name, a.Description, ratesA, "/s");
+        Record(b.Name, b.Description, ratesB, "/s");
+    }
+
     /// <summary>Records the rate of one run of <paramref name="body"/>, without warm-up: what a fresh process sees.</summary>
     public async Task ColdRateAsync(string name, string description, int operations, Func<Task> body)
     {
