@@ -149,6 +149,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
             ObjectStoreRoot = settings.ObjectStoreRoot,
             ObjectStoreMemory = settings.ObjectStoreMemory,
             CacheLimits = settings.CacheLimits,
+            FailedSetupRetryDelay = settings.FailedSetupRetryDelay,
             Containers = settings.Containers,
             Python = settings.Python,
         };

@@ -100,6 +100,11 @@ internal static class StartCommand
         {
             Description = $"Bytes each kind of env cache may take before unused envs' folders are deleted, oldest first, as working_dir=10GB,pip=5GB,conda=20GB,nuget=20GB (default: {Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable}, else 10GB each)",
         };
+        var setupRetryDelay = new Option<double>("--setup-retry-delay")
+        {
+            Description = "Seconds a node answers work in an env whose setup failed with that failure before it tries the setup again",
+            DefaultValueFactory = _ => 30,
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
@@ -107,7 +112,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            objectStore, objectStoreMemory, cacheLimit, block, readyFile,
+            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -125,6 +130,9 @@ internal static class StartCommand
                 ObjectStoreRoot = StartSettings.ParseObjectStore(parse.GetValue(objectStore)),
                 ObjectStoreMemory = parse.GetValue(objectStoreMemory) is { } memory ? StartSettings.ParseSize(memory, "--object-store-memory") : null,
                 CacheLimits = StartSettings.ParseCacheLimits(parse.GetValue(cacheLimit)),
+                FailedSetupRetryDelay = parse.GetValue(setupRetryDelay) is var retry && retry >= 0 && double.IsFinite(retry)
+                    ? TimeSpan.FromSeconds(retry)
+                    : throw new UserError($"--setup-retry-delay {retry} must be zero or more seconds"),
             };
             if (settings.RedisInsecure && settings.Redis is null)
             {

@@ -51,10 +51,13 @@ internal sealed record StartSettings
     public string? StorageDirectory { get; init; }
 
     /// <summary>The tmpfs of the node's shared-memory object store; null keeps large values in the node's memory.</summary>
-    public string? ObjectStoreRoot { get; init; } = "/dev/shm";
+    public string? ObjectStoreRoot { get; init; } = Node.NodeOptions.DefaultObjectStoreRoot;
 
     /// <summary>Bytes of values the shared-memory store holds before it spills; null for the default.</summary>
     public long? ObjectStoreMemory { get; init; }
+
+    /// <summary>How long a failed env setup is answered with its failure before it is tried again (<c>--setup-retry-delay</c>).</summary>
+    public TimeSpan FailedSetupRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Bytes each kind of env cache may take (<c>--cache-limit</c>); kinds not given get the default.</summary>
     public IReadOnlyDictionary<string, long> CacheLimits { get; init; } = new Dictionary<string, long>();
@@ -63,14 +66,13 @@ internal sealed record StartSettings
     /// <exception cref="UserError">A part is not KIND=SIZE.</exception>
     public static IReadOnlyDictionary<string, long> ParseCacheLimits(string? given)
     {
-        var text = given ?? Environment.GetEnvironmentVariable(Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable) ?? "";
         try
         {
-            return Node.RuntimeEnvs.Caching.CacheLimits.Parse(text);
+            return given is null ? Node.RuntimeEnvs.Caching.CacheLimits.FromEnvironment() : Node.RuntimeEnvs.Caching.CacheLimits.Parse(given);
         }
         catch (ArgumentException e)
         {
-            throw new UserError((given is null ? $"{Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable}: " : "--cache-limit: ") + e.Message);
+            throw new UserError((given is null ? "" : "--cache-limit: ") + e.Message);
         }
     }
 
@@ -92,7 +94,7 @@ internal sealed record StartSettings
     /// </summary>
     /// <exception cref="UserError">A value given that is neither.</exception>
     public static string? ParseObjectStore(string? value) =>
-        value is null ? "/dev/shm"
+        value is null ? Node.NodeOptions.DefaultObjectStoreRoot
             : value == "none" ? null
             : Directory.Exists(value) ? Path.GetFullPath(value)
             : throw new UserError($"--object-store '{value}' is not a folder (give a tmpfs such as /dev/shm, or 'none')");

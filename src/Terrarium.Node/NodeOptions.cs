@@ -50,7 +50,10 @@ public sealed class NodeOptions
     /// copying. Default: <c>/dev/shm</c>. Null keeps values in the node's own memory; so does a
     /// folder that is not tmpfs, or too small (the node logs why, and its status says so).
     /// </summary>
-    public string? ObjectStoreRoot { get; init; } = "/dev/shm";
+    public string? ObjectStoreRoot { get; init; } = DefaultObjectStoreRoot;
+
+    /// <summary>Where the shared-memory store lives unless told otherwise: the machine's usual tmpfs.</summary>
+    public const string DefaultObjectStoreRoot = "/dev/shm";
 
     /// <summary>
     /// How many bytes of values the shared-memory store holds before the least recently used spill

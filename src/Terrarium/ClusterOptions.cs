@@ -50,6 +50,12 @@ public sealed class ClusterOptions
     public TimeSpan? IdleWorkerTimeout { get; init; }
 
     /// <summary>
+    /// How long the embedded node answers work in an env whose setup failed with that failure before
+    /// it tries the setup again (a broken env is not rebuilt in a tight loop). Default: null, 30 seconds.
+    /// </summary>
+    public TimeSpan? FailedSetupRetryDelay { get; init; }
+
+    /// <summary>
     /// Where the embedded node caches packages and environments across runs. Default: null, which is
     /// <c>TERRARIUM_CACHE_DIR</c> or else <c>terrarium</c> under the user's cache directory.
     /// </summary>
@@ -76,7 +82,7 @@ public sealed class ClusterOptions
     /// </summary>
     public string? ObjectStoreRoot { get; init; } = DefaultObjectStoreRoot;
 
-    private const string DefaultObjectStoreRoot = "/dev/shm";
+    private const string DefaultObjectStoreRoot = Node.NodeOptions.DefaultObjectStoreRoot;
 
     /// <summary>
     /// Bytes of values the embedded node's shared-memory store holds before the least recently used
@@ -190,6 +196,18 @@ public sealed class ClusterOptions
         if (IdleWorkerTimeout is { } idle && idle <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(IdleWorkerTimeout), idle, $"{nameof(IdleWorkerTimeout)} must be positive");
+        }
+
+        if (FailedSetupRetryDelay is { } retry && retry < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FailedSetupRetryDelay), retry, $"{nameof(FailedSetupRetryDelay)} must be zero or more");
+        }
+
+        if (CacheLimits?.FirstOrDefault(l => !Node.RuntimeEnvs.Caching.CacheLimits.Kinds.Contains(l.Key) || l.Value < 0) is { Key: not null } limit)
+        {
+            throw new ArgumentException(
+                $"{nameof(CacheLimits)}: '{limit.Key}' = {limit.Value} is not a limit: kinds are {string.Join(", ", Node.RuntimeEnvs.Caching.CacheLimits.Kinds)}, sizes zero or more bytes",
+                nameof(CacheLimits));
         }
 
         if (MaxPackageBytes <= 0)

@@ -104,6 +104,11 @@ public sealed class CliTests
             ["start", "--head", "--port", "0", "--redis", "redis://:password@127.0.0.1:1/not-a-number"],
             ["status", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--insecure"],
             ["start", "--head", "--port", "0", "--object-store", "/nonexistent-tmpfs"],
+            ["start", "--head", "--port", "0", "--cache-limit", "docker=1GB"],
+            ["start", "--head", "--port", "0", "--cache-limit", "pip=lots"],
+            ["start", "--head", "--port", "0", "--setup-retry-delay", "-1"],
+            ["env", "logs", "NOT-HEX", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--ca-hash", cluster.CaHash],
+            ["env", "list", "--node", "no-such-node", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--ca-hash", cluster.CaHash],
         ];
         foreach (var mistake in mistakes)
         {

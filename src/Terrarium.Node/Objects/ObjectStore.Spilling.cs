@@ -1,4 +1,4 @@
-using System.Globalization;
+using Terrarium.Protocol;
 
 namespace Terrarium.Node.Objects;
 
@@ -144,6 +144,5 @@ internal sealed partial class ObjectStore
         }
     }
 
-    private static string Size(long bytes) => bytes == long.MaxValue ? "no limit"
-        : string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1 << 20):0.#} MiB");
+    private static string Size(long bytes) => bytes == long.MaxValue ? "no limit" : Sizes.Format(bytes);
 }

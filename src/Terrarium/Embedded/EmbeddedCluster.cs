@@ -56,11 +56,12 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 SessionDirectory = directory,
                 CacheDirectory = options.ResolveCacheDirectory(),
                 CacheLimits = options.CacheLimits
-                    ?? Node.RuntimeEnvs.Caching.CacheLimits.Parse(Environment.GetEnvironmentVariable(Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable) ?? ""),
+                    ?? Node.RuntimeEnvs.Caching.CacheLimits.FromEnvironment(),
                 NuGetConfigFile = options.NuGetConfigFile is { } config ? Path.GetFullPath(config) : null,
                 ObjectStoreRoot = options.ObjectStoreRoot,
                 ObjectStoreMemory = options.ObjectStoreMemory,
                 IdleWorkerTimeout = options.IdleWorkerTimeout ?? TimeSpan.FromSeconds(30),
+                FailedSetupRetryDelay = options.FailedSetupRetryDelay ?? TimeSpan.FromSeconds(30),
                 PrestartWorkers = options.PrestartWorkers ?? 1,
                 Containers = options.Containers ?? new ContainerRuntimeOptions(),
                 Python = options.Python ?? new PythonOptions(),

@@ -12,6 +12,16 @@ public sealed class StartSettingsTests
     private static StartSettings Node(string address, int? port = null, string? redis = null, string? storageDir = null) =>
         StartSettings.Parse(false, address, "127.0.0.1", port, null, null, null, null, 10, redis, storageDir);
 
+    [Theory]
+    [InlineData("docker=1GB", "--cache-limit: cache limit 'docker=1GB' must be KIND=SIZE with KIND one of working_dir, pip, conda, nuget")]
+    [InlineData("pip=lots", "--cache-limit: cache limit 'pip=lots': 'lots' is not a size")]
+    public void CacheLimit_ThatDoesNotRead_NamesTheOption(string given, string expected) =>
+        Assert.StartsWith(expected, Assert.Throws<UserError>(() => StartSettings.ParseCacheLimits(given)).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void CacheLimit_ReadsEachKindsSize() =>
+        Assert.Equal(new Dictionary<string, long> { ["working_dir"] = 10_000_000_000, ["nuget"] = 20L << 30 }, StartSettings.ParseCacheLimits("working_dir=10GB, nuget=20GiB"));
+
     [Fact]
     public void Head_WithNothingElse_ListensOnLoopbackAtTheDefaultPort_WithEveryCpu()
     {

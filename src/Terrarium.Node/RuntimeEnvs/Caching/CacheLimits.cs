@@ -40,6 +40,20 @@ public static class CacheLimits
         return limits;
     }
 
+    /// <summary>The limits <see cref="EnvironmentVariable"/> gives; none when it is not set.</summary>
+    /// <exception cref="ArgumentException">It does not read; the message names the variable.</exception>
+    public static IReadOnlyDictionary<string, long> FromEnvironment()
+    {
+        try
+        {
+            return Parse(Environment.GetEnvironmentVariable(EnvironmentVariable) ?? "");
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{EnvironmentVariable}: {e.Message}", e);
+        }
+    }
+
     /// <summary>The limit of <paramref name="kind"/> among <paramref name="limits"/>, else the default.</summary>
     public static long Of(IReadOnlyDictionary<string, long> limits, string kind) => limits.GetValueOrDefault(kind, DefaultBytes);
 

@@ -1,10 +1,11 @@
 using System.Globalization;
 
-namespace Terrarium.Cli;
+namespace Terrarium.Protocol;
 
-/// <summary>Byte counts as people read them.</summary>
-internal static class Sizes
+/// <summary>Byte counts as people read them, in every message and table that shows one.</summary>
+public static class Sizes
 {
+    /// <summary><paramref name="bytes"/> in KiB, MiB or GiB.</summary>
     public static string Format(long bytes) => bytes switch
     {
         < 1 << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB"),
