@@ -288,6 +288,25 @@ public sealed class ClusterLifecycleTests
     }
 
     [Fact]
+    public async Task InitAsync_CacheLimitOfAnUnknownKind_ThrowsNamingTheOptionAndTheKinds()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            Cluster.InitAsync(new ClusterOptions { CacheLimits = new Dictionary<string, long> { ["docker"] = 1 } }));
+
+        Assert.Equal("CacheLimits", error.ParamName);
+        Assert.Contains("'docker' = 1 is not a limit: kinds are working_dir, pip, conda, nuget", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InitAsync_NegativeFailedSetupRetryDelay_ThrowsNamingTheOption()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            Cluster.InitAsync(new ClusterOptions { FailedSetupRetryDelay = TimeSpan.FromSeconds(-1) }));
+
+        Assert.Equal("FailedSetupRetryDelay", error.ParamName);
+    }
+
+    [Fact]
     public async Task InitAsync_NegativeMaxLineageBytes_ThrowsNamingTheOption()
     {
         var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Cluster.InitAsync(new ClusterOptions { MaxLineageBytes = -1 }));
