@@ -115,6 +115,8 @@ internal sealed class ClusterDaemon : IAsyncDisposable
                 StorageDirectory = settings.StorageDirectory ?? Path.Combine(sessionPath, "head"),
                 NodeDeathTimeout = settings.NodeDeathTimeout,
                 Redis = settings.Redis,
+                PackageStoreLimit = settings.PackageStoreLimit,
+                PackageProtection = settings.PackageProtection,
             }, loggerFactory, ct).ConfigureAwait(false), tls);
         }
         catch (InvalidDataException e)

@@ -22,7 +22,8 @@ internal static class EnvCommand
         var connection = new HeadConnection();
         var node = new Option<string?>("--node") { Description = "Only this node (default: every live node)" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of tables" };
-        var command = new Command("list", "Show each node's envs (state, users, last use) and the cached folders they use (kind, size, users, last use), against each kind's limit. Exits 2 when a node did not answer")
+        var command = new Command("list", "Show each node's envs (state, users, last use) and the cached folders they use (kind, size, users, last use), against each kind's limit, " +
+            "and the packages in the head's store (the jobs that use them). Exits 2 when a node did not answer")
         {
             node, json,
         };
@@ -31,6 +32,11 @@ internal static class EnvCommand
         {
             var (head, credentials) = await connection.ResolveAsync(parse, ct).ConfigureAwait(false);
             var nodes = await LiveNodesAsync(head, credentials, parse.GetValue(node), ct).ConfigureAwait(false);
+            // The head's store is the cluster's, not a node's: shown when no one node is asked for.
+            var packages = parse.GetValue(node) is null
+                ? await HeadConnection.CallAsync(head, credentials, (h, deadline) => h.ListPackagesAsync(new ListPackagesRequest(), deadline: deadline, cancellationToken: ct).ResponseAsync)
+                    .ConfigureAwait(false)
+                : null;
             var answers = await Task.WhenAll(nodes.Select(async n =>
             {
                 var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(n.Address), credentials);
@@ -51,12 +57,16 @@ internal static class EnvCommand
             var statuses = answers.OfType<NodeStatus>().ToList();
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new { nodes = statuses.Select(Report) },
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { nodes = statuses.Select(Report), packages = packages is null ? null : PackageReport.Json(packages) },
                     new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             }
             else
             {
                 PrintTables(statuses);
+                if (packages is not null)
+                {
+                    AnsiConsole.Write(PackageReport.Table(packages));
+                }
             }
 
             return statuses.Count == nodes.Count ? 0 : 2;
@@ -69,7 +79,8 @@ internal static class EnvCommand
         var connection = new HeadConnection();
         var node = new Option<string?>("--node") { Description = "Only this node (default: every live node)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Say what would be deleted; delete nothing" };
-        var command = new Command("gc", "Delete every cached env folder no work uses now (whatever the limits), and say how much was freed. Exits 2 when a node could not collect (an env was being built, or it shares its cache) or did not answer")
+        var command = new Command("gc", "Delete every cached env folder no work uses now (whatever the limits), and every package in the head's store no running job uses " +
+            "and none used lately; say how much was freed. Exits 2 when a node could not collect (an env was being built, or it shares its cache) or did not answer")
         {
             node, dryRun,
         };
@@ -113,6 +124,19 @@ internal static class EnvCommand
                     Console.Out.WriteLine($"{target.NodeId}: {(dry ? "would free" : "freed")} {Sizes.Format(reply.Removed.Sum(r => r.Size))} " +
                         $"({reply.Removed.Count} unused folder{(reply.Removed.Count == 1 ? "" : "s")})");
                 }
+            }
+
+            if (parse.GetValue(node) is null)
+            {
+                var collected = await HeadConnection.CallAsync(head, credentials,
+                    (h, deadline) => h.CollectPackagesAsync(new CollectPackagesRequest { DryRun = dry }, deadline: deadline, cancellationToken: ct).ResponseAsync, seconds: 600).ConfigureAwait(false);
+                foreach (var removed in collected.Removed)
+                {
+                    Console.Out.WriteLine($"head: {(dry ? "would delete" : "deleted")} pkg://{removed.Hash} ({Sizes.Format(removed.Size)}, last used {When(removed.LastUsedUnixMs)})");
+                }
+
+                Console.Out.WriteLine($"head: {(dry ? "would free" : "freed")} {Sizes.Format(collected.Removed.Sum(r => r.Size))} " +
+                    $"({collected.Removed.Count} unused package{(collected.Removed.Count == 1 ? "" : "s")})");
             }
 
             return exitCode;
@@ -220,7 +244,7 @@ internal static class EnvCommand
 
     private static string Count(int count) => count.ToString(CultureInfo.InvariantCulture);
 
-    private static string When(long unixMs) =>
+    internal static string When(long unixMs) =>
         DateTimeOffset.FromUnixTimeMilliseconds(unixMs).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     private static Command LogsCommand()

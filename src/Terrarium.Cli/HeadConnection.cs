@@ -28,16 +28,20 @@ internal sealed class HeadConnection
 
     /// <summary>The nodes the head knows, alive or not.</summary>
     /// <exception cref="UserError">The head cannot be reached.</exception>
-    public static async Task<IReadOnlyList<NodeState>> ListNodesAsync(Endpoint head, ClusterCredentials credentials, CancellationToken ct)
+    public static async Task<IReadOnlyList<NodeState>> ListNodesAsync(Endpoint head, ClusterCredentials credentials, CancellationToken ct) =>
+        (await CallAsync(head, credentials, (client, deadline) => client.ListNodesAsync(new ListNodesRequest(), deadline: deadline, cancellationToken: ct).ResponseAsync)
+            .ConfigureAwait(false)).Nodes;
+
+    /// <summary>One call to the head, given a deadline of <paramref name="seconds"/>.</summary>
+    /// <exception cref="UserError">The head cannot be reached.</exception>
+    public static async Task<T> CallAsync<T>(Endpoint head, ClusterCredentials credentials, Func<Protocol.Head.HeadClient, DateTime, Task<T>> call, double seconds = 10)
     {
         var (channel, invoker) = ClusterChannel.Open(head, credentials);
         using (channel)
         {
             try
             {
-                var listed = await new Protocol.Head.HeadClient(invoker)
-                    .ListNodesAsync(new ListNodesRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct).ConfigureAwait(false);
-                return listed.Nodes;
+                return await call(new Protocol.Head.HeadClient(invoker), DateTime.UtcNow.AddSeconds(seconds)).ConfigureAwait(false);
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
             {

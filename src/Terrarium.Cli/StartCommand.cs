@@ -105,6 +105,15 @@ internal static class StartCommand
             Description = "Seconds a node answers work in an env whose setup failed with that failure before it tries the setup again",
             DefaultValueFactory = _ => 30,
         };
+        var packageStoreLimit = new Option<string?>("--package-store-limit")
+        {
+            Description = "Bytes the head's package store may hold before packages no running job uses are deleted, oldest first, as 20GB (default 10GB; head only)",
+        };
+        var packageProtection = new Option<double>("--package-protection")
+        {
+            Description = "Seconds after its last use a package is kept even when no running job uses it (head only)",
+            DefaultValueFactory = _ => 600,
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
@@ -112,7 +121,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, block, readyFile,
+            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, packageStoreLimit, packageProtection, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -133,6 +142,10 @@ internal static class StartCommand
                 FailedSetupRetryDelay = parse.GetValue(setupRetryDelay) is var retry && retry >= 0 && double.IsFinite(retry)
                     ? TimeSpan.FromSeconds(retry)
                     : throw new UserError($"--setup-retry-delay {retry} must be zero or more seconds"),
+                PackageStoreLimit = StartSettings.ParsePackageStoreLimit(parse.GetValue(packageStoreLimit)),
+                PackageProtection = parse.GetValue(packageProtection) is var protection && protection >= 0 && double.IsFinite(protection)
+                    ? TimeSpan.FromSeconds(protection)
+                    : throw new UserError($"--package-protection {protection} must be zero or more seconds"),
             };
             if (settings.RedisInsecure && settings.Redis is null)
             {

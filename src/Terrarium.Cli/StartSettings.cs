@@ -62,6 +62,26 @@ internal sealed record StartSettings
     /// <summary>Bytes each kind of env cache may take (<c>--cache-limit</c>); kinds not given get the default.</summary>
     public IReadOnlyDictionary<string, long> CacheLimits { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>Bytes the head's package store may hold (<c>--package-store-limit</c>).</summary>
+    public long PackageStoreLimit { get; init; } = Head.HeadOptions.DefaultPackageStoreLimit;
+
+    /// <summary>How long after its last use an unused package is kept (<c>--package-protection</c>).</summary>
+    public TimeSpan PackageProtection { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Reads <c>--package-store-limit</c> as <c>--cache-limit</c> reads sizes; the default when not given.</summary>
+    /// <exception cref="UserError">Not a size.</exception>
+    public static long ParsePackageStoreLimit(string? given)
+    {
+        try
+        {
+            return given is null ? Head.HeadOptions.DefaultPackageStoreLimit : Protocol.Sizes.Parse(given);
+        }
+        catch (FormatException e)
+        {
+            throw new UserError($"--package-store-limit: {e.Message}");
+        }
+    }
+
     /// <summary>Reads <c>--cache-limit</c>, else <c>TERRARIUM_CACHE_LIMIT</c>.</summary>
     /// <exception cref="UserError">A part is not KIND=SIZE.</exception>
     public static IReadOnlyDictionary<string, long> ParseCacheLimits(string? given)

@@ -52,6 +52,22 @@ public sealed class HeadOptions
     public long MaxPackageBytes { get; init; } = 1L << 30;
 
     /// <summary>
+    /// Bytes the package store may hold before packages no running job uses are deleted, least
+    /// recently used first. Default: 10 GB, as Ray's.
+    /// </summary>
+    public long PackageStoreLimit { get; init; } = DefaultPackageStoreLimit;
+
+    /// <summary>The default of <see cref="PackageStoreLimit"/>.</summary>
+    public const long DefaultPackageStoreLimit = 10_000_000_000;
+
+    /// <summary>
+    /// How long after its last use (an upload, a driver asking for it, a node downloading it) a
+    /// package is kept even when no running job uses it: a job that uploads and then submits does
+    /// not lose it. Default: 10 minutes, as Ray's.
+    /// </summary>
+    public TimeSpan PackageProtection { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// Redis to keep the head's state in (<c>redis://host:port</c>, or a StackExchange.Redis
     /// configuration string): a head started again with the same Redis and
     /// <see cref="StorageDirectory"/> finds its nodes, jobs and named actors, and its packages.
@@ -80,6 +96,12 @@ public sealed class HeadOptions
         if (CertificateAuthority is not null && !Tls.IsTls)
         {
             throw new ArgumentException($"{nameof(CertificateAuthority)} signs TLS certificates: give {nameof(Tls)} a TLS setting too", nameof(CertificateAuthority));
+        }
+
+        if (PackageStoreLimit < 0 || PackageProtection < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(PackageStoreLimit)} ({PackageStoreLimit}) and {nameof(PackageProtection)} ({PackageProtection}) must not be negative",
+                PackageStoreLimit < 0 ? nameof(PackageStoreLimit) : nameof(PackageProtection));
         }
 
         if (DeadNodeRetention is { } retention && retention <= NodeDeathTimeout)

@@ -42,10 +42,19 @@ public sealed class HeadServer : IAsyncDisposable
         try
         {
             var state = new HeadState(options);
-            state.Restore(await store.LoadAsync().ConfigureAwait(false));
+            var stored = await store.LoadAsync().ConfigureAwait(false);
+            state.Restore(stored);
+            var packages = new PackageStore(options, state, store);
+            packages.Restore(stored.JobPackages);
+            foreach (var ended in stored.JobPackages.Where(u => !state.IsRunning(u.JobId)).GroupBy(u => u.JobId))
+            {
+                // Uses saved just as their job ended.
+                await store.RemoveJobPackagesAsync(ended.Key, ended.Select(u => u.Hash).ToList()).ConfigureAwait(false);
+            }
+
             var server = await GrpcServer.StartAsync(
                 options.Endpoints, options.Credentials, loggerFactory,
-                services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton<PackageStore>(),
+                services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton(packages),
                 app => app.MapGrpcService<HeadService>(),
                 ct: ct).ConfigureAwait(false);
             return new HeadServer(server, store);

@@ -48,6 +48,14 @@ public sealed partial class Cluster
         }
 
         var packages = await _head.ListPackagesAsync(new ListPackagesRequest(), cancellationToken: ct).ConfigureAwait(false);
-        return new ClusterStatus(summaries, packages.Packages.Select(p => new PackageSummary(p.Hash, p.Size, p.Uploads)).OrderBy(p => p.Hash).ToList());
+        return new ClusterStatus(summaries, packages.Packages.Select(p => new PackageSummary(p.Hash, p.Size, p.Uploads)
+        {
+            Jobs = p.Jobs.ToList(),
+            LastUsed = DateTimeOffset.FromUnixTimeMilliseconds(p.LastUsedUnixMs),
+            Protected = p.Protected,
+        }).OrderBy(p => p.Hash).ToList())
+        {
+            PackageStoreLimit = packages.Limit,
+        };
     }
 }

@@ -51,7 +51,7 @@ public sealed partial class Cluster : IAsyncDisposable
         _embedded = embedded;
         _baseEnvSpec = baseEnv;
         var packagingLogger = loggerFactory.CreateLogger<EnvPackager>();
-        _envPackager = new EnvPackager(new DirectoryPackager(options.MaxPackageBytes, packagingLogger), new PackageUploader(_head, packagingLogger));
+        _envPackager = new EnvPackager(new DirectoryPackager(options.MaxPackageBytes, packagingLogger), new PackageUploader(_head, jobId, packagingLogger));
         _printer = printer;
         _credentials = credentials;
         Address = headAddress;
@@ -248,8 +248,9 @@ public sealed partial class Cluster : IAsyncDisposable
             {
                 JobId = job.JobId,
                 JobCodeDir = AppContext.BaseDirectory,
-                JobCodeUri = shipCode ? await ShipJobCodeAsync(head, options.MaxPackageBytes, loggerFactory.CreateLogger<EnvPackager>(), ct).ConfigureAwait(false) : "",
+                JobCodeUri = shipCode ? await ShipJobCodeAsync(head, job.JobId, options.MaxPackageBytes, loggerFactory.CreateLogger<EnvPackager>(), ct).ConfigureAwait(false) : "",
                 SubscribeLogs = options.LogToDriver,
+                JobHome = true,
             }, new SessionListeners(printer is null ? null : printer.Print, new EnvSetupReporter(loggerFactory.CreateLogger<EnvSetupReporter>()).Report),
                 options.TimeProvider, ct).ConfigureAwait(false);
             var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory);
@@ -300,10 +301,10 @@ public sealed partial class Cluster : IAsyncDisposable
     }
 
     /// <summary>Packages this program's folder and uploads it (unless the head has it): its <c>pkg://</c> URI.</summary>
-    private static async Task<string> ShipJobCodeAsync(Protocol.Head.HeadClient head, long maxPackageBytes, ILogger logger, CancellationToken ct)
+    private static async Task<string> ShipJobCodeAsync(Protocol.Head.HeadClient head, string jobId, long maxPackageBytes, ILogger logger, CancellationToken ct)
     {
         var package = new DirectoryPackager(maxPackageBytes, logger).PackDirectory(AppContext.BaseDirectory, [], "the job's code");
-        await new PackageUploader(head, logger).EnsureUploadedAsync(package, ct).ConfigureAwait(false);
+        await new PackageUploader(head, jobId, logger).EnsureUploadedAsync(package, ct).ConfigureAwait(false);
         return package.Uri;
     }
 

@@ -3,13 +3,27 @@ namespace Terrarium;
 /// <summary>A snapshot of a cluster: its nodes, their resources, workers and runtime envs, and the head's package store.</summary>
 /// <param name="Nodes">Every node the head knows, live or dead.</param>
 /// <param name="Packages">The packages (<c>pkg://</c> archives) in the head's store.</param>
-public sealed record ClusterStatus(IReadOnlyList<NodeSummary> Nodes, IReadOnlyList<PackageSummary> Packages);
+public sealed record ClusterStatus(IReadOnlyList<NodeSummary> Nodes, IReadOnlyList<PackageSummary> Packages)
+{
+    /// <summary>Bytes the head's package store may hold before packages no running job uses are deleted, least recently used first.</summary>
+    public long PackageStoreLimit { get; init; }
+}
 
 /// <summary>One package in the head's content-addressed store.</summary>
 /// <param name="Hash">The SHA-256 of the archive; its URI is <c>pkg://</c> followed by it.</param>
 /// <param name="Size">The archive's size in bytes.</param>
 /// <param name="Uploads">How often it was uploaded: drivers skip the upload when the head has it.</param>
-public sealed record PackageSummary(string Hash, long Size, int Uploads);
+public sealed record PackageSummary(string Hash, long Size, int Uploads)
+{
+    /// <summary>The running jobs that use it: while one does, it is never collected.</summary>
+    public IReadOnlyList<string> Jobs { get; init; } = [];
+
+    /// <summary>When it was last uploaded, asked for by a job, or downloaded by a node.</summary>
+    public DateTimeOffset LastUsed { get; init; }
+
+    /// <summary>Used within the head's protection window (10 minutes by default): kept even when no running job uses it.</summary>
+    public bool Protected { get; init; }
+}
 
 /// <summary>One node's state.</summary>
 /// <param name="NodeId">The node's id.</param>

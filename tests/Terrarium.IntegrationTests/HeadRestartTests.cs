@@ -36,6 +36,9 @@ public sealed class HeadRestartTests
                 Assert.Equal(6, await found.Call(c => c.Add(1)).DefaultTimeout());
                 Assert.Equal("shipped once", await second.Submit(() => FileTasks.Read("data.txt"), blueWithFiles).DefaultTimeout());
                 Assert.Equal(16, await second.Submit(() => TestTasks.Square(4)).DefaultTimeout());
+
+                // The first job still runs: the new head keeps what it uses, as the old one did.
+                Assert.Contains((await second.GetStatusAsync().DefaultTimeout()).Packages, p => p.Jobs.Contains(first.JobId));
             }
 
             // The new head serves the packages the old one stored, and none was uploaded to it again.

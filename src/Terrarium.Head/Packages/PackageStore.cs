@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Grpc.Core;
+using Terrarium.Head.State;
 using Terrarium.Protocol;
 using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Transport;
@@ -11,9 +12,10 @@ namespace Terrarium.Head.Packages;
 /// Content-addressed archives on the head's disk: stored only when their bytes hash to the name they
 /// were uploaded under, never overwritten, streamed to nodes in chunks. They hold users' code and
 /// data: the store is a private folder (0700, this user's, checked as the runtime folders are) and
-/// each archive is 0600.
+/// each archive is 0600. What running jobs use, and what was used lately, stays; the rest is
+/// collected when the store outgrows its limit (<c>PackageStore.Users.cs</c>).
 /// </summary>
-internal sealed class PackageStore(HeadOptions options)
+internal sealed partial class PackageStore(HeadOptions options, HeadState jobs, IHeadStore store)
 {
     public const int ChunkSize = 1 << 20;
 
@@ -29,8 +31,29 @@ internal sealed class PackageStore(HeadOptions options)
         ? new() { Mode = FileMode.CreateNew, Access = FileAccess.Write }
         : new() { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = PrivateDirectory.OwnerReadWrite };
 
-    public bool Has(string hash) => IsValidHash(hash) && File.Exists(PathOf(hash));
+    /// <summary>Whether the store has the package; if so, it counts as used now, and by <paramref name="jobId"/> if that job runs.</summary>
+    public async Task<bool> HasAsync(string hash, string jobId)
+    {
+        if (!IsValidHash(hash))
+        {
+            return false;
+        }
 
+        bool present, newUse = false;
+        lock (_lock)
+        {
+            present = File.Exists(PathOf(hash));
+            if (present)
+            {
+                newUse = MarkUsed(hash, jobId);
+            }
+        }
+
+        await SaveUseAsync(hash, jobId, newUse).ConfigureAwait(false);
+        return present;
+    }
+
+    /// <returns>True when this upload stored the package, false when the store had it already.</returns>
     public async Task<bool> ReceiveAsync(IAsyncStreamReader<PackageChunk> chunks, CancellationToken ct)
     {
         if (!await chunks.MoveNext(ct).ConfigureAwait(false))
@@ -85,14 +108,26 @@ internal sealed class PackageStore(HeadOptions options)
                 throw Invalid($"package upload does not match: announced {hash} ({first.TotalSize} bytes), received {actual} ({received} bytes)");
             }
 
-            if (File.Exists(PathOf(hash)))
+            bool stored, newUse;
+            lock (_lock)
             {
-                return false;
+                stored = !File.Exists(PathOf(hash));
+                if (stored)
+                {
+                    File.Move(temp, PathOf(hash), overwrite: false);
+                    _uploads.AddOrUpdate(hash, 1, (_, n) => n + 1);
+                }
+
+                newUse = MarkUsed(hash, first.JobId);
             }
 
-            File.Move(temp, PathOf(hash), overwrite: false);
-            _uploads.AddOrUpdate(hash, 1, (_, n) => n + 1);
-            return true;
+            await SaveUseAsync(hash, first.JobId, newUse).ConfigureAwait(false);
+            if (stored)
+            {
+                CollectOverLimit();
+            }
+
+            return stored;
         }
         finally
         {
@@ -106,14 +141,29 @@ internal sealed class PackageStore(HeadOptions options)
 
     public async Task SendAsync(string hash, IServerStreamWriter<PackageChunk> writer, CancellationToken ct)
     {
-        if (!Has(hash))
+        FileStream? opened = null;
+        if (IsValidHash(hash))
+        {
+            lock (_lock)
+            {
+                // Opened under the lock, so that a collection cannot delete it in between; once
+                // open, the file reads on even if one does afterwards.
+                if (File.Exists(PathOf(hash)))
+                {
+                    MarkUsed(hash, "");
+                    opened = File.OpenRead(PathOf(hash));
+                }
+            }
+        }
+
+        if (opened is null)
         {
             throw _arriving.ContainsKey(hash)
                 ? new RpcException(new Status(StatusCode.Unavailable, $"package {hash} is still being uploaded to the head's store"), new Metadata { { UploadHeaders.PackageUploading, "1" } })
                 : new RpcException(new Status(StatusCode.NotFound, $"package {hash} is not in the head's store"));
         }
 
-        await using var file = File.OpenRead(PathOf(hash));
+        await using var file = opened;
         var buffer = new byte[ChunkSize];
         var first = true;
         int read;
@@ -134,15 +184,6 @@ internal sealed class PackageStore(HeadOptions options)
             }
         }
     }
-
-    public IEnumerable<PackageInfo> List() =>
-        System.IO.Directory.Exists(Directory)
-            ? System.IO.Directory.EnumerateFiles(Directory, "*.zip").Select(path =>
-            {
-                var hash = Path.GetFileNameWithoutExtension(path);
-                return new PackageInfo { Hash = hash, Size = new FileInfo(path).Length, Uploads = _uploads.GetValueOrDefault(hash) };
-            })
-            : [];
 
     private string PathOf(string hash) => Path.Combine(Directory, hash + ".zip");
 

@@ -11,8 +11,8 @@ namespace Terrarium.Head.Service;
 /// </summary>
 internal sealed class HeadService(HeadState state, PackageStore packages, HeadOptions options, IHeadStore store) : Protocol.Head.HeadBase
 {
-    public override Task<HasPackageReply> HasPackage(HasPackageRequest request, ServerCallContext context) =>
-        Task.FromResult(new HasPackageReply { Present = packages.Has(request.Hash) });
+    public override async Task<HasPackageReply> HasPackage(HasPackageRequest request, ServerCallContext context) =>
+        new() { Present = await packages.HasAsync(request.Hash, request.JobId).ConfigureAwait(false) };
 
     public override async Task<UploadPackageReply> UploadPackage(IAsyncStreamReader<PackageChunk> requestStream, ServerCallContext context) =>
         new() { Stored = await packages.ReceiveAsync(requestStream, context.CancellationToken).ConfigureAwait(false) };
@@ -20,10 +20,13 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     public override Task DownloadPackage(DownloadPackageRequest request, IServerStreamWriter<PackageChunk> responseStream, ServerCallContext context) =>
         packages.SendAsync(request.Hash, responseStream, context.CancellationToken);
 
-    public override Task<ListPackagesReply> ListPackages(ListPackagesRequest request, ServerCallContext context)
+    public override Task<ListPackagesReply> ListPackages(ListPackagesRequest request, ServerCallContext context) =>
+        Task.FromResult(packages.List());
+
+    public override Task<CollectPackagesReply> CollectPackages(CollectPackagesRequest request, ServerCallContext context)
     {
-        var reply = new ListPackagesReply();
-        reply.Packages.AddRange(packages.List());
+        var reply = new CollectPackagesReply();
+        reply.Removed.AddRange(packages.CollectUnused(request.DryRun));
         return Task.FromResult(reply);
     }
 
@@ -52,6 +55,11 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     public override async Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         var known = state.Heartbeat(request.NodeId, request.Available);
+        foreach (var jobId in request.EndedJobs)
+        {
+            await EndJobAsync(jobId).ConfigureAwait(false);
+        }
+
         // Nodes report every second: reason enough to forget, now and then, the ones gone for good.
         await ForgetLongDeadNodesAsync().ConfigureAwait(false);
         return new HeartbeatReply { Known = known };
@@ -74,10 +82,7 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
 
     public override async Task<FinishJobReply> FinishJob(FinishJobRequest request, ServerCallContext context)
     {
-        var (names, movedActors) = state.FinishJob(request.JobId);
-        await store.RemoveJobAsync(request.JobId).ConfigureAwait(false);
-        await store.RemoveActorNamesAsync(names).ConfigureAwait(false);
-        await store.RemoveMovedActorsAsync(movedActors).ConfigureAwait(false);
+        await EndJobAsync(request.JobId).ConfigureAwait(false);
         return new FinishJobReply();
     }
 
@@ -170,6 +175,19 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         {
             throw Invalid(e.Message);
         }
+    }
+
+    /// <summary>
+    /// The job is over (its driver said so, or its home node saw the driver go): its actor names are
+    /// free, and the packages only it used become unused. Ending a job twice does nothing more.
+    /// </summary>
+    private async Task EndJobAsync(string jobId)
+    {
+        var (names, movedActors) = state.FinishJob(jobId);
+        await store.RemoveJobAsync(jobId).ConfigureAwait(false);
+        await store.RemoveActorNamesAsync(names).ConfigureAwait(false);
+        await store.RemoveMovedActorsAsync(movedActors).ConfigureAwait(false);
+        await packages.ReleaseJobAsync(jobId).ConfigureAwait(false);
     }
 
     /// <summary>Forgets the nodes dead past the retention, in memory and in the store — unless one registered again meanwhile.</summary>

@@ -109,6 +109,14 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
+    public bool IsRunning(string jobId)
+    {
+        lock (_lock)
+        {
+            return _jobs.ContainsKey(jobId);
+        }
+    }
+
     /// <returns>The names of the job's actors, released with it, and the ids of its actors that had moved.</returns>
     public (List<string> Names, List<string> MovedActorIds) FinishJob(string jobId)
     {

@@ -16,6 +16,11 @@ internal interface IHeadStore : IAsyncDisposable
 
     Task RemoveJobAsync(string jobId);
 
+    /// <summary>The job uses the package in the head's store.</summary>
+    Task SaveJobPackageAsync(string jobId, string hash);
+
+    Task RemoveJobPackagesAsync(string jobId, IReadOnlyCollection<string> hashes);
+
     Task SaveActorNameAsync(string name, LookupActorReply actor);
 
     Task RemoveActorNamesAsync(IReadOnlyCollection<string> names);
@@ -38,6 +43,10 @@ internal sealed class MemoryOnly : IHeadStore
     public Task SaveJobAsync(string jobId, RegisterJobRequest job) => Task.CompletedTask;
 
     public Task RemoveJobAsync(string jobId) => Task.CompletedTask;
+
+    public Task SaveJobPackageAsync(string jobId, string hash) => Task.CompletedTask;
+
+    public Task RemoveJobPackagesAsync(string jobId, IReadOnlyCollection<string> hashes) => Task.CompletedTask;
 
     public Task SaveActorNameAsync(string name, LookupActorReply actor) => Task.CompletedTask;
 

@@ -7,7 +7,8 @@ namespace Terrarium.Head.State;
 /// <summary>
 /// The head's state in Redis — nodes, jobs, actor names — written before the head answers, so that
 /// a head killed at any moment and started again with the same Redis finds the cluster as it was.
-/// Values are the protobuf messages the head serves, in four hashes under one key prefix. Job-level
+/// Values are the protobuf messages the head serves, in hashes under one key prefix (and the
+/// packages each job uses, as fields <c>JOB HASH</c> of one more). Job-level
 /// runtime envs are stored as given, env var values included: protect this Redis with a password or
 /// ACLs, as docs/security.md says.
 /// </summary>
@@ -19,6 +20,7 @@ internal sealed class RedisHeadStore : IHeadStore
     private readonly RedisKey _jobs;
     private readonly RedisKey _actorNames;
     private readonly RedisKey _movedActors;
+    private readonly RedisKey _jobPackages;
 
     private RedisHeadStore(ConnectionMultiplexer redis, string prefix)
     {
@@ -28,6 +30,7 @@ internal sealed class RedisHeadStore : IHeadStore
         _jobs = prefix + "jobs";
         _actorNames = prefix + "actor-names";
         _movedActors = prefix + "moved-actors";
+        _jobPackages = prefix + "job-packages";
     }
 
     /// <param name="address">See <see cref="RedisAddress"/>.</param>
@@ -73,7 +76,13 @@ internal sealed class RedisHeadStore : IHeadStore
         var jobs = Parse(_jobs, await _db.HashGetAllAsync(_jobs).ConfigureAwait(false), RegisterJobRequest.Parser);
         var names = Parse(_actorNames, await _db.HashGetAllAsync(_actorNames).ConfigureAwait(false), LookupActorReply.Parser);
         var moved = Parse(_movedActors, await _db.HashGetAllAsync(_movedActors).ConfigureAwait(false), LookupActorReply.Parser).Select(e => e.Value).ToList();
-        return new StoredHeadState(nodes, jobs, names, moved);
+        var jobPackages = (await _db.HashGetAllAsync(_jobPackages).ConfigureAwait(false)).Select(entry => (string)entry.Name!).Select(field =>
+            field.Split(' ') is [var job, var hash]
+                ? (job, hash)
+                : throw new InvalidDataException(
+                    $"the head's state in Redis is corrupt: {_jobPackages} field '{field}' is not 'JOB HASH'. " +
+                    $"Remove it (redis-cli HDEL {_jobPackages} '{field}') or start the head with another Redis database")).ToList();
+        return new StoredHeadState(nodes, jobs, names, moved) { JobPackages = jobPackages };
     }
 
     public Task RemoveNodesAsync(IReadOnlyCollection<string> nodeIds) =>
@@ -84,6 +93,11 @@ internal sealed class RedisHeadStore : IHeadStore
     public Task SaveJobAsync(string jobId, RegisterJobRequest job) => _db.HashSetAsync(_jobs, jobId, job.ToByteArray());
 
     public Task RemoveJobAsync(string jobId) => _db.HashDeleteAsync(_jobs, jobId);
+
+    public Task SaveJobPackageAsync(string jobId, string hash) => _db.HashSetAsync(_jobPackages, $"{jobId} {hash}", 1);
+
+    public Task RemoveJobPackagesAsync(string jobId, IReadOnlyCollection<string> hashes) =>
+        hashes.Count == 0 ? Task.CompletedTask : _db.HashDeleteAsync(_jobPackages, hashes.Select(h => (RedisValue)$"{jobId} {h}").ToArray());
 
     public Task SaveActorNameAsync(string name, LookupActorReply actor) => _db.HashSetAsync(_actorNames, name, actor.ToByteArray());
 

@@ -9,5 +9,8 @@ internal sealed record StoredHeadState(
     List<(string Name, LookupActorReply Actor)> ActorNames,
     List<LookupActorReply> MovedActors)
 {
+    /// <summary>The packages each job uses, one pair per use.</summary>
+    public List<(string JobId, string Hash)> JobPackages { get; init; } = [];
+
     public static StoredHeadState Empty => new([], [], [], []);
 }

@@ -19,6 +19,9 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     private Task _heartbeats = Task.CompletedTask;
     private int _disposed;
 
+    // Jobs whose driver left this node, until a heartbeat has told the head.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _endedJobs = new(StringComparer.Ordinal);
+
     /// <summary>Registers the node (<paramref name="info"/>, its resources added here) and starts its heartbeats.</summary>
     public async Task StartAsync(NodeInfo info, CancellationToken ct)
     {
@@ -99,6 +102,12 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
             : throw new KeyNotFoundException($"the head knows no live node '{nodeId}'");
     }
 
+    /// <summary>
+    /// The job's driver left (its home session here ended): the head hears it with the next
+    /// heartbeat, or the first one it answers, and frees what the job held.
+    /// </summary>
+    public void ReportJobEnded(string jobId) => _endedJobs[jobId] = true;
+
     /// <summary>Frees a dead actor's name at the head; completes once the head has (or could not be reached, which is logged).</summary>
     public async Task ReleaseActorNameAsync(string name, string actorId)
     {
@@ -150,7 +159,13 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
             {
                 var heartbeat = new HeartbeatRequest { NodeId = options.NodeId };
                 heartbeat.Available.Add(ledger.Snapshot());
+                heartbeat.EndedJobs.AddRange(_endedJobs.Keys);
                 var reply = await _client!.HeartbeatAsync(heartbeat, cancellationToken: ct).ConfigureAwait(false);
+                foreach (var told in heartbeat.EndedJobs)
+                {
+                    _endedJobs.TryRemove(told, out _);
+                }
+
                 if (!reply.Known)
                 {
                     await _client.RegisterNodeAsync(new RegisterNodeRequest { Node = info }, cancellationToken: ct).ConfigureAwait(false);

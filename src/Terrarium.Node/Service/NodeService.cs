@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Actors;
+using Terrarium.Node.Membership;
 using Terrarium.Node.Objects;
 using Terrarium.Node.Resources;
 using Terrarium.Node.RuntimeEnvs;
@@ -21,7 +22,7 @@ namespace Terrarium.Node.Service;
 internal sealed partial class NodeService(
     NodeOptions options, ObjectStore objects, ObjectCopier copier, ObjectTransferServer transfers, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
     EnvBuildCache builds, CacheCollector cache, IEnvUsers envUsers, NuGetRestorer restorer, PackageCache packages, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
-    ILogger<NodeService> logger) : Protocol.Node.NodeBase
+    HeadLink head, ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
     private static int s_nextSession;
 
@@ -174,6 +175,11 @@ internal sealed partial class NodeService(
         if (session.IsDriver)
         {
             EndJob(session.JobId);
+        }
+
+        if (session.IsJobHome)
+        {
+            head.ReportJobEnded(session.JobId);
         }
 
         session.Close();

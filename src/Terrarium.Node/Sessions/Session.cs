@@ -54,6 +54,9 @@ internal sealed class Session(string id, OpenSession open)
 
     public bool IsDriver => WorkerId.Length == 0;
 
+    /// <summary>The first session its driver opened: when it ends, the job is over (the head hears so).</summary>
+    public bool IsJobHome { get; } = open.JobHome && open.WorkerId.Length == 0;
+
     /// <summary>Held while a batch of requests is handled, and while a new stream takes over.</summary>
     public Lock HandleLock { get; } = new();
 

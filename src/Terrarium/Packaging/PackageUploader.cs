@@ -7,13 +7,17 @@ using Terrarium.Protocol;
 
 namespace Terrarium.Packaging;
 
-/// <summary>Uploads packages to the head's store in chunks, skipping those it already has; one upload at a time per package.</summary>
-internal sealed class PackageUploader(Protocol.Head.HeadClient head, ILogger logger)
+/// <summary>
+/// Uploads packages to the head's store in chunks, skipping those it already has; one upload at a
+/// time per package. Each upload and question names the job, so that the store keeps the package
+/// while the job runs.
+/// </summary>
+internal sealed class PackageUploader(Protocol.Head.HeadClient head, string jobId, ILogger logger)
 {
     private const int ChunkSize = 1 << 20;
     private const long ProgressThreshold = 16L << 20;
 
-    // The head's store only grows, so a hash it had once it still has: no need to ask again.
+    // The head keeps what a running job uses, so a hash it had once for this job it still has: no need to ask again.
     private readonly ConcurrentDictionary<string, bool> _onHead = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _uploading = new(StringComparer.Ordinal);
 
@@ -43,8 +47,7 @@ internal sealed class PackageUploader(Protocol.Head.HeadClient head, ILogger log
 
     private async Task<bool> UploadAsync(PackageFile package, CancellationToken ct)
     {
-
-        if ((await head.HasPackageAsync(new HasPackageRequest { Hash = package.Hash }, cancellationToken: ct).ConfigureAwait(false)).Present)
+        if ((await head.HasPackageAsync(new HasPackageRequest { Hash = package.Hash, JobId = jobId }, cancellationToken: ct).ConfigureAwait(false)).Present)
         {
             _onHead[package.Hash] = true;
             return false;
@@ -64,6 +67,7 @@ internal sealed class PackageUploader(Protocol.Head.HeadClient head, ILogger log
             {
                 chunk.Hash = package.Hash;
                 chunk.TotalSize = package.Size;
+                chunk.JobId = jobId;
                 first = false;
             }
 

@@ -115,6 +115,7 @@ internal sealed partial class Session : IAsyncDisposable
         var open = _open.Clone();
         open.WorkerId = "";
         open.ResumeSessionId = "";
+        open.JobHome = false;
         return new Session(node, _credentials, open, _listeners, _clock, _reportsBlocking ? this : _blockedReportsTo)
         {
             ValueOptions = ValueOptions,

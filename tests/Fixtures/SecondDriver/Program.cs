@@ -3,11 +3,22 @@
 // Or:    SecondDriver <head address> <token> --abandon <tasks> <marks file>
 //   Submits <tasks> tasks of 600 s, prints "submitted" once the first has started, and waits to be
 //   killed: a driver that goes without ending its job.
+// Or:    SecondDriver <head address> <token> --hold <actor name>
+//   Ships its code to the head's store, creates a NodeCounter of that name, prints its job id, and
+//   waits to be killed: a driver that dies holding a package and a name.
 // The cluster's CA pin comes from TERRARIUM_CA_HASH, as a job's driver gets it.
 using ClusterWork;
 using Terrarium;
 
-await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = args[0], Token = args[1], LogToDriver = false });
+await using var cluster = await Cluster.InitAsync(new ClusterOptions { Address = args[0], Token = args[1], LogToDriver = false, ShipJobCode = args[2] == "--hold" });
+if (args[2] == "--hold")
+{
+    var held = cluster.CreateActor(() => new NodeCounter(), new ActorOptions { Name = args[3], NumCpus = 0 });
+    await held.Call(c => c.Add(1));
+    Console.WriteLine(cluster.JobId);
+    await Task.Delay(Timeout.Infinite);
+}
+
 if (args[2] == "--abandon")
 {
     var marks = args[4];

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Terrarium.Node.RuntimeEnvs.Caching;
 
 /// <summary>
@@ -31,7 +29,7 @@ public static class CacheLimits
                 throw new ArgumentException($"cache limit '{part}' must be KIND=SIZE with KIND one of {string.Join(", ", Kinds)} (such as working_dir=10GB)");
             }
 
-            if (!limits.TryAdd(kind, Size(part[(equals + 1)..].Trim(), part)))
+            if (!limits.TryAdd(kind, Size(part[(equals + 1)..], part)))
             {
                 throw new ArgumentException($"cache limit of '{kind}' is given twice");
             }
@@ -59,14 +57,13 @@ public static class CacheLimits
 
     private static long Size(string text, string part)
     {
-        var units = new (string Suffix, long Factor)[]
+        try
         {
-            ("TiB", 1L << 40), ("GiB", 1L << 30), ("MiB", 1L << 20), ("KiB", 1L << 10),
-            ("TB", 1_000_000_000_000), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1_000), ("B", 1),
-        };
-        var (suffix, factor) = units.FirstOrDefault(u => text.EndsWith(u.Suffix, StringComparison.OrdinalIgnoreCase), ("", 1));
-        return double.TryParse(text[..^suffix.Length].Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number) && number * factor is >= 0 and <= long.MaxValue
-            ? (long)(number * factor)
-            : throw new ArgumentException($"cache limit '{part}': '{text}' is not a size (such as 500MB, 10GB or 2GiB)");
+            return Protocol.Sizes.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new ArgumentException($"cache limit '{part}': {e.Message}", e);
+        }
     }
 }

@@ -17,7 +17,7 @@ public sealed class EnvPackagerTests : IDisposable
     private readonly EnvPackager _packager;
 
     public EnvPackagerTests() =>
-        _packager = new EnvPackager(new DirectoryPackager(1 << 20, NullLogger.Instance), new PackageUploader(new HeadClient(_nowhere), NullLogger.Instance));
+        _packager = new EnvPackager(new DirectoryPackager(1 << 20, NullLogger.Instance), new PackageUploader(new HeadClient(_nowhere), "job-0001-test00", NullLogger.Instance));
 
     public void Dispose()
     {

@@ -64,7 +64,7 @@ public sealed class RayValidationCasesTests
         RuntimeEnvValidator.Validate(env, "env");
         // A head nobody listens for: packaging that tried to upload anything would fail.
         using var nowhere = GrpcChannel.ForAddress("http://127.0.0.1:9");
-        var packager = new EnvPackager(new DirectoryPackager(1 << 20, NullLogger.Instance), new PackageUploader(new HeadClient(nowhere), NullLogger.Instance));
+        var packager = new EnvPackager(new DirectoryPackager(1 << 20, NullLogger.Instance), new PackageUploader(new HeadClient(nowhere), "job-0001-test00", NullLogger.Instance));
 
         var sent = packager.Resolve(env, "env");
 

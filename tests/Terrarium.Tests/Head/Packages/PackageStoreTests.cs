@@ -1,10 +1,10 @@
 using System.Security.Cryptography;
-using Google.Protobuf;
 using Grpc.Core;
 using Terrarium.Head;
 using Terrarium.Head.Packages;
-using Terrarium.Protocol;
+using Terrarium.Head.State;
 using Terrarium.Protocol.Transport;
+using static Terrarium.Tests.Head.Packages.PackageStreams;
 
 namespace Terrarium.Tests.Head.Packages;
 
@@ -18,7 +18,11 @@ public sealed class PackageStoreTests : IDisposable
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("terrarium-store-");
     private readonly PackageStore _store;
 
-    public PackageStoreTests() => _store = new PackageStore(new HeadOptions { StorageDirectory = _root.FullName, MaxPackageBytes = 4 << 20 });
+    public PackageStoreTests()
+    {
+        var options = new HeadOptions { StorageDirectory = _root.FullName, MaxPackageBytes = 4 << 20 };
+        _store = new PackageStore(options, new HeadState(options), new MemoryOnly());
+    }
 
     private string Folder => Path.Combine(_root.FullName, "packages");
 
@@ -32,7 +36,7 @@ public sealed class PackageStoreTests : IDisposable
 
         Assert.True(await _store.ReceiveAsync(Chunks(hash, bytes.Length, bytes, PackageStore.ChunkSize), CancellationToken.None));
 
-        Assert.True(_store.Has(hash));
+        Assert.True(await _store.HasAsync(hash, ""));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Folder));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(Folder, hash + ".zip")));
         var sent = new ChunkWriter();
@@ -41,7 +45,7 @@ public sealed class PackageStoreTests : IDisposable
         Assert.Equal(bytes.Length, sent.Chunks[0].TotalSize);
         Assert.All(sent.Chunks, c => Assert.True(c.Data.Length <= PackageStore.ChunkSize));
         Assert.Equal(bytes, sent.Chunks.SelectMany(c => c.Data.ToByteArray()).ToArray());
-        var listed = Assert.Single(_store.List());
+        var listed = Assert.Single(_store.List().Packages);
         Assert.Equal((hash, bytes.Length, 1), (listed.Hash, listed.Size, listed.Uploads));
     }
 
@@ -64,7 +68,7 @@ public sealed class PackageStoreTests : IDisposable
 
         Assert.True(await _store.ReceiveAsync(Chunks(hash, 0, []), CancellationToken.None));
 
-        Assert.True(_store.Has(hash));
+        Assert.True(await _store.HasAsync(hash, ""));
     }
 
     public static TheoryData<string, long, byte[], string> BadUploads => new()
@@ -85,7 +89,7 @@ public sealed class PackageStoreTests : IDisposable
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains(expected, error.Status.Detail, StringComparison.Ordinal);
-        Assert.False(_store.Has(hash));
+        Assert.False(await _store.HasAsync(hash, ""));
         Assert.True(!Directory.Exists(Folder) || Directory.GetFiles(Folder).Length == 0, "no archive and no partial file is left");
     }
 
@@ -122,56 +126,5 @@ public sealed class PackageStoreTests : IDisposable
         var error = await Assert.ThrowsAsync<RpcException>(() => _store.SendAsync(Hash("never uploaded"u8.ToArray()), new ChunkWriter(), CancellationToken.None));
 
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
-    }
-
-    private static string Hash(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
-
-    /// <summary>An upload as a client sends it: the first chunk names the hash and size.</summary>
-    private static ChunkReader Chunks(string hash, long announced, byte[] bytes, int chunkSize = 3)
-    {
-        var chunks = bytes.Chunk(chunkSize).Select(part => new PackageChunk { Data = ByteString.CopyFrom(part) }).DefaultIfEmpty(new PackageChunk()).ToList();
-        chunks[0].Hash = hash;
-        chunks[0].TotalSize = announced;
-        return new ChunkReader(chunks);
-    }
-
-    /// <summary>A client's stream of chunks, as gRPC hands it to the service; the chunks after the first wait for <paramref name="rest"/>.</summary>
-    private sealed class ChunkReader(IReadOnlyList<PackageChunk> chunks, Task? rest = null) : IAsyncStreamReader<PackageChunk>
-    {
-        private int _next;
-
-        public IReadOnlyList<PackageChunk> Chunks => chunks;
-
-        public PackageChunk Current { get; private set; } = new();
-
-        public async Task<bool> MoveNext(CancellationToken cancellationToken)
-        {
-            if (_next > 0 && rest is not null)
-            {
-                await rest;
-            }
-
-            if (_next == chunks.Count)
-            {
-                return false;
-            }
-
-            Current = chunks[_next++];
-            return true;
-        }
-    }
-
-    /// <summary>What the service writes to a node's stream.</summary>
-    private sealed class ChunkWriter : IServerStreamWriter<PackageChunk>
-    {
-        public List<PackageChunk> Chunks { get; } = [];
-
-        public WriteOptions? WriteOptions { get; set; }
-
-        public Task WriteAsync(PackageChunk message)
-        {
-            Chunks.Add(message.Clone());
-            return Task.CompletedTask;
-        }
     }
 }

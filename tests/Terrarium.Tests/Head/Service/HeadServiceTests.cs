@@ -22,7 +22,8 @@ public sealed class HeadServiceTests : IDisposable
     public HeadServiceTests()
     {
         var options = new HeadOptions { StorageDirectory = _storage.FullName };
-        _service = new HeadService(new HeadState(options), new PackageStore(options), options, _store);
+        var state = new HeadState(options);
+        _service = new HeadService(state, new PackageStore(options, state, _store), options, _store);
     }
 
     public void Dispose() => _storage.Delete(recursive: true);
@@ -72,6 +73,29 @@ public sealed class HeadServiceTests : IDisposable
         Assert.True((await _service.LookupActor(new LookupActorRequest { Name = "theirs" }, Call)).Found);
         Assert.Contains($"removed job {ending}", _store.Saved);
         Assert.Contains("removed names mine", _store.Saved);
+    }
+
+    [Fact]
+    public async Task AJobsPackageUses_AreStored_AndLeaveWithTheJob_WhenItsHomeNodeReportsItEnded()
+    {
+        var job = (await _service.RegisterJob(new RegisterJobRequest { Driver = "test" }, Call)).JobId;
+        var bytes = "a job's working dir"u8.ToArray();
+        var hash = Packages.PackageStreams.Hash(bytes);
+        await _service.UploadPackage(Packages.PackageStreams.Chunks(hash, bytes.Length, bytes), Call);
+        await _service.RegisterActorName(new RegisterActorNameRequest { Name = "mine", ActorId = job + "-a1" }, Call);
+
+        Assert.True((await _service.HasPackage(new HasPackageRequest { Hash = hash, JobId = job }, Call)).Present);
+        Assert.Contains($"job {job} uses {hash}", _store.Saved);
+        Assert.Equal([job], Assert.Single((await _service.ListPackages(new ListPackagesRequest(), Call)).Packages).Jobs);
+
+        var heartbeat = new HeartbeatRequest { NodeId = "node-1" };
+        heartbeat.EndedJobs.Add(job);
+        await _service.Heartbeat(heartbeat, Call);
+
+        Assert.Empty(Assert.Single((await _service.ListPackages(new ListPackagesRequest(), Call)).Packages).Jobs);
+        Assert.Contains($"job {job} no longer uses {hash}", _store.Saved);
+        Assert.Contains($"removed job {job}", _store.Saved);
+        Assert.False((await _service.LookupActor(new LookupActorRequest { Name = "mine" }, Call)).Found);
     }
 
     private static readonly Dictionary<string, Func<HeadService, Task>> s_incompleteRequests = new()
@@ -130,6 +154,11 @@ public sealed class HeadServiceTests : IDisposable
         public Task SaveJobAsync(string jobId, RegisterJobRequest job) => Record($"job {jobId}");
 
         public Task RemoveJobAsync(string jobId) => Record($"removed job {jobId}");
+
+        public Task SaveJobPackageAsync(string jobId, string hash) => Record($"job {jobId} uses {hash}");
+
+        public Task RemoveJobPackagesAsync(string jobId, IReadOnlyCollection<string> hashes) =>
+            hashes.Count == 0 ? Task.CompletedTask : Record($"job {jobId} no longer uses {string.Join(',', hashes)}");
 
         public Task SaveActorNameAsync(string name, LookupActorReply actor) => Record($"name {name} = {actor.ActorId}");
 

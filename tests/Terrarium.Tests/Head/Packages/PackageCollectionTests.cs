@@ -1,0 +1,155 @@
+using System.Security.Cryptography;
+using Terrarium.Head;
+using Terrarium.Head.Packages;
+using Terrarium.Head.State;
+using Terrarium.Protocol;
+using static Terrarium.Tests.Head.Packages.PackageStreams;
+
+namespace Terrarium.Tests.Head.Packages;
+
+/// <summary>
+/// Collection in the head's package store, on a real folder: what a running job uses stays, what
+/// was used within the protection window stays, and past the limit the rest goes, least recently
+/// used first. A package's last use is its archive's modification time, which the tests set back
+/// to age it.
+/// </summary>
+public sealed class PackageCollectionTests : IDisposable
+{
+    private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("terrarium-store-");
+
+    public void Dispose() => _root.Delete(recursive: true);
+
+    [Fact]
+    public async Task PastTheLimit_UnusedPackagesGo_OldestFirst_UntilTheStoreFits()
+    {
+        var (store, _) = Store(limit: 250);
+        var oldest = await UploadAsync(store, 100, age: TimeSpan.FromHours(3));
+        var older = await UploadAsync(store, 100, age: TimeSpan.FromHours(2));
+
+        var newest = await UploadAsync(store, 100);
+
+        Assert.Equal([older, newest], Listed(store).Select(p => p.Hash).Order());
+        Assert.DoesNotContain(oldest, Listed(store).Select(p => p.Hash));
+    }
+
+    [Fact]
+    public async Task WithinTheLimit_NothingGoes_HoweverOld()
+    {
+        var (store, _) = Store(limit: 1000);
+        var old = await UploadAsync(store, 100, age: TimeSpan.FromDays(30));
+
+        await UploadAsync(store, 100);
+
+        Assert.Contains(old, Listed(store).Select(p => p.Hash));
+    }
+
+    [Fact]
+    public async Task APackageARunningJobUses_Stays_UntilTheJobEnds()
+    {
+        var (store, jobs) = Store(limit: 0);
+        var job = jobs.RegisterJob("test", "");
+        var used = await UploadAsync(store, 100, jobId: job, age: TimeSpan.FromHours(1));
+
+        Assert.Empty(store.CollectUnused(dryRun: false));
+        Assert.Equal([job], Assert.Single(Listed(store)).Jobs);
+
+        jobs.FinishJob(job);
+        await store.ReleaseJobAsync(job);
+
+        Assert.Equal(used, Assert.Single(store.CollectUnused(dryRun: false)).Hash);
+        Assert.Empty(Listed(store));
+    }
+
+    [Fact]
+    public async Task AJobAskingForAPackage_UsesIt_AndMakesItRecent()
+    {
+        var (store, jobs) = Store(limit: 0);
+        var job = jobs.RegisterJob("test", "");
+        var hash = await UploadAsync(store, 100, age: TimeSpan.FromHours(1));
+
+        Assert.True(await store.HasAsync(hash, job));
+
+        var listed = Assert.Single(Listed(store));
+        Assert.Equal([job], listed.Jobs);
+        Assert.True(listed.Protected);
+    }
+
+    [Fact]
+    public async Task AJobThatIsNotRunning_DoesNotKeepAPackage()
+    {
+        var (store, _) = Store(limit: 0);
+        var hash = await UploadAsync(store, 100, jobId: "job-0042-gone00", age: TimeSpan.FromHours(1));
+
+        Assert.Empty(Assert.Single(Listed(store)).Jobs);
+        Assert.Equal(hash, Assert.Single(store.CollectUnused(dryRun: false)).Hash);
+    }
+
+    [Fact]
+    public async Task AJustUploadedPackage_IsProtected_EvenOverTheLimit_UntilTheWindowPasses()
+    {
+        var (store, _) = Store(limit: 0);
+        var hash = await UploadAsync(store, 100);
+
+        Assert.True(Assert.Single(Listed(store)).Protected);
+        Assert.Empty(store.CollectUnused(dryRun: false));
+
+        Age(hash, TimeSpan.FromMinutes(11));
+
+        Assert.False(Assert.Single(Listed(store)).Protected);
+        Assert.Equal(hash, Assert.Single(store.CollectUnused(dryRun: false)).Hash);
+    }
+
+    [Fact]
+    public async Task DryRun_SaysWhatWouldGo_AndDeletesNothing()
+    {
+        var (store, _) = Store(limit: 0);
+        var hash = await UploadAsync(store, 100, age: TimeSpan.FromHours(1));
+
+        var wouldGo = Assert.Single(store.CollectUnused(dryRun: true));
+
+        Assert.Equal((hash, 100L), (wouldGo.Hash, wouldGo.Size));
+        Assert.True(await store.HasAsync(hash, ""));
+    }
+
+    [Fact]
+    public async Task ARestoredHead_KeepsWhatItsRestoredJobsUse_NotWhatEndedJobsUsed()
+    {
+        var (first, jobs) = Store(limit: 0);
+        var running = jobs.RegisterJob("running", "");
+        var kept = await UploadAsync(first, 100, jobId: running, age: TimeSpan.FromHours(1));
+        var released = await UploadAsync(first, 100, age: TimeSpan.FromHours(1));
+
+        var options = Options(limit: 0);
+        var restoredJobs = new HeadState(options);
+        restoredJobs.Restore(StoredHeadState.Empty with { Jobs = [(running, new RegisterJobRequest { Driver = "running" })] });
+        var restored = new PackageStore(options, restoredJobs, new MemoryOnly());
+        restored.Restore([(running, kept), ("job-0001-ended0", released)]);
+
+        Assert.Equal(released, Assert.Single(restored.CollectUnused(dryRun: false)).Hash);
+        Assert.Equal([running], Assert.Single(Listed(restored)).Jobs);
+    }
+
+    private HeadOptions Options(long limit) => new() { StorageDirectory = _root.FullName, PackageStoreLimit = limit };
+
+    private (PackageStore Store, HeadState Jobs) Store(long limit)
+    {
+        var options = Options(limit);
+        var jobs = new HeadState(options);
+        return (new PackageStore(options, jobs, new MemoryOnly()), jobs);
+    }
+
+    private static List<PackageInfo> Listed(PackageStore store) => store.List().Packages.ToList();
+
+    /// <summary>Uploads <paramref name="size"/> random bytes, then sets its last use <paramref name="age"/> back.</summary>
+    private async Task<string> UploadAsync(PackageStore store, int size, string jobId = "", TimeSpan age = default)
+    {
+        var bytes = RandomNumberGenerator.GetBytes(size);
+        var hash = Hash(bytes);
+        await store.ReceiveAsync(Chunks(hash, size, bytes, 64, jobId), CancellationToken.None);
+        Age(hash, age);
+        return hash;
+    }
+
+    private void Age(string hash, TimeSpan age) =>
+        File.SetLastWriteTimeUtc(Path.Combine(_root.FullName, "packages", hash + ".zip"), DateTime.UtcNow - age);
+}
