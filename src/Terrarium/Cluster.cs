@@ -39,6 +39,9 @@ public sealed partial class Cluster : IAsyncDisposable
     private readonly TimeProvider _clock;
     private int _disposed;
 
+    // The live display of env setups on a terminal, if shown: stopped (and left whole) on disposal.
+    private EnvSetupProgressDisplay? _setupDisplay;
+
     private Cluster(Session session, GrpcChannel headChannel, CallInvoker head, string headAddress, ClusterCredentials credentials, string jobId, RuntimeEnv? baseEnv,
         IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, ClusterOptions options, ILoggerFactory loggerFactory)
     {
@@ -176,6 +179,11 @@ public sealed partial class Cluster : IAsyncDisposable
         }
 
         await _nodes.DisposeAsync().ConfigureAwait(false);
+        if (_setupDisplay is not null)
+        {
+            await _setupDisplay.StopAsync().ConfigureAwait(false);
+        }
+
         try
         {
             await _head.FinishJobAsync(new FinishJobRequest { JobId = JobId }, deadline: DateTime.UtcNow.AddSeconds(5)).ConfigureAwait(false);
@@ -243,6 +251,7 @@ public sealed partial class Cluster : IAsyncDisposable
             }, cancellationToken: ct).ConfigureAwait(false);
 
             var printer = options.LogToDriver ? new ClusterLogPrinter() : null;
+            var setupDisplay = EnvSetupProgressDisplay.Create(options.ShowSetupProgress);
             var shipCode = options.ShipJobCode ?? nodes.Nodes.Any(n => n.Alive && !Endpoint.Parse(n.Node.Address).IsLoopback);
             var session = await Session.OpenAsync(Endpoint.Parse(node.Node.Address), credentials, new OpenSession
             {
@@ -251,9 +260,12 @@ public sealed partial class Cluster : IAsyncDisposable
                 JobCodeUri = shipCode ? await ShipJobCodeAsync(head, job.JobId, options.MaxPackageBytes, loggerFactory.CreateLogger<EnvPackager>(), ct).ConfigureAwait(false) : "",
                 SubscribeLogs = options.LogToDriver,
                 JobHome = true,
-            }, new SessionListeners(printer is null ? null : printer.Print, new EnvSetupReporter(loggerFactory.CreateLogger<EnvSetupReporter>()).Report),
+            }, new SessionListeners(printer is null ? null : printer.Print, new EnvSetupReporter(loggerFactory.CreateLogger<EnvSetupReporter>(), setupDisplay).Report),
                 options.TimeProvider, ct).ConfigureAwait(false);
-            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory);
+            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory)
+            {
+                _setupDisplay = setupDisplay,
+            };
             try
             {
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.

@@ -130,6 +130,14 @@ public sealed class ClusterOptions
     /// <summary>Print workers' stdout and stderr in this process, prefixed with their pid. Default: true.</summary>
     public bool LogToDriver { get; init; } = true;
 
+    /// <summary>
+    /// Show the setup of this job's envs live on standard error — a line per step and node, with a
+    /// spinner and its time — while setups run. Default: null, shown when standard error is an
+    /// interactive terminal (never when it is redirected). Each step is also logged to
+    /// <see cref="LoggerFactory"/> at Information.
+    /// </summary>
+    public bool? ShowSetupProgress { get; init; }
+
     /// <summary>Where Terrarium's own logs go. Default: warnings and errors to the console.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 

@@ -8,14 +8,17 @@ namespace Terrarium.Logging;
 /// its duration, and what the user should know (a package version other than the one asked for).
 /// The whole log of a step is on its node: <c>terrarium env logs HASH</c>.
 /// </summary>
-internal sealed class EnvSetupReporter(ILogger<EnvSetupReporter> logger)
+internal sealed class EnvSetupReporter(ILogger<EnvSetupReporter> logger, EnvSetupProgressDisplay? display)
 {
     /// <summary>Enough of an env's hash to tell it apart and to give <c>terrarium env logs</c>.</summary>
     private const int ShownHashLength = 12;
 
+    public static string Shown(string envHash) => envHash.Length > ShownHashLength ? envHash[..ShownHashLength] : envHash;
+
     public void Report(EnvSetupProgress step)
     {
-        var env = step.EnvHash.Length > ShownHashLength ? step.EnvHash[..ShownHashLength] : step.EnvHash;
+        display?.Report(step);
+        var env = Shown(step.EnvHash);
         switch (step.Stage)
         {
             case EnvSetupStage.EnvSetupStarted:

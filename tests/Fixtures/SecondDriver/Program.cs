@@ -6,6 +6,9 @@
 // Or:    SecondDriver <head address> <token> --hold <actor name>
 //   Ships its code to the head's store, creates a NodeCounter of that name, prints its job id, and
 //   waits to be killed: a driver that dies holding a package and a name.
+// Or:    SecondDriver <head address> <token> --setup <folder>
+//   Runs a task in a working_dir of that folder and prints what its name.txt says: a driver whose
+//   env is set up while it waits (and shows it, on a terminal).
 // The cluster's CA pin comes from TERRARIUM_CA_HASH, as a job's driver gets it.
 using ClusterWork;
 using Terrarium;
@@ -17,6 +20,12 @@ if (args[2] == "--hold")
     await held.Call(c => c.Add(1));
     Console.WriteLine(cluster.JobId);
     await Task.Delay(Timeout.Infinite);
+}
+
+if (args[2] == "--setup")
+{
+    Console.WriteLine(await cluster.Submit(() => WorkingDirFiles.Read("name.txt"), new TaskOptions { RuntimeEnv = new RuntimeEnv { WorkingDir = args[3] } }));
+    return;
 }
 
 if (args[2] == "--abandon")
