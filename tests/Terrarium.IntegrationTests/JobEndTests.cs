@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using ClusterWork;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Terrarium.IntegrationTests;
 
@@ -36,6 +38,30 @@ public sealed class JobEndTests : IDisposable
 
         Assert.Single(File.ReadAllLines(marks));
     }
+
+    [Fact]
+    public async Task AWorkersSessionWithAnotherNode_EndingWhenTheWorkerGoes_DoesNotEndItsJobThere()
+    {
+        await using var cluster = await StandaloneCluster.StartAsync(sessionResumeGrace: TimeSpan.FromSeconds(1), idleWorkerTimeout: TimeSpan.FromSeconds(1));
+        using var redLogs = new FakeLoggerProvider();
+        using var redLoggers = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Debug).AddProvider(redLogs));
+        await cluster.AddNodeAsync(new() { ["red"] = 2 }, redLoggers);
+        await using var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
+        var counter = driver.CreateActor(() => new NodeCounter(), new ActorOptions { NumCpus = 0, Resources = { ["red"] = 1 } });
+        Assert.Equal(1, await counter.Call(c => c.Add(1)).DefaultTimeout());
+
+        // A task on the first node submits to red: its worker opens a session of its own there.
+        var pid = await driver.Submit(() => MultiNodeTasks.NestedThenPid("red")).DefaultTimeout();
+
+        // Idle, the worker is reaped; red closes its session once the grace is over. The job's
+        // driver is alive, and so must be its actor on red.
+        await TestWaits.UntilAsync(() => Task.FromResult(TestProcesses.HasExited(pid)), "the submitting worker to be reaped");
+        await TestWaits.UntilAsync(() => Task.FromResult(ClosedSessions(redLogs) >= 1), "red to close the worker's session");
+        Assert.Equal(2, await counter.Call(c => c.Add(1)).DefaultTimeout());
+    }
+
+    private static int ClosedSessions(FakeLoggerProvider logs) =>
+        logs.Collector.GetSnapshot().Count(r => r.Message.StartsWith("Session ", StringComparison.Ordinal) && r.Message.EndsWith(" closed", StringComparison.Ordinal));
 
     [Fact]
     public async Task KilledNamedActor_ItsNameIsFreeWhenKillAsyncReturns_RoundAfterRound()

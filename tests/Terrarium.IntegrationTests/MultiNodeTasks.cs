@@ -47,6 +47,13 @@ public static class MultiNodeTasks
     public static async Task<string> NestedCodeLocation(string resource) =>
         await Cluster.Current.Submit(() => CodeLocation(), new TaskOptions { Resources = { [resource] = 1 } });
 
+    /// <summary>Runs a nested task that needs <paramref name="resource"/>, then gives this worker's pid.</summary>
+    public static async Task<int> NestedThenPid(string resource)
+    {
+        await Cluster.Current.Submit(() => CodeLocation(), new TaskOptions { Resources = { [resource] = 1 } });
+        return Environment.ProcessId;
+    }
+
     /// <summary>The first attempt notes its node in <paramref name="marker"/> and hangs; a retry returns its node.</summary>
     public static string HangUnlessRetried(string marker)
     {

@@ -19,6 +19,9 @@ public sealed class StandaloneCluster : IAsyncDisposable
     private readonly SessionFolder _session;
 
     private readonly ClusterCertificateAuthority _authority;
+    private readonly List<(NodeServer Node, SessionFolder Session)> _moreNodes = [];
+    private TimeSpan _sessionResumeGrace;
+    private TimeSpan _idleWorkerTimeout;
 
     private StandaloneCluster(string scratch, SessionFolder session, ClusterCertificateAuthority authority, HeadServer head, NodeServer node)
     {
@@ -40,7 +43,8 @@ public sealed class StandaloneCluster : IAsyncDisposable
 
     public ClusterOptions DriverOptions => new() { Address = Head.Endpoints[0].ToString(), Token = Token, CaHash = _authority.Hash, LogToDriver = false };
 
-    public static async Task<StandaloneCluster> StartAsync(TimeSpan? sessionResumeGrace = null, TimeSpan? failedSetupRetryDelay = null, string? cacheDirectory = null)
+    public static async Task<StandaloneCluster> StartAsync(TimeSpan? sessionResumeGrace = null, TimeSpan? failedSetupRetryDelay = null, string? cacheDirectory = null,
+        TimeSpan? idleWorkerTimeout = null)
     {
         var scratch = Directory.CreateTempSubdirectory("terrarium-standalone-").FullName;
         var session = SessionFolder.Create(Path.Combine(scratch, "runtime"));
@@ -66,8 +70,35 @@ public sealed class StandaloneCluster : IAsyncDisposable
             CacheDirectory = cacheDirectory ?? Path.Combine(scratch, "cache"),
             SessionResumeGrace = sessionResumeGrace ?? TimeSpan.FromSeconds(30),
             FailedSetupRetryDelay = failedSetupRetryDelay ?? TimeSpan.FromSeconds(30),
+            IdleWorkerTimeout = idleWorkerTimeout ?? TimeSpan.FromSeconds(30),
         }, NullLoggerFactory.Instance).DefaultTimeout();
-        return new StandaloneCluster(scratch, session, authority, head, node);
+        return new StandaloneCluster(scratch, session, authority, head, node)
+        {
+            _sessionResumeGrace = sessionResumeGrace ?? TimeSpan.FromSeconds(30),
+            _idleWorkerTimeout = idleWorkerTimeout ?? TimeSpan.FromSeconds(30),
+        };
+    }
+
+    /// <summary>Another node of the cluster, with one CPU and <paramref name="resources"/>, logging to <paramref name="loggers"/>.</summary>
+    public async Task<NodeServer> AddNodeAsync(Dictionary<string, double> resources, Microsoft.Extensions.Logging.ILoggerFactory loggers)
+    {
+        var session = SessionFolder.Create(Path.Combine(_scratch, "runtime-" + _moreNodes.Count));
+        var node = await NodeServer.StartAsync(new NodeOptions
+        {
+            Endpoints = [Endpoint.UnixSocket(Path.Combine(session.Path, "node.sock")), Endpoint.Tcp("127.0.0.1", 0)],
+            Head = Head.Endpoints[0],
+            Token = Token,
+            Tls = ClusterTls.Trusting([_authority.Certificate]),
+            NumCpus = 1,
+            Resources = resources,
+            WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
+            SessionDirectory = session.Path,
+            CacheDirectory = Path.Combine(_scratch, "cache-" + _moreNodes.Count),
+            SessionResumeGrace = _sessionResumeGrace,
+            IdleWorkerTimeout = _idleWorkerTimeout,
+        }, loggers).DefaultTimeout();
+        _moreNodes.Add((node, session));
+        return node;
     }
 
     /// <summary>A raw gRPC client of the node, over TCP, as any program holding the token could write.</summary>
@@ -79,6 +110,12 @@ public sealed class StandaloneCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var (node, session) in _moreNodes)
+        {
+            await node.DisposeAsync();
+            session.Dispose();
+        }
+
         await Node.DisposeAsync();
         await Head.DisposeAsync();
         _session.Dispose();

@@ -52,7 +52,11 @@ internal sealed class Session(string id, OpenSession open)
     /// <summary>The worker submitting through this session, or empty for a driver.</summary>
     public string WorkerId { get; } = open.WorkerId;
 
-    public bool IsDriver => WorkerId.Length == 0;
+    /// <summary>The job's driver (on any node), not a worker of this node or another's: its end ends the job here.</summary>
+    public bool IsDriver => WorkerId.Length == 0 && !RemoteWorker;
+
+    /// <summary>A worker of another node submitting or calling here.</summary>
+    public bool RemoteWorker { get; } = open.RemoteWorker;
 
     /// <summary>The first session its driver opened: when it ends, the job is over (the head hears so).</summary>
     public bool IsJobHome { get; } = open.JobHome && open.WorkerId.Length == 0;

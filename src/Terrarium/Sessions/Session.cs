@@ -113,6 +113,9 @@ internal sealed partial class Session : IAsyncDisposable
     public Session OpenSibling(Endpoint node)
     {
         var open = _open.Clone();
+        // The worker id means "one of this node's workers" to the node; there, a worker's session is
+        // told apart from the driver's by remote_worker instead.
+        open.RemoteWorker = _open.WorkerId.Length > 0 || _open.RemoteWorker;
         open.WorkerId = "";
         open.ResumeSessionId = "";
         open.JobHome = false;
