@@ -98,7 +98,7 @@ internal static class StartCommand
         };
         var cacheLimit = new Option<string?>("--cache-limit")
         {
-            Description = $"Bytes each kind of env cache may take before unused envs' folders are deleted, oldest first, as working_dir=10GB,pip=5GB,conda=20GB,nuget=20GB (default: {Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable}, else 10GB each)",
+            Description = $"Bytes each kind of env cache may take before unused envs' folders are deleted, oldest first, as working_dir=10GB,pip=5GB,conda=20GB,nuget=20GB,container=50GB (default: {Node.RuntimeEnvs.Caching.CacheLimits.EnvironmentVariable}, else 10GB each)",
         };
         var setupRetryDelay = new Option<double>("--setup-retry-delay")
         {

@@ -69,8 +69,8 @@ public sealed class NodeOptions
     public string CacheDirectory { get; init; } = "";
 
     /// <summary>
-    /// Bytes each kind of cached resource (<c>working_dir</c>, <c>pip</c>, <c>conda</c>, <c>nuget</c>)
-    /// may take before unused ones are deleted, least recently used first; a kind not given gets
+    /// Bytes each kind of cached resource (<c>working_dir</c>, <c>pip</c>, <c>conda</c>, <c>nuget</c>,
+    /// <c>container</c>: images the node pulled) may take before unused ones are deleted, least recently used first; a kind not given gets
     /// <see cref="RuntimeEnvs.Caching.CacheLimits.DefaultBytes"/>. Default: none given.
     /// </summary>
     public IReadOnlyDictionary<string, long> CacheLimits { get; init; } = new Dictionary<string, long>();

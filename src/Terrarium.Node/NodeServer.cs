@@ -76,6 +76,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<NuGetRestorer>()
                 .AddSingleton<FetchedPackages>()
                 .AddSingleton<ContainerCommand>()
+                .AddSingleton<PulledImages>()
                 // One registration per runtime-env field; the build cache finds each by its JSON name.
                 .AddSingleton<IFieldPreparer, CondaPreparer>()
                 .AddSingleton<IFieldPreparer, ConfigPreparer>()

@@ -63,7 +63,7 @@ public sealed class ClusterOptions
 
     /// <summary>
     /// Bytes each kind of the embedded node's env cache (<c>working_dir</c>, <c>pip</c>, <c>conda</c>,
-    /// <c>nuget</c>) may take before unused envs' folders are deleted, least recently used first.
+    /// <c>nuget</c>, <c>container</c>: images it pulled) may take before unused envs' folders are deleted, least recently used first.
     /// Default: null, which is <c>TERRARIUM_CACHE_LIMIT</c> (<c>working_dir=10GB,nuget=20GB</c>) or else 10 GB each.
     /// </summary>
     public IReadOnlyDictionary<string, long>? CacheLimits { get; init; }

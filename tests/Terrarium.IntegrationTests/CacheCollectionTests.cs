@@ -64,6 +64,70 @@ public sealed class CacheCollectionTests : IDisposable
         Assert.Equal("b", await third.Submit(() => FileTasks.Read("name.txt"), b).DefaultTimeout());
     }
 
+    [SkippableFact]
+    public async Task AnImageTheNodePulled_StaysWhileInUse_GoesOnceUnusedPastTheLimit_AndIsPulledAgainWhenNeeded()
+    {
+        PodmanImages.Require();
+        using var registry = await ImageRegistry.StartAsync();
+        var image = await registry.PushAsync(await PodmanImages.MarkedAsync(), "terrarium-gc-test:1");
+        var inImage = new TaskOptions { RuntimeEnv = new RuntimeEnv { Container = new ContainerSpec { Image = image } } };
+        await using var cluster = await CliCluster.StartAsync(null);
+        cluster.Environment["CONTAINERS_REGISTRIES_CONF"] = registry.RegistriesConf;
+        await cluster.StartHeadAsync("{}", "--cache-limit", "container=1MB");
+        try
+        {
+            await using (var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+            {
+                Assert.Equal("localhost/terrarium-test-marked:1|container", await driver.Submit(() => ContainerEnvTasks.Where(), inImage).DefaultTimeout());
+                var pulled = Assert.Single(await ResourcesAsync(cluster, "container"));
+                Assert.True(pulled.Size > 1_000_000, $"the image's size, not its record's, counts: {pulled.Size}");
+                Assert.True(await ImageExistsAsync(image), "the node pulled the image");
+
+                // Over the 1 MB limit, yet in use by the job's worker: it stays.
+                var gc = await cluster.RunAsync("env", "gc", "--dry-run");
+                Assert.True(gc.ExitCode == 0, gc.Stderr);
+                Assert.DoesNotContain("(container, ", gc.Stdout, StringComparison.Ordinal);
+            }
+
+            // The job ended, its worker went: the image is unused, past the limit, and goes with the next collection.
+            await TestWaits.UntilAsync(async () => await ResourcesAsync(cluster, "container") is [] && !await ImageExistsAsync(image),
+                "the unused image to be removed");
+
+            // Needed again, it is pulled again.
+            await using (var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+            {
+                Assert.Equal("localhost/terrarium-test-marked:1|container", await driver.Submit(() => ContainerEnvTasks.Where(), inImage).DefaultTimeout());
+            }
+        }
+        finally
+        {
+            await PodmanImages.RunAsync("podman", "rmi", "--force", "--ignore", image);
+        }
+    }
+
+    private static async Task<bool> ImageExistsAsync(string image)
+    {
+        try
+        {
+            await PodmanImages.RunAsync("podman", "image", "exists", image);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<List<(string Name, long Size, int Users)>> ResourcesAsync(CliCluster cluster, string kind)
+    {
+        var listed = await cluster.RunAsync("env", "list", "--json");
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        return JsonDocument.Parse(listed.Stdout).RootElement.GetProperty("nodes").EnumerateArray().Single().GetProperty("resources").EnumerateArray()
+            .Where(r => r.GetProperty("kind").GetString() == kind)
+            .Select(r => (r.GetProperty("name").GetString()!, r.GetProperty("size").GetInt64(), r.GetProperty("users").GetInt32()))
+            .ToList();
+    }
+
     /// <summary>A working dir of ~400 KB that does not compress, whose name.txt says <paramref name="name"/>.</summary>
     private TaskOptions Job(string name)
     {

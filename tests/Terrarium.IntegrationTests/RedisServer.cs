@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Terrarium.IntegrationTests;
 
@@ -72,7 +70,7 @@ public sealed class RedisServer : IDisposable
         })!;
         _ = process.StandardOutput.ReadToEndAsync();
         var server = new RedisServer(process, port, url, configuration);
-        await TestWaits.UntilAsync(() => Accepts(port) || process.HasExited, "redis-server listens");
+        await TestWaits.UntilAsync(() => TestProcesses.Accepts(port) || process.HasExited, "redis-server listens");
         return process.HasExited ? throw new InvalidOperationException($"redis-server exited with {process.ExitCode}") : server;
     }
 
@@ -88,19 +86,5 @@ public sealed class RedisServer : IDisposable
         _process.Kill();
         _process.WaitForExit();
         _process.Dispose();
-    }
-
-    private static bool Accepts(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 }

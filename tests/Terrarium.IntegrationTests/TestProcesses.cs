@@ -21,6 +21,21 @@ public static class TestProcesses
         }
     }
 
+    /// <summary>Whether something accepts connections on the loopback port.</summary>
+    public static bool Accepts(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>A loopback TCP port free right now.</summary>
     public static int FreePort()
     {

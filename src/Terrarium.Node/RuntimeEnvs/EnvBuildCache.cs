@@ -102,13 +102,13 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
     /// Runs <paramref name="collect"/> while no env builds, keeping new builds from starting until it
     /// returns; null, without running it, when a build is running.
     /// </summary>
-    public async Task<T?> WhileNoBuildRunsAsync<T>(Func<T> collect, CancellationToken ct)
+    public async Task<T?> WhileNoBuildRunsAsync<T>(Func<Task<T>> collect, CancellationToken ct)
         where T : class
     {
         await _collecting.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return Volatile.Read(ref _running) > 0 ? null : collect();
+            return Volatile.Read(ref _running) > 0 ? null : await collect().ConfigureAwait(false);
         }
         finally
         {
@@ -248,6 +248,7 @@ internal sealed class EnvBuildCache(NodeOptions options, IEnumerable<IFieldPrepa
             NativeLibraries = Combined(setups.Select(s => s.NativeLibraries), "native library", canonicalJson),
             ResolvedNuGetPackages = setups.SelectMany(s => s.ResolvedNuGetPackages).ToList(),
             ReadFolders = setups.SelectMany(s => s.ReadFolders).Distinct(StringComparer.Ordinal).ToList(),
+            CachedFolders = setups.SelectMany(s => s.CachedFolders).ToList(),
             WorkingDirectory = workingDirectories.FirstOrDefault()?.WorkingDirectory,
             Launcher = launchers.FirstOrDefault()?.Launcher,
         };

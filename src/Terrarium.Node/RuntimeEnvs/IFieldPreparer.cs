@@ -83,6 +83,9 @@ internal sealed record FieldSetup
     /// <summary>Folders of the node's cache the worker reads besides those above (a container mounts them read-only).</summary>
     public IReadOnlyList<string> ReadFolders { get; init; } = [];
 
+    /// <summary>Folders of the node's cache the env depends on without its workers reading them (a pulled image's record).</summary>
+    public IReadOnlyList<string> CachedFolders { get; init; } = [];
+
     /// <summary>The worker's current directory (its assemblies are probed too).</summary>
     public string? WorkingDirectory { get; init; }
 

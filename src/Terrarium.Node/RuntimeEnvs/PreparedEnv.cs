@@ -39,6 +39,9 @@ internal sealed class PreparedEnv
     /// <summary>Folders of the node's cache the worker reads besides its working and assembly directories and <c>PATH</c> entries.</summary>
     public IReadOnlyList<string> ReadFolders { get; init; } = [];
 
+    /// <summary>Folders of the node's cache the env depends on without its workers reading them (a pulled image's record).</summary>
+    public IReadOnlyList<string> CachedFolders { get; init; } = [];
+
     /// <summary>
     /// Whether a worker for this env must be a new process rather than a pre-started one that takes
     /// the variables after it started: the .NET runtime (<c>DOTNET_*</c>, <c>COMPlus_*</c>,

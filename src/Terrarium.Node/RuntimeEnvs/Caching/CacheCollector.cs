@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Terrarium.Node.RuntimeEnvs.Container;
 using Terrarium.Node.Service;
 
 namespace Terrarium.Node.RuntimeEnvs.Caching;
@@ -21,6 +22,7 @@ internal sealed class CacheCollector : IDisposable
     private readonly NodeOptions _options;
     private readonly EnvBuildCache _builds;
     private readonly IEnvUsers _users;
+    private readonly PulledImages _images;
     private readonly ILogger<CacheCollector> _logger;
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, long> _sizes = new(StringComparer.Ordinal);
@@ -29,11 +31,12 @@ internal sealed class CacheCollector : IDisposable
     private readonly FileStream? _nodeLock;
     private int _collecting;
 
-    public CacheCollector(NodeOptions options, EnvBuildCache builds, IEnvUsers users, ILogger<CacheCollector> logger)
+    public CacheCollector(NodeOptions options, EnvBuildCache builds, IEnvUsers users, PulledImages images, ILogger<CacheCollector> logger)
     {
         _options = options;
         _builds = builds;
         _users = users;
+        _images = images;
         _logger = logger;
         LoadIndex();
         _nodeLock = LockAsThisNode();
@@ -54,7 +57,17 @@ internal sealed class CacheCollector : IDisposable
             return new CacheReport([], $"its cache folder {Cache} is shared with node {other}, which runs, and whose work this node cannot see; give each node a cache folder of its own (--cache-dir)");
         }
 
-        return await _builds.WhileNoBuildRunsAsync(() => Collect(everythingUnused, dryRun), ct).ConfigureAwait(false)
+        return await _builds.WhileNoBuildRunsAsync(async () =>
+            {
+                var (report, images) = Collect(everythingUnused, dryRun);
+                // Still while no env builds: none can find an image present that is about to go.
+                foreach (var image in images)
+                {
+                    await _images.RemoveAsync(image).ConfigureAwait(false);
+                }
+
+                return report;
+            }, ct).ConfigureAwait(false)
             ?? new CacheReport([], "an env is being built on the node, and it may reuse what would go; try again once it is ready");
     }
 
@@ -119,13 +132,15 @@ internal sealed class CacheCollector : IDisposable
         });
     }
 
-    private CacheReport Collect(bool everythingUnused, bool dryRun)
+    /// <returns>What went, and the images whose records went with it (to remove).</returns>
+    private (CacheReport Report, List<string> Images) Collect(bool everythingUnused, bool dryRun)
     {
         lock (_gate)
         {
             SweepHalfDeleted();
             var states = Survey(measure: true);
             var removed = new List<ResourceState>();
+            var images = new List<string>();
             foreach (var kind in CachedResource.Kinds)
             {
                 var total = states.Where(s => s.Resource.Kind == kind).Sum(s => s.Size);
@@ -143,8 +158,14 @@ internal sealed class CacheCollector : IDisposable
                         _builds.Forget(unused.Envs);
                     }
 
+                    var image = unused.Resource.Kind == "container" ? PulledImages.Read(unused.Resource.Path)?.Image : null;
                     if (dryRun || Delete(unused.Resource))
                     {
+                        if (image is not null && !dryRun)
+                        {
+                            images.Add(image);
+                        }
+
                         removed.Add(unused);
                         total -= unused.Size;
                     }
@@ -157,7 +178,7 @@ internal sealed class CacheCollector : IDisposable
                 SaveIndex(states.Except(removed));
             }
 
-            return new CacheReport(removed, null);
+            return (new CacheReport(removed, null), images);
         }
     }
 
@@ -190,7 +211,7 @@ internal sealed class CacheCollector : IDisposable
     /// <summary>What a deletion cut short left (the node stopped, a file would not go): gone now, or next time.</summary>
     private void SweepHalfDeleted()
     {
-        foreach (var parent in new[] { "packages", "pip", "conda" }.Select(k => Path.Combine(Cache, k))
+        foreach (var parent in CachedResource.FlatParents.Select(k => Path.Combine(Cache, k))
             .Concat(Directory.Exists(Path.Combine(Cache, "nuget", "packages")) ? Directory.EnumerateDirectories(Path.Combine(Cache, "nuget", "packages")) : [])
             .Where(Directory.Exists))
         {
@@ -251,6 +272,12 @@ internal sealed class CacheCollector : IDisposable
         if (_sizes.TryGetValue(resource.Name, out var size))
         {
             return size;
+        }
+
+        if (resource.Kind == "container")
+        {
+            // The record is a few bytes; the image it stands for is what counts.
+            return PulledImages.Read(resource.Path)?.Size ?? 0;
         }
 
         try

@@ -10,7 +10,7 @@ namespace Terrarium.Node.RuntimeEnvs.Container;
 /// <c>container</c>: the worker runs inside an image with the node's container runtime. The image
 /// needs only a C library: the node's .NET runtime, the worker host and the job's code are mounted in.
 /// </summary>
-internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand runtime, ILogger<ContainerPreparer> logger, ObjectStore? objects = null) : FieldPreparer<ContainerSpec>(EnvFields.Container)
+internal sealed class ContainerPreparer : FieldPreparer<ContainerSpec>
 {
     /// <summary>Set for workers of images without ICU, which .NET otherwise refuses to start in.</summary>
     public const string InvariantGlobalization = "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT";
@@ -27,6 +27,27 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
     /// </summary>
     private readonly ConcurrentDictionary<string, Lazy<Task<ContainerLauncher>>> _launchers = new(StringComparer.Ordinal);
 
+    private readonly NodeOptions _options;
+    private readonly ContainerCommand _runtime;
+    private readonly PulledImages _images;
+    private readonly ILogger<ContainerPreparer> _logger;
+    private readonly ObjectStore? _objects;
+
+    public ContainerPreparer(NodeOptions options, ContainerCommand runtime, PulledImages images, ILogger<ContainerPreparer> logger, ObjectStore? objects = null)
+        : base(EnvFields.Container)
+    {
+        (_options, _runtime, _images, _logger, _objects) = (options, runtime, images, logger, objects);
+        // An image the cache collector removes is pulled (and probed) again when an env needs it.
+        images.Removing += image =>
+        {
+            _present.TryRemove(image, out _);
+            foreach (var key in _launchers.Keys.Where(k => k == image || k.StartsWith(image + "\0", StringComparison.Ordinal)))
+            {
+                _launchers.TryRemove(key, out _);
+            }
+        };
+    }
+
     public override bool SetsLauncher => true;
 
     protected override async Task<FieldSetup> PrepareAsync(ContainerSpec spec, IWorkerLauncher? launcher, CancellationToken ct)
@@ -37,34 +58,34 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
             throw new RuntimeEnvSetupFailure(Name, $"'{image}' is not an image reference", "");
         }
 
-        if ((ContainerRuntimeOptions.RefusalOf(runOptions) ?? options.Containers.PolicyRefusal(runOptions, options.NodeId)) is { } refusal)
+        if ((ContainerRuntimeOptions.RefusalOf(runOptions) ?? _options.Containers.PolicyRefusal(runOptions, _options.NodeId)) is { } refusal)
         {
             throw new RuntimeEnvSetupFailure(Name, refusal, "");
         }
 
         var key = string.Join('\0', runOptions.Prepend(image));
         var inImage = await SharedBuilds.Once(_launchers, key, () => LauncherAsync(image, runOptions)).WaitAsync(ct).ConfigureAwait(false);
-        return new FieldSetup { Launcher = inImage };
+        return new FieldSetup { Launcher = inImage, CachedFolders = _images.FolderOf(image) is { } record ? [record] : [] };
     }
 
     private async Task<ContainerLauncher> LauncherAsync(string image, IReadOnlyList<string> runOptions)
     {
         await SharedBuilds.Once(_present, image, () => PullIfMissingAsync(image)).ConfigureAwait(false);
         using var timeout = new CancellationTokenSource(ProbeTimeout);
-        var launcher = new ContainerLauncher(options, runtime, image, [.. options.Containers.DefaultRunOptions, .. runOptions]) { Store = objects?.Shared };
+        var launcher = new ContainerLauncher(_options, _runtime, image, [.. _options.Containers.DefaultRunOptions, .. runOptions]) { Store = _objects?.Shared };
         var probe = $"terrarium-probe-{Guid.NewGuid():N}";
         try
         {
             (launcher.ImageId, launcher.ImagePath, launcher.ImageLibraryPath) = await InspectAsync(image, timeout.Token).ConfigureAwait(false);
             var log = await ProbeAsync(launcher, probe, timeout.Token).ConfigureAwait(false);
-            NodeLog.ContainerReady(logger, image, log);
+            NodeLog.ContainerReady(_logger, image, log);
             return launcher;
         }
         catch (OperationCanceledException)
         {
             // Killing podman's client leaves its container running.
             using var removal = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await runtime.RunAsync(removal.Token, "rm", "--force", "--ignore", "--time", "0", probe).ConfigureAwait(false);
+            await _runtime.RunAsync(removal.Token, "rm", "--force", "--ignore", "--time", "0", probe).ConfigureAwait(false);
             throw new RuntimeEnvSetupFailure(Name, $"starting the worker host in image '{image}' took longer than {ProbeTimeout.TotalMinutes:0} minutes", "");
         }
     }
@@ -72,20 +93,25 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
     /// <summary>Whether the image had to be pulled; it is on this node once this completes.</summary>
     private async Task<bool> PullIfMissingAsync(string image)
     {
-        if ((await runtime.RunAsync(CancellationToken.None, "image", "exists", image).ConfigureAwait(false)).ExitCode == 0)
+        if ((await _runtime.RunAsync(CancellationToken.None, "image", "exists", image).ConfigureAwait(false)).ExitCode == 0)
         {
             return false;
         }
 
-        NodeLog.PullingImage(logger, image);
+        NodeLog.PullingImage(_logger, image);
         // Not cancelled with the env that asked: other envs may wait for the same pull.
         using var timeout = new CancellationTokenSource(PullTimeout);
         try
         {
-            var (exitCode, output, errors) = await runtime.RunAsync(timeout.Token, "pull", "-q", image).ConfigureAwait(false);
-            return exitCode == 0
-                ? true
-                : throw new RuntimeEnvSetupFailure(Name, $"could not pull image '{image}' with {runtime.Command}: {Reason(errors)}", $"{output}\n{errors}".Trim());
+            var (exitCode, output, errors) = await _runtime.RunAsync(timeout.Token, "pull", "-q", image).ConfigureAwait(false);
+            if (exitCode != 0)
+            {
+                throw new RuntimeEnvSetupFailure(Name, $"could not pull image '{image}' with {_runtime.Command}: {Reason(errors)}", $"{output}\n{errors}".Trim());
+            }
+
+            // This node brought it: the cache collector may remove it once no env uses it.
+            await _images.RecordAsync(image, timeout.Token).ConfigureAwait(false);
+            return true;
         }
         catch (OperationCanceledException)
         {
@@ -101,7 +127,7 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
     /// </summary>
     private async Task<(string Id, string Path, string? LibraryPath)> InspectAsync(string image, CancellationToken ct)
     {
-        var (_, output, _) = await runtime.RunAsync(ct, "image", "inspect", "--format", "{{.Id}}{{println}}{{range .Config.Env}}{{println .}}{{end}}", image).ConfigureAwait(false);
+        var (_, output, _) = await _runtime.RunAsync(ct, "image", "inspect", "--format", "{{.Id}}{{println}}{{range .Config.Env}}{{println .}}{{end}}", image).ConfigureAwait(false);
         var lines = output.Split('\n', StringSplitOptions.TrimEntries);
         return (lines[0],
             lines.FirstOrDefault(l => l.StartsWith("PATH=", StringComparison.Ordinal))?[5..] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -123,7 +149,7 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
         string output, errors;
         while (true)
         {
-            (exitCode, output, errors) = await runtime.RunAsync(launcher.ProbeCommand(name, invariant, openSsl), ct).ConfigureAwait(false);
+            (exitCode, output, errors) = await _runtime.RunAsync(launcher.ProbeCommand(name, invariant, openSsl), ct).ConfigureAwait(false);
             attempts.Add($"$ probe (invariant globalization: {invariant}, the node's OpenSSL: {openSsl}): exit code {exitCode}\n{output}\n{errors}".Trim());
             var said = $"{output}{errors}";
             if (exitCode != 0 && !invariant && said.Contains("ICU", StringComparison.Ordinal))
@@ -158,12 +184,12 @@ internal sealed class ContainerPreparer(NodeOptions options, ContainerCommand ru
         return exitCode switch
         {
             0 => output,
-            _ when runtimeFailed => throw new RuntimeEnvSetupFailure(Name, $"{runtime.Command} could not run image '{launcher.Image}': {Reason(errors)}", log),
+            _ when runtimeFailed => throw new RuntimeEnvSetupFailure(Name, $"{_runtime.Command} could not run image '{launcher.Image}': {Reason(errors)}", log),
             _ when notExecutable => throw new RuntimeEnvSetupFailure(Name,
                 $"image '{launcher.Image}' cannot run the Terrarium worker: the node's .NET runtime could not be executed in it " +
                 $"(it needs the GNU C library, glibc, and the C++ runtime, libstdc++): {Reason(errors)}", log),
             // podman's own failure: a bad run option, storage, the image's configuration.
-            125 => throw new RuntimeEnvSetupFailure(Name, $"{runtime.Command} could not run image '{launcher.Image}': {Reason(errors)}", log),
+            125 => throw new RuntimeEnvSetupFailure(Name, $"{_runtime.Command} could not run image '{launcher.Image}': {Reason(errors)}", log),
             _ => throw new RuntimeEnvSetupFailure(Name,
                 $"the Terrarium worker could not start in image '{launcher.Image}' (exit code {exitCode}): {Reason(errors.Length > 0 ? errors : output)}", log),
         };

@@ -28,7 +28,7 @@ public sealed class PackageCollectionTests : IDisposable
 
         var newest = await UploadAsync(store, 100);
 
-        Assert.Equal([older, newest], Listed(store).Select(p => p.Hash).Order());
+        Assert.Equal(new[] { older, newest }.Order(StringComparer.Ordinal), Listed(store).Select(p => p.Hash).Order(StringComparer.Ordinal));
         Assert.DoesNotContain(oldest, Listed(store).Select(p => p.Hash));
     }
 

@@ -163,7 +163,9 @@ public sealed class CacheCollectorTests : IDisposable
             NodeId = "node-test", CacheDirectory = _cache.FullName, CacheLimits = limits, TimeProvider = _clock, CacheCollectInterval = TimeSpan.FromDays(1),
         };
         var builds = new EnvBuildCache(options, [], NullLogger<EnvBuildCache>.Instance);
-        return new CacheCollector(options, builds, new Users(inUse ?? []), NullLogger<CacheCollector>.Instance);
+        return new CacheCollector(options, builds, new Users(inUse ?? []),
+            new Terrarium.Node.RuntimeEnvs.Container.PulledImages(options, new Terrarium.Node.RuntimeEnvs.Container.ContainerCommand(options), NullLogger<Terrarium.Node.RuntimeEnvs.Container.PulledImages>.Instance),
+            NullLogger<CacheCollector>.Instance);
     }
 
     private string Path(string name) => System.IO.Path.Combine(_cache.FullName, name);

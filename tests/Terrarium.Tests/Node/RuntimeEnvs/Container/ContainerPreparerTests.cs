@@ -22,7 +22,8 @@ public sealed class ContainerPreparerTests : IDisposable
         {
             NodeId = "node-test", CacheDirectory = _cache.Options.CacheDirectory, Containers = new ContainerRuntimeOptions { Command = "/no/such/podman" },
         };
-        var preparer = new ContainerPreparer(options, new ContainerCommand(options), NullLogger<ContainerPreparer>.Instance);
+        var preparer = new ContainerPreparer(options, new ContainerCommand(options), new PulledImages(options, new ContainerCommand(options), NullLogger<PulledImages>.Instance),
+            NullLogger<ContainerPreparer>.Instance);
 
         var failure = await Assert.ThrowsAsync<RuntimeEnvSetupFailure>(() =>
             preparer.PrepareAsync(new RuntimeEnv { Container = new ContainerSpec { Image = image, RunOptions = runOptions } }, null, CancellationToken.None));
