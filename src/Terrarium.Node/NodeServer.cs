@@ -77,6 +77,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<FetchedPackages>()
                 .AddSingleton<ContainerCommand>()
                 .AddSingleton<PulledImages>()
+                .AddSingleton<JobEnds>()
                 // One registration per runtime-env field; the build cache finds each by its JSON name.
                 .AddSingleton<IFieldPreparer, CondaPreparer>()
                 .AddSingleton<IFieldPreparer, ConfigPreparer>()
@@ -102,7 +103,9 @@ public sealed class NodeServer : IAsyncDisposable
                 : server.Endpoints[0];
             var transfers = server.Services.GetRequiredService<ObjectTransferServer>();
             transfers.Start(advertised.Host);
-            await server.Services.GetRequiredService<HeadLink>().StartAsync(new NodeInfo
+            var headLink = server.Services.GetRequiredService<HeadLink>();
+            headLink.JobEnded += server.Services.GetRequiredService<JobEnds>().End;
+            await headLink.StartAsync(new NodeInfo
             {
                 NodeId = options.NodeId,
                 Address = advertised.ToString(),

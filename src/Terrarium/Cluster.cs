@@ -184,14 +184,7 @@ public sealed partial class Cluster : IAsyncDisposable
             await _setupDisplay.StopAsync().ConfigureAwait(false);
         }
 
-        try
-        {
-            await _head.FinishJobAsync(new FinishJobRequest { JobId = JobId }, deadline: DateTime.UtcNow.AddSeconds(5)).ConfigureAwait(false);
-        }
-        catch (RpcException)
-        {
-            // The head is gone: nothing left to tell it.
-        }
+        await FinishJobQuietlyAsync(_head, JobId).ConfigureAwait(false);
 
         _headChannel.Dispose();
         if (_embedded is not null)
@@ -200,6 +193,18 @@ public sealed partial class Cluster : IAsyncDisposable
         }
 
         _printer?.Dispose();
+    }
+
+    private static async Task FinishJobQuietlyAsync(Protocol.Head.HeadClient head, string jobId)
+    {
+        try
+        {
+            await head.FinishJobAsync(new FinishJobRequest { JobId = jobId }, deadline: DateTime.UtcNow.AddSeconds(5)).ConfigureAwait(false);
+        }
+        catch (RpcException)
+        {
+            // The head is gone: nothing left to tell it.
+        }
     }
 
     /// <summary>Makes <see cref="Current"/> in a worker connect on first use.</summary>
@@ -250,38 +255,45 @@ public sealed partial class Cluster : IAsyncDisposable
                 DefaultRuntimeEnv = jobEnv?.ToJson() ?? "",
             }, cancellationToken: ct).ConfigureAwait(false);
 
-            var printer = options.LogToDriver ? new ClusterLogPrinter() : null;
-            var setupDisplay = EnvSetupProgressDisplay.Create(options.ShowSetupProgress);
-            var shipCode = options.ShipJobCode ?? nodes.Nodes.Any(n => n.Alive && !Endpoint.Parse(n.Node.Address).IsLoopback);
-            var session = await Session.OpenAsync(Endpoint.Parse(node.Node.Address), credentials, new OpenSession
-            {
-                JobId = job.JobId,
-                JobCodeDir = AppContext.BaseDirectory,
-                JobCodeUri = shipCode ? await ShipJobCodeAsync(head, job.JobId, options.MaxPackageBytes, loggerFactory.CreateLogger<EnvPackager>(), ct).ConfigureAwait(false) : "",
-                SubscribeLogs = options.LogToDriver,
-                JobHome = true,
-            }, new SessionListeners(printer is null ? null : printer.Print, new EnvSetupReporter(loggerFactory.CreateLogger<EnvSetupReporter>(), setupDisplay).Report),
-                options.TimeProvider, ct).ConfigureAwait(false);
-            var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory)
-            {
-                _setupDisplay = setupDisplay,
-            };
+            Session? session = null;
             try
             {
+                var printer = options.LogToDriver ? new ClusterLogPrinter() : null;
+                var setupDisplay = EnvSetupProgressDisplay.Create(options.ShowSetupProgress);
+                var shipCode = options.ShipJobCode ?? nodes.Nodes.Any(n => n.Alive && !Endpoint.Parse(n.Node.Address).IsLoopback);
+                session = await Session.OpenAsync(Endpoint.Parse(node.Node.Address), credentials, new OpenSession
+                {
+                    JobId = job.JobId,
+                    JobCodeDir = AppContext.BaseDirectory,
+                    JobCodeUri = shipCode ? await ShipJobCodeAsync(head, job.JobId, options.MaxPackageBytes, loggerFactory.CreateLogger<EnvPackager>(), ct).ConfigureAwait(false) : "",
+                    SubscribeLogs = options.LogToDriver,
+                    JobHome = true,
+                }, new SessionListeners(printer is null ? null : printer.Print, new EnvSetupReporter(loggerFactory.CreateLogger<EnvSetupReporter>(), setupDisplay).Report),
+                    options.TimeProvider, ct).ConfigureAwait(false);
+                var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory)
+                {
+                    _setupDisplay = setupDisplay,
+                };
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.
                 var resolvedJobEnv = cluster.Resolve(null, $"{nameof(options)}.{nameof(ClusterOptions.Job)}.{nameof(JobConfig.RuntimeEnv)}");
                 if (jobEnv is not null && (jobEnv.Config?.EagerInstall ?? true))
                 {
                     cluster._nodes.PrepareEverywhere(resolvedJobEnv);
                 }
+
+                return cluster;
             }
             catch
             {
-                await session.DisposeAsync().ConfigureAwait(false);
+                if (session is not null)
+                {
+                    await session.DisposeAsync().ConfigureAwait(false);
+                }
+
+                // What the job left at the head (its uploads' uses) goes with it.
+                await FinishJobQuietlyAsync(head, job.JobId).ConfigureAwait(false);
                 throw;
             }
-
-            return cluster;
         }
         catch (RpcException e)
         {

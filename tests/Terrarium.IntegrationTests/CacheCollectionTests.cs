@@ -89,7 +89,14 @@ public sealed class CacheCollectionTests : IDisposable
                 Assert.DoesNotContain("(container, ", gc.Stdout, StringComparison.Ordinal);
             }
 
-            // The job ended, its worker went: the image is unused, past the limit, and goes with the next collection.
+            // The job ended, its worker went: the image is unused, past the limit, and goes with the
+            // next collection — which the next env the node builds starts.
+            await TestWaits.UntilAsync(async () => await ResourcesAsync(cluster, "container") is [{ Users: 0 }], "the image to be unused");
+            await using (var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+            {
+                Assert.Equal("a", await driver.Submit(() => FileTasks.Read("name.txt"), Job("a")).DefaultTimeout());
+            }
+
             await TestWaits.UntilAsync(async () => await ResourcesAsync(cluster, "container") is [] && !await ImageExistsAsync(image),
                 "the unused image to be removed");
 
@@ -118,13 +125,13 @@ public sealed class CacheCollectionTests : IDisposable
         }
     }
 
-    private static async Task<List<(string Name, long Size, int Users)>> ResourcesAsync(CliCluster cluster, string kind)
+    private static async Task<List<ListedResource>> ResourcesAsync(CliCluster cluster, string kind)
     {
         var listed = await cluster.RunAsync("env", "list", "--json");
         Assert.True(listed.ExitCode == 0, listed.Stderr);
         return JsonDocument.Parse(listed.Stdout).RootElement.GetProperty("nodes").EnumerateArray().Single().GetProperty("resources").EnumerateArray()
             .Where(r => r.GetProperty("kind").GetString() == kind)
-            .Select(r => (r.GetProperty("name").GetString()!, r.GetProperty("size").GetInt64(), r.GetProperty("users").GetInt32()))
+            .Select(r => new ListedResource(r.GetProperty("name").GetString()!, r.GetProperty("size").GetInt64(), r.GetProperty("users").GetInt32()))
             .ToList();
     }
 
@@ -149,4 +156,6 @@ public sealed class CacheCollectionTests : IDisposable
     }
 
     private sealed record CachedFolder(string Name, int Users);
+
+    private sealed record ListedResource(string Name, long Size, int Users);
 }

@@ -41,7 +41,7 @@ public sealed class EnvSetupProgressDisplayTests : IDisposable
         string[] driver = [Terrarium.Node.WorkerHostCommand.CurrentDotnet(), Path.Combine(AppContext.BaseDirectory, "SecondDriver.dll"),
             cluster.DriverOptions.Address!, StandaloneCluster.Token, "--setup", workingDir];
         var start = throughTerminal
-            ? new ProcessStartInfo("script", ["--quiet", "--return", "--command", string.Join(' ', driver), "/dev/null"])
+            ? new ProcessStartInfo("script", ["--quiet", "--return", "--command", string.Join(' ', driver.Select(a => $"'{a.Replace("'", "'\\''", StringComparison.Ordinal)}'")), "/dev/null"])
             : new ProcessStartInfo(driver[0], driver[1..]);
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;

@@ -60,6 +60,25 @@ public sealed class JobEndTests : IDisposable
         Assert.Equal(2, await counter.Call(c => c.Add(1)).DefaultTimeout());
     }
 
+    [Fact]
+    public async Task AnActorThatATaskCreatedOnAnotherNode_EndsWithItsJob_ThoughTheDriverNeverTalkedToThatNode()
+    {
+        await using var cluster = await StandaloneCluster.StartAsync(sessionResumeGrace: TimeSpan.FromSeconds(1));
+        // No CPU on red: the task runs on the first node, and only its worker opens a session to red.
+        await cluster.AddNodeAsync(new() { ["red"] = 1 }, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, numCpus: 0);
+        await using var observer = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
+        string actorId;
+        await using (var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+        {
+            actorId = await driver.Submit(() => MultiNodeTasks.CreateCounterNeeding("red")).DefaultTimeout();
+            Assert.Contains((await observer.GetStatusAsync().DefaultTimeout()).Nodes.SelectMany(n => n.Workers), w => w.ActorId == actorId);
+        }
+
+        // The head tells every node the job ended: red ends the actor, which only a worker's session brought there.
+        await TestWaits.UntilAsync(async () => (await observer.GetStatusAsync()).Nodes.SelectMany(n => n.Workers).All(w => w.ActorId != actorId),
+            "the job's actor on red to end with its job");
+    }
+
     private static int ClosedSessions(FakeLoggerProvider logs) =>
         logs.Collector.GetSnapshot().Count(r => r.Message.StartsWith("Session ", StringComparison.Ordinal) && r.Message.EndsWith(" closed", StringComparison.Ordinal));
 

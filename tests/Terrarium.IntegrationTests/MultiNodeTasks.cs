@@ -54,6 +54,14 @@ public static class MultiNodeTasks
         return Environment.ProcessId;
     }
 
+    /// <summary>Creates a counter that needs <paramref name="resource"/>, calls it once, and gives its actor id.</summary>
+    public static async Task<string> CreateCounterNeeding(string resource)
+    {
+        var counter = Cluster.Current.CreateActor(() => new ClusterWork.NodeCounter(), new ActorOptions { NumCpus = 0, Resources = { [resource] = 1 } });
+        await counter.Call(c => c.Add(1));
+        return counter.ActorId;
+    }
+
     /// <summary>The first attempt notes its node in <paramref name="marker"/> and hangs; a retry returns its node.</summary>
     public static string HangUnlessRetried(string marker)
     {

@@ -79,8 +79,8 @@ public sealed class StandaloneCluster : IAsyncDisposable
         };
     }
 
-    /// <summary>Another node of the cluster, with one CPU and <paramref name="resources"/>, logging to <paramref name="loggers"/>.</summary>
-    public async Task<NodeServer> AddNodeAsync(Dictionary<string, double> resources, Microsoft.Extensions.Logging.ILoggerFactory loggers)
+    /// <summary>Another node of the cluster, with <paramref name="numCpus"/> and <paramref name="resources"/>, logging to <paramref name="loggers"/>.</summary>
+    public async Task<NodeServer> AddNodeAsync(Dictionary<string, double> resources, Microsoft.Extensions.Logging.ILoggerFactory loggers, double numCpus = 1)
     {
         var session = SessionFolder.Create(Path.Combine(_scratch, "runtime-" + _moreNodes.Count));
         var node = await NodeServer.StartAsync(new NodeOptions
@@ -89,7 +89,7 @@ public sealed class StandaloneCluster : IAsyncDisposable
             Head = Head.Endpoints[0],
             Token = Token,
             Tls = ClusterTls.Trusting([_authority.Certificate]),
-            NumCpus = 1,
+            NumCpus = numCpus,
             Resources = resources,
             WorkerHost = new WorkerHostCommand(WorkerHostCommand.CurrentDotnet(), typeof(Cluster).Assembly.Location),
             SessionDirectory = session.Path,

@@ -101,7 +101,7 @@ internal sealed partial class PackageStore
         var removed = new List<PackageInfo>();
         foreach (var archive in archives.Where(IsCollectable).OrderBy(a => a.LastWriteTimeUtc))
         {
-            if (total <= keepBytes)
+            if (keepBytes is { } keep && total <= keep)
             {
                 break;
             }

@@ -62,7 +62,10 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
 
         // Nodes report every second: reason enough to forget, now and then, the ones gone for good.
         await ForgetLongDeadNodesAsync().ConfigureAwait(false);
-        return new HeartbeatReply { Known = known };
+        var (ended, cursor) = state.EndedJobsSince(request.EndedJobsCursor);
+        var reply = new HeartbeatReply { Known = known, EndedJobsCursor = cursor };
+        reply.EndedJobs.AddRange(ended);
+        return reply;
     }
 
     public override async Task<ListNodesReply> ListNodes(ListNodesRequest request, ServerCallContext context)
@@ -183,6 +186,12 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     /// </summary>
     private async Task EndJobAsync(string jobId)
     {
+        if (string.IsNullOrWhiteSpace(jobId))
+        {
+            // Every actor id starts with the empty string: it would free every job's names.
+            throw Invalid("ending a job needs its job_id");
+        }
+
         var (names, movedActors) = state.FinishJob(jobId);
         await store.RemoveJobAsync(jobId).ConfigureAwait(false);
         await store.RemoveActorNamesAsync(names).ConfigureAwait(false);

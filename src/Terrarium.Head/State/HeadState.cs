@@ -11,6 +11,9 @@ internal sealed class HeadState(HeadOptions options)
     private readonly Dictionary<string, LookupActorReply> _actorNames = [];
     // Actors created again on another node, by actor id: handles of unnamed ones find them here.
     private readonly Dictionary<string, LookupActorReply> _movedActors = [];
+    // Jobs that ended lately, numbered, for nodes to learn of with their heartbeats.
+    private readonly List<(long Number, string JobId, DateTimeOffset At)> _ended = [];
+    private long _lastEnded;
     private int _nextJob;
 
     /// <summary>
@@ -117,12 +120,39 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
+    /// <summary>How long an ended job stays in the list nodes read with their heartbeats: far longer than a heartbeat's interval.</summary>
+    public static readonly TimeSpan EndedJobsKept = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The jobs that ended after <paramref name="cursor"/>, and the cursor to ask from next. A cursor
+    /// past the head's own (a head started again) reads the list from its start.
+    /// </summary>
+    public (List<string> JobIds, long Cursor) EndedJobsSince(long cursor)
+    {
+        lock (_lock)
+        {
+            if (cursor > _lastEnded)
+            {
+                cursor = 0;
+            }
+
+            return (_ended.Where(e => e.Number > cursor).Select(e => e.JobId).ToList(), _lastEnded);
+        }
+    }
+
     /// <returns>The names of the job's actors, released with it, and the ids of its actors that had moved.</returns>
     public (List<string> Names, List<string> MovedActorIds) FinishJob(string jobId)
     {
         lock (_lock)
         {
             _jobs.Remove(jobId);
+            var now = options.TimeProvider.GetUtcNow();
+            _ended.RemoveAll(e => now - e.At > EndedJobsKept);
+            if (!_ended.Any(e => e.JobId == jobId))
+            {
+                _ended.Add((++_lastEnded, jobId, now));
+            }
+
             var released = _actorNames.Where(kv => kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
             foreach (var name in released)
             {

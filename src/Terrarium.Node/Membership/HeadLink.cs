@@ -22,6 +22,15 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     // Jobs whose driver left this node, until a heartbeat has told the head.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _endedJobs = new(StringComparer.Ordinal);
 
+    // How far this node has read the head's list of ended jobs.
+    private long _endedJobsCursor;
+
+    /// <summary>
+    /// A job ended at the head (its driver finished it, or its home node saw the driver go): its work
+    /// here ends too, even work that came through other jobs' workers' sessions only.
+    /// </summary>
+    public event Action<string>? JobEnded;
+
     /// <summary>Registers the node (<paramref name="info"/>, its resources added here) and starts its heartbeats.</summary>
     public async Task StartAsync(NodeInfo info, CancellationToken ct)
     {
@@ -160,10 +169,17 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
                 var heartbeat = new HeartbeatRequest { NodeId = options.NodeId };
                 heartbeat.Available.Add(ledger.Snapshot());
                 heartbeat.EndedJobs.AddRange(_endedJobs.Keys);
+                heartbeat.EndedJobsCursor = _endedJobsCursor;
                 var reply = await _client!.HeartbeatAsync(heartbeat, cancellationToken: ct).ConfigureAwait(false);
                 foreach (var told in heartbeat.EndedJobs)
                 {
                     _endedJobs.TryRemove(told, out _);
+                }
+
+                _endedJobsCursor = reply.EndedJobsCursor;
+                foreach (var ended in reply.EndedJobs)
+                {
+                    JobEnded?.Invoke(ended);
                 }
 
                 if (!reply.Known)

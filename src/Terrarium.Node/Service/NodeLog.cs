@@ -116,6 +116,9 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2058, Level = LogLevel.Information, Message = "Removed {Resource} from the env cache (unused)")]
     public static partial void CachedResourceRemoved(ILogger logger, string resource);
 
+    [LoggerMessage(EventId = 2062, Level = LogLevel.Warning, Message = "Pulled image {Image} is not recorded in the env cache, so it will not be collected: {Reason}")]
+    public static partial void PulledImageNotRecorded(ILogger logger, string image, string reason);
+
     [LoggerMessage(EventId = 2059, Level = LogLevel.Warning, Message = "Could not remove {Resource} from the env cache: {Reason}")]
     public static partial void CachedResourceNotRemoved(ILogger logger, string resource, string reason);
 

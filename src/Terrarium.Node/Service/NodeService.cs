@@ -22,7 +22,7 @@ namespace Terrarium.Node.Service;
 internal sealed partial class NodeService(
     NodeOptions options, ObjectStore objects, ObjectCopier copier, ObjectTransferServer transfers, TaskDispatcher tasks, ActorSupervisor actors, WorkerPool pool,
     EnvBuildCache builds, CacheCollector cache, IEnvUsers envUsers, NuGetRestorer restorer, PackageCache packages, ResourceLedger ledger, LogRelay logs, DetachedSessions detached,
-    HeadLink head, ILogger<NodeService> logger) : Protocol.Node.NodeBase
+    HeadLink head, JobEnds jobEnds, ILogger<NodeService> logger) : Protocol.Node.NodeBase
 {
     private static int s_nextSession;
 
@@ -327,10 +327,5 @@ internal sealed partial class NodeService(
         ObjectAddress = transfers.Address,
     };
 
-    private void EndJob(string jobId)
-    {
-        tasks.EndJob(jobId);
-        actors.EndJob(jobId);
-        pool.KillJob(jobId);
-    }
+    private void EndJob(string jobId) => jobEnds.End(jobId);
 }

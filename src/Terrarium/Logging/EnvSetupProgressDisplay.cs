@@ -19,8 +19,11 @@ internal sealed class EnvSetupProgressDisplay(IAnsiConsole console)
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(300);
 
     private readonly ConcurrentQueue<EnvSetupProgress> _reports = new();
-    private int _showing;
-    private volatile bool _stopping;
+
+    // Guards the display's life: whether one shows, the task that shows it, and whether it may show again.
+    private readonly Lock _gate = new();
+    private bool _showing;
+    private bool _over;
     private Task _shown = Task.CompletedTask;
 
     /// <summary>A display on standard error when <paramref name="show"/> says so, or when it is null and standard error is an interactive terminal; else null.</summary>
@@ -34,8 +37,16 @@ internal sealed class EnvSetupProgressDisplay(IAnsiConsole console)
 
     public void Report(EnvSetupProgress report)
     {
-        _reports.Enqueue(report);
-        StartIfIdle();
+        lock (_gate)
+        {
+            if (_over)
+            {
+                return;
+            }
+
+            _reports.Enqueue(report);
+            StartUnlessShowing();
+        }
     }
 
     /// <summary>
@@ -44,14 +55,22 @@ internal sealed class EnvSetupProgressDisplay(IAnsiConsole console)
     /// </summary>
     public async Task StopAsync()
     {
-        _stopping = true;
-        await _shown.ConfigureAwait(false);
+        Task shown;
+        lock (_gate)
+        {
+            _over = true;
+            shown = _shown;
+        }
+
+        await shown.ConfigureAwait(false);
     }
 
-    private void StartIfIdle()
+    /// <summary>Under the gate.</summary>
+    private void StartUnlessShowing()
     {
-        if (Interlocked.CompareExchange(ref _showing, 1, 0) == 0)
+        if (!_showing)
         {
+            _showing = true;
             _shown = Task.Run(ShowAsync);
         }
     }
@@ -75,7 +94,7 @@ internal sealed class EnvSetupProgressDisplay(IAnsiConsole console)
                             idleSince = DateTime.UtcNow;
                         }
 
-                        if (_stopping || (steps.Values.All(s => s.IsFinished) && DateTime.UtcNow - idleSince > Linger))
+                        if (Volatile.Read(ref _over) || (steps.Values.All(s => s.IsFinished) && DateTime.UtcNow - idleSince > Linger))
                         {
                             context.Refresh();
                             return;
@@ -88,14 +107,22 @@ internal sealed class EnvSetupProgressDisplay(IAnsiConsole console)
         }
         catch (Exception e) when (e is IOException or InvalidOperationException)
         {
-            // The terminal went away, or another live display holds it: the logger still has every step.
+            // The terminal went away, or another live display holds it: shown no more; the logger still has every step.
+            lock (_gate)
+            {
+                _over = true;
+            }
         }
         finally
         {
-            Volatile.Write(ref _showing, 0);
-            if (!_reports.IsEmpty && !_stopping)
+            lock (_gate)
             {
-                StartIfIdle();
+                _showing = false;
+                // Reports that came as it ended: shown anew.
+                if (!_reports.IsEmpty && !_over)
+                {
+                    StartUnlessShowing();
+                }
             }
         }
     }

@@ -29,11 +29,30 @@ internal sealed class PulledImages(NodeOptions options, ContainerCommand runtime
         return File.Exists(Path.Combine(folder, RecordFile)) ? folder : null;
     }
 
-    /// <summary>Records a pulled image with its size, as podman reports it.</summary>
+    /// <summary>
+    /// Records a pulled image with its size, as podman reports it. A record that cannot be made is
+    /// logged, not a failure of the env that pulled: the image then stays, as one of the operator's.
+    /// </summary>
     public async Task RecordAsync(string image, CancellationToken ct)
     {
-        var (_, output, _) = await runtime.RunAsync(ct, "image", "inspect", "--format", "{{.Size}}", image).ConfigureAwait(false);
-        var size = long.TryParse(output.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes : 0;
+        try
+        {
+            var (exitCode, output, errors) = await runtime.RunAsync(ct, "image", "inspect", "--format", "{{.Size}}", image).ConfigureAwait(false);
+            if (exitCode != 0 || !long.TryParse(output.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var size))
+            {
+                throw new IOException($"{runtime.Command} image inspect did not give its size: {errors.Trim()}");
+            }
+
+            await WriteRecordAsync(image, size, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            NodeLog.PulledImageNotRecorded(logger, image, e.Message);
+        }
+    }
+
+    private async Task WriteRecordAsync(string image, long size, CancellationToken ct)
+    {
         var folder = FolderFor(image);
         var temp = folder + ".tmp";
         if (Directory.Exists(temp))
@@ -74,10 +93,17 @@ internal sealed class PulledImages(NodeOptions options, ContainerCommand runtime
     {
         Removing?.Invoke(image);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var (exitCode, _, errors) = await runtime.RunAsync(timeout.Token, "rmi", image).ConfigureAwait(false);
-        if (exitCode != 0)
+        try
         {
-            NodeLog.CachedResourceNotRemoved(logger, image, errors.Trim());
+            var (exitCode, _, errors) = await runtime.RunAsync(timeout.Token, "rmi", image).ConfigureAwait(false);
+            if (exitCode != 0)
+            {
+                NodeLog.CachedResourceNotRemoved(logger, image, errors.Trim());
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or System.ComponentModel.Win32Exception)
+        {
+            NodeLog.CachedResourceNotRemoved(logger, image, e.Message);
         }
     }
 

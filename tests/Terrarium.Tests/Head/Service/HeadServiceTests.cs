@@ -98,6 +98,24 @@ public sealed class HeadServiceTests : IDisposable
         Assert.False((await _service.LookupActor(new LookupActorRequest { Name = "mine" }, Call)).Found);
     }
 
+    [Fact]
+    public async Task HeartbeatReplies_TellNodesOfEndedJobs_OnceEach_AndAllAgainToANodeAheadOfARestartedHead()
+    {
+        var job = (await _service.RegisterJob(new RegisterJobRequest { Driver = "test" }, Call)).JobId;
+        await _service.RegisterNode(new RegisterNodeRequest { Node = new NodeInfo { NodeId = "node-1", Address = "127.0.0.1:7000" } }, Call);
+        var before = await _service.Heartbeat(new HeartbeatRequest { NodeId = "node-1" }, Call);
+
+        await _service.FinishJob(new FinishJobRequest { JobId = job }, Call);
+        var told = await _service.Heartbeat(new HeartbeatRequest { NodeId = "node-1", EndedJobsCursor = before.EndedJobsCursor }, Call);
+        var again = await _service.Heartbeat(new HeartbeatRequest { NodeId = "node-1", EndedJobsCursor = told.EndedJobsCursor }, Call);
+        var ahead = await _service.Heartbeat(new HeartbeatRequest { NodeId = "node-1", EndedJobsCursor = told.EndedJobsCursor + 100 }, Call);
+
+        Assert.Empty(before.EndedJobs);
+        Assert.Equal([job], told.EndedJobs);
+        Assert.Empty(again.EndedJobs);
+        Assert.Equal([job], ahead.EndedJobs);
+    }
+
     private static readonly Dictionary<string, Func<HeadService, Task>> s_incompleteRequests = new()
     {
         ["RegisterNode without a node"] = s => s.RegisterNode(new RegisterNodeRequest(), Call),
@@ -108,6 +126,8 @@ public sealed class HeadServiceTests : IDisposable
         ["RegisterActorName without an actor"] = s => s.RegisterActorName(new RegisterActorNameRequest { Name = "n" }, Call),
         ["LookupActor of nothing"] = s => s.LookupActor(new LookupActorRequest(), Call),
         ["RecordActorMoved without a node"] = s => s.RecordActorMoved(new RecordActorMovedRequest { ActorId = "a" }, Call),
+        ["FinishJob without a job"] = s => s.FinishJob(new FinishJobRequest(), Call),
+        ["Heartbeat ending a job without an id"] = s => s.Heartbeat(new HeartbeatRequest { NodeId = "n", EndedJobs = { " " } }, Call),
     };
 
     [Theory]
@@ -119,6 +139,8 @@ public sealed class HeadServiceTests : IDisposable
     [InlineData("RegisterActorName without an actor", "RegisterActorName needs a name and an actor_id")]
     [InlineData("LookupActor of nothing", "LookupActor needs a name or an actor_id")]
     [InlineData("RecordActorMoved without a node", "RecordActorMoved needs an actor_id and a node_id")]
+    [InlineData("FinishJob without a job", "ending a job needs its job_id")]
+    [InlineData("Heartbeat ending a job without an id", "ending a job needs its job_id")]
     public async Task IncompleteRequest_IsInvalidArgument_NamingWhatItLacks_AndChangesNothing(string request, string expected)
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => s_incompleteRequests[request](_service));
