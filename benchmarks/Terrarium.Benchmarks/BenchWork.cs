@@ -35,4 +35,13 @@ public sealed class BenchActor
     public int Noop() => ++_calls;
 
     public Task<int> NoopAsync() => Task.FromResult(++_calls);
+
+    /// <summary>Waits as a call blocked on I/O would.</summary>
+    public int Sleep(int milliseconds)
+    {
+        Thread.Sleep(milliseconds);
+        return milliseconds;
+    }
+
+    public int Spin(int milliseconds) => BenchTasks.Spin(milliseconds);
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Terrarium.Benchmarks;
 
 var quick = new Option<bool>("--quick") { Description = "Fewer rounds and calls: a smoke run, not figures to quote" };
-var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, memory, env, lifecycle, container, cluster, orleans", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these groups: terrarium, memory, env, lifecycle, concurrency, container, cluster, orleans", AllowMultipleArgumentsPerToken = true };
 var containerImage = new Option<string>("--container-image")
 {
     Description = "The image the container group runs workers in (present on this machine)",
@@ -44,7 +44,7 @@ root.SetAction(async (parse, ct) =>
     }
 
     var isQuick = parse.GetValue(quick);
-    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "memory", "env", "lifecycle", "container", "cluster", "orleans"];
+    var groups = parse.GetValue(only) is { Length: > 0 } chosen ? chosen : ["terrarium", "memory", "env", "lifecycle", "concurrency", "container", "cluster", "orleans"];
     var harness = new Harness(isQuick);
     if (groups.Contains("terrarium"))
     {
@@ -82,6 +82,11 @@ root.SetAction(async (parse, ct) =>
     if (groups.Contains("lifecycle"))
     {
         await harness.GroupAsync("lifecycle", "The env lifecycle:", () => LifecycleSuite.RunAsync(harness));
+    }
+
+    if (groups.Contains("concurrency"))
+    {
+        await harness.GroupAsync("concurrency", "Actors that run calls concurrently:", () => ConcurrencySuite.RunAsync(harness));
     }
 
     if (groups.Contains("container"))

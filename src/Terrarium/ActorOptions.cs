@@ -12,6 +12,15 @@ public sealed class ActorOptions
     /// <summary>How often the actor is restarted (its constructor rerun) after its worker crashed. Default: 0.</summary>
     public int MaxRestarts { get; init; }
 
+    /// <summary>
+    /// How many calls of the actor run at once. Default: 1, one at a time, each caller's in the order
+    /// it made them. Above 1, each caller's calls still start in the order made, and up to this many
+    /// (of all callers) run together: a synchronous method's calls on thread-pool threads, a method
+    /// returning <see cref="Task"/> or <see cref="ValueTask"/> interleaved at its awaits (Ray's threaded
+    /// and async actors). They may finish in any order, and the actor's state is then the actor's to guard.
+    /// </summary>
+    public int MaxConcurrency { get; init; } = 1;
+
     /// <summary>CPUs the actor holds for its lifetime. Default: 0, so that idle actors do not starve tasks.</summary>
     public double NumCpus { get; init; }
 
@@ -28,6 +37,11 @@ public sealed class ActorOptions
         if (MaxRestarts < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxRestarts), MaxRestarts, $"{nameof(MaxRestarts)} must be zero or more");
+        }
+
+        if (MaxConcurrency < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, $"{nameof(MaxConcurrency)} must be 1 or more (1 runs calls one at a time)");
         }
 
         if (Name is not null && string.IsNullOrWhiteSpace(Name))

@@ -42,6 +42,7 @@ public sealed partial class Cluster
             EnvHash = env.Hash,
             Resources = resources,
             MaxRestarts = options.MaxRestarts,
+            MaxConcurrency = options.MaxConcurrency,
             Name = options.Name ?? "",
         };
         create.Args.AddRange(analyzed.ProtoArgs);

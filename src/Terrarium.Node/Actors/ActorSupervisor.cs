@@ -58,6 +58,12 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
+        if (spec.MaxConcurrency < 0)
+        {
+            Die(actor, new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor {actor.ClassName}: max_concurrency {spec.MaxConcurrency} must be 1 or more" });
+            return;
+        }
+
         var (envJson, refusal) = Admission.Check($"actor {actor.ClassName}", actor.Demand, _ledger, owner, spec.EnvHash);
         if (refusal is not null)
         {
@@ -133,7 +139,10 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         }
 
         var listen = ListenEndpointFor(worker);
-        var start = new StartActor { ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = listen.ToString() };
+        var start = new StartActor
+        {
+            ActorId = actor.Id, Constructor = actor.Spec.Constructor, ListenAddress = listen.ToString(), MaxConcurrency = Math.Max(1, actor.Spec.MaxConcurrency),
+        };
         if (listen.SocketPath is null)
         {
             // Callers of this machine skip TCP (and TLS): the worker serves them on a Unix socket too.

@@ -9,26 +9,31 @@ namespace Terrarium.Worker;
 
 /// <summary>
 /// Serves this worker's actor straight to its callers, on framed connections (no HTTP server):
-/// callers find its address through the node. Each caller's calls run in the order they arrive,
-/// one call of the actor at a time, on the thread that read them — no queue stands between the
-/// connection and the actor — and each result goes back on the connection it came from. Started
-/// once the actor's constructor has run.
+/// callers find its address through the node. Each caller's calls start in the order they arrive,
+/// and each result goes back on the connection it came from. With a concurrency of 1 (the default),
+/// one call of the actor runs at a time, on the thread that read it — no queue stands between the
+/// connection and the actor. Above 1, a call takes one of that many turns and runs on the thread
+/// pool while the next calls are read; a caller that sends more than the actor takes waits for a
+/// turn before its next call is read (back-pressure). Started once the actor's constructor has run.
 /// </summary>
 internal sealed class ActorServer
 {
     private readonly ConcurrentDictionary<CallerStream, bool> _callers = new();
-    private readonly SemaphoreSlim _turn = new(1, 1);
+    private readonly SemaphoreSlim _turns;
+    private readonly int _maxConcurrency;
     private readonly Func<ActorCall, Task<WorkDone>> _run;
     private readonly Action<string> _cancel;
     private FramedListener? _listener;
     private FramedListener? _unixListener;
     private volatile bool _closing;
 
-    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel)
+    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, int maxConcurrency)
     {
         ActorId = actorId;
         _run = run;
         _cancel = cancel;
+        _maxConcurrency = maxConcurrency;
+        _turns = new SemaphoreSlim(maxConcurrency, maxConcurrency);
     }
 
     public string ActorId { get; }
@@ -45,10 +50,12 @@ internal sealed class ActorServer
     /// <param name="run">Runs one call of the actor.</param>
     /// <param name="cancel">Cancels a call by id, running or not started yet.</param>
     /// <param name="unixListenAddress">A Unix socket to serve the same calls on as well, or empty.</param>
+    /// <param name="maxConcurrency">How many calls run at once (1 or more).</param>
     public static ActorServer Start(string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel,
-        string unixListenAddress = "")
+        string unixListenAddress = "", int maxConcurrency = 1)
     {
-        var actorServer = new ActorServer(actorId, run, cancel);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrency, 1);
+        var actorServer = new ActorServer(actorId, run, cancel, maxConcurrency);
         actorServer._listener = FramedListener.Start(Endpoint.Parse(listenAddress, anyPort: true), credentials, ActorFrames.MaxFrameBytes, actorServer.ServeAsync);
         if (unixListenAddress.Length > 0)
         {
@@ -120,9 +127,20 @@ internal sealed class ActorServer
                         {
                             var call = calls[i];
                             // The last result of what has come goes at once; the others are batched while the next calls run.
-                            caller.Reply(call.Method is null
-                                ? new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.WorkId}' names no method" } }
-                                : await RunAsync(call).ConfigureAwait(false), last: i == calls.Count - 1 && !connection.HasMoreBuffered);
+                            var last = i == calls.Count - 1 && !connection.HasMoreBuffered;
+                            if (call.Method is null)
+                            {
+                                caller.Reply(new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.WorkId}' names no method" } }, last);
+                            }
+                            else if (_maxConcurrency == 1)
+                            {
+                                caller.Reply(await RunInTurnAsync(call).ConfigureAwait(false), last);
+                            }
+                            else
+                            {
+                                await _turns.WaitAsync(ct).ConfigureAwait(false);
+                                _ = RunAlongsideAsync(call, caller);
+                            }
                         }
 
                         break;
@@ -151,16 +169,30 @@ internal sealed class ActorServer
         connection.SendAsync(ActorFrames.Refused, System.Text.Encoding.UTF8.GetBytes(why), ct);
 
     /// <summary>Runs a call once no other call of the actor is running: calls of many callers take turns.</summary>
-    private async Task<WorkDone> RunAsync(ActorCall call)
+    private async Task<WorkDone> RunInTurnAsync(ActorCall call)
     {
-        await _turn.WaitAsync().ConfigureAwait(false);
+        await _turns.WaitAsync().ConfigureAwait(false);
         try
         {
             return await _run(call).ConfigureAwait(false);
         }
         finally
         {
-            _turn.Release();
+            _turns.Release();
+        }
+    }
+
+    /// <summary>Runs a call that holds one of the turns, beside the others, and replies when it ends.</summary>
+    private async Task RunAlongsideAsync(ActorCall call, CallerStream caller)
+    {
+        try
+        {
+            // On the thread pool: a synchronous method must not hold the connection's reader.
+            caller.Reply(await Task.Run(() => _run(call)).ConfigureAwait(false), last: true);
+        }
+        finally
+        {
+            _turns.Release();
         }
     }
 }

@@ -250,7 +250,8 @@ internal sealed class WorkExecutor
                     ? _credentials with { Tls = _credentials.Tls.WithServerCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(start.TlsCertificatePem, start.TlsKeyPem)) }
                     : _credentials;
                 ActorServer = ActorServer.Start(
-                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel, start.UnixListenAddress);
+                    start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel,
+                    start.UnixListenAddress, Math.Max(1, start.MaxConcurrency));
                 started.Address = ActorServer.Address;
                 started.UnixAddress = ActorServer.UnixAddress;
             }
