@@ -73,6 +73,42 @@ public sealed partial class Cluster
         return new ActorHandle<T>(this, found.ActorId, name, found.NodeId);
     }
 
+    /// <summary>
+    /// The live actor named <see cref="ActorOptions.Name"/>, or, when there is none, a new one made
+    /// with <paramref name="constructor"/> and <paramref name="options"/> (Ray's <c>get_if_exists</c>).
+    /// Atomic across drivers: of several that ask at once, one creates the actor and the others get it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options name no actor, are invalid, or the actor of that name is of another class.</exception>
+    public async Task<ActorHandle<T>> GetOrCreateActorAsync<T>(Expression<Func<T>> constructor, ActorOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.Name))
+        {
+            throw new ArgumentException($"{nameof(GetOrCreateActorAsync)} needs {nameof(options)}.{nameof(ActorOptions.Name)}: the name to find the actor by", nameof(options));
+        }
+
+        while (true)
+        {
+            try
+            {
+                return await GetActorAsync<T>(options.Name, ct).ConfigureAwait(false);
+            }
+            catch (KeyNotFoundException)
+            {
+                // None yet: make it, unless another driver does first.
+            }
+
+            try
+            {
+                return CreateActor(constructor, options);
+            }
+            catch (ArgumentException e) when (e.InnerException is RpcException { StatusCode: StatusCode.AlreadyExists })
+            {
+                // Another driver made it meanwhile (the head gives a name once): get that one.
+            }
+        }
+    }
+
     internal ObjectRef<TResult> CallActor<TResult>(string actorId, string nodeId, string? name, LambdaExpression call)
     {
         ThrowIfDisposed();
