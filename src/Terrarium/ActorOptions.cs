@@ -14,10 +14,11 @@ public sealed class ActorOptions
 
     /// <summary>
     /// How many calls of the actor run at once. Default: 1, one at a time, each caller's in the order
-    /// it made them. Above 1, each caller's calls still start in the order made, and up to this many
-    /// (of all callers) run together: a synchronous method's calls on thread-pool threads, a method
-    /// returning <see cref="Task"/> or <see cref="ValueTask"/> interleaved at its awaits (Ray's threaded
-    /// and async actors). They may finish in any order, and the actor's state is then the actor's to guard.
+    /// it made them. Above 1, up to this many calls (of all callers) run together: a synchronous
+    /// method's calls on thread-pool threads, a method returning <see cref="Task{TResult}"/>
+    /// interleaved at its awaits (Ray's threaded and async actors). Each caller's calls are taken in
+    /// the order made — none waits for a turn behind a later one — but they may start and finish in
+    /// any order, and the actor's state is then the actor's to guard.
     /// </summary>
     public int MaxConcurrency { get; init; } = 1;
 

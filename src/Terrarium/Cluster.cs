@@ -42,6 +42,9 @@ public sealed partial class Cluster : IAsyncDisposable
     // The live display of env setups on a terminal, if shown: stopped (and left whole) on disposal.
     private EnvSetupProgressDisplay? _setupDisplay;
 
+    // A driver's cluster, which ends its job when disposed; a worker's (Cluster.Current in a task) does not.
+    private bool _ownsJob;
+
     private Cluster(Session session, GrpcChannel headChannel, CallInvoker head, string headAddress, ClusterCredentials credentials, string jobId, RuntimeEnv? baseEnv,
         IReadOnlyList<NodeState> nodes, EmbeddedCluster? embedded, ClusterLogPrinter? printer, ClusterOptions options, ILoggerFactory loggerFactory)
     {
@@ -184,7 +187,10 @@ public sealed partial class Cluster : IAsyncDisposable
             await _setupDisplay.StopAsync().ConfigureAwait(false);
         }
 
-        await FinishJobQuietlyAsync(_head, JobId).ConfigureAwait(false);
+        if (_ownsJob)
+        {
+            await FinishJobQuietlyAsync(_head, JobId).ConfigureAwait(false);
+        }
 
         _headChannel.Dispose();
         if (_embedded is not null)
@@ -273,6 +279,7 @@ public sealed partial class Cluster : IAsyncDisposable
                 var cluster = new Cluster(session, headChannel, headInvoker, headEndpoint.ToString(), credentials, job.JobId, jobEnv, nodes.Nodes, embedded, printer, options, loggerFactory)
                 {
                     _setupDisplay = setupDisplay,
+                    _ownsJob = true,
                 };
                 // Package and check the job's local paths now, so that a bad one fails InitAsync.
                 var resolvedJobEnv = cluster.Resolve(null, $"{nameof(options)}.{nameof(ClusterOptions.Job)}.{nameof(JobConfig.RuntimeEnv)}");

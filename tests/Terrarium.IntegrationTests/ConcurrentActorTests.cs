@@ -119,7 +119,8 @@ public sealed class MeetingPoint(int groupSize)
             _entered.Add(i);
         }
 
-        Thread.Sleep(1);
+        // Long enough that calls run together, were they let, would be seen inside together.
+        Thread.Sleep(20);
         Interlocked.Decrement(ref _inside);
         return i;
     }

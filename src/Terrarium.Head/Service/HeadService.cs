@@ -55,15 +55,16 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     public override async Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         var known = state.Heartbeat(request.NodeId, request.Available);
-        foreach (var jobId in request.EndedJobs)
+        // A malformed id is skipped, not refused: refusing would fail every heartbeat the node sends it in.
+        foreach (var jobId in request.EndedJobs.Where(id => !string.IsNullOrWhiteSpace(id)))
         {
             await EndJobAsync(jobId).ConfigureAwait(false);
         }
 
         // Nodes report every second: reason enough to forget, now and then, the ones gone for good.
         await ForgetLongDeadNodesAsync().ConfigureAwait(false);
-        var (ended, cursor) = state.EndedJobsSince(request.EndedJobsCursor);
-        var reply = new HeartbeatReply { Known = known, EndedJobsCursor = cursor };
+        var (ended, cursor) = state.EndedJobsSince(request.EndedJobsCursor, request.EndedJobsEpoch);
+        var reply = new HeartbeatReply { Known = known, EndedJobsCursor = cursor, EndedJobsEpoch = state.EndedJobsEpoch };
         reply.EndedJobs.AddRange(ended);
         return reply;
     }

@@ -14,6 +14,9 @@ internal sealed class HeadState(HeadOptions options)
     // Jobs that ended lately, numbered, for nodes to learn of with their heartbeats.
     private readonly List<(long Number, string JobId, DateTimeOffset At)> _ended = [];
     private long _lastEnded;
+
+    /// <summary>This head's list of ended jobs, told apart from a previous head's (whose numbers a node may hold).</summary>
+    public string EndedJobsEpoch { get; } = Guid.NewGuid().ToString("N");
     private int _nextJob;
 
     /// <summary>
@@ -125,13 +128,13 @@ internal sealed class HeadState(HeadOptions options)
 
     /// <summary>
     /// The jobs that ended after <paramref name="cursor"/>, and the cursor to ask from next. A cursor
-    /// past the head's own (a head started again) reads the list from its start.
+    /// of another epoch (a previous head's) reads the list from its start.
     /// </summary>
-    public (List<string> JobIds, long Cursor) EndedJobsSince(long cursor)
+    public (List<string> JobIds, long Cursor) EndedJobsSince(long cursor, string epoch)
     {
         lock (_lock)
         {
-            if (cursor > _lastEnded)
+            if (epoch != EndedJobsEpoch)
             {
                 cursor = 0;
             }

@@ -33,6 +33,13 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     private readonly ILogger _logger;
     private TaskCompletionSource _resourcesReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Locates of actors not created here (yet), by id: a caller may learn of an actor — its name, from
+    // the head — a moment before its creator's request reaches this node. Guarded by itself.
+    private readonly Dictionary<string, List<(Session Caller, LocateActor Request)>> _awaited = new(StringComparer.Ordinal);
+
+    /// <summary>How long a locate of an actor this node does not have waits for its creation before it is answered "no such actor".</summary>
+    public static readonly TimeSpan UnknownActorGrace = TimeSpan.FromSeconds(3);
+
     public ActorSupervisor(NodeOptions options, ObjectStore objects, ResourceLedger ledger, IWorkerStarter pool, EnvBuildCache builds,
         HeadLink head, ClusterCredentials credentials, ILogger<ActorSupervisor> logger)
     {
@@ -58,6 +65,17 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
             return;
         }
 
+        List<(Session Caller, LocateActor Request)>? awaiting;
+        lock (_awaited)
+        {
+            _awaited.Remove(spec.ActorId, out awaiting);
+        }
+
+        foreach (var (caller, request) in awaiting ?? [])
+        {
+            Locate(request, caller);
+        }
+
         if (spec.MaxConcurrency < 0)
         {
             Die(actor, new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor {actor.ClassName}: max_concurrency {spec.MaxConcurrency} must be 1 or more" });
@@ -79,12 +97,22 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
     {
         if (!_actors.TryGetValue(request.ActorId, out var actor))
         {
-            caller.Send(new SessionEvent { ActorLocation = new ActorLocation
+            lock (_awaited)
             {
-                ActorId = request.ActorId,
-                Death = new TaskError { Kind = ErrorKind.ActorDied, Message = $"no actor with id {request.ActorId} lives on this node" },
-            } });
-            return;
+                // Checked again under the lock that Create takes after adding the actor: one of the two sees the other.
+                if (!_actors.TryGetValue(request.ActorId, out actor))
+                {
+                    if (!_awaited.TryGetValue(request.ActorId, out var waiting))
+                    {
+                        _awaited[request.ActorId] = waiting = [];
+                        _ = Task.Delay(UnknownActorGrace, _options.TimeProvider).ContinueWith(_ => AnswerUnknown(request.ActorId),
+                            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    }
+
+                    waiting.Add((caller, request));
+                    return;
+                }
+            }
         }
 
         lock (actor.Gate)
@@ -97,6 +125,25 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         }
 
         caller.Send(new SessionEvent { ActorLocation = LocationFor(actor, request) });
+    }
+
+    /// <summary>The grace is over and the actor was not created here: its locators hear so.</summary>
+    private void AnswerUnknown(string actorId)
+    {
+        List<(Session Caller, LocateActor Request)>? awaiting;
+        lock (_awaited)
+        {
+            _awaited.Remove(actorId, out awaiting);
+        }
+
+        foreach (var (caller, _) in awaiting ?? [])
+        {
+            caller.Send(new SessionEvent { ActorLocation = new ActorLocation
+            {
+                ActorId = actorId,
+                Death = new TaskError { Kind = ErrorKind.ActorDied, Message = $"no actor with id {actorId} lives on this node" },
+            } });
+        }
     }
 
     public void Kill(KillActor spec, Session caller)

@@ -22,8 +22,9 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     // Jobs whose driver left this node, until a heartbeat has told the head.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _endedJobs = new(StringComparer.Ordinal);
 
-    // How far this node has read the head's list of ended jobs.
+    // How far this node has read the head's list of ended jobs, and which head's list it is.
     private long _endedJobsCursor;
+    private string _endedJobsEpoch = "";
 
     /// <summary>
     /// A job ended at the head (its driver finished it, or its home node saw the driver go): its work
@@ -159,6 +160,19 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
         _stop.Dispose();
     }
 
+    /// <summary>Ends a job's work here; a failure is logged, and neither stops the heartbeats nor the other jobs' ends.</summary>
+    private void EndJob(string jobId)
+    {
+        try
+        {
+            JobEnded?.Invoke(jobId);
+        }
+        catch (Exception e)
+        {
+            NodeLog.JobEndFailed(logger, jobId, e);
+        }
+    }
+
     private async Task HeartbeatLoopAsync(NodeInfo info, TimeSpan interval, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(interval, options.TimeProvider);
@@ -170,17 +184,20 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
                 heartbeat.Available.Add(ledger.Snapshot());
                 heartbeat.EndedJobs.AddRange(_endedJobs.Keys);
                 heartbeat.EndedJobsCursor = _endedJobsCursor;
+                heartbeat.EndedJobsEpoch = _endedJobsEpoch;
                 var reply = await _client!.HeartbeatAsync(heartbeat, cancellationToken: ct).ConfigureAwait(false);
                 foreach (var told in heartbeat.EndedJobs)
                 {
                     _endedJobs.TryRemove(told, out _);
                 }
 
-                _endedJobsCursor = reply.EndedJobsCursor;
                 foreach (var ended in reply.EndedJobs)
                 {
-                    JobEnded?.Invoke(ended);
+                    EndJob(ended);
                 }
+
+                // Moved on only once every ended job was handled.
+                (_endedJobsCursor, _endedJobsEpoch) = (reply.EndedJobsCursor, reply.EndedJobsEpoch);
 
                 if (!reply.Known)
                 {

@@ -116,6 +116,9 @@ internal static partial class NodeLog
     [LoggerMessage(EventId = 2058, Level = LogLevel.Information, Message = "Removed {Resource} from the env cache (unused)")]
     public static partial void CachedResourceRemoved(ILogger logger, string resource);
 
+    [LoggerMessage(EventId = 2063, Level = LogLevel.Error, Message = "Ending job {JobId} on this node, as the head said it ended, failed")]
+    public static partial void JobEndFailed(ILogger logger, string jobId, Exception exception);
+
     [LoggerMessage(EventId = 2062, Level = LogLevel.Warning, Message = "Pulled image {Image} is not recorded in the env cache, so it will not be collected: {Reason}")]
     public static partial void PulledImageNotRecorded(ILogger logger, string image, string reason);
 

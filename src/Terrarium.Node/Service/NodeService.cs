@@ -35,7 +35,7 @@ internal sealed partial class NodeService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "a session's first request must be OpenSession"));
         }
 
-        if (string.IsNullOrEmpty(open.JobId) || string.IsNullOrEmpty(open.JobCodeDir))
+        if (string.IsNullOrWhiteSpace(open.JobId) || string.IsNullOrEmpty(open.JobCodeDir))
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "OpenSession needs job_id and job_code_dir"));
         }

@@ -105,9 +105,10 @@ internal sealed class EnvSetupProgressDisplay(IAnsiConsole console)
                     }
                 }).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException)
+        catch (Exception)
         {
-            // The terminal went away, or another live display holds it: shown no more; the logger still has every step.
+            // The terminal went away, another live display holds it, or Spectre failed otherwise: a
+            // display is no reason to fail the driver. Shown no more; the logger still has every step.
             lock (_gate)
             {
                 _over = true;

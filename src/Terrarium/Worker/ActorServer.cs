@@ -9,8 +9,8 @@ namespace Terrarium.Worker;
 
 /// <summary>
 /// Serves this worker's actor straight to its callers, on framed connections (no HTTP server):
-/// callers find its address through the node. Each caller's calls start in the order they arrive,
-/// and each result goes back on the connection it came from. With a concurrency of 1 (the default),
+/// callers find its address through the node. Each caller's calls are taken in the order they
+/// arrive, and each result goes back on the connection it came from. With a concurrency of 1 (the default),
 /// one call of the actor runs at a time, on the thread that read it — no queue stands between the
 /// connection and the actor. Above 1, a call takes one of that many turns and runs on the thread
 /// pool while the next calls are read; a caller that sends more than the actor takes waits for a
@@ -185,14 +185,24 @@ internal sealed class ActorServer
     /// <summary>Runs a call that holds one of the turns, beside the others, and replies when it ends.</summary>
     private async Task RunAlongsideAsync(ActorCall call, CallerStream caller)
     {
+        WorkDone done;
         try
         {
-            // On the thread pool: a synchronous method must not hold the connection's reader.
-            caller.Reply(await Task.Run(() => _run(call)).ConfigureAwait(false), last: true);
+            // On the thread pool's global queue (first in, first out): a synchronous method must not
+            // hold the connection's reader, and calls taken in order are picked up in order.
+            done = await Task.Factory.StartNew(() => _run(call), CancellationToken.None, TaskCreationOptions.PreferFairness, TaskScheduler.Default)
+                .Unwrap().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Not the actor's exception (the call's own run reports those): the caller must still hear of its call.
+            done = new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.WorkerCrashed, Message = $"actor call '{call.WorkId}' could not run: {e.Message}" } };
         }
         finally
         {
             _turns.Release();
         }
+
+        caller.Reply(done, last: true);
     }
 }

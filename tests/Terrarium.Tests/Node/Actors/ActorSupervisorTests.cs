@@ -159,6 +159,33 @@ public sealed class ActorSupervisorTests : IAsyncLifetime
         Assert.True(worker.Process.KillRequested);
     }
 
+    [Fact]
+    public async Task ALocateThatComesBeforeTheActorsCreation_IsAnsweredOnceItServes()
+    {
+        _supervisor.Locate(new LocateActor { ActorId = "a1" }, _driver);
+
+        Create("a1", cpus: 1);
+        var worker = await _starter.NextAsync();
+        worker.Connect();
+        _supervisor.OnAttached(worker.Process);
+        await worker.NextCommandAsync();
+        _supervisor.OnActorStarted(worker.Process, new ActorStarted { ActorId = "a1", Address = "unix:/tmp/a1.sock" });
+
+        var located = await NextLocationAsync();
+        Assert.Null(located.Death);
+        Assert.Equal("unix:/tmp/a1.sock", located.Address);
+    }
+
+    [Fact]
+    public async Task ALocateOfAnActorNeverCreatedHere_IsAnsweredNoSuchActor_AfterTheGrace()
+    {
+        _supervisor.Locate(new LocateActor { ActorId = "never" }, _driver);
+
+        var dead = await NextLocationAsync();
+
+        Assert.Equal("no actor with id never lives on this node", dead.Death.Message);
+    }
+
     /// <summary>The next answer to a locate the driver's session carries (a kill's result travels on it too).</summary>
     private async Task<ActorLocation> NextLocationAsync()
     {
