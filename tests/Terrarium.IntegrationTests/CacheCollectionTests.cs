@@ -136,13 +136,7 @@ public sealed class CacheCollectionTests : IDisposable
     }
 
     /// <summary>A working dir of ~400 KB that does not compress, whose name.txt says <paramref name="name"/>.</summary>
-    private TaskOptions Job(string name)
-    {
-        var folder = Directory.CreateDirectory(Path.Combine(_scratch, name)).FullName;
-        File.WriteAllText(Path.Combine(folder, "name.txt"), name);
-        File.WriteAllBytes(Path.Combine(folder, "data.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(400_000));
-        return new TaskOptions { RuntimeEnv = new RuntimeEnv { WorkingDir = folder } };
-    }
+    private TaskOptions Job(string name) => NamedWorkingDirs.Make(_scratch, name, 400_000);
 
     private static async Task<List<CachedFolder>> WorkingDirsAsync(CliCluster cluster)
     {

@@ -89,13 +89,7 @@ public sealed class PackageStoreCollectionTests : IDisposable
     }
 
     /// <summary>A working dir of ~300 KB that does not compress, whose name.txt says <paramref name="name"/>.</summary>
-    private TaskOptions WorkingDir(string name)
-    {
-        var folder = Directory.CreateDirectory(Path.Combine(_scratch, name)).FullName;
-        File.WriteAllText(Path.Combine(folder, "name.txt"), name);
-        File.WriteAllBytes(Path.Combine(folder, "data.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(300_000));
-        return new TaskOptions { RuntimeEnv = new RuntimeEnv { WorkingDir = folder } };
-    }
+    private TaskOptions WorkingDir(string name) => NamedWorkingDirs.Make(_scratch, name, 300_000);
 
     private static async Task<List<StoredPackage>> PackagesAsync(CliCluster cluster)
     {

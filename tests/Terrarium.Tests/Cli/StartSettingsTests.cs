@@ -19,6 +19,15 @@ public sealed class StartSettingsTests
         Assert.StartsWith(expected, Assert.Throws<UserError>(() => StartSettings.ParseCacheLimits(given)).Message, StringComparison.Ordinal);
 
     [Fact]
+    public void PackageStoreLimit_ReadsASize_DefaultsTo10GB_AndNamesTheOptionWhenItDoesNotRead()
+    {
+        Assert.Equal(20_000_000_000, StartSettings.ParsePackageStoreLimit("20GB"));
+        Assert.Equal(10_000_000_000, StartSettings.ParsePackageStoreLimit(null));
+        Assert.Equal("--package-store-limit: 'lots' is not a size (such as 500MB, 10GB or 2GiB)",
+            Assert.Throws<UserError>(() => StartSettings.ParsePackageStoreLimit("lots")).Message);
+    }
+
+    [Fact]
     public void CacheLimit_ReadsEachKindsSize() =>
         Assert.Equal(new Dictionary<string, long> { ["working_dir"] = 10_000_000_000, ["nuget"] = 20L << 30 }, StartSettings.ParseCacheLimits("working_dir=10GB, nuget=20GiB"));
 

@@ -129,6 +129,23 @@ public sealed class PackageCollectionTests : IDisposable
         Assert.Equal([running], Assert.Single(Listed(restored)).Jobs);
     }
 
+    [Theory]
+    [InlineData(-1, 60, "PackageStoreLimit")]
+    [InlineData(0, -1, "PackageProtection")]
+    public void ANegativeLimitOrProtection_IsRefusedNamingIt(long limit, int protectionSeconds, string named)
+    {
+        var options = new HeadOptions
+        {
+            Endpoints = [Terrarium.Protocol.Transport.Endpoint.UnixSocket("/tmp/head.sock")], Token = "t", StorageDirectory = _root.FullName,
+            PackageStoreLimit = limit, PackageProtection = TimeSpan.FromSeconds(protectionSeconds),
+        };
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Equal(named, error.ParamName);
+        Assert.Contains("must not be negative", error.Message, StringComparison.Ordinal);
+    }
+
     private HeadOptions Options(long limit) => new() { StorageDirectory = _root.FullName, PackageStoreLimit = limit };
 
     private (PackageStore Store, HeadState Jobs) Store(long limit)

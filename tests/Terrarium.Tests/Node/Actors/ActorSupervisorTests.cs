@@ -160,6 +160,24 @@ public sealed class ActorSupervisorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ANegativeMaxConcurrency_TheActorDiesSayingSo_AndNoWorkerStarts()
+    {
+        _supervisor.Create(new CreateActor
+        {
+            ActorId = "a1",
+            Constructor = new FunctionDescriptor { Type = "Counter", Method = ".ctor" },
+            Resources = new ResourceRequest { NumCpus = 1 },
+            MaxConcurrency = -1,
+        }, _driver);
+        _supervisor.Locate(new LocateActor { ActorId = "a1" }, _driver);
+
+        var dead = await NextLocationAsync();
+
+        Assert.Equal("actor Counter: max_concurrency -1 must be 1 or more", dead.Death.Message);
+        Assert.Equal(0, _starter.Pending);
+    }
+
+    [Fact]
     public async Task ALocateThatComesBeforeTheActorsCreation_IsAnsweredOnceItServes()
     {
         _supervisor.Locate(new LocateActor { ActorId = "a1" }, _driver);
