@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using Grpc.Core;
 using Terrarium.Objects;
+using Terrarium.Packaging;
 using Terrarium.Placement;
 using Terrarium.Protocol;
 using Terrarium.Serialization;
@@ -19,20 +20,45 @@ public sealed partial class Cluster
     /// <exception cref="ArgumentException">The expression is not one constructor call, the options or runtime env are invalid, or the name is taken.</exception>
     public ActorHandle<T> CreateActor<T>(Expression<Func<T>> constructor, ActorOptions? options = null)
     {
+        var actor = PrepareActor(constructor, options ?? s_defaultActorOptions);
+        if (actor.Options.Name is { } name)
+        {
+            // A blocking call, as CreateActor returns its handle at once; GetOrCreateActorAsync awaits it.
+            try
+            {
+                _head.RegisterActorName(NameRequest(name, actor));
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
+            {
+                throw new ArgumentException(e.Status.Detail, nameof(options), e);
+            }
+        }
+
+        return LaunchActor<T>(actor);
+    }
+
+    /// <summary>An actor checked and placed, not yet sent to its node.</summary>
+    private sealed record PlacedActor(string ActorId, ActorOptions Options, AnalyzedCall Call, ResolvedEnv Env, ResourceRequest Resources, Session Session, string NodeId);
+
+    private PlacedActor PrepareActor<T>(Expression<Func<T>> constructor, ActorOptions options)
+    {
         ThrowIfDisposed();
-        options ??= s_defaultActorOptions;
         options.Validate();
         var analyzed = CallAnalyzer.AnalyzeConstructor(constructor, nameof(constructor));
         var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(ActorOptions.RuntimeEnv)}");
         var resources = ToRequest(options.NumCpus, options.Resources);
         var (session, nodeId) = _nodes.Place(resources, analyzed.DisplayName, nameof(options));
+        return new PlacedActor($"{JobId}/actor-{session.NewObjectId()}", options, analyzed, env, resources, session, nodeId);
+    }
 
-        var actorId = $"{JobId}/actor-{session.NewObjectId()}";
-        if (options.Name is { } name)
-        {
-            RegisterName(name, actorId, nodeId, analyzed.Function.Type);
-        }
+    private RegisterActorNameRequest NameRequest(string name, PlacedActor actor) => new()
+    {
+        Name = name, ActorId = actor.ActorId, NodeId = actor.NodeId, JobId = JobId, ClassName = actor.Call.Function.Type,
+    };
 
+    private ActorHandle<T> LaunchActor<T>(PlacedActor actor)
+    {
+        var (actorId, options, analyzed, env, resources, session, nodeId) = actor;
         session.DefineEnv(env);
         ShareDependencies(analyzed, session);
         var create = new CreateActor
@@ -98,11 +124,14 @@ public sealed partial class Cluster
                 // None yet: make it, unless another driver does first.
             }
 
+            var actor = PrepareActor(constructor, options);
             try
             {
-                return CreateActor(constructor, options);
+                // Awaited, never blocking: many callers at once must not starve the thread pool.
+                await _head.RegisterActorNameAsync(NameRequest(options.Name, actor), cancellationToken: ct).ConfigureAwait(false);
+                return LaunchActor<T>(actor);
             }
-            catch (ArgumentException e) when (e.InnerException is RpcException { StatusCode: StatusCode.AlreadyExists })
+            catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
             {
                 // Another driver made it meanwhile (the head gives a name once): get that one.
             }
@@ -141,21 +170,6 @@ public sealed partial class Cluster
         if (ready.Error is { } error)
         {
             throw Errors.ToException(error);
-        }
-    }
-
-    private void RegisterName(string name, string actorId, string nodeId, string className)
-    {
-        try
-        {
-            _head.RegisterActorName(new RegisterActorNameRequest
-            {
-                Name = name, ActorId = actorId, NodeId = nodeId, JobId = JobId, ClassName = className,
-            });
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
-        {
-            throw new ArgumentException(e.Status.Detail, "options", e);
         }
     }
 }
