@@ -38,6 +38,14 @@ public sealed class ActorHandle<T>
     /// <exception cref="ArgumentException">The expression is not one call of a method of the actor.</exception>
     public ObjectRef<TResult> Call<TResult>(Expression<Func<T, Task<TResult>>> call) => _cluster.CallActor<TResult>(ActorId, NodeId, Name, call);
 
+    /// <summary>Calls a method of the actor with options, such as the concurrency group to run in.</summary>
+    /// <exception cref="ArgumentException">The expression is not one call of a method of the actor, or the options are invalid.</exception>
+    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, TResult>> call, ActorCallOptions options) => _cluster.CallActor<TResult>(ActorId, NodeId, Name, call, options);
+
+    /// <summary>Calls an async method of the actor with options, such as the concurrency group to run in.</summary>
+    /// <exception cref="ArgumentException">The expression is not one call of a method of the actor, or the options are invalid.</exception>
+    public ObjectRef<TResult> Call<TResult>(Expression<Func<T, Task<TResult>>> call, ActorCallOptions options) => _cluster.CallActor<TResult>(ActorId, NodeId, Name, call, options);
+
     /// <summary>Kills the actor's process. Calls not yet run fail with <see cref="ActorDiedException"/>, as do later ones.</summary>
     public Task KillAsync(CancellationToken ct = default) => _cluster.KillActorAsync(ActorId, NodeId, Name, ct);
 

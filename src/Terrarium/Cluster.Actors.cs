@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using Grpc.Core;
+using Terrarium.Actors;
 using Terrarium.Objects;
 using Terrarium.Packaging;
 using Terrarium.Placement;
@@ -45,6 +46,7 @@ public sealed partial class Cluster
         ThrowIfDisposed();
         options.Validate();
         var analyzed = CallAnalyzer.AnalyzeConstructor(constructor, nameof(constructor));
+        _ = ConcurrencyGroups.Of(analyzed.Method.DeclaringType!); // a class that declares its groups wrongly is refused here
         var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(ActorOptions.RuntimeEnv)}");
         var resources = ToRequest(options.NumCpus, options.Resources);
         var (session, nodeId) = _nodes.Place(resources, analyzed.DisplayName, nameof(options));
@@ -138,11 +140,19 @@ public sealed partial class Cluster
         }
     }
 
-    internal ObjectRef<TResult> CallActor<TResult>(string actorId, string nodeId, string? name, LambdaExpression call)
+    internal ObjectRef<TResult> CallActor<TResult>(string actorId, string nodeId, string? name, LambdaExpression call, ActorCallOptions? options = null)
     {
         ThrowIfDisposed();
         RefuseTaskTypes(typeof(TResult), nameof(call));
         var analyzed = CallAnalyzer.AnalyzeInstanceCall(call, nameof(call));
+        options?.Validate();
+        var group = options?.ConcurrencyGroup;
+        // A sealed handle type is the actor's class, whose groups are known here; otherwise its worker checks.
+        if (group is not null && call.Parameters[0].Type is { IsSealed: true } actorType && ConcurrencyGroups.Of(actorType).RefuseGroup(group) is { } refused)
+        {
+            throw new ArgumentException(refused, nameof(options));
+        }
+
         if (_nodes.CallerOfActor(actorId, nodeId, name) is not { } caller)
         {
             var lost = new ObjectHandle(_nodes.Home.NewObjectId(), _nodes.Home, onNode: false);
@@ -150,7 +160,7 @@ public sealed partial class Cluster
             return new ObjectRef<TResult>(lost);
         }
 
-        return new ObjectRef<TResult>(caller.Call(caller.NewCallId(), analyzed.Function, analyzed.Args));
+        return new ObjectRef<TResult>(caller.Call(caller.NewCallId(), analyzed.Function, analyzed.Args, group ?? ""));
     }
 
     internal async Task KillActorAsync(string actorId, string nodeId, string? name, CancellationToken ct)

@@ -63,11 +63,15 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
     /// <summary>An id for a new call, unique in this process.</summary>
     public string NewCallId() => session.NewObjectId();
 
-    public ObjectHandle Call(string callId, FunctionDescriptor method, CallArg[] args)
+    /// <param name="callId">The call's id, from <see cref="NewCallId"/>.</param>
+    /// <param name="method">The method to call.</param>
+    /// <param name="args">Its arguments.</param>
+    /// <param name="concurrencyGroup">The group to run in instead of the method's, or empty.</param>
+    public ObjectHandle Call(string callId, FunctionDescriptor method, CallArg[] args, string concurrencyGroup = "")
     {
         if (Volatile.Read(ref _successor) is { } successor)
         {
-            return successor.Call(callId, method, args);
+            return successor.Call(callId, method, args, concurrencyGroup);
         }
 
         var handle = session.OnlyHere(callId);
@@ -76,7 +80,7 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
         {
             if (_successor is { } next)
             {
-                return next.Call(callId, method, args);
+                return next.Call(callId, method, args, concurrencyGroup);
             }
 
             if (_death is { } death)
@@ -85,7 +89,7 @@ internal sealed class ActorCaller(Session session, string actorId, ClusterCreden
                 return handle;
             }
 
-            _unsent.Enqueue(new PendingCall(handle, method, args));
+            _unsent.Enqueue(new PendingCall(handle, method, args, concurrencyGroup));
         }
 
         Pump();

@@ -5,7 +5,7 @@ using Terrarium.Serialization;
 namespace Terrarium.Actors;
 
 /// <summary>An actor call not yet sent: it waits for its turn and for the refs it takes as arguments.</summary>
-internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method, CallArg[] args)
+internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method, CallArg[] args, string concurrencyGroup)
 {
     public ObjectHandle Handle { get; } = handle;
 
@@ -40,7 +40,7 @@ internal sealed class PendingCall(ObjectHandle handle, FunctionDescriptor method
     /// <summary>The call with every argument's value, or the error of the first dependency that failed.</summary>
     public (ActorCall Call, TaskError? FailedDependency) ToCall()
     {
-        var call = new ActorCall { WorkId = Handle.Id, Method = method };
+        var call = new ActorCall { WorkId = Handle.Id, Method = method, ConcurrencyGroup = concurrencyGroup };
         foreach (var arg in args)
         {
             if (arg.Dependency is not { } dependency)

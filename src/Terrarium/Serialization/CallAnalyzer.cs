@@ -14,7 +14,7 @@ internal readonly record struct CallArg(ByteString? Value, ObjectHandle? Depende
 }
 
 /// <summary>A call read from an expression: what to call, and its arguments evaluated now.</summary>
-internal sealed record AnalyzedCall(FunctionDescriptor Function, string DisplayName, CallArg[] Args)
+internal sealed record AnalyzedCall(FunctionDescriptor Function, string DisplayName, CallArg[] Args, MethodBase Method)
 {
     /// <summary>The arguments as they go on the wire.</summary>
     public IEnumerable<Arg> ProtoArgs => Args.Select(a => a.ToProto());
@@ -108,7 +108,7 @@ internal static class CallAnalyzer
             throw new ArgumentException(Serializer.TooLarge($"the arguments of {display}", null, total, null).Message, paramName);
         }
 
-        return new AnalyzedCall(descriptor, display, args);
+        return new AnalyzedCall(descriptor, display, args, method);
     }
 
     private static CallArg EvaluateArg(Expression argument, ParameterInfo parameter, ParameterExpression? self, string display, string paramName)

@@ -10,30 +10,34 @@ namespace Terrarium.Worker;
 /// <summary>
 /// Serves this worker's actor straight to its callers, on framed connections (no HTTP server):
 /// callers find its address through the node. Each caller's calls are taken in the order they
-/// arrive, and each result goes back on the connection it came from. With a concurrency of 1 (the default),
-/// one call of the actor runs at a time, on the thread that read it — no queue stands between the
-/// connection and the actor. Above 1, a call takes one of that many turns and runs on the thread
-/// pool while the next calls are read; a caller that sends more than the actor takes waits for a
-/// turn before its next call is read (back-pressure). Started once the actor's constructor has run.
+/// arrive, and each result goes back on the connection it came from. With a concurrency of 1 (the default)
+/// and no concurrency groups, one call of the actor runs at a time, on the thread that read it — no
+/// queue stands between the connection and the actor. Otherwise each call goes to its group
+/// (<see cref="CallGroups"/>) and runs on the thread pool while the next calls are read; once
+/// <see cref="MaxWaitingCalls"/> calls wait for a turn, the next is read when one starts
+/// (back-pressure). Started once the actor's constructor has run.
 /// </summary>
 internal sealed class ActorServer
 {
     private readonly ConcurrentDictionary<CallerStream, bool> _callers = new();
-    private readonly SemaphoreSlim _turns;
-    private readonly int _maxConcurrency;
+    /// <summary>How many calls may wait for a turn in their groups before callers wait to send more.</summary>
+    internal const int MaxWaitingCalls = 1024;
+
+    private readonly SemaphoreSlim _turn = new(1, 1);
+    private readonly SemaphoreSlim _waitingRoom = new(MaxWaitingCalls, MaxWaitingCalls);
+    private readonly CallGroups? _groups;
     private readonly Func<ActorCall, Task<WorkDone>> _run;
     private readonly Action<string> _cancel;
     private FramedListener? _listener;
     private FramedListener? _unixListener;
     private volatile bool _closing;
 
-    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, int maxConcurrency)
+    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, CallGroups? groups)
     {
         ActorId = actorId;
         _run = run;
         _cancel = cancel;
-        _maxConcurrency = maxConcurrency;
-        _turns = new SemaphoreSlim(maxConcurrency, maxConcurrency);
+        _groups = groups;
     }
 
     public string ActorId { get; }
@@ -50,12 +54,11 @@ internal sealed class ActorServer
     /// <param name="run">Runs one call of the actor.</param>
     /// <param name="cancel">Cancels a call by id, running or not started yet.</param>
     /// <param name="unixListenAddress">A Unix socket to serve the same calls on as well, or empty.</param>
-    /// <param name="maxConcurrency">How many calls run at once (1 or more).</param>
+    /// <param name="groups">The groups that run calls side by side, or null to run one call at a time.</param>
     public static ActorServer Start(string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel,
-        string unixListenAddress = "", int maxConcurrency = 1)
+        string unixListenAddress = "", CallGroups? groups = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrency, 1);
-        var actorServer = new ActorServer(actorId, run, cancel, maxConcurrency);
+        var actorServer = new ActorServer(actorId, run, cancel, groups);
         actorServer._listener = FramedListener.Start(Endpoint.Parse(listenAddress, anyPort: true), credentials, ActorFrames.MaxFrameBytes, actorServer.ServeAsync);
         if (unixListenAddress.Length > 0)
         {
@@ -132,14 +135,13 @@ internal sealed class ActorServer
                             {
                                 caller.Reply(new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.WorkId}' names no method" } }, last);
                             }
-                            else if (_maxConcurrency == 1)
+                            else if (_groups is null)
                             {
                                 caller.Reply(await RunInTurnAsync(call).ConfigureAwait(false), last);
                             }
                             else
                             {
-                                await _turns.WaitAsync(ct).ConfigureAwait(false);
-                                _ = RunAlongsideAsync(call, caller);
+                                await SendToGroupAsync(_groups, call, caller, last, ct).ConfigureAwait(false);
                             }
                         }
 
@@ -171,18 +173,36 @@ internal sealed class ActorServer
     /// <summary>Runs a call once no other call of the actor is running: calls of many callers take turns.</summary>
     private async Task<WorkDone> RunInTurnAsync(ActorCall call)
     {
-        await _turns.WaitAsync().ConfigureAwait(false);
+        await _turn.WaitAsync().ConfigureAwait(false);
         try
         {
             return await _run(call).ConfigureAwait(false);
         }
         finally
         {
-            _turns.Release();
+            _turn.Release();
         }
     }
 
-    /// <summary>Runs a call that holds one of the turns, beside the others, and replies when it ends.</summary>
+    /// <summary>Queues a call in its group, once fewer than <see cref="MaxWaitingCalls"/> wait; or refuses it.</summary>
+    private async ValueTask SendToGroupAsync(CallGroups groups, ActorCall call, CallerStream caller, bool last, CancellationToken ct)
+    {
+        var (queue, refused) = groups.Choose(call);
+        if (queue is null)
+        {
+            caller.Reply(new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Function = call.Method.Method, Message = refused } }, last);
+            return;
+        }
+
+        await _waitingRoom.WaitAsync(ct).ConfigureAwait(false);
+        queue.Run(() =>
+        {
+            _waitingRoom.Release();
+            return RunAlongsideAsync(call, caller);
+        });
+    }
+
+    /// <summary>Runs a call that holds a turn of its group, beside the others, and replies when it ends.</summary>
     private async Task RunAlongsideAsync(ActorCall call, CallerStream caller)
     {
         WorkDone done;
@@ -197,10 +217,6 @@ internal sealed class ActorServer
         {
             // Not the actor's exception (the call's own run reports those): the caller must still hear of its call.
             done = new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.WorkerCrashed, Message = $"actor call '{call.WorkId}' could not run: {e.Message}" } };
-        }
-        finally
-        {
-            _turns.Release();
         }
 
         caller.Reply(done, last: true);

@@ -35,6 +35,9 @@ internal sealed class Invocation
 
     public string Display { get; }
 
+    /// <summary>The method or constructor itself.</summary>
+    public MethodBase Method => _method;
+
     /// <summary>Whether a parameter receives the work's cancellation token.</summary>
     public bool TakesCancellationToken { get; }
 

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using Terrarium.Actors;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.SharedMemory;
@@ -232,10 +233,12 @@ internal sealed class WorkExecutor
     private async Task StartActorAsync(StartActor start)
     {
         var started = new ActorStarted { ActorId = start.ActorId };
+        CallGroups? groups = null;
         try
         {
             var invocation = _invoker.Resolve(start.Constructor);
             _actor = await invocation.InvokeAsync(null, invocation.ReadArgs(start.Args, CancellationToken.None)).ConfigureAwait(false);
+            groups = CallGroupsOf(_actor!, start.MaxConcurrency);
         }
         catch (Exception e)
         {
@@ -251,7 +254,7 @@ internal sealed class WorkExecutor
                     : _credentials;
                 ActorServer = ActorServer.Start(
                     start.ActorId, start.ListenAddress, credentials, call => RunAsync(call.WorkId, call.Method, call.Args, _actor), Cancellations.Cancel,
-                    start.UnixListenAddress, Math.Max(1, start.MaxConcurrency));
+                    start.UnixListenAddress, groups);
                 started.Address = ActorServer.Address;
                 started.UnixAddress = ActorServer.UnixAddress;
             }
@@ -269,6 +272,15 @@ internal sealed class WorkExecutor
         }
 
         _events.TryWrite(new WorkerEvent { ActorStarted = started });
+    }
+
+    /// <summary>The actor's concurrency groups, or null when it runs one call at a time.</summary>
+    private CallGroups? CallGroupsOf(object actor, int maxConcurrency)
+    {
+        var declared = ConcurrencyGroups.Of(actor.GetType());
+        return declared.AnyDeclared || maxConcurrency > 1
+            ? new CallGroups(declared, Math.Max(1, maxConcurrency), function => _invoker.Resolve(function).Method)
+            : null;
     }
 
     /// <summary>
