@@ -18,9 +18,17 @@ public sealed class ActorOptions
     /// method's calls on thread-pool threads, a method returning <see cref="Task{TResult}"/>
     /// interleaved at its awaits (Ray's threaded and async actors). Each caller's calls are taken in
     /// the order made — none waits for a turn behind a later one — but they may start and finish in
-    /// any order, and the actor's state is then the actor's to guard.
+    /// any order, and the actor's state is then the actor's to guard. With concurrency groups
+    /// (<see cref="ConcurrencyGroupAttribute"/>), this is the size of the group <c>default</c>, of the
+    /// methods that name no group.
     /// </summary>
     public int MaxConcurrency { get; init; } = 1;
+
+    /// <summary>
+    /// Whether the actor dies with its job (<see cref="ActorLifetime.Job"/>, the default) or lives on
+    /// until it is killed (<see cref="ActorLifetime.Detached"/>, Ray's <c>lifetime="detached"</c>).
+    /// </summary>
+    public ActorLifetime Lifetime { get; init; } = ActorLifetime.Job;
 
     /// <summary>CPUs the actor holds for its lifetime. Default: 0, so that idle actors do not starve tasks.</summary>
     public double NumCpus { get; init; }
@@ -43,6 +51,11 @@ public sealed class ActorOptions
         if (MaxConcurrency < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, $"{nameof(MaxConcurrency)} must be 1 or more (1 runs calls one at a time)");
+        }
+
+        if (!Enum.IsDefined(Lifetime))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Lifetime), Lifetime, $"{nameof(Lifetime)} must be {nameof(ActorLifetime.Job)} or {nameof(ActorLifetime.Detached)}");
         }
 
         if (Name is not null && string.IsNullOrWhiteSpace(Name))

@@ -56,6 +56,7 @@ public sealed partial class Cluster
     private RegisterActorNameRequest NameRequest(string name, PlacedActor actor) => new()
     {
         Name = name, ActorId = actor.ActorId, NodeId = actor.NodeId, JobId = JobId, ClassName = actor.Call.Function.Type,
+        Detached = actor.Options.Lifetime == ActorLifetime.Detached,
     };
 
     private ActorHandle<T> LaunchActor<T>(PlacedActor actor)
@@ -72,6 +73,7 @@ public sealed partial class Cluster
             MaxRestarts = options.MaxRestarts,
             MaxConcurrency = options.MaxConcurrency,
             Name = options.Name ?? "",
+            Detached = options.Lifetime == ActorLifetime.Detached,
         };
         create.Args.AddRange(analyzed.ProtoArgs);
 
@@ -129,8 +131,10 @@ public sealed partial class Cluster
             var actor = PrepareActor(constructor, options);
             try
             {
-                // Awaited, never blocking: many callers at once must not starve the thread pool.
-                await _head.RegisterActorNameAsync(NameRequest(options.Name, actor), cancellationToken: ct).ConfigureAwait(false);
+                // Awaited, never blocking: many callers at once must not starve the thread pool. Not
+                // cancelled once sent: a name the head took for an actor never launched would stay taken.
+                ct.ThrowIfCancellationRequested();
+                await _head.RegisterActorNameAsync(NameRequest(options.Name, actor), cancellationToken: CancellationToken.None).ConfigureAwait(false);
                 return LaunchActor<T>(actor);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)

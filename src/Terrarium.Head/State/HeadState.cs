@@ -156,7 +156,8 @@ internal sealed class HeadState(HeadOptions options)
                 _ended.Add((++_lastEnded, jobId, now));
             }
 
-            var released = _actorNames.Where(kv => kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
+            // A detached actor keeps its name until it dies.
+            var released = _actorNames.Where(kv => !kv.Value.Detached && kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
             foreach (var name in released)
             {
                 _actorNames.Remove(name);
@@ -184,7 +185,7 @@ internal sealed class HeadState(HeadOptions options)
 
             _actorNames[request.Name] = new LookupActorReply
             {
-                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName,
+                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName, Detached = request.Detached,
             };
             return true;
         }

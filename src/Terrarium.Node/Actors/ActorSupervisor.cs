@@ -56,6 +56,9 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 
     public IEnumerable<ActorRecord> All => _actors.Values;
 
+    /// <summary>Whether the actor lives here and outlives its job.</summary>
+    public bool IsDetached(string actorId) => _actors.TryGetValue(actorId, out var actor) && actor.Spec.Detached;
+
     public void Create(CreateActor spec, Session owner)
     {
         var actor = new ActorRecord(spec, owner, ResourceSet.From(spec.Resources));
@@ -168,9 +171,10 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} ({actor.Id}) was killed" });
     }
 
+    /// <summary>Kills the job's actors, but for its detached ones, which live on until killed.</summary>
     public void EndJob(string jobId)
     {
-        foreach (var actor in _actors.Values.Where(a => a.Owner.JobId == jobId))
+        foreach (var actor in _actors.Values.Where(a => a.Owner.JobId == jobId && !a.Spec.Detached))
         {
             Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} ({actor.Id}) ended with its job" });
             _actors.TryRemove(actor.Id, out _);

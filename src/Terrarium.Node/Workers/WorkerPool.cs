@@ -358,9 +358,10 @@ internal sealed class WorkerPool(NodeOptions options, ClusterCredentials credent
         }
     }
 
-    public void KillJob(string jobId)
+    /// <summary>Kills the job's workers, but for those <paramref name="keep"/> picks.</summary>
+    public void KillJob(string jobId, Func<WorkerProcess, bool> keep)
     {
-        foreach (var worker in _workers.Values.Where(w => w.JobId == jobId))
+        foreach (var worker in _workers.Values.Where(w => w.JobId == jobId && !keep(w)))
         {
             worker.Kill();
         }

@@ -26,6 +26,9 @@ internal sealed class ConcurrencyGroups
         _declared = declared;
     }
 
+    /// <summary>No groups but the default one.</summary>
+    public static ConcurrencyGroups None { get; } = new(typeof(object), []);
+
     /// <summary>Whether the class declares groups besides the default one.</summary>
     public bool AnyDeclared => _declared.Count > 0;
 
@@ -37,8 +40,12 @@ internal sealed class ConcurrencyGroups
     public Dictionary<string, int> Sizes(int maxConcurrency) =>
         new(_declared.Prepend(new(DefaultGroup, maxConcurrency)), StringComparer.Ordinal);
 
-    /// <summary>The group a method's calls run in.</summary>
-    public string GroupOf(MethodBase method) => _methodGroups.GetOrAdd(method, ReadGroupOf);
+    /// <summary>
+    /// The group a method's calls run in: the group its implementation in the actor's class names.
+    /// A call made through an interface or a base class names the interface's or base's method.
+    /// </summary>
+    /// <exception cref="ArgumentException">The method names a group wrongly (checked for the class's own methods when it was read).</exception>
+    public string GroupOf(MethodBase method) => _methodGroups.GetOrAdd(method, m => ReadGroupOf(ImplementationOf(m)));
 
     /// <summary>Why a call cannot run in <paramref name="group"/>, or null when the class has it.</summary>
     public string? RefuseGroup(string group) => group == DefaultGroup || _declared.ContainsKey(group)
@@ -80,6 +87,32 @@ internal sealed class ConcurrencyGroups
         }
 
         return groups;
+    }
+
+    private MethodBase ImplementationOf(MethodBase method)
+    {
+        if (method is not MethodInfo { DeclaringType: { } declaring } called || declaring == _actorType || !declaring.IsAssignableFrom(_actorType))
+        {
+            return method;
+        }
+
+        var definition = called.IsGenericMethod ? called.GetGenericMethodDefinition() : called;
+        if (declaring.IsInterface)
+        {
+            var map = _actorType.GetInterfaceMap(declaring);
+            var index = Array.FindIndex(map.InterfaceMethods, m => m.HasSameMetadataDefinitionAs(definition));
+            return index >= 0 ? map.TargetMethods[index] : method;
+        }
+
+        if (!definition.IsVirtual)
+        {
+            return method;
+        }
+
+        // The class's most derived override: GetMethods lists it in place of those it overrides.
+        var baseDefinition = definition.GetBaseDefinition();
+        return _actorType.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)
+            .FirstOrDefault(m => m.GetBaseDefinition().HasSameMetadataDefinitionAs(baseDefinition)) ?? method;
     }
 
     private string ReadGroupOf(MethodBase method)

@@ -25,14 +25,14 @@ internal sealed class ActorServer
 
     private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly SemaphoreSlim _waitingRoom = new(MaxWaitingCalls, MaxWaitingCalls);
-    private readonly CallGroups? _groups;
+    private readonly CallGroups _groups;
     private readonly Func<ActorCall, Task<WorkDone>> _run;
     private readonly Action<string> _cancel;
     private FramedListener? _listener;
     private FramedListener? _unixListener;
     private volatile bool _closing;
 
-    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, CallGroups? groups)
+    private ActorServer(string actorId, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel, CallGroups groups)
     {
         ActorId = actorId;
         _run = run;
@@ -54,10 +54,11 @@ internal sealed class ActorServer
     /// <param name="run">Runs one call of the actor.</param>
     /// <param name="cancel">Cancels a call by id, running or not started yet.</param>
     /// <param name="unixListenAddress">A Unix socket to serve the same calls on as well, or empty.</param>
-    /// <param name="groups">The groups that run calls side by side, or null to run one call at a time.</param>
+    /// <param name="groups">The actor's concurrency groups; by default one call runs at a time.</param>
     public static ActorServer Start(string actorId, string listenAddress, ClusterCredentials credentials, Func<ActorCall, Task<WorkDone>> run, Action<string> cancel,
         string unixListenAddress = "", CallGroups? groups = null)
     {
+        groups ??= CallGroups.OneAtATime;
         var actorServer = new ActorServer(actorId, run, cancel, groups);
         actorServer._listener = FramedListener.Start(Endpoint.Parse(listenAddress, anyPort: true), credentials, ActorFrames.MaxFrameBytes, actorServer.ServeAsync);
         if (unixListenAddress.Length > 0)
@@ -135,13 +136,17 @@ internal sealed class ActorServer
                             {
                                 caller.Reply(new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Message = $"actor call '{call.WorkId}' names no method" } }, last);
                             }
-                            else if (_groups is null)
+                            else if (!_groups.RunsOneAtATime)
                             {
-                                caller.Reply(await RunInTurnAsync(call).ConfigureAwait(false), last);
+                                await SendToGroupAsync(call, caller, last, ct).ConfigureAwait(false);
+                            }
+                            else if (_groups.Refuse(call) is { } refused)
+                            {
+                                caller.Reply(Refused(call, refused), last);
                             }
                             else
                             {
-                                await SendToGroupAsync(_groups, call, caller, last, ct).ConfigureAwait(false);
+                                caller.Reply(await RunInTurnAsync(call).ConfigureAwait(false), last);
                             }
                         }
 
@@ -185,12 +190,12 @@ internal sealed class ActorServer
     }
 
     /// <summary>Queues a call in its group, once fewer than <see cref="MaxWaitingCalls"/> wait; or refuses it.</summary>
-    private async ValueTask SendToGroupAsync(CallGroups groups, ActorCall call, CallerStream caller, bool last, CancellationToken ct)
+    private async ValueTask SendToGroupAsync(ActorCall call, CallerStream caller, bool last, CancellationToken ct)
     {
-        var (queue, refused) = groups.Choose(call);
+        var (queue, refused) = _groups.Choose(call);
         if (queue is null)
         {
-            caller.Reply(new WorkDone { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Function = call.Method.Method, Message = refused } }, last);
+            caller.Reply(Refused(call, refused!), last);
             return;
         }
 
@@ -198,9 +203,13 @@ internal sealed class ActorServer
         queue.Run(() =>
         {
             _waitingRoom.Release();
-            return RunAlongsideAsync(call, caller);
+            // A caller gone while its call waited hears nothing more: the call need not run.
+            return caller.Closed ? Task.CompletedTask : RunAlongsideAsync(call, caller);
         });
     }
+
+    private static WorkDone Refused(ActorCall call, string why) =>
+        new() { WorkId = call.WorkId, Error = new TaskError { Kind = ErrorKind.InvalidRequest, Function = call.Method.Method, Message = why } };
 
     /// <summary>Runs a call that holds a turn of its group, beside the others, and replies when it ends.</summary>
     private async Task RunAlongsideAsync(ActorCall call, CallerStream caller)

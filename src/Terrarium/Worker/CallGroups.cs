@@ -23,37 +23,62 @@ internal sealed class CallGroups
         _declared = declared;
         _resolve = resolve;
         _queues = declared.Sizes(maxConcurrency).ToDictionary(g => g.Key, g => new TurnQueue(g.Value), StringComparer.Ordinal);
+        RunsOneAtATime = !declared.AnyDeclared && maxConcurrency == 1;
     }
+
+    /// <summary>One group of one turn, for an actor that declares no groups.</summary>
+    public static CallGroups OneAtATime { get; } = new(ConcurrencyGroups.None, 1, _ => throw new InvalidOperationException("one group: no method is looked up"));
+
+    /// <summary>Whether there is one group, of one turn: calls run one at a time, in the order taken.</summary>
+    public bool RunsOneAtATime { get; }
+
+    /// <summary>Why the call cannot run: it names a group the actor lacks. Null when it can.</summary>
+    public string? Refuse(ActorCall call) => call.ConcurrencyGroup.Length == 0 ? null : _declared.RefuseGroup(call.ConcurrencyGroup);
 
     /// <summary>The queue of the group the call runs in, or why it cannot run.</summary>
     public (TurnQueue? Queue, string? Refused) Choose(ActorCall call)
     {
+        if (Refuse(call) is { } refused)
+        {
+            return (null, refused);
+        }
+
         var group = call.ConcurrencyGroup;
         if (group.Length == 0)
         {
+            MethodBase method;
             try
             {
-                group = _declared.GroupOf(_resolve(call.Method));
+                method = _resolve(call.Method);
             }
             catch (Exception)
             {
                 // A method the worker cannot find: its run fails saying why, in any group.
-                group = ConcurrencyGroups.DefaultGroup;
+                return (_queues[ConcurrencyGroups.DefaultGroup], null);
+            }
+
+            try
+            {
+                group = _declared.GroupOf(method);
+            }
+            catch (ArgumentException e)
+            {
+                return (null, e.Message);
             }
         }
 
-        return _queues.TryGetValue(group, out var queue) ? (queue, null) : (null, _declared.RefuseGroup(group));
+        return (_queues[group], null);
     }
 }
 
-/// <summary>Runs up to a number of works at once; the others wait, and start in the order they came.</summary>
+/// <summary>Runs up to a number of works at once; the others wait, and are started in the order they came.</summary>
 internal sealed class TurnQueue(int size)
 {
     private readonly Lock _lock = new();
     private readonly Queue<Func<Task>> _waiting = new();
     private int _running;
 
-    /// <summary>Starts <paramref name="work"/> now if a turn is free, or once one is. The work must not throw.</summary>
+    /// <summary>Starts <paramref name="work"/> now if a turn is free, or once one is.</summary>
     public void Run(Func<Task> work)
     {
         lock (_lock)
@@ -74,7 +99,15 @@ internal sealed class TurnQueue(int size)
     {
         while (true)
         {
-            await work().ConfigureAwait(false);
+            try
+            {
+                await work().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The work reports its own failures; whatever escapes must not keep its turn from the next.
+            }
+
             lock (_lock)
             {
                 if (!_waiting.TryDequeue(out work!))

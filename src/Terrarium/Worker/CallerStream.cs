@@ -17,6 +17,13 @@ internal sealed class CallerStream(FramedConnection connection)
     /// <param name="last">No other call of the caller is at hand: write it now if the connection is idle; else it waits to be batched.</param>
     public void Reply(WorkDone done, bool last) => _results.TryWrite(done, now: last);
 
+    /// <summary>Whether the caller's connection ended: no one waits for the results of its calls any more.</summary>
+    public bool Closed { get; private set; }
+
     /// <summary>Writes what is queued, then takes no more.</summary>
-    public void Close() => _results.Complete();
+    public void Close()
+    {
+        Closed = true;
+        _results.Complete();
+    }
 }

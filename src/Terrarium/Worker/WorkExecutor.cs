@@ -274,14 +274,8 @@ internal sealed class WorkExecutor
         _events.TryWrite(new WorkerEvent { ActorStarted = started });
     }
 
-    /// <summary>The actor's concurrency groups, or null when it runs one call at a time.</summary>
-    private CallGroups? CallGroupsOf(object actor, int maxConcurrency)
-    {
-        var declared = ConcurrencyGroups.Of(actor.GetType());
-        return declared.AnyDeclared || maxConcurrency > 1
-            ? new CallGroups(declared, Math.Max(1, maxConcurrency), function => _invoker.Resolve(function).Method)
-            : null;
-    }
+    private CallGroups CallGroupsOf(object actor, int maxConcurrency) =>
+        new(ConcurrencyGroups.Of(actor.GetType()), Math.Max(1, maxConcurrency), function => _invoker.Resolve(function).Method);
 
     /// <summary>
     /// Why an actor's server may not start: the address is malformed or too long for a Unix socket

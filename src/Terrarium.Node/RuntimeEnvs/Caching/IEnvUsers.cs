@@ -11,7 +11,7 @@ internal interface IEnvUsers
     /// <summary>One entry per user: <c>tasks</c>, <c>workers</c>, <c>actors</c> or <c>jobs</c> (a job env built ahead), and the hash of its env.</summary>
     IEnumerable<(string Kind, string EnvHash)> Users();
 
-    /// <summary>Folders of the cache in use besides envs': the shipped code of the jobs whose sessions are open.</summary>
+    /// <summary>Folders of the cache in use besides envs': the shipped code of the jobs whose sessions are open or whose actors live (a detached one outlives its job's sessions).</summary>
     IEnumerable<string> FoldersInUse();
 }
 
@@ -31,5 +31,7 @@ internal sealed class NodeEnvUsers(WorkerPool pool, TaskDispatcher tasks, ActorS
             .ToList();
 
     public IEnumerable<string> FoldersInUse() =>
-        sessions.All().Select(s => s.JobCode.Directory).Where(d => d.Length > 0).Distinct().ToList();
+        sessions.All().Select(s => s.JobCode.Directory)
+            .Concat(actors.All.Where(a => a.State != ActorState.Dead).Select(a => a.Owner.JobCode.Directory))
+            .Where(d => d.Length > 0).Distinct().ToList();
 }

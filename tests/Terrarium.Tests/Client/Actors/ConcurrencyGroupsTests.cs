@@ -27,6 +27,16 @@ public sealed class ConcurrencyGroupsTests
         Assert.Equal("io", groups.GroupOf(typeof(DerivedRepeatingItsBase).GetMethod(nameof(TwoGroups.Read))!));
     }
 
+    [Fact]
+    public void ACallThroughAnInterfaceOrABaseClass_RunsInTheGroupOfTheClasssImplementation()
+    {
+        var groups = ConcurrencyGroups.Of(typeof(ImplementsInAGroup));
+
+        Assert.Equal("io", groups.GroupOf(typeof(IReads).GetMethod(nameof(IReads.Read))!));
+        Assert.Equal("io", groups.GroupOf(typeof(PlainBase).GetMethod(nameof(PlainBase.Write))!));
+        Assert.Equal("default", groups.GroupOf(typeof(PlainBase).GetMethod(nameof(PlainBase.Plain))!));
+    }
+
     [Theory]
     [InlineData(typeof(NegativeSize), "gives concurrency group 'io' size -1; a group runs 1 or more calls at once")]
     [InlineData(typeof(Twice), "declares concurrency group 'io' twice")]
@@ -48,6 +58,7 @@ public sealed class ConcurrencyGroupsTests
         var queue = new TurnQueue(2);
         var gates = Enumerable.Range(0, 5).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
         var started = new List<int>();
+        using var aStart = new SemaphoreSlim(0);
         for (var i = 0; i < gates.Count; i++)
         {
             var index = i;
@@ -58,32 +69,28 @@ public sealed class ConcurrencyGroupsTests
                     started.Add(index);
                 }
 
-                return gates[index].Task;
+                aStart.Release();
+                return index == 3 ? throw new InvalidOperationException("a work that throws keeps no turn") : gates[index].Task;
             });
         }
 
-        Assert.Equal([0, 1], Snapshot());
+        Assert.Equal([0, 1], await StartedAsync(2));
         gates[1].SetResult();
-        await WaitForAsync(3);
-        Assert.Equal([0, 1, 2], Snapshot());
+        Assert.Equal([0, 1, 2], await StartedAsync(1));
+        // 3 throws at once: its turn goes straight to 4.
         gates[0].SetResult();
-        gates[2].SetResult();
-        await WaitForAsync(5);
-        Assert.Equal([0, 1, 2, 3, 4], Snapshot());
+        Assert.Equal([0, 1, 2, 3, 4], await StartedAsync(2));
 
-        List<int> Snapshot()
+        async Task<List<int>> StartedAsync(int more)
         {
+            for (var i = 0; i < more; i++)
+            {
+                Assert.True(await aStart.WaitAsync(TimeSpan.FromSeconds(30)), "a work that should have started did not");
+            }
+
             lock (started)
             {
                 return [.. started];
-            }
-        }
-
-        async Task WaitForAsync(int count)
-        {
-            while (Snapshot().Count < count)
-            {
-                await Task.Delay(10);
             }
         }
     }
@@ -104,6 +111,28 @@ internal sealed class DerivedRepeatingItsBase : TwoGroups
 {
     [ConcurrencyGroup("io")]
     public override int Read() => 3;
+}
+
+internal interface IReads
+{
+    int Read();
+}
+
+internal class PlainBase
+{
+    public virtual int Write() => 0;
+
+    public int Plain() => 0;
+}
+
+[ConcurrencyGroup("io", 2)]
+internal sealed class ImplementsInAGroup : PlainBase, IReads
+{
+    [ConcurrencyGroup("io")]
+    public int Read() => 1;
+
+    [ConcurrencyGroup("io")]
+    public override int Write() => 2;
 }
 
 [ConcurrencyGroup("io", -1)]
