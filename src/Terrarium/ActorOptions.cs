@@ -9,6 +9,9 @@ public sealed class ActorOptions
     /// <summary>A cluster-wide name to find the actor by with <see cref="Cluster.GetActorAsync{T}"/>. Default: none.</summary>
     public string? Name { get; init; }
 
+    /// <summary>How the node is picked (Ray's <c>scheduling_strategy</c>). Default: <see cref="SchedulingStrategy.Default"/>.</summary>
+    public SchedulingStrategy SchedulingStrategy { get; init; } = SchedulingStrategy.Default;
+
     /// <summary>How often the actor is restarted (its constructor rerun) after its worker crashed. Default: 0.</summary>
     public int MaxRestarts { get; init; }
 
@@ -63,6 +66,7 @@ public sealed class ActorOptions
             throw new ArgumentException($"{nameof(Name)} must not be blank; leave it null for an unnamed actor", nameof(Name));
         }
 
+        ArgumentNullException.ThrowIfNull(SchedulingStrategy, nameof(SchedulingStrategy));
         Placement.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
     }
 }

@@ -49,7 +49,7 @@ public sealed partial class Cluster
         _ = ConcurrencyGroups.Of(analyzed.Method.DeclaringType!); // a class that declares its groups wrongly is refused here
         var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(ActorOptions.RuntimeEnv)}");
         var resources = ToRequest(options.NumCpus, options.Resources);
-        var (session, nodeId) = _nodes.Place(resources, analyzed.DisplayName, nameof(options));
+        var (session, nodeId) = _nodes.Place(resources, analyzed.DisplayName, nameof(options), options.SchedulingStrategy);
         return new PlacedActor($"{JobId}/actor-{session.NewObjectId()}", options, analyzed, env, resources, session, nodeId);
     }
 
@@ -78,7 +78,7 @@ public sealed partial class Cluster
         create.Args.AddRange(analyzed.ProtoArgs);
 
         session.Send(new ClientRequest { CreateActor = create });
-        _nodes.FollowActor(create, session, env, analyzed);
+        _nodes.FollowActor(create, session, env, analyzed, options.SchedulingStrategy);
         // The constructor's refs to other nodes' objects live as long as this handle (see KeepDependenciesUntil).
         return new ActorHandle<T>(this, actorId, options.Name, nodeId) { KeptAlive = RemoteDependencies(analyzed, session) };
     }
@@ -171,19 +171,24 @@ public sealed partial class Cluster
     {
         ThrowIfDisposed();
         _nodes.ForgetActor(actorId);
-        if (await _nodes.SessionOfActorAsync(actorId, nodeId, name, ct).ConfigureAwait(false) is not { } session)
+        if (await _nodes.SessionOfActorAsync(actorId, nodeId, name, ct).ConfigureAwait(false) is { } session)
         {
-            // Its node is gone, and the actor with it: nothing is left to kill.
-            return;
+            var id = session.NewObjectId();
+            var handle = session.Track(id);
+            session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });
+            var ready = await handle.Ready.WaitAsync(ct).ConfigureAwait(false);
+            if (ready.Error is { } error)
+            {
+                throw Errors.ToException(error);
+            }
         }
 
-        var id = session.NewObjectId();
-        var handle = session.Track(id);
-        session.Send(new ClientRequest { KillActor = new KillActor { ActorId = actorId, KillId = id } });
-        var ready = await handle.Ready.WaitAsync(ct).ConfigureAwait(false);
-        if (ready.Error is { } error)
+        if (name is not null)
         {
-            throw Errors.ToException(error);
+            // Its node frees the name as the actor dies; not when the node is gone (or never knew
+            // the actor), and a detached actor's name has no job end to free it either. The head
+            // frees it only if it is still this actor's.
+            await _head.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId }, cancellationToken: ct).ConfigureAwait(false);
         }
     }
 }

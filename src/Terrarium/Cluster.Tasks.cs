@@ -157,7 +157,7 @@ public sealed partial class Cluster
         var analyzed = CallAnalyzer.AnalyzeStaticCall(call, nameof(call));
         var env = Resolve(options.RuntimeEnv, $"{nameof(options)}.{nameof(TaskOptions.RuntimeEnv)}");
         var resources = ToRequest(options.NumCpus, options.Resources);
-        var (session, _) = _nodes.Place(resources, analyzed.DisplayName, nameof(options));
+        var (session, _) = _nodes.Place(resources, analyzed.DisplayName, nameof(options), options.SchedulingStrategy);
         analyzed = PutLargeArguments(analyzed, session);
 
         session.DefineEnv(env);
@@ -179,7 +179,7 @@ public sealed partial class Cluster
 
         session.Send(new ClientRequest { SubmitTask = submit });
         KeepDependenciesUntil(handle.Ready, analyzed, session);
-        _nodes.Follow(handle, submit, env, analyzed);
+        _nodes.Follow(handle, submit, env, analyzed, options.SchedulingStrategy);
         return new ObjectRef<T>(handle);
     }
 

@@ -12,6 +12,9 @@ public sealed class TaskOptions
     /// <summary>Custom resources the task holds while it runs. Default: none.</summary>
     public IDictionary<string, double> Resources { get; init; } = new Dictionary<string, double>();
 
+    /// <summary>How the node is picked (Ray's <c>scheduling_strategy</c>). Default: <see cref="SchedulingStrategy.Default"/>.</summary>
+    public SchedulingStrategy SchedulingStrategy { get; init; } = SchedulingStrategy.Default;
+
     /// <summary>How often the task is rerun after its worker crashed (and after exceptions with <see cref="RetryExceptions"/>). Default: 3.</summary>
     public int MaxRetries { get; init; } = 3;
 
@@ -45,6 +48,7 @@ public sealed class TaskOptions
             throw new ArgumentOutOfRangeException(nameof(Timeout), timeout, $"{nameof(Timeout)} must be positive (leave it null for no limit)");
         }
 
+        ArgumentNullException.ThrowIfNull(SchedulingStrategy, nameof(SchedulingStrategy));
         Placement.ResourceValidation.Validate(Resources.AsReadOnly(), nameof(Resources));
     }
 }

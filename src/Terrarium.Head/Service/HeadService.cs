@@ -203,12 +203,13 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     /// <summary>Forgets the nodes dead past the retention, in memory and in the store — unless one registered again meanwhile.</summary>
     private async Task ForgetLongDeadNodesAsync()
     {
-        var forgotten = state.ForgetLongDeadNodes();
+        var (forgotten, freedNames) = state.ForgetLongDeadNodes();
         if (forgotten.Count == 0)
         {
             return;
         }
 
+        await store.RemoveActorNamesAsync(freedNames).ConfigureAwait(false);
         await store.RemoveNodesAsync(forgotten).ConfigureAwait(false);
         foreach (var back in state.ListNodes().Where(n => forgotten.Contains(n.Node.NodeId)))
         {

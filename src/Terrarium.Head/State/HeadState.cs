@@ -77,7 +77,11 @@ internal sealed class HeadState(HeadOptions options)
     }
 
     /// <summary>Forgets the nodes dead for longer than <see cref="HeadOptions.DeadNodeRetention"/>; their ids.</summary>
-    public List<string> ForgetLongDeadNodes()
+    /// <returns>
+    /// The nodes forgotten, and the names freed with them: those of detached actors whose job ended,
+    /// which died with their node and which no driver is left to free.
+    /// </returns>
+    public (List<string> Nodes, List<string> FreedNames) ForgetLongDeadNodes()
     {
         lock (_lock)
         {
@@ -88,7 +92,15 @@ internal sealed class HeadState(HeadOptions options)
                 _nodes.Remove(id);
             }
 
-            return forgotten;
+            var freed = _actorNames
+                .Where(kv => kv.Value.Detached && forgotten.Contains(kv.Value.NodeId) && !_jobs.Keys.Any(job => kv.Value.ActorId.StartsWith($"{job}/", StringComparison.Ordinal)))
+                .Select(kv => kv.Key).ToList();
+            foreach (var name in freed)
+            {
+                _actorNames.Remove(name);
+            }
+
+            return (forgotten, freed);
         }
     }
 
@@ -163,7 +175,7 @@ internal sealed class HeadState(HeadOptions options)
                 _actorNames.Remove(name);
             }
 
-            var moved = _movedActors.Keys.Where(id => id.StartsWith(jobId, StringComparison.Ordinal)).ToList();
+            var moved = _movedActors.Where(kv => !kv.Value.Detached && kv.Key.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
             foreach (var id in moved)
             {
                 _movedActors.Remove(id);
@@ -214,7 +226,7 @@ internal sealed class HeadState(HeadOptions options)
         {
             return _movedActors[request.ActorId] = new LookupActorReply
             {
-                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName,
+                Found = true, ActorId = request.ActorId, NodeId = request.NodeId, ClassName = request.ClassName, Detached = request.Detached,
             };
         }
     }

@@ -59,6 +59,12 @@ internal sealed class ActorRecord(CreateActor spec, Session owner, ResourceSet d
 
     public TaskError? DeathCause { get; set; }
 
+    /// <summary>
+    /// Its job ended: once it is dead and its worker gone, its record goes (no caller of the job is
+    /// left to ask how it ended). A detached actor lives on until then.
+    /// </summary>
+    public bool JobEnded { get; set; }
+
     /// <summary>How each incarnation that is over ended, by incarnation.</summary>
     public Dictionary<int, TaskError> Endings { get; } = [];
 

@@ -171,14 +171,40 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} ({actor.Id}) was killed" });
     }
 
-    /// <summary>Kills the job's actors, but for its detached ones, which live on until killed.</summary>
+    /// <summary>
+    /// Kills the job's actors, but for its detached ones, which live on until killed. Each record
+    /// goes once its worker is gone: its exit still releases what the actor held.
+    /// </summary>
     public void EndJob(string jobId)
     {
-        foreach (var actor in _actors.Values.Where(a => a.Owner.JobId == jobId && !a.Spec.Detached))
+        foreach (var actor in _actors.Values.Where(a => a.Owner.JobId == jobId))
         {
-            Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} ({actor.Id}) ended with its job" });
-            _actors.TryRemove(actor.Id, out _);
+            lock (actor.Gate)
+            {
+                actor.JobEnded = true;
+            }
+
+            if (!actor.Spec.Detached)
+            {
+                Die(actor, new TaskError { Kind = ErrorKind.ActorDied, Message = $"actor {actor.ClassName} ({actor.Id}) ended with its job" });
+            }
+
+            ForgetIfGone(actor);
         }
+    }
+
+    /// <summary>Drops the record of an actor of an ended job that is dead, its worker gone.</summary>
+    private void ForgetIfGone(ActorRecord actor)
+    {
+        lock (actor.Gate)
+        {
+            if (!actor.JobEnded || actor.State != ActorState.Dead || actor.Worker is not null)
+            {
+                return;
+            }
+        }
+
+        _actors.TryRemove(actor.Id, out _);
     }
 
     public void OnAttached(WorkerProcess worker)
@@ -474,6 +500,7 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
         }
 
         _ = ReleaseNameThenCompleteKillsAsync(actor, killIds);
+        ForgetIfGone(actor);
     }
 
     /// <summary>

@@ -122,7 +122,8 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     public async Task ReleaseActorNameAsync(string name, string actorId)
     {
         // A node that is leaving kills its actors on the way out; the head frees their names when
-        // their jobs end, so there is nothing to say (a warning per actor was only noise).
+        // their jobs end, or, for a detached actor's, when a driver kills it or the head forgets
+        // the node, so there is nothing to say (a warning per actor was only noise).
         if (_client is null || Volatile.Read(ref _disposed) != 0)
         {
             return;

@@ -136,13 +136,20 @@ internal sealed partial class ObjectStore(SharedMemoryStore? shared = null, stri
 
     public void Dispose() => shared?.Dispose();
 
-    /// <summary>Drops everything a session owns (it ended).</summary>
+    /// <summary>
+    /// Drops everything a session owns (it ended). What still waits for one of its objects not made
+    /// yet (a detached actor's constructor, say, which outlives the session) hears it is lost.
+    /// </summary>
     public void ReleaseOwnedBy(Session owner)
     {
         foreach (var (id, entry) in _objects)
         {
             if (entry.Owner == owner && _objects.TryRemove(id, out _))
             {
+                entry.Result.TrySetResult(ObjectResult.Failed(new TaskError
+                {
+                    Kind = ErrorKind.ObjectLost, Message = $"object {id} is lost: the session that owned it ended",
+                }));
                 RemoveStored(entry);
             }
         }

@@ -42,7 +42,7 @@ internal sealed partial class NodeRouter
             ObjectHandle rebuilt;
             try
             {
-                (target, nodeId) = Place(retry.Resources, retry.Function.Method, "options", avoid);
+                (target, nodeId) = Place(retry.Resources, retry.Function.Method, "options", task.Strategy, avoid);
                 target.DefineEnv(task.Env);
                 foreach (var dependency in task.Dependencies)
                 {

@@ -23,6 +23,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     private static readonly TimeSpan RestoredNodeWait = TimeSpan.FromMinutes(2);
     private readonly Protocol.Head.HeadClient _head;
     private readonly IPlacementPolicy _policy;
+    private readonly SpreadPlacement _spread = new();
     private readonly LineageBudget _lineage;
     // Sessions with other nodes, by node id.
     private readonly ConcurrentDictionary<string, Session> _siblings = new(StringComparer.Ordinal);
@@ -67,15 +68,21 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         (await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false)).Nodes;
 
     /// <summary>
-    /// The session of the node <paramref name="demand"/> goes to, and that node's id; never
-    /// one of <paramref name="avoid"/> (nodes that could not give a result they held).
+    /// The session of the node <paramref name="demand"/> goes to by <paramref name="strategy"/>, and
+    /// that node's id; never one of <paramref name="avoid"/> (nodes that could not give a result they held).
     /// </summary>
-    /// <exception cref="ArgumentException">No live node could ever run it (the message names what it asks and what nodes offer).</exception>
-    public (Session Session, string NodeId) Place(ResourceRequest demand, string what, string paramName, IReadOnlySet<string>? avoid = null)
+    /// <exception cref="ArgumentException">No live node could ever run it, or not the one a hard node affinity names (the message says what it asks and what nodes offer).</exception>
+    public (Session Session, string NodeId) Place(ResourceRequest demand, string what, string paramName, SchedulingStrategy strategy, IReadOnlySet<string>? avoid = null)
     {
         RefreshIfStale();
         var live = _nodes.Live;
         _severalNodes = live.Count > 1;
+        if (strategy is NodeAffinityStrategy affinity && PlaceOnNode(affinity, demand, what, paramName, avoid) is { } pinned)
+        {
+            return pinned;
+        }
+
+        var policy = strategy == SchedulingStrategy.Spread ? _spread : _policy;
         if (live.Count == 1 && live[0].Node.NodeId == Home.NodeId && avoid?.Contains(Home.NodeId) != true && Fits(demand, live[0].Node.Resources))
         {
             // One node (the embedded cluster's case, on every submit): nothing to choose, nothing to count.
@@ -83,7 +90,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         }
 
         var views = live.Where(n => avoid?.Contains(n.Node.NodeId) != true).Select(ToView).ToList();
-        var chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId));
+        var chosen = policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId));
         if (chosen is null)
         {
             // Rare: nodes may have joined since the last refresh. Only the head can say whether the
@@ -91,7 +98,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             // one answer is waited for (a blocking call, as registering an actor's name is).
             _nodes = new NodeList(_head.ListNodes(new ListNodesRequest()).Nodes);
             views = _nodes.Live.Where(n => avoid?.Contains(n.Node.NodeId) != true).Select(ToView).ToList();
-            chosen = _policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
+            chosen = policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
                 ?? throw Infeasible(demand, what, views, paramName);
         }
 
@@ -103,7 +110,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     /// there, and if it may be retried and the node dies, it is sent to another node. Only once
     /// there are several nodes: on one, there is nothing to weigh and nowhere else to go.
     /// </summary>
-    public void Follow(ObjectHandle handle, SubmitTask submit, ResolvedEnv env, AnalyzedCall call)
+    public void Follow(ObjectHandle handle, SubmitTask submit, ResolvedEnv env, AnalyzedCall call, SchedulingStrategy strategy)
     {
         if (!_severalNodes)
         {
@@ -115,7 +122,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         _inFlight.AddOrUpdate(session, cpus, (_, busy) => busy + cpus);
         if (submit.MaxRetries > 0)
         {
-            _retryable[submit.WorkId] = new PlacedTask(handle, submit, env, call.Dependencies);
+            _retryable[submit.WorkId] = new PlacedTask(handle, submit, env, call.Dependencies, strategy);
         }
 
         _ = handle.Ready.ContinueWith(
@@ -137,11 +144,11 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     /// Follows an actor this connection created: if it may be restarted and its node dies, it is
     /// created again on another node, and calls made after that go there.
     /// </summary>
-    public void FollowActor(CreateActor create, Session session, ResolvedEnv env, AnalyzedCall call)
+    public void FollowActor(CreateActor create, Session session, ResolvedEnv env, AnalyzedCall call, SchedulingStrategy strategy)
     {
         if (_severalNodes && create.MaxRestarts > 0)
         {
-            _restartable[create.ActorId] = new PlacedActor(create, session, env, call.Dependencies);
+            _restartable[create.ActorId] = new PlacedActor(create, session, env, call.Dependencies, strategy);
         }
     }
 
@@ -369,7 +376,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         Session target;
         try
         {
-            (target, _) = Place(retry.Resources, retry.Function.Method, "options");
+            (target, _) = Place(retry.Resources, retry.Function.Method, "options", task.Strategy);
             target.DefineEnv(task.Env);
             foreach (var dependency in task.Dependencies)
             {
@@ -407,7 +414,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             string nodeId;
             try
             {
-                (target, nodeId) = Place(create.Resources, create.Constructor.Type, "options");
+                (target, nodeId) = Place(create.Resources, create.Constructor.Type, "options", actor.Strategy);
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or Grpc.Core.RpcException)
             {
@@ -442,13 +449,13 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         {
             await _head.RecordActorMovedAsync(new RecordActorMovedRequest
             {
-                ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type,
+                ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type, Detached = create.Detached,
             }).ConfigureAwait(false);
             if (create.Name.Length > 0)
             {
                 await _head.RegisterActorNameAsync(new RegisterActorNameRequest
                 {
-                    Name = create.Name, ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type,
+                    Name = create.Name, ActorId = create.ActorId, NodeId = nodeId, ClassName = create.Constructor.Type, Detached = create.Detached,
                 }).ConfigureAwait(false);
             }
         }
@@ -461,12 +468,12 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     private static bool Fits(ResourceRequest demand, IReadOnlyDictionary<string, double> total) =>
         demand.NumCpus <= total.GetValueOrDefault(NodeView.Cpu) && demand.Custom.All(kv => kv.Value <= total.GetValueOrDefault(kv.Key));
 
-    private static ArgumentException Infeasible(ResourceRequest demand, string what, IEnumerable<NodeView> nodes, string paramName)
-    {
-        var wanted = string.Join(", ", demand.Custom.Select(kv => $"{kv.Key}={kv.Value}").Prepend($"CPU={demand.NumCpus}"));
-        var offered = string.Join("; ", nodes.Select(n => string.Join(", ", n.Total.Select(kv => $"{kv.Key}={kv.Value}"))));
-        return new ArgumentException($"{what} asks for {wanted}, which no node of the cluster offers (nodes offer: {offered})", paramName);
-    }
+    private static ArgumentException Infeasible(ResourceRequest demand, string what, IEnumerable<NodeView> nodes, string paramName) =>
+        new($"{what} asks for {Wanted(demand)}, which no node of the cluster offers (nodes offer: {string.Join("; ", nodes.Select(n => Offered(n.Total)))})", paramName);
+
+    private static string Wanted(ResourceRequest demand) => string.Join(", ", demand.Custom.Select(kv => $"{kv.Key}={kv.Value}").Prepend($"CPU={demand.NumCpus}"));
+
+    private static string Offered(IReadOnlyDictionary<string, double> total) => string.Join(", ", total.Select(kv => $"{kv.Key}={kv.Value}"));
 
     private sealed class NodeList(IReadOnlyList<NodeState> all)
     {
@@ -479,7 +486,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         public HashSet<string> Restored { get; } = [.. all.Where(n => n.Restored).Select(n => n.Node.NodeId)];
     }
 
-    private sealed record PlacedActor(CreateActor Create, Session Session, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
+    private sealed record PlacedActor(CreateActor Create, Session Session, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies, SchedulingStrategy Strategy);
 
-    private sealed record PlacedTask(ObjectHandle Handle, SubmitTask Submit, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies);
+    private sealed record PlacedTask(ObjectHandle Handle, SubmitTask Submit, ResolvedEnv Env, IReadOnlyList<ObjectHandle> Dependencies, SchedulingStrategy Strategy);
 }

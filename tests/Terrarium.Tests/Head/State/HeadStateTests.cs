@@ -61,7 +61,7 @@ public sealed class HeadStateTests
         var gone = _state.ListNodes().Single(n => n.Node.NodeId == "gone");
         Assert.False(gone.Alive || gone.Restored);
         Assert.True(_state.ListNodes().Single(n => n.Node.NodeId == "back").Alive);
-        Assert.Empty(_state.ForgetLongDeadNodes());
+        Assert.Empty(_state.ForgetLongDeadNodes().Nodes);
 
         // 30 × the death timeout after the restore (the default retention), without a word from it.
         for (var second = 10; second < 300; second += 5)
@@ -70,7 +70,7 @@ public sealed class HeadStateTests
             _state.Heartbeat("back", new Dictionary<string, double>());
         }
 
-        Assert.Equal(["gone"], _state.ForgetLongDeadNodes());
+        Assert.Equal(["gone"], _state.ForgetLongDeadNodes().Nodes);
         Assert.Equal(["back"], _state.ListNodes().Select(n => n.Node.NodeId));
     }
 
@@ -98,6 +98,43 @@ public sealed class HeadStateTests
         Assert.Equal([$"{job}/actor-1"], moved);
         Assert.False(_state.LookupMovedActor($"{job}/actor-1").Found);
         Assert.True(_state.LookupMovedActor($"{other}/actor-1").Found);
+    }
+
+    [Fact]
+    public void DetachedActors_KeepTheirNamesAndMoves_PastTheirJob_UntilTheirNodeIsForgotten()
+    {
+        var job = _state.RegisterJob("driver", "");
+        var running = _state.RegisterJob("driver", "");
+        _state.RegisterNode(Node("a"));
+        _state.RegisterNode(Node("b"));
+        Register("ordinary", $"{job}/actor-1", "a", detached: false);
+        Register("kept", $"{job}/actor-2", "a", detached: true);
+        Register("elsewhere", $"{job}/actor-3", "b", detached: true);
+        Register("running-job", $"{running}/actor-1", "a", detached: true);
+        _state.RecordActorMoved(new RecordActorMovedRequest { ActorId = $"{job}/actor-2", NodeId = "a", ClassName = "Counter", Detached = true });
+
+        var (names, moved) = _state.FinishJob(job);
+
+        Assert.Equal(["ordinary"], names);
+        Assert.Empty(moved);
+        Assert.True(_state.LookupActor("kept").Found);
+        Assert.True(_state.LookupMovedActor($"{job}/actor-2").Found);
+
+        // Node a goes silent for good: the detached names of ended jobs there go with it.
+        for (var second = 0; second < 300; second += 5)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(5));
+            _state.Heartbeat("b", new Dictionary<string, double>());
+        }
+
+        var (nodes, freed) = _state.ForgetLongDeadNodes();
+        Assert.Equal(["a"], nodes);
+        Assert.Equal(["kept"], freed);
+        Assert.True(_state.LookupActor("elsewhere").Found);
+        Assert.True(_state.LookupActor("running-job").Found);
+
+        void Register(string name, string actorId, string nodeId, bool detached) =>
+            Assert.True(_state.TryRegisterActorName(new RegisterActorNameRequest { Name = name, ActorId = actorId, NodeId = nodeId, ClassName = "Counter", Detached = detached }));
     }
 
     [Fact]

@@ -126,7 +126,7 @@ public sealed class ActorSupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task EndedJob_ItsActorsDie_AndACallerHearsWhy()
+    public async Task EndedJob_ItsActorsDie_AndACallerHearsWhy_AndTheirResourcesComeBackOnceTheirWorkersAreGone()
     {
         Create("a1", cpus: 1, maxRestarts: 3);
         var worker = await StartedAsync("a1");
@@ -137,8 +137,27 @@ public sealed class ActorSupervisorTests : IAsyncLifetime
 
         var dead = await NextLocationAsync();
         Assert.Contains("ended with its job", dead.Death.Message, StringComparison.Ordinal);
-        _supervisor.Locate(new LocateActor { ActorId = "a1" }, _driver);
-        Assert.Contains("no actor with id a1", (await NextLocationAsync()).Death.Message, StringComparison.Ordinal);
+        Assert.Equal(1, _ledger.Snapshot()["CPU"]);
+        _supervisor.OnExited(worker.Process, exitCode: 137);
+        Assert.Equal(2, _ledger.Snapshot()["CPU"]);
+        Assert.Empty(_supervisor.All);
+    }
+
+    [Fact]
+    public async Task EndedJob_ADetachedActorLivesOn_UntilKilled_ThenItsRecordGoes()
+    {
+        Create("a1", cpus: 1, detached: true);
+        var worker = await StartedAsync("a1");
+
+        _supervisor.EndJob("job-a");
+
+        Assert.False(worker.Process.KillRequested);
+        Assert.True(_supervisor.IsDetached("a1"));
+        _supervisor.Kill(new KillActor { ActorId = "a1", KillId = "kill-1" }, _driver);
+        Assert.True(worker.Process.KillRequested);
+        _supervisor.OnExited(worker.Process, exitCode: 137);
+        Assert.Equal(2, _ledger.Snapshot()["CPU"]);
+        Assert.Empty(_supervisor.All);
     }
 
     [Fact]
@@ -217,13 +236,14 @@ public sealed class ActorSupervisorTests : IAsyncLifetime
         }
     }
 
-    private void Create(string id, double cpus, int maxRestarts = 0) =>
+    private void Create(string id, double cpus, int maxRestarts = 0, bool detached = false) =>
         _supervisor.Create(new CreateActor
         {
             ActorId = id,
             Constructor = new FunctionDescriptor { Type = "Counter", Method = ".ctor" },
             Resources = new ResourceRequest { NumCpus = cpus },
             MaxRestarts = maxRestarts,
+            Detached = detached,
         }, _driver);
 
     /// <summary>The actor's next worker, attached and reporting the actor constructed.</summary>
