@@ -188,7 +188,14 @@ public sealed partial class Cluster
             // Its node frees the name as the actor dies; not when the node is gone (or never knew
             // the actor), and a detached actor's name has no job end to free it either. The head
             // frees it only if it is still this actor's.
-            await _head.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId }, cancellationToken: ct).ConfigureAwait(false);
+            try
+            {
+                await _head.ReleaseActorNameAsync(new ReleaseActorNameRequest { Name = name, ActorId = actorId }, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled)
+            {
+                // The head is away: the actor is dead all the same (its node freed the name if it could).
+            }
         }
     }
 }

@@ -13,7 +13,8 @@ public sealed class SchedulingStrategyTests
     {
         await using var nodes = await CliCluster.StartAsync("{}", "{}", "{}");
         await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
-        var spread = new TaskOptions { SchedulingStrategy = SchedulingStrategy.Spread };
+        // No CPUs: every node has the demand free whatever the head last heard, so the turn alone decides.
+        var spread = new TaskOptions { NumCpus = 0, SchedulingStrategy = SchedulingStrategy.Spread };
 
         var where = await cluster.GetAsync(Enumerable.Range(0, 6).Select(_ => cluster.Submit(() => MultiNodeTasks.WhereAmI(), spread)).ToList()).DefaultTimeout();
 

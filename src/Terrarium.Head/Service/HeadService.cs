@@ -203,13 +203,14 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     /// <summary>Forgets the nodes dead past the retention, in memory and in the store — unless one registered again meanwhile.</summary>
     private async Task ForgetLongDeadNodesAsync()
     {
-        var (forgotten, freedNames) = state.ForgetLongDeadNodes();
+        var (forgotten, freedNames, droppedMoves) = state.ForgetLongDeadNodes();
         if (forgotten.Count == 0)
         {
             return;
         }
 
         await store.RemoveActorNamesAsync(freedNames).ConfigureAwait(false);
+        await store.RemoveMovedActorsAsync(droppedMoves).ConfigureAwait(false);
         await store.RemoveNodesAsync(forgotten).ConfigureAwait(false);
         foreach (var back in state.ListNodes().Where(n => forgotten.Contains(n.Node.NodeId)))
         {

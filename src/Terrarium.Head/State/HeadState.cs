@@ -78,10 +78,10 @@ internal sealed class HeadState(HeadOptions options)
 
     /// <summary>Forgets the nodes dead for longer than <see cref="HeadOptions.DeadNodeRetention"/>; their ids.</summary>
     /// <returns>
-    /// The nodes forgotten, and the names freed with them: those of detached actors whose job ended,
-    /// which died with their node and which no driver is left to free.
+    /// The nodes forgotten, and the names and move records dropped with them: those of detached
+    /// actors whose job ended and whose node is forgotten, which no driver is left to free.
     /// </returns>
-    public (List<string> Nodes, List<string> FreedNames) ForgetLongDeadNodes()
+    public (List<string> Nodes, List<string> FreedNames, List<string> DroppedMoves) ForgetLongDeadNodes()
     {
         lock (_lock)
         {
@@ -92,17 +92,28 @@ internal sealed class HeadState(HeadOptions options)
                 _nodes.Remove(id);
             }
 
-            var freed = _actorNames
-                .Where(kv => kv.Value.Detached && forgotten.Contains(kv.Value.NodeId) && !_jobs.Keys.Any(job => kv.Value.ActorId.StartsWith($"{job}/", StringComparison.Ordinal)))
-                .Select(kv => kv.Key).ToList();
+            var freed = _actorNames.Where(kv => DiedWithItsNode(kv.Value)).Select(kv => kv.Key).ToList();
             foreach (var name in freed)
             {
                 _actorNames.Remove(name);
             }
 
-            return (forgotten, freed);
+            var dropped = _movedActors.Where(kv => DiedWithItsNode(kv.Value)).Select(kv => kv.Key).ToList();
+            foreach (var id in dropped)
+            {
+                _movedActors.Remove(id);
+            }
+
+            return (forgotten, freed, dropped);
         }
     }
+
+    /// <summary>
+    /// Whether a detached actor is gone with its node, the head having forgotten that node, and no
+    /// running job of its own is left to move it. Called under the lock.
+    /// </summary>
+    private bool DiedWithItsNode(LookupActorReply actor) =>
+        actor.Detached && !_nodes.ContainsKey(actor.NodeId) && !_jobs.Keys.Any(job => actor.ActorId.StartsWith($"{job}/", StringComparison.Ordinal));
 
     public List<NodeState> ListNodes()
     {
@@ -168,14 +179,16 @@ internal sealed class HeadState(HeadOptions options)
                 _ended.Add((++_lastEnded, jobId, now));
             }
 
-            // A detached actor keeps its name until it dies.
-            var released = _actorNames.Where(kv => !kv.Value.Detached && kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
+            // A detached actor keeps its name until it dies (with its node, if the head forgot that already).
+            var released = _actorNames.Where(kv => kv.Value.ActorId.StartsWith(jobId, StringComparison.Ordinal) && (!kv.Value.Detached || DiedWithItsNode(kv.Value)))
+                .Select(kv => kv.Key).ToList();
             foreach (var name in released)
             {
                 _actorNames.Remove(name);
             }
 
-            var moved = _movedActors.Where(kv => !kv.Value.Detached && kv.Key.StartsWith(jobId, StringComparison.Ordinal)).Select(kv => kv.Key).ToList();
+            var moved = _movedActors.Where(kv => kv.Key.StartsWith(jobId, StringComparison.Ordinal) && (!kv.Value.Detached || DiedWithItsNode(kv.Value)))
+                .Select(kv => kv.Key).ToList();
             foreach (var id in moved)
             {
                 _movedActors.Remove(id);

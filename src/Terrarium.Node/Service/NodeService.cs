@@ -169,13 +169,16 @@ internal sealed partial class NodeService(
     {
         detached.Ended(session);
         logs.Unsubscribe(session);
+        if (session.IsDriver)
+        {
+            // First: the job's work waiting for the driver's objects ends with the job, saying so,
+            // rather than with their loss.
+            EndJob(session.JobId);
+        }
+
         objects.ReleaseOwnedBy(session);
         objects.Shared?.RemoveStagingOf(session.Id);
         session.DropUnclaimedUploads();
-        if (session.IsDriver)
-        {
-            EndJob(session.JobId);
-        }
 
         if (session.IsJobHome)
         {

@@ -52,6 +52,8 @@ internal sealed class ActorConnection : IAsyncDisposable
         {
             await using var connection = await ActorFrames.OpenAsync(_addresses, _credentials, _actorId, ct).ConfigureAwait(false);
             await connection.SendAsync(ActorFrames.Cancel, new CancelActorCalls { WorkIds = { callId } }, ct).ConfigureAwait(false);
+            // Returns once the worker holds the cancel (or closed the connection: it refused the caller, or is gone).
+            await connection.ReadAsync(ct).ConfigureAwait(false);
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {

@@ -29,6 +29,9 @@ internal static class ActorFrames
     /// <summary>Caller → worker: a <c>CancelActorCalls</c>.</summary>
     public const byte Cancel = 5;
 
+    /// <summary>Worker → caller, after a <see cref="Cancel"/>: a <c>CancelActorCallsReply</c>, once the worker holds the cancels.</summary>
+    public const byte Cancelled = 6;
+
     /// <summary>The largest frame either end sends or accepts: one call or result with a value of the largest size.</summary>
     public const int MaxFrameBytes = MessageLimits.MaxMessageBytes;
 

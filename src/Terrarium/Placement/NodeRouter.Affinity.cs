@@ -15,12 +15,13 @@ internal sealed partial class NodeRouter
     private (Session Session, string NodeId)? PlaceOnNode(NodeAffinityStrategy affinity, ResourceRequest demand, string what, string paramName, IReadOnlySet<string>? avoid)
     {
         var node = LiveNode(affinity.NodeId);
-        if (node is null && _nodes.All.All(n => n.Node.NodeId != affinity.NodeId))
+        if (node is null && !affinity.Soft && _nodes.All.All(n => n.Node.NodeId != affinity.NodeId))
         {
             // Unheard of: it may have joined since the last refresh. Only the head can say, and a
             // hard affinity promises an ArgumentException now, so this answer is waited for (a
-            // blocking call, as for a demand no known node could run).
-            _nodes = new NodeList(_head.ListNodes(new ListNodesRequest()).Nodes);
+            // blocking call, as for a demand no known node could run; a soft one needs no answer).
+            _nodes = new NodeList(_head.ListNodes(new ListNodesRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).Nodes);
+            _severalNodes = _nodes.Live.Count > 1;
             node = LiveNode(affinity.NodeId);
         }
 
@@ -28,12 +29,13 @@ internal sealed partial class NodeRouter
             : avoid?.Contains(affinity.NodeId) == true ? "could not give a result it held"
             : !Fits(demand, node.Node.Resources) ? $"could never run it: it asks for {Wanted(demand)}, the node offers {Offered(node.Node.Resources)}"
             : null;
-        if (why is null)
+        // A refresh may find the node dead between the look and the session.
+        if (why is null && OpenLiveSession(affinity.NodeId) is { } session)
         {
-            return (Session(affinity.NodeId), affinity.NodeId);
+            return (session, affinity.NodeId);
         }
 
-        return affinity.Soft ? null : throw new ArgumentException($"{what} must run on node {affinity.NodeId} (a hard node affinity), which {why}", paramName);
+        return affinity.Soft ? null : throw new ArgumentException($"{what} must run on node {affinity.NodeId} (a hard node affinity), which {why ?? "is not a live node of the cluster"}", paramName);
     }
 
     private NodeState? LiveNode(string nodeId) => _nodes.Live.FirstOrDefault(n => n.Node.NodeId == nodeId);

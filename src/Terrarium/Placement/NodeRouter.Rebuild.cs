@@ -53,7 +53,7 @@ internal sealed partial class NodeRouter
                 handle.MoveTo(target);
                 target.Send(new ClientRequest { SubmitTask = retry });
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or Grpc.Core.RpcException)
             {
                 handle.Rebuild = null;
                 var notMadeAgain = lost.Clone();

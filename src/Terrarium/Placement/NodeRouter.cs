@@ -97,6 +97,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             // demand is feasible, and Submit promises an ArgumentException when it is not, so this
             // one answer is waited for (a blocking call, as registering an actor's name is).
             _nodes = new NodeList(_head.ListNodes(new ListNodesRequest()).Nodes);
+            _severalNodes = _nodes.Live.Count > 1;
             views = _nodes.Live.Where(n => avoid?.Contains(n.Node.NodeId) != true).Select(ToView).ToList();
             chosen = policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
                 ?? throw Infeasible(demand, what, views, paramName);
@@ -383,7 +384,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
                 target.ShareWithNode(dependency, throughThisProcess: true);
             }
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or Grpc.Core.RpcException)
         {
             handle.Complete(new ObjectReady
             {

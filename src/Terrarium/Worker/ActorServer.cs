@@ -157,6 +157,9 @@ internal sealed class ActorServer
                             _cancel(callId);
                         }
 
+                        // The canceller learns its cancels are held: a call it makes next cannot overtake them.
+                        await connection.SendAsync(ActorFrames.Cancelled, new CancelActorCallsReply(), ct).ConfigureAwait(false);
+
                         break;
                     default:
                         throw new InvalidDataException($"unexpected frame type {frame.Type} from an actor's caller");

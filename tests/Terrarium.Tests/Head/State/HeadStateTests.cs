@@ -127,11 +127,15 @@ public sealed class HeadStateTests
             _state.Heartbeat("b", new Dictionary<string, double>());
         }
 
-        var (nodes, freed) = _state.ForgetLongDeadNodes();
+        var (nodes, freed, dropped) = _state.ForgetLongDeadNodes();
         Assert.Equal(["a"], nodes);
         Assert.Equal(["kept"], freed);
+        Assert.Equal([$"{job}/actor-2"], dropped);
         Assert.True(_state.LookupActor("elsewhere").Found);
         Assert.True(_state.LookupActor("running-job").Found);
+
+        // A job still running when its detached actor's node was forgotten frees the name as it ends.
+        Assert.Equal(["running-job"], _state.FinishJob(running).Names);
 
         void Register(string name, string actorId, string nodeId, bool detached) =>
             Assert.True(_state.TryRegisterActorName(new RegisterActorNameRequest { Name = name, ActorId = actorId, NodeId = nodeId, ClassName = "Counter", Detached = detached }));

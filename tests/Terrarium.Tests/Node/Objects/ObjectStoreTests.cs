@@ -81,4 +81,18 @@ public sealed class ObjectStoreTests
         Assert.Equal(3, _store.Count);
         Assert.Equal(3, _store.Bytes);
     }
+
+    [Fact]
+    public async Task ReleaseOwnedBy_AnObjectNotMadeYet_FailsAsLostForWhatWaitsForIt()
+    {
+        _store.TryCreate("pending", Driver);
+        var waiting = _store.Find("pending")!;
+
+        _store.ReleaseOwnedBy(Driver);
+
+        var lost = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(ErrorKind.ObjectLost, lost.Error!.Kind);
+        Assert.Equal("object pending is lost: the session that owned it ended", lost.Error.Message);
+        Assert.Null(_store.Find("pending"));
+    }
 }
