@@ -6,6 +6,7 @@ var root = new RootCommand("Terrarium: start and stop a cluster's head and nodes
     StartCommand.Create(),
     StopCommand.Create(),
     StatusCommand.Create(),
+    ListCommand.Create(),
     EnvCommand.Create(),
 };
 

@@ -114,6 +114,11 @@ internal static class StartCommand
             Description = "Seconds after its last use a package is kept even when no running job uses it (head only)",
             DefaultValueFactory = _ => 600,
         };
+        var logLevel = new Option<string>("--log-level")
+        {
+            Description = "The least severe lines the daemon logs: trace, debug, information (runtime env setups, sessions, retries), warning, error, critical or none",
+            DefaultValueFactory = _ => "warning",
+        };
         var block = new Option<bool>("--block") { Description = "Stay in the foreground; Ctrl+C or SIGTERM stops the daemon and its workers" };
         var readyFile = new Option<string?>("--ready-file") { Hidden = true, Description = "Internal: where a background daemon reports that it serves" };
 
@@ -121,7 +126,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, packageStoreLimit, packageProtection, block, readyFile,
+            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, packageStoreLimit, packageProtection, logLevel, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -146,6 +151,7 @@ internal static class StartCommand
                 PackageProtection = parse.GetValue(packageProtection) is var protection && protection >= 0 && double.IsFinite(protection)
                     ? TimeSpan.FromSeconds(protection)
                     : throw new UserError($"--package-protection {protection} must be zero or more seconds"),
+                LogLevel = StartSettings.ParseLogLevel(parse.GetValue(logLevel)!),
             };
             if (settings.RedisInsecure && settings.Redis is null)
             {
@@ -169,7 +175,7 @@ internal static class StartCommand
     private static async Task<int> RunInForegroundAsync(StartSettings settings, string token, string tokenSource, string? readyFile, CancellationToken ct)
     {
         using var loggerFactory = LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(LogLevel.Warning)
+            .SetMinimumLevel(settings.LogLevel)
             // A start that fails (a port in use) is reported once, as one line, not as the host's stack trace.
             .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)
             .AddSimpleConsole(o => o.SingleLine = true));

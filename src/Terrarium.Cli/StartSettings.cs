@@ -70,6 +70,15 @@ internal sealed record StartSettings
 
     /// <summary>Reads <c>--package-store-limit</c> as <c>--cache-limit</c> reads sizes; the default when not given.</summary>
     /// <exception cref="UserError">Not a size.</exception>
+    /// <summary>The least severe log lines the daemon writes (--log-level). Default: warnings.</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Warning;
+
+    /// <summary>A level of Microsoft.Extensions.Logging, by name in any case.</summary>
+    public static Microsoft.Extensions.Logging.LogLevel ParseLogLevel(string given) =>
+        Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(given, ignoreCase: true, out var level) && Enum.IsDefined(level) && !int.TryParse(given, out _)
+            ? level
+            : throw new UserError($"--log-level '{given}' is not a level: give trace, debug, information, warning, error, critical or none");
+
     public static long ParsePackageStoreLimit(string? given)
     {
         try

@@ -44,6 +44,8 @@ public sealed partial class Cluster
                 CachedResources = status?.CachedResources.Select(r => new CachedResourceSummary(r.Kind, r.Name, r.Size, r.Users,
                     DateTimeOffset.FromUnixTimeMilliseconds(r.LastUsedUnixMs), r.EnvHashes.ToList())).ToList() ?? [],
                 CacheLimits = status?.CacheLimits.ToDictionary() ?? [],
+                Actors = status?.Actors.Select(a => new ActorSummary(a.ActorId, a.ClassName, a.Name.Length > 0 ? a.Name : null, a.State, a.JobId,
+                    a.Restarts, a.MaxRestarts, a.Detached, a.Pid > 0 ? a.Pid : null, a.DeathCause.Length > 0 ? a.DeathCause : null)).ToList() ?? [],
             });
         }
 

@@ -49,7 +49,23 @@ public sealed record NodeSummary(
 
     /// <summary>Bytes each kind of cached folder may take on it before unused ones are deleted, by kind.</summary>
     public IReadOnlyDictionary<string, long> CacheLimits { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>The actors it hosts: alive, on their way, or dead (until their job ends).</summary>
+    public IReadOnlyList<ActorSummary> Actors { get; init; } = [];
 }
+
+/// <summary>One actor, as its node sees it.</summary>
+/// <param name="ActorId">Its id.</param>
+/// <param name="ClassName">The full name of its class.</param>
+/// <param name="Name">Its cluster-wide name; null for an unnamed actor.</param>
+/// <param name="State"><c>pending</c> (waiting for its env, arguments or resources), <c>starting</c>, <c>alive</c> or <c>dead</c>.</param>
+/// <param name="JobId">The job that created it.</param>
+/// <param name="Restarts">How often its worker was restarted, of <paramref name="MaxRestarts"/>.</param>
+/// <param name="MaxRestarts">How often it may be.</param>
+/// <param name="Detached">Whether it outlives its job (<see cref="ActorLifetime.Detached"/>).</param>
+/// <param name="Pid">Its worker's process id; null when it has none.</param>
+/// <param name="DeathCause">Why it died; null unless dead.</param>
+public sealed record ActorSummary(string ActorId, string ClassName, string? Name, string State, string JobId, int Restarts, int MaxRestarts, bool Detached, int? Pid, string? DeathCause);
 
 /// <summary>A folder of a node's env cache.</summary>
 /// <param name="Kind"><c>working_dir</c> (every shipped package), <c>pip</c>, <c>conda</c> or <c>nuget</c>: the limit it counts against.</param>

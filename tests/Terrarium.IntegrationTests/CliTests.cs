@@ -76,6 +76,56 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task ListActors_ShowsEachActorsStateNodeAndLifetime_FilteredAndAsJson()
+    {
+        await using var nodes = await CliCluster.StartAsync("{}");
+        await using var cluster = await Cluster.InitAsync(nodes.DriverOptions).DefaultTimeout();
+        var keeper = cluster.CreateActor(() => new ClusterWork.NodeCounter(), new ActorOptions { Name = "keeper", Lifetime = ActorLifetime.Detached });
+        var plain = cluster.CreateActor(() => new ClusterWork.NodeCounter());
+        Assert.Equal(1, await keeper.Call(c => c.Add(1)).DefaultTimeout());
+        Assert.Equal(1, await plain.Call(c => c.Add(1)).DefaultTimeout());
+        await plain.KillAsync().DefaultTimeout();
+        string[] connect = ["--address", nodes.HeadAddress, "--token", CliCluster.Token, "--ca-hash", nodes.CaHash];
+
+        var detached = await nodes.RunAsync(["list", "actors", "--json", "--filter", "detached=true", .. connect]);
+        var table = await nodes.RunAsync(["list", "actors", .. connect]);
+        var badFilter = await nodes.RunAsync(["list", "actors", "--filter", "colour=red", .. connect]);
+
+        Assert.True(detached.ExitCode == 0, detached.Stderr);
+        var row = Assert.Single(JsonDocument.Parse(detached.Stdout).RootElement.EnumerateArray());
+        Assert.Equal(keeper.ActorId, row.GetProperty("actor_id").GetString());
+        Assert.Equal("keeper", row.GetProperty("name").GetString());
+        Assert.Equal("alive", row.GetProperty("state").GetString());
+        Assert.Equal(nodes.Daemons[0].NodeId, row.GetProperty("node_id").GetString());
+        Assert.Equal(cluster.JobId, row.GetProperty("job_id").GetString());
+        Assert.True(row.GetProperty("pid").GetInt32() > 0);
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        Assert.Contains("2 actors", table.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"{plain.ActorId} died: actor ClusterWork.NodeCounter ({plain.ActorId}) was killed", table.Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, badFilter.ExitCode);
+        Assert.Contains("--filter 'colour=red' is not KEY=VALUE with a key of actor_id, class_name", badFilter.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LogLevel_Information_PutsTheNodesInformationLinesInItsLog()
+    {
+        await using var folders = await CliCluster.StartAsync(headResources: null);
+
+        var started = await folders.RunAsync("start", "--head", "--port", "0", "--num-cpus", "1", "--log-level", "Information",
+            "--cache-dir", Path.Combine(folders.Scratch, "cache"));
+        Assert.True(started.ExitCode == 0, started.Stderr);
+        var log = System.Text.RegularExpressions.Regex.Match(started.Stdout, @", log (\S+)").Groups[1].Value;
+        try
+        {
+            await TestWaits.UntilAsync(() => File.ReadAllText(log).Contains(" listening on ", StringComparison.Ordinal), "the node's 'listening on' line in the daemon's log");
+        }
+        finally
+        {
+            Assert.Equal(0, (await folders.RunAsync("stop")).ExitCode);
+        }
+    }
+
+    [Fact]
     public async Task Mistakes_AreOneLineAndANonZeroExit()
     {
         await using var cluster = await CliCluster.StartAsync("{}");
@@ -107,6 +157,8 @@ public sealed class CliTests
             ["start", "--head", "--port", "0", "--cache-limit", "docker=1GB"],
             ["start", "--head", "--port", "0", "--cache-limit", "pip=lots"],
             ["start", "--head", "--port", "0", "--setup-retry-delay", "-1"],
+            ["start", "--head", "--port", "0", "--log-level", "loud"],
+            ["start", "--head", "--port", "0", "--log-level", "7"],
             ["env", "logs", "NOT-HEX", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--ca-hash", cluster.CaHash],
             ["env", "list", "--node", "no-such-node", "--address", cluster.HeadAddress, "--token", CliCluster.Token, "--ca-hash", cluster.CaHash],
         ];

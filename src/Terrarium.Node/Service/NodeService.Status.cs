@@ -29,6 +29,26 @@ internal sealed partial class NodeService
             });
         }
 
+        foreach (var actor in actors.All)
+        {
+            lock (actor.Gate)
+            {
+                status.Actors.Add(new ActorStatus
+                {
+                    ActorId = actor.Id,
+                    ClassName = actor.ClassName,
+                    Name = actor.Spec.Name,
+                    State = actor.State.ToString().ToLowerInvariant(),
+                    JobId = actor.Owner.JobId,
+                    Restarts = actor.Restarts,
+                    MaxRestarts = actor.Spec.MaxRestarts,
+                    Detached = actor.Spec.Detached,
+                    Pid = actor.Worker?.Pid ?? 0,
+                    DeathCause = actor.DeathCause?.Message ?? "",
+                });
+            }
+        }
+
         var users = envUsers.Users().ToLookup(u => u.EnvHash);
         foreach (var (hash, state, json) in builds.List())
         {
