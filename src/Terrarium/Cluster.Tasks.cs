@@ -57,7 +57,8 @@ public sealed partial class Cluster
     {
         ArgumentNullException.ThrowIfNull(reference);
         ThrowIfDisposed();
-        var handle = reference.Handle;
+        // A part of a split result is cancelled through its whole's task or call.
+        var handle = reference.Handle.PartOf ?? reference.Handle;
         if (!_nodes.Sessions.Contains(handle.Session))
         {
             throw new ArgumentException($"{reference} belongs to another cluster connection; cancel it through that one", nameof(reference));
@@ -71,7 +72,7 @@ public sealed partial class Cluster
                 : caller.CancelAsync(handle, ct);
         }
 
-        if (!reference.IsReady)
+        if (!handle.Ready.IsCompleted)
         {
             handle.Session.Send(new ClientRequest { Cancel = new CancelTask { WorkId = handle.Id, Force = force } });
         }
