@@ -74,28 +74,29 @@ internal static class ListCommand
     private static async Task<(List<ActorRow> Rows, List<(string NodeId, string Why)> Silent)> QueryActorsAsync(Endpoint head, ClusterCredentials credentials, CancellationToken ct)
     {
         var nodes = await HeadConnection.ListNodesAsync(head, credentials, ct).ConfigureAwait(false);
-        var rows = new List<ActorRow>();
-        var silent = new List<(string, string)>();
-        foreach (var node in nodes.Where(n => n.Alive).OrderBy(n => n.Node.NodeId, StringComparer.Ordinal))
+        // All at once: a node that does not answer costs its deadline once, not once per node before it.
+        var answers = await Task.WhenAll(nodes.Where(n => n.Alive).OrderBy(n => n.Node.NodeId, StringComparer.Ordinal)
+            .Select(n => ActorsOfAsync(n, credentials, ct))).ConfigureAwait(false);
+        return ([.. answers.SelectMany(a => a.Rows)], [.. answers.Where(a => a.Silent is not null).Select(a => a.Silent!.Value)]);
+    }
+
+    private static async Task<(List<ActorRow> Rows, (string NodeId, string Why)? Silent)> ActorsOfAsync(NodeState node, ClusterCredentials credentials, CancellationToken ct)
+    {
+        try
         {
-            try
+            var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), credentials);
+            using (channel)
             {
-                var (channel, invoker) = ClusterChannel.Open(Endpoint.Parse(node.Node.Address), credentials);
-                using (channel)
-                {
-                    var status = await new Protocol.Node.NodeClient(invoker)
-                        .GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct).ConfigureAwait(false);
-                    rows.AddRange(status.Actors.Select(a => new ActorRow(a.ActorId, a.ClassName, a.Name.Length > 0 ? a.Name : null, a.State, node.Node.NodeId,
-                        a.JobId, a.Restarts, a.MaxRestarts, a.Detached, a.Pid > 0 ? a.Pid : null, a.DeathCause.Length > 0 ? a.DeathCause : null)));
-                }
-            }
-            catch (RpcException e)
-            {
-                silent.Add((node.Node.NodeId, $"{e.StatusCode}: {e.Status.Detail}"));
+                var status = await new Protocol.Node.NodeClient(invoker)
+                    .GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct).ConfigureAwait(false);
+                return ([.. status.Actors.Select(a => new ActorRow(a.ActorId, a.ClassName, a.Name.Length > 0 ? a.Name : null, a.State, node.Node.NodeId,
+                    a.JobId, a.Restarts, a.MaxRestarts, a.Detached, a.Pid > 0 ? a.Pid : null, a.DeathCause.Length > 0 ? a.DeathCause : null))], null);
             }
         }
-
-        return (rows, silent);
+        catch (RpcException e)
+        {
+            return ([], (node.Node.NodeId, $"{e.StatusCode}: {e.Status.Detail}"));
+        }
     }
 
     private static void PrintActors(List<ActorRow> rows)

@@ -176,6 +176,8 @@ internal static class StartCommand
     {
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(settings.LogLevel)
+            // ASP.NET Core logs every gRPC call at information: its lines only from debug down.
+            .AddFilter("Microsoft", settings.LogLevel <= LogLevel.Debug ? settings.LogLevel : LogLevel.Warning)
             // A start that fails (a port in use) is reported once, as one line, not as the host's stack trace.
             .AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)
             .AddSimpleConsole(o => o.SingleLine = true));

@@ -68,8 +68,6 @@ internal sealed record StartSettings
     /// <summary>How long after its last use an unused package is kept (<c>--package-protection</c>).</summary>
     public TimeSpan PackageProtection { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Reads <c>--package-store-limit</c> as <c>--cache-limit</c> reads sizes; the default when not given.</summary>
-    /// <exception cref="UserError">Not a size.</exception>
     /// <summary>The least severe log lines the daemon writes (--log-level). Default: warnings.</summary>
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Warning;
 
@@ -79,6 +77,8 @@ internal sealed record StartSettings
             ? level
             : throw new UserError($"--log-level '{given}' is not a level: give trace, debug, information, warning, error, critical or none");
 
+    /// <summary>Reads <c>--package-store-limit</c> as <c>--cache-limit</c> reads sizes; the default when not given.</summary>
+    /// <exception cref="UserError">Not a size.</exception>
     public static long ParsePackageStoreLimit(string? given)
     {
         try

@@ -50,7 +50,9 @@ public sealed partial class Cluster
     /// it through a <see cref="CancellationToken"/> parameter, written <c>CancellationToken.None</c>
     /// in the expression), and with <paramref name="force"/> its worker process is killed and
     /// replaced. Awaiting the ref then throws <see cref="TaskCancelledException"/>, unless the work
-    /// finished first. Returns once the request is on its way; nothing happens to finished work.
+    /// finished first. Returns once the request is on its way (for an actor call, once the actor's
+    /// worker holds it: a call made next cannot overtake it); nothing happens to finished work. A
+    /// part of a split result (<see cref="ObjectRefSplitting"/>) cancels the task or call of its whole.
     /// </summary>
     /// <exception cref="ArgumentException">The ref belongs to another cluster connection, or <paramref name="force"/> is asked for an actor call (kill the actor instead).</exception>
     public Task CancelAsync(ObjectRef reference, bool force = false, CancellationToken ct = default)
@@ -58,7 +60,12 @@ public sealed partial class Cluster
         ArgumentNullException.ThrowIfNull(reference);
         ThrowIfDisposed();
         // A part of a split result is cancelled through its whole's task or call.
-        var handle = reference.Handle.PartOf ?? reference.Handle;
+        var handle = reference.Handle;
+        while (handle.PartOf is { } whole)
+        {
+            handle = whole;
+        }
+
         if (!_nodes.Sessions.Contains(handle.Session))
         {
             throw new ArgumentException($"{reference} belongs to another cluster connection; cancel it through that one", nameof(reference));

@@ -38,7 +38,10 @@ public static class ObjectRefSplitting
     /// when it has another length, every part fails saying so.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is below 1.</exception>
-    public static ObjectRef<T>[] Split<T>(this ObjectRef<T[]> whole, int count) => [.. Parts(whole, count).Select(p => new ObjectRef<T>(p))];
+    /// <exception cref="ArgumentException">A <c>byte[]</c>, which travels as one binary value, not as a list.</exception>
+    public static ObjectRef<T>[] Split<T>(this ObjectRef<T[]> whole, int count) => typeof(T) == typeof(byte)
+        ? throw new ArgumentException("a byte[] travels as one binary value, not as a list of bytes: it cannot be split", nameof(whole))
+        : [.. Parts(whole, count).Select(p => new ObjectRef<T>(p))];
 
     /// <summary>As <see cref="Split{T}(ObjectRef{T[]}, int)"/>, for a list.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is below 1.</exception>

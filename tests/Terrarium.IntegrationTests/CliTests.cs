@@ -118,6 +118,9 @@ public sealed class CliTests
         try
         {
             await TestWaits.UntilAsync(() => File.ReadAllText(log).Contains(" listening on ", StringComparison.Ordinal), "the node's 'listening on' line in the daemon's log");
+            // Calls to the daemon are not logged one by one at information (ASP.NET Core's lines start at debug).
+            Assert.Equal(0, (await folders.RunAsync("status")).ExitCode);
+            Assert.DoesNotContain("Request starting", File.ReadAllText(log), StringComparison.Ordinal);
         }
         finally
         {

@@ -13,7 +13,7 @@ public sealed class SplitResultTests : IAsyncLifetime
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     [Fact]
-    public async Task ATuplesElements_AreRefsOfTheirOwn_EachAnArgumentElsewhere()
+    public async Task ATuplesElements_AreRefsOfTheirOwn_EachAnArgumentOfOtherWork()
     {
         var (min, max) = _cluster.Submit(() => SplitWork.MinMax(new[] { 4, -2, 9 })).Split();
 
@@ -46,6 +46,7 @@ public sealed class SplitResultTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => wrong[1].DefaultTimeout());
         Assert.Contains("SplitWork.Range returned 3 values where 2 were asked for: it cannot be split into 2", error.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => _cluster.Submit(() => SplitWork.Range(3)).Split(0));
+        Assert.Contains("a byte[] travels as one binary value", Assert.Throws<ArgumentException>(() => _cluster.Submit(() => SplitWork.Bytes()).Split(2)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -58,15 +59,16 @@ public sealed class SplitResultTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CancellingAPart_CancelsTheTask()
+    public async Task CancellingAPart_EvenOfAPart_CancelsTheTask()
     {
         var gate = Path.Combine(Path.GetTempPath(), "terrarium-split-gate-" + Guid.NewGuid().ToString("N"));
-        var (first, second) = _cluster.Submit(() => SplitWork.PairAfter(gate)).Split();
+        var (pair, word) = _cluster.Submit(() => SplitWork.NestedAfter(gate)).Split();
+        var (first, second) = pair.Split();
 
         await _cluster.CancelAsync(second, force: true).DefaultTimeout();
 
         await Assert.ThrowsAsync<TaskCancelledException>(() => first.DefaultTimeout());
-        await Assert.ThrowsAsync<TaskCancelledException>(() => second.DefaultTimeout());
+        await Assert.ThrowsAsync<TaskCancelledException>(() => word.DefaultTimeout());
     }
 
     [Fact]
@@ -95,7 +97,9 @@ public static class SplitWork
     public static (int, int) Fails(string message) => throw new InvalidOperationException(message);
 
     /// <summary>Returns only once <paramref name="gate"/> exists.</summary>
-    public static (int, int) PairAfter(string gate) => (TestTasks.WaitForFile(gate, 1), 2);
+    public static ((int, int), string) NestedAfter(string gate) => ((TestTasks.WaitForFile(gate, 1), 2), "three");
+
+    public static byte[] Bytes() => [1, 2];
 }
 
 public sealed class Pairer

@@ -204,7 +204,7 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     private async Task ForgetLongDeadNodesAsync()
     {
         var (forgotten, freedNames, droppedMoves) = state.ForgetLongDeadNodes();
-        if (forgotten.Count == 0)
+        if (forgotten.Count + freedNames.Count + droppedMoves.Count == 0)
         {
             return;
         }

@@ -14,6 +14,8 @@ namespace Terrarium.Actors;
 /// </summary>
 internal sealed class ActorConnection : IAsyncDisposable
 {
+    // How long a cancel waits for the worker to say it holds it.
+    private static readonly TimeSpan CancelAnswerPatience = TimeSpan.FromSeconds(5);
     private readonly IReadOnlyList<Endpoint> _addresses;
     private readonly ClusterCredentials _credentials;
     private readonly string _actorId;
@@ -52,10 +54,13 @@ internal sealed class ActorConnection : IAsyncDisposable
         {
             await using var connection = await ActorFrames.OpenAsync(_addresses, _credentials, _actorId, ct).ConfigureAwait(false);
             await connection.SendAsync(ActorFrames.Cancel, new CancelActorCalls { WorkIds = { callId } }, ct).ConfigureAwait(false);
-            // Returns once the worker holds the cancel (or closed the connection: it refused the caller, or is gone).
-            await connection.ReadAsync(ct).ConfigureAwait(false);
+            // Returns once the worker holds the cancel, or closed the connection (it refused the
+            // caller, or is gone) — or after a while: an older worker never answers, a stuck one late.
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            patience.CancelAfter(CancelAnswerPatience);
+            await connection.ReadAsync(patience.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (IsConnectionFailure(e))
+        catch (Exception e) when (IsConnectionFailure(e) && !ct.IsCancellationRequested)
         {
             // The worker is gone: the call fails with how it ended, which says more than a cancel.
         }
@@ -87,6 +92,12 @@ internal sealed class ActorConnection : IAsyncDisposable
             var connection = await _connection.ConfigureAwait(false);
             while (await connection.ReadAsync().ConfigureAwait(false) is { } frame)
             {
+                if (frame.Type == ActorFrames.Cancelled)
+                {
+                    // Not this connection's to hear (cancels have their own); never a refusal.
+                    continue;
+                }
+
                 if (frame.Type != ActorFrames.Results)
                 {
                     // Refused (another actor took over the address, or this one is shutting down)

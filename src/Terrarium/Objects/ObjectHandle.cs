@@ -55,8 +55,8 @@ internal sealed class ObjectHandle
     /// <summary>The object's task moved to <paramref name="session"/>'s node (its own node died).</summary>
     public void MoveTo(Session session) => _session = session;
 
-    /// <summary>For a part of a split object (see <see cref="ObjectParts"/>): the whole, kept alive with it.</summary>
-    public ObjectHandle? PartOf { get; init; }
+    /// <summary>For a part of a split object (see <see cref="ObjectParts"/>): the whole, kept alive with it until the part is made.</summary>
+    public ObjectHandle? PartOf { get; set; }
 
     /// <summary>For an actor call's result: the caller that sent the call (and can cancel it).</summary>
     public ActorCaller? Caller { get; set; }

@@ -20,8 +20,7 @@ internal sealed partial class NodeRouter
             // Unheard of: it may have joined since the last refresh. Only the head can say, and a
             // hard affinity promises an ArgumentException now, so this answer is waited for (a
             // blocking call, as for a demand no known node could run; a soft one needs no answer).
-            _nodes = new NodeList(_head.ListNodes(new ListNodesRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).Nodes);
-            _severalNodes = _nodes.Live.Count > 1;
+            ListNodesNow();
             node = LiveNode(affinity.NodeId);
         }
 

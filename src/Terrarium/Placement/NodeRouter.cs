@@ -72,6 +72,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
     /// that node's id; never one of <paramref name="avoid"/> (nodes that could not give a result they held).
     /// </summary>
     /// <exception cref="ArgumentException">No live node could ever run it, or not the one a hard node affinity names (the message says what it asks and what nodes offer).</exception>
+    /// <exception cref="InvalidOperationException">The head did not answer when its node list was needed at once.</exception>
     public (Session Session, string NodeId) Place(ResourceRequest demand, string what, string paramName, SchedulingStrategy strategy, IReadOnlySet<string>? avoid = null)
     {
         RefreshIfStale();
@@ -96,8 +97,7 @@ internal sealed partial class NodeRouter : IAsyncDisposable
             // Rare: nodes may have joined since the last refresh. Only the head can say whether the
             // demand is feasible, and Submit promises an ArgumentException when it is not, so this
             // one answer is waited for (a blocking call, as registering an actor's name is).
-            _nodes = new NodeList(_head.ListNodes(new ListNodesRequest()).Nodes);
-            _severalNodes = _nodes.Live.Count > 1;
+            ListNodesNow();
             views = _nodes.Live.Where(n => avoid?.Contains(n.Node.NodeId) != true).Select(ToView).ToList();
             chosen = policy.Choose(demand, views, views.FirstOrDefault(v => v.NodeId == Home.NodeId))
                 ?? throw Infeasible(demand, what, views, paramName);
@@ -283,6 +283,24 @@ internal sealed partial class NodeRouter : IAsyncDisposable
         }
 
         await Home.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the head's node list now, waiting for it (at most 10 s): a blocking call, made only when
+    /// a placement cannot wait for the next refresh.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The head did not answer.</exception>
+    private void ListNodesNow()
+    {
+        try
+        {
+            _nodes = new NodeList(_head.ListNodes(new ListNodesRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).Nodes);
+            _severalNodes = _nodes.Live.Count > 1;
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            throw new InvalidOperationException($"the head did not answer ({e.StatusCode}: {e.Status.Detail}), so the nodes that could take the work are not known", e);
+        }
     }
 
     private NodeView ToView(NodeState node) =>
