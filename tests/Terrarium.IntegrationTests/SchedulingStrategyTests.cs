@@ -58,6 +58,8 @@ public sealed class SchedulingStrategyTests
         Assert.Contains($"must run on node {plain} (a hard node affinity), which could never run it: it asks for CPU=0, red=1, the node offers CPU=1", lacking.Message, StringComparison.Ordinal);
         Assert.Equal(nodes.Daemons[0].NodeId, softly);
         Assert.Throws<ArgumentException>(() => SchedulingStrategy.NodeAffinity(" "));
+        var none = Assert.Throws<ArgumentNullException>(() => cluster.Submit(() => MultiNodeTasks.WhereAmI(), new TaskOptions { SchedulingStrategy = null! }));
+        Assert.Equal(nameof(TaskOptions.SchedulingStrategy), none.ParamName);
     }
 
     [Fact]

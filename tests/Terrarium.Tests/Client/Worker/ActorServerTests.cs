@@ -82,6 +82,18 @@ public sealed class ActorServerTests : IDisposable
     }
 
     [Fact]
+    public async Task Cancel_IsAnswered_OnceTheWorkerHoldsIt()
+    {
+        await using var connection = await ActorFrames.OpenAsync([Endpoint.UnixSocket(_socket)], Credentials, ActorId, CancellationToken.None);
+
+        await connection.SendAsync(ActorFrames.Cancel, new CancelActorCalls { WorkIds = { "c8", "c9" } }, CancellationToken.None);
+        var answer = await connection.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(ActorFrames.Cancelled, answer!.Value.Type);
+        Assert.Equal(["c8", "c9"], _cancelled);
+    }
+
+    [Fact]
     public async Task Start_OnTcpPortZero_ServesTlsOnThePortItReports()
     {
         using var authority = ClusterCertificateAuthority.CreateEphemeral();
