@@ -79,7 +79,7 @@ internal static class EnvCommand
         var connection = new HeadConnection();
         var node = new Option<string?>("--node") { Description = "Only this node (default: every live node)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Say what would be deleted; delete nothing" };
-        var command = new Command("gc", "Delete every cached env folder no work uses now (whatever the limits), and every package in the head's store no running job uses " +
+        var command = new Command("gc", "Delete every cached env folder no work uses now (whatever the limits), and every package in the head's store no job uses " +
             "and none used lately; say how much was freed. Exits 2 when a node could not collect (an env was being built, or it shares its cache) or did not answer")
         {
             node, dryRun,

@@ -3,7 +3,7 @@ using Terrarium.Protocol;
 
 namespace Terrarium.Cli;
 
-/// <summary>The head's package store as <c>terrarium env list</c> shows it: each package, the running jobs that use it, its last use.</summary>
+/// <summary>The head's package store as <c>terrarium env list</c> shows it: each package, the jobs that use it, its last use.</summary>
 internal static class PackageReport
 {
     public static object Json(ListPackagesReply packages) => new
@@ -39,6 +39,6 @@ internal static class PackageReport
         return table;
     }
 
-    /// <summary>In use by a running job; protected (used within the window); or unused, which collection may delete.</summary>
+    /// <summary>In use by a job (running, or ended with detached actors alive); protected (used within the window); or unused, which collection may delete.</summary>
     private static string State(PackageInfo package) => package.Jobs.Count > 0 ? "in use" : package.Protected ? "protected" : "unused";
 }

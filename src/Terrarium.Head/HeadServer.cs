@@ -46,11 +46,6 @@ public sealed class HeadServer : IAsyncDisposable
             state.Restore(stored);
             var packages = new PackageStore(options, state, store);
             packages.Restore(stored.JobPackages);
-            foreach (var ended in stored.JobPackages.Where(u => !state.IsRunning(u.JobId)).GroupBy(u => u.JobId))
-            {
-                // Uses saved just as their job ended.
-                await store.RemoveJobPackagesAsync(ended.Key, ended.Select(u => u.Hash).ToList()).ConfigureAwait(false);
-            }
 
             var server = await GrpcServer.StartAsync(
                 options.Endpoints, options.Credentials, loggerFactory,

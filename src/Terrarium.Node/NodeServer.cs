@@ -105,6 +105,7 @@ public sealed class NodeServer : IAsyncDisposable
             transfers.Start(advertised.Host);
             var headLink = server.Services.GetRequiredService<HeadLink>();
             headLink.JobEnded += server.Services.GetRequiredService<JobEnds>().End;
+            headLink.DetachedActorJobs = server.Services.GetRequiredService<ActorSupervisor>().JobsOfLiveDetachedActors;
             await headLink.StartAsync(new NodeInfo
             {
                 NodeId = options.NodeId,

@@ -5,7 +5,7 @@ namespace Terrarium;
 /// <param name="Packages">The packages (<c>pkg://</c> archives) in the head's store.</param>
 public sealed record ClusterStatus(IReadOnlyList<NodeSummary> Nodes, IReadOnlyList<PackageSummary> Packages)
 {
-    /// <summary>Bytes the head's package store may hold before packages no running job uses are deleted, least recently used first.</summary>
+    /// <summary>Bytes the head's package store may hold before packages no job uses are deleted, least recently used first.</summary>
     public long PackageStoreLimit { get; init; }
 }
 
@@ -15,13 +15,13 @@ public sealed record ClusterStatus(IReadOnlyList<NodeSummary> Nodes, IReadOnlyLi
 /// <param name="Uploads">How often it was uploaded: drivers skip the upload when the head has it.</param>
 public sealed record PackageSummary(string Hash, long Size, int Uploads)
 {
-    /// <summary>The running jobs that use it: while one does, it is never collected.</summary>
+    /// <summary>The jobs that use it, running or ended with detached actors alive: while one does, it is never collected.</summary>
     public IReadOnlyList<string> Jobs { get; init; } = [];
 
     /// <summary>When it was last uploaded, asked for by a job, or downloaded by a node.</summary>
     public DateTimeOffset LastUsed { get; init; }
 
-    /// <summary>Used within the head's protection window (10 minutes by default): kept even when no running job uses it.</summary>
+    /// <summary>Used within the head's protection window (10 minutes by default): kept even when no job uses it.</summary>
     public bool Protected { get; init; }
 }
 
@@ -68,7 +68,7 @@ public sealed record NodeSummary(
 public sealed record ActorSummary(string ActorId, string ClassName, string? Name, string State, string JobId, int Restarts, int MaxRestarts, bool Detached, int? Pid, string? DeathCause);
 
 /// <summary>A folder of a node's env cache.</summary>
-/// <param name="Kind"><c>working_dir</c> (every shipped package), <c>pip</c>, <c>conda</c> or <c>nuget</c>: the limit it counts against.</param>
+/// <param name="Kind"><c>working_dir</c> (every shipped package), <c>pip</c>, <c>conda</c>, <c>nuget</c> or <c>container</c> (an image the node pulled): the limit it counts against.</param>
 /// <param name="Name">Its path in the node's cache folder.</param>
 /// <param name="Size">Bytes on disk.</param>
 /// <param name="Users">Workers, waiting tasks and actors of the envs that use it; 0 when unused (then it may be deleted).</param>

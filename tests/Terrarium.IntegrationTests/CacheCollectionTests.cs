@@ -64,6 +64,34 @@ public sealed class CacheCollectionTests : IDisposable
         Assert.Equal("b", await third.Submit(() => FileTasks.Read("name.txt"), b).DefaultTimeout());
     }
 
+    [Fact]
+    public async Task Users_DropWhenAnIdleWorkerIsReapedOrAnActorIsKilled_AndANodeStartedAgainFindsSizesAndLastUses()
+    {
+        var options = new ClusterOptions
+        {
+            NumCpus = 2, IdleWorkerTimeout = TimeSpan.FromSeconds(1), CacheDirectory = Path.Combine(_scratch, "cache"), LogToDriver = false,
+        };
+        List<CachedResourceSummary> before;
+        await using (var cluster = await Cluster.InitAsync(options).DefaultTimeout())
+        {
+            Assert.Equal("a", await cluster.Submit(() => FileTasks.Read("name.txt"), Job("a")).DefaultTimeout());
+            Assert.Contains(await WorkingDirsAsync(cluster), r => r.Users > 0);
+            // The job runs on; the task's worker, idle, is reaped.
+            await TestWaits.UntilAsync(async () => (await WorkingDirsAsync(cluster)).All(r => r.Users == 0), "the idle worker's folder to be unused");
+
+            var actor = cluster.CreateActor(() => new Counter(0), new ActorOptions { RuntimeEnv = Job("b").RuntimeEnv });
+            Assert.Equal(1, await actor.Call(a => a.Increment(1)).DefaultTimeout());
+            Assert.Equal(1, (await WorkingDirsAsync(cluster)).Count(r => r.Users > 0));
+            await actor.KillAsync().DefaultTimeout();
+            await TestWaits.UntilAsync(async () => (await WorkingDirsAsync(cluster)).All(r => r.Users == 0), "the killed actor's folder to be unused");
+            before = await WorkingDirsAsync(cluster);
+        }
+
+        await using var again = await Cluster.InitAsync(options).DefaultTimeout();
+        Assert.Equal(2, before.Count);
+        Assert.Equal(before.Select(r => (r.Name, r.Size, r.LastUsed)), (await WorkingDirsAsync(again)).Select(r => (r.Name, r.Size, r.LastUsed)));
+    }
+
     [SkippableFact]
     public async Task AnImageTheNodePulled_StaysWhileInUse_GoesOnceUnusedPastTheLimit_AndIsPulledAgainWhenNeeded()
     {
@@ -148,6 +176,9 @@ public sealed class CacheCollectionTests : IDisposable
             .OrderBy(r => r.Name, StringComparer.Ordinal)
             .ToList();
     }
+
+    private static async Task<List<CachedResourceSummary>> WorkingDirsAsync(Cluster cluster) =>
+        (await cluster.GetStatusAsync().DefaultTimeout()).Nodes.Single().CachedResources.Where(r => r.Kind == "working_dir").OrderBy(r => r.Name, StringComparer.Ordinal).ToList();
 
     private sealed record CachedFolder(string Name, int Users);
 

@@ -20,11 +20,7 @@ public sealed partial class EnvSetupLogTests : IDisposable
     [SkippableFact]
     public async Task ASetupThatHangs_IsWatchedStepByStep_AndFailsPastItsTimeoutNamingTheStep_ItsToolKilled()
     {
-        var pidFile = Path.Combine(_scratch, "tool.pid");
-        var tool = Path.Combine(_scratch, "conda");
-        // Misbehaves on purpose: says what it is doing, then never finishes.
-        await File.WriteAllTextAsync(tool, $"#!/bin/sh\necho $$ > '{pidFile}'\necho 'collecting package metadata, for ever'\nexec sleep 600\n");
-        File.SetUnixFileMode(tool, (UnixFileMode)0b111_101_101);
+        var (tool, pidFile) = await HangingCondaAsync();
         await using var cluster = await CliCluster.StartAsync("{}", ["--conda-command", tool], []);
         using var logs = new FakeLoggerProvider();
         using var loggers = LoggerFactory.Create(builder => builder.AddProvider(logs));
@@ -52,8 +48,7 @@ public sealed partial class EnvSetupLogTests : IDisposable
         Assert.Matches(@"conda\s+started", stdout);
         Assert.Matches(@"conda\s+collecting package metadata, for ever", stdout);
         Assert.Matches(@"conda\s+failed after [0-9.]+ s: setting up 'conda' took longer", stdout);
-        var pid = int.Parse((await File.ReadAllTextAsync(pidFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        await TestWaits.UntilAsync(() => !IsRunning(pid), "the hanging tool to be killed");
+        await TestWaits.UntilAsync(async () => !IsRunning(await PidAsync(pidFile)), "the hanging tool to be killed");
 
         // Read again once it is over, and asked about what no node has.
         var again = await cluster.RunAsync("env", "logs", hash);
@@ -66,6 +61,35 @@ public sealed partial class EnvSetupLogTests : IDisposable
         Assert.Contains("no live node has a setup log of an env", unknown.Stderr, StringComparison.Ordinal);
         Assert.Equal(4, await driver.Submit(() => TestTasks.Square(2)).DefaultTimeout());
     }
+
+    [SkippableFact]
+    public async Task ABuildEnvsCouldShare_IsStoppedWhenTheLastSetupWaitingForItTimesOut_ItsToolKilled()
+    {
+        var (tool, pidFile) = await HangingCondaAsync();
+        await using var cluster = await CliCluster.StartAsync("{}", ["--conda-command", tool], []);
+        await using var driver = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout();
+        // A conda env made from a spec is a build every env with that spec shares.
+        var env = new RuntimeEnv { Conda = new CondaSpec { SpecJson = """{"dependencies": ["python=3.11"]}""" }, Config = new RuntimeEnvConfig { SetupTimeoutSeconds = 5 } };
+
+        var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => driver.Submit(() => TestTasks.Square(2), new TaskOptions { RuntimeEnv = env }).DefaultTimeout());
+
+        Assert.Contains("took longer than the env's setup_timeout_seconds (5)", error.Message, StringComparison.Ordinal);
+        await TestWaits.UntilAsync(() => File.Exists(pidFile), "the tool to have started");
+        await TestWaits.UntilAsync(async () => !IsRunning(await PidAsync(pidFile)), "the shared build's tool to be killed once no setup waits for it");
+    }
+
+    /// <summary>A conda tool that misbehaves on purpose: it writes its pid, says what it is doing, then never finishes.</summary>
+    private async Task<(string Tool, string PidFile)> HangingCondaAsync()
+    {
+        var pidFile = Path.Combine(_scratch, "tool.pid");
+        var tool = Path.Combine(_scratch, "conda");
+        await File.WriteAllTextAsync(tool, $"#!/bin/sh\necho $$ > '{pidFile}'\necho 'collecting package metadata, for ever'\nexec sleep 600\n");
+        File.SetUnixFileMode(tool, (UnixFileMode)0b111_101_101);
+        return (tool, pidFile);
+    }
+
+    private static async Task<int> PidAsync(string pidFile) =>
+        int.Parse((await File.ReadAllTextAsync(pidFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
     private static List<string> Messages(FakeLoggerProvider logs) => logs.Collector.GetSnapshot().Select(r => r.Message).ToList();
 

@@ -63,6 +63,38 @@ public sealed class PackageStoreCollectionTests : IDisposable
         Assert.Empty(await PackagesAsync(cluster));
     }
 
+    [SkippableFact]
+    public async Task AnEndedJobsDetachedActor_KeepsTheJobsPackages_UntilItIsKilled()
+    {
+        var env = WorkingDir("a").RuntimeEnv;
+        await using var cluster = await CliCluster.StartAsync("{}", ["--package-store-limit", "0", "--package-protection", "1"], []);
+        string jobId;
+        await using (var first = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+        {
+            var keeper = first.CreateActor(() => new NodeCounter(), new ActorOptions { Name = "keeper", Lifetime = ActorLifetime.Detached, NumCpus = 0, RuntimeEnv = env });
+            Assert.Equal(1, await keeper.Call(c => c.Add(1)).DefaultTimeout());
+            jobId = first.JobId;
+        }
+
+        // The job has ended (its driver said so as it was disposed) and the protection window has
+        // passed, over a limit of 0 bytes: yet the job's detached actor keeps its packages.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var kept = await cluster.RunAsync("env", "gc");
+        Assert.True(kept.ExitCode == 0, kept.Stderr);
+        Assert.Contains("head: freed 0 KiB (0 unused packages)", kept.Stdout, StringComparison.Ordinal);
+        Assert.All(await PackagesAsync(cluster), p => Assert.Equal((jobId, "in use"), (string.Join(",", p.Jobs), p.State)));
+
+        await using (var second = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+        {
+            await (await second.GetActorAsync<NodeCounter>("keeper").DefaultTimeout()).KillAsync().DefaultTimeout();
+        }
+
+        await TestWaits.UntilAsync(async () => (await PackagesAsync(cluster)).All(p => p.State == "unused"), "the killed actor's job to stop using its packages");
+        var gone = await cluster.RunAsync("env", "gc");
+        Assert.True(gone.ExitCode == 0, gone.Stderr);
+        Assert.Empty(await PackagesAsync(cluster));
+    }
+
     [Fact]
     public async Task ADriverThatDies_ItsHomeNodeEndsItsJob_SoItsPackagesAreUnused_AndItsActorsNameIsFree()
     {

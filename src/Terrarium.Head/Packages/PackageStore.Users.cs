@@ -4,7 +4,9 @@ namespace Terrarium.Head.Packages;
 
 /// <summary>
 /// Who uses the store's packages, and collection. A package is used by each running job that
-/// uploaded it or asked whether the store has it; it is kept while one does, and for
+/// uploaded it or asked whether the store has it, and still by such a job once it ended while its
+/// detached actors live (their work elsewhere needs the job's code and envs); it is kept while one
+/// does, and for
 /// <see cref="HeadOptions.PackageProtection"/> after its last use (an upload, a question, a
 /// download), so that a job that uploads first and submits later finds it. Past
 /// <see cref="HeadOptions.PackageStoreLimit"/>, the other packages are deleted, least recently used
@@ -17,15 +19,18 @@ internal sealed partial class PackageStore
     // found, stored or opened.
     private readonly Lock _lock = new();
 
-    // Per package, the running jobs that use it.
+    // Per package, the jobs that use it.
     private readonly Dictionary<string, HashSet<string>> _users = new(StringComparer.Ordinal);
 
-    /// <summary>Takes back the uses of the jobs a previous head stored, for those jobs that are still running.</summary>
+    /// <summary>
+    /// Takes back the uses a previous head stored. Those of jobs that ended go with the next
+    /// <see cref="ReleaseEndedJobsAsync"/> that finds no node holding their detached actors.
+    /// </summary>
     public void Restore(IEnumerable<(string JobId, string Hash)> stored)
     {
         lock (_lock)
         {
-            foreach (var (jobId, hash) in stored.Where(s => jobs.IsRunning(s.JobId)))
+            foreach (var (jobId, hash) in stored)
             {
                 UsersOf(hash).Add(jobId);
             }
@@ -33,28 +38,36 @@ internal sealed partial class PackageStore
     }
 
     /// <summary>
-    /// The job ended: what only it used becomes unused (and is kept for the protection window from
-    /// its last use). Its uses leave the state store too.
+    /// The uses of the jobs that ended and whose detached actors are gone end: what only they used
+    /// becomes unused (and is kept for the protection window from its last use). Their uses leave
+    /// the state store too.
     /// </summary>
-    public Task ReleaseJobAsync(string jobId)
+    public async Task ReleaseEndedJobsAsync()
     {
-        var released = new List<string>();
+        var released = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         lock (_lock)
         {
-            foreach (var (hash, users) in _users.ToList())
+            foreach (var jobId in _users.Values.SelectMany(u => u).Distinct().Where(j => !jobs.NeedsPackagesOf(j)).ToList())
             {
-                if (users.Remove(jobId))
+                foreach (var (hash, users) in _users.ToList())
                 {
-                    released.Add(hash);
-                    if (users.Count == 0)
+                    if (users.Remove(jobId))
                     {
-                        _users.Remove(hash);
+                        released.TryAdd(jobId, []);
+                        released[jobId].Add(hash);
+                        if (users.Count == 0)
+                        {
+                            _users.Remove(hash);
+                        }
                     }
                 }
             }
         }
 
-        return store.RemoveJobPackagesAsync(jobId, released);
+        foreach (var (jobId, hashes) in released)
+        {
+            await store.RemoveJobPackagesAsync(jobId, hashes).ConfigureAwait(false);
+        }
     }
 
     public ListPackagesReply List()
@@ -69,7 +82,7 @@ internal sealed partial class PackageStore
     }
 
     /// <summary>
-    /// Deletes every package no running job uses and none used within the protection window (or,
+    /// Deletes every package no job uses and none used within the protection window (or,
     /// with <paramref name="dryRun"/>, only says which it would): what a user asks for with
     /// <c>terrarium env gc</c>.
     /// </summary>
@@ -154,12 +167,13 @@ internal sealed partial class PackageStore
 
     /// <summary>
     /// Under the lock, for a present archive: it is used now, and by <paramref name="jobId"/> if that
-    /// job runs. True when the job did not use it before (the caller tells the state store).
+    /// job runs (or its detached actors live). True when the job did not use it before (the caller
+    /// tells the state store).
     /// </summary>
     private bool MarkUsed(string hash, string jobId)
     {
         File.SetLastWriteTimeUtc(PathOf(hash), options.TimeProvider.GetUtcNow().UtcDateTime);
-        return jobId.Length > 0 && jobs.IsRunning(jobId) && UsersOf(hash).Add(jobId);
+        return jobId.Length > 0 && jobs.NeedsPackagesOf(jobId) && UsersOf(hash).Add(jobId);
     }
 
     private Task SaveUseAsync(string hash, string jobId, bool newUse) =>

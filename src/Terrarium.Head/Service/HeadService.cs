@@ -20,14 +20,19 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     public override Task DownloadPackage(DownloadPackageRequest request, IServerStreamWriter<PackageChunk> responseStream, ServerCallContext context) =>
         packages.SendAsync(request.Hash, responseStream, context.CancellationToken);
 
-    public override Task<ListPackagesReply> ListPackages(ListPackagesRequest request, ServerCallContext context) =>
-        Task.FromResult(packages.List());
-
-    public override Task<CollectPackagesReply> CollectPackages(CollectPackagesRequest request, ServerCallContext context)
+    // Both release the ended jobs' uses first: with no node heartbeating, nothing else would.
+    public override async Task<ListPackagesReply> ListPackages(ListPackagesRequest request, ServerCallContext context)
     {
+        await packages.ReleaseEndedJobsAsync().ConfigureAwait(false);
+        return packages.List();
+    }
+
+    public override async Task<CollectPackagesReply> CollectPackages(CollectPackagesRequest request, ServerCallContext context)
+    {
+        await packages.ReleaseEndedJobsAsync().ConfigureAwait(false);
         var reply = new CollectPackagesReply();
         reply.Removed.AddRange(packages.CollectUnused(request.DryRun));
-        return Task.FromResult(reply);
+        return reply;
     }
 
     public override async Task<RegisterNodeReply> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
@@ -54,15 +59,17 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
 
     public override async Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
-        var known = state.Heartbeat(request.NodeId, request.Available);
+        var known = state.Heartbeat(request.NodeId, request.Available, request.DetachedActorJobs);
         // A malformed id is skipped, not refused: refusing would fail every heartbeat the node sends it in.
         foreach (var jobId in request.EndedJobs.Where(id => !string.IsNullOrWhiteSpace(id)))
         {
             await EndJobAsync(jobId).ConfigureAwait(false);
         }
 
-        // Nodes report every second: reason enough to forget, now and then, the ones gone for good.
+        // Nodes report every second: reason enough to forget, now and then, the ones gone for good,
+        // and the uses of jobs whose detached actors are gone.
         await ForgetLongDeadNodesAsync().ConfigureAwait(false);
+        await packages.ReleaseEndedJobsAsync().ConfigureAwait(false);
         var (ended, cursor) = state.EndedJobsSince(request.EndedJobsCursor, request.EndedJobsEpoch);
         var reply = new HeartbeatReply { Known = known, EndedJobsCursor = cursor, EndedJobsEpoch = state.EndedJobsEpoch };
         reply.EndedJobs.AddRange(ended);
@@ -183,7 +190,8 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
 
     /// <summary>
     /// The job is over (its driver said so, or its home node saw the driver go): its actor names are
-    /// free, and the packages only it used become unused. Ending a job twice does nothing more.
+    /// free, and the packages only it used become unused unless its detached actors live. Ending a
+    /// job twice does nothing more.
     /// </summary>
     private async Task EndJobAsync(string jobId)
     {
@@ -197,7 +205,7 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
         await store.RemoveJobAsync(jobId).ConfigureAwait(false);
         await store.RemoveActorNamesAsync(names).ConfigureAwait(false);
         await store.RemoveMovedActorsAsync(movedActors).ConfigureAwait(false);
-        await packages.ReleaseJobAsync(jobId).ConfigureAwait(false);
+        await packages.ReleaseEndedJobsAsync().ConfigureAwait(false);
     }
 
     /// <summary>Forgets the nodes dead past the retention, in memory and in the store — unless one registered again meanwhile.</summary>

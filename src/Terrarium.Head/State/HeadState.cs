@@ -61,7 +61,11 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
-    public bool Heartbeat(string nodeId, IDictionary<string, double> available)
+    /// <summary>
+    /// A node's heartbeat: what it has available, and the jobs whose detached actors live on it.
+    /// False when the head does not know it alive (it should register again).
+    /// </summary>
+    public bool Heartbeat(string nodeId, IDictionary<string, double> available, IEnumerable<string> detachedActorJobs)
     {
         lock (_lock)
         {
@@ -72,6 +76,7 @@ internal sealed class HeadState(HeadOptions options)
 
             record.LastSeen = options.TimeProvider.GetUtcNow();
             record.Available = new Dictionary<string, double>(available);
+            record.DetachedActorJobs = detachedActorJobs.ToHashSet(StringComparer.Ordinal);
             return true;
         }
     }
@@ -138,11 +143,17 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
-    public bool IsRunning(string jobId)
+
+    /// <summary>
+    /// Whether the job's packages are still needed: it runs, or its detached actors live on a node
+    /// that is alive — or may live on one that has not reported since it registered or since this
+    /// head restarted (until it does, or is dead by the timeout).
+    /// </summary>
+    public bool NeedsPackagesOf(string jobId)
     {
         lock (_lock)
         {
-            return _jobs.ContainsKey(jobId);
+            return _jobs.ContainsKey(jobId) || _nodes.Values.Any(r => !IsDeadByTimeout(r) && (r.DetachedActorJobs?.Contains(jobId) ?? true));
         }
     }
 
@@ -271,6 +282,9 @@ internal sealed class HeadState(HeadOptions options)
         public bool Restored { get; init; }
 
         public Dictionary<string, double> Available { get; set; } = new(info.Resources);
+
+        /// <summary>The jobs whose detached actors live on it, as of its last heartbeat; null before its first.</summary>
+        public HashSet<string>? DetachedActorJobs { get; set; }
     }
 
     private sealed record JobRecord(string Driver, string DefaultEnv);

@@ -56,6 +56,18 @@ internal sealed class ActorSupervisor : IWorkerOwner, IDisposable
 
     public IEnumerable<ActorRecord> All => _actors.Values;
 
+    /// <summary>The jobs whose detached actors live here: the head keeps those jobs' packages after they end.</summary>
+    public List<string> JobsOfLiveDetachedActors() =>
+        _actors.Values.Where(a => a.Spec.Detached && !IsDead(a)).Select(a => a.Owner.JobId).Distinct(StringComparer.Ordinal).ToList();
+
+    private static bool IsDead(ActorRecord actor)
+    {
+        lock (actor.Gate)
+        {
+            return actor.State == ActorState.Dead;
+        }
+    }
+
     /// <summary>Whether the actor lives here and outlives its job.</summary>
     public bool IsDetached(string actorId) => _actors.TryGetValue(actorId, out var actor) && actor.Spec.Detached;
 

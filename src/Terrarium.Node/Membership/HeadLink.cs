@@ -32,6 +32,9 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     /// </summary>
     public event Action<string>? JobEnded;
 
+    /// <summary>The jobs whose detached actors live on the node, told with each heartbeat.</summary>
+    public Func<IEnumerable<string>> DetachedActorJobs { get; set; } = () => [];
+
     /// <summary>Registers the node (<paramref name="info"/>, its resources added here) and starts its heartbeats.</summary>
     public async Task StartAsync(NodeInfo info, CancellationToken ct)
     {
@@ -186,6 +189,7 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
                 heartbeat.EndedJobs.AddRange(_endedJobs.Keys);
                 heartbeat.EndedJobsCursor = _endedJobsCursor;
                 heartbeat.EndedJobsEpoch = _endedJobsEpoch;
+                heartbeat.DetachedActorJobs.AddRange(DetachedActorJobs());
                 var reply = await _client!.HeartbeatAsync(heartbeat, cancellationToken: ct).ConfigureAwait(false);
                 foreach (var told in heartbeat.EndedJobs)
                 {

@@ -105,6 +105,12 @@ internal sealed class CacheCollector : IDisposable
     {
         _builds.Built -= CollectSoon;
         _timer.Dispose();
+        // The uses since the last collection, for the node that starts next on this cache.
+        lock (_gate)
+        {
+            SaveIndex(Survey());
+        }
+
         _nodeLock?.Dispose();
     }
 
@@ -344,7 +350,11 @@ internal sealed class CacheCollector : IDisposable
             var index = JsonSerializer.Deserialize<Dictionary<string, IndexEntry>>(File.ReadAllText(Path.Combine(Cache, IndexFile)));
             foreach (var (name, entry) in index ?? [])
             {
-                _sizes[name] = entry.Size;
+                if (entry.Size is { } size)
+                {
+                    _sizes[name] = size;
+                }
+
                 _lastUsed[name] = entry.LastUsed;
             }
         }
@@ -356,7 +366,9 @@ internal sealed class CacheCollector : IDisposable
 
     private void SaveIndex(IEnumerable<ResourceState> states)
     {
-        var index = states.ToDictionary(s => s.Resource.Name, s => new IndexEntry(s.Size, s.LastUsed), StringComparer.Ordinal);
+        // Sizes only as a collection measured them: a folder still being built is still growing.
+        var index = states.ToDictionary(s => s.Resource.Name, s => new IndexEntry(_sizes.TryGetValue(s.Resource.Name, out var size) ? size : null, s.LastUsed),
+            StringComparer.Ordinal);
         foreach (var (name, entry) in index)
         {
             _lastUsed[name] = entry.LastUsed;
@@ -374,7 +386,7 @@ internal sealed class CacheCollector : IDisposable
         }
     }
 
-    private sealed record IndexEntry(long Size, DateTimeOffset LastUsed);
+    private sealed record IndexEntry(long? Size, DateTimeOffset LastUsed);
 }
 
 /// <summary>What a collection removed (or, dry, would remove); or why it did not run.</summary>

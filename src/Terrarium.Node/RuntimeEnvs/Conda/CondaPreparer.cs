@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -20,7 +19,7 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
 {
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromHours(1);
     private static readonly string[] s_tools = ["micromamba", "mamba", "conda"];
-    private readonly ConcurrentDictionary<string, Lazy<Task<PythonEnvironment>>> _created = new(StringComparer.Ordinal);
+    private readonly SharedBuilds<PythonEnvironment> _created = new();
 
     // conda's package cache does not take two creations at once (Ray's issue 17086).
     private readonly SemaphoreSlim _creating = new(1, 1);
@@ -45,7 +44,8 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
 
         var specJson = CanonicalJson(spec);
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(specJson)))[..32].ToLowerInvariant();
-        var created = await SharedBuilds.Once(_created, key, () => CreateAsync(Path.Combine(options.CacheDirectory, "conda", key), specJson), created => Directory.Exists(created.Prefix)).WaitAsync(ct).ConfigureAwait(false);
+        var created = await _created.GetAsync(key, abandoned => CreateAsync(Path.Combine(options.CacheDirectory, "conda", key), specJson, abandoned), ct,
+            created => Directory.Exists(created.Prefix)).ConfigureAwait(false);
         return await ActivateWithHooksAsync(created, created.Prefix, ct).ConfigureAwait(false);
     }
 
@@ -196,10 +196,12 @@ internal sealed class CondaPreparer(NodeOptions options, ILogger<CondaPreparer> 
             ?? throw new RuntimeEnvSetupFailure(Name, $"node {options.NodeId} has no conda environment named '{name}' (it has: {string.Join(", ", prefixes.Select(Path.GetFileName))})", output);
     }
 
-    private async Task<PythonEnvironment> CreateAsync(string prefix, string spec)
+    /// <summary>Creates the environment; <paramref name="abandoned"/> fires when no env's setup waits for it any more, which kills the tool.</summary>
+    private async Task<PythonEnvironment> CreateAsync(string prefix, string spec, CancellationToken abandoned)
     {
         var tool = Tool("create a conda environment from a spec");
-        using var timeout = new CancellationTokenSource(BuildTimeout);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abandoned);
+        timeout.CancelAfter(BuildTimeout);
         await CacheFolder.EnsureBuiltAsync(prefix, Name, async ct =>
         {
             NodeLog.CreatingCondaEnv(logger, prefix, tool);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Objects;
 using Terrarium.Node.Service;
@@ -19,13 +18,13 @@ internal sealed class ContainerPreparer : FieldPreparer<ContainerSpec>
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromMinutes(5);
 
     /// <summary>Images known to be present: each is pulled once per node, however many envs use it.</summary>
-    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _present = new(StringComparer.Ordinal);
+    private readonly SharedBuilds<bool> _present = new();
 
     /// <summary>
     /// Launchers by image and run options, probed once: envs that differ only in other fields start
     /// their workers in the same, already checked, image.
     /// </summary>
-    private readonly ConcurrentDictionary<string, Lazy<Task<ContainerLauncher>>> _launchers = new(StringComparer.Ordinal);
+    private readonly SharedBuilds<ContainerLauncher> _launchers = new();
 
     private readonly NodeOptions _options;
     private readonly ContainerCommand _runtime;
@@ -40,10 +39,10 @@ internal sealed class ContainerPreparer : FieldPreparer<ContainerSpec>
         // An image the cache collector removes is pulled (and probed) again when an env needs it.
         images.Removing += image =>
         {
-            _present.TryRemove(image, out _);
-            foreach (var key in _launchers.Keys.Where(k => k == image || k.StartsWith(image + "\0", StringComparison.Ordinal)))
+            _present.Forget(image);
+            foreach (var key in _launchers.Keys.Where(k => k == image || k.StartsWith(image + "\0", StringComparison.Ordinal)).ToList())
             {
-                _launchers.TryRemove(key, out _);
+                _launchers.Forget(key);
             }
         };
     }
@@ -64,14 +63,15 @@ internal sealed class ContainerPreparer : FieldPreparer<ContainerSpec>
         }
 
         var key = string.Join('\0', runOptions.Prepend(image));
-        var inImage = await SharedBuilds.Once(_launchers, key, () => LauncherAsync(image, runOptions)).WaitAsync(ct).ConfigureAwait(false);
+        var inImage = await _launchers.GetAsync(key, abandoned => LauncherAsync(image, runOptions, abandoned), ct).ConfigureAwait(false);
         return new FieldSetup { Launcher = inImage, CachedFolders = _images.FolderOf(image) is { } record ? [record] : [] };
     }
 
-    private async Task<ContainerLauncher> LauncherAsync(string image, IReadOnlyList<string> runOptions)
+    private async Task<ContainerLauncher> LauncherAsync(string image, IReadOnlyList<string> runOptions, CancellationToken abandoned)
     {
-        await SharedBuilds.Once(_present, image, () => PullIfMissingAsync(image)).ConfigureAwait(false);
-        using var timeout = new CancellationTokenSource(ProbeTimeout);
+        await _present.GetAsync(image, pullAbandoned => PullIfMissingAsync(image, pullAbandoned), abandoned).ConfigureAwait(false);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abandoned);
+        timeout.CancelAfter(ProbeTimeout);
         var launcher = new ContainerLauncher(_options, _runtime, image, [.. _options.Containers.DefaultRunOptions, .. runOptions]) { Store = _objects?.Shared };
         var probe = $"terrarium-probe-{Guid.NewGuid():N}";
         try
@@ -86,21 +86,25 @@ internal sealed class ContainerPreparer : FieldPreparer<ContainerSpec>
             // Killing podman's client leaves its container running.
             using var removal = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await _runtime.RunAsync(removal.Token, "rm", "--force", "--ignore", "--time", "0", probe).ConfigureAwait(false);
+            abandoned.ThrowIfCancellationRequested();
             throw new RuntimeEnvSetupFailure(Name, $"starting the worker host in image '{image}' took longer than {ProbeTimeout.TotalMinutes:0} minutes", "");
         }
     }
 
-    /// <summary>Whether the image had to be pulled; it is on this node once this completes.</summary>
-    private async Task<bool> PullIfMissingAsync(string image)
+    /// <summary>
+    /// Whether the image had to be pulled; it is on this node once this completes.
+    /// <paramref name="abandoned"/> fires when no env's setup waits for the pull any more.
+    /// </summary>
+    private async Task<bool> PullIfMissingAsync(string image, CancellationToken abandoned)
     {
-        if ((await _runtime.RunAsync(CancellationToken.None, "image", "exists", image).ConfigureAwait(false)).ExitCode == 0)
+        if ((await _runtime.RunAsync(abandoned, "image", "exists", image).ConfigureAwait(false)).ExitCode == 0)
         {
             return false;
         }
 
         NodeLog.PullingImage(_logger, image);
-        // Not cancelled with the env that asked: other envs may wait for the same pull.
-        using var timeout = new CancellationTokenSource(PullTimeout);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abandoned);
+        timeout.CancelAfter(PullTimeout);
         try
         {
             var (exitCode, output, errors) = await _runtime.RunAsync(timeout.Token, "pull", "-q", image).ConfigureAwait(false);
@@ -113,7 +117,7 @@ internal sealed class ContainerPreparer : FieldPreparer<ContainerSpec>
             await _images.RecordAsync(image, timeout.Token).ConfigureAwait(false);
             return true;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (!abandoned.IsCancellationRequested)
         {
             throw new RuntimeEnvSetupFailure(Name, $"pulling image '{image}' took longer than {PullTimeout.TotalMinutes:0} minutes", "");
         }

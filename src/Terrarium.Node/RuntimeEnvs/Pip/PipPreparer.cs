@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -16,8 +15,8 @@ namespace Terrarium.Node.RuntimeEnvs.Pip;
 internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logger) : FieldPreparer<PipSpec>(EnvFields.Pip)
 {
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromHours(1);
-    private readonly ConcurrentDictionary<string, Lazy<Task<PythonEnvironment>>> _venvs = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _interpreters = new(StringComparer.Ordinal);
+    private readonly SharedBuilds<PythonEnvironment> _venvs = new();
+    private readonly SharedBuilds<string> _interpreters = new();
 
     protected override async Task<FieldSetup> PrepareAsync(PipSpec spec, IWorkerLauncher? launcher, CancellationToken ct)
     {
@@ -31,7 +30,7 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         // or the image's) name the venv: the same spec, the same venv, whatever else the env has;
         // a node whose python3 changed builds anew.
         var python = container is null
-            ? await SharedBuilds.Once(_interpreters, options.Python.Interpreter, () => InterpreterIdentityAsync(options.Python.Interpreter)).WaitAsync(ct).ConfigureAwait(false)
+            ? await _interpreters.GetAsync(options.Python.Interpreter, abandoned => InterpreterIdentityAsync(options.Python.Interpreter, abandoned), ct).ConfigureAwait(false)
             : container.Identity + "\0" + container.ImageId;
         var identity = CanonicalJson(spec) + "\0" + python;
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32].ToLowerInvariant();
@@ -40,15 +39,15 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
         var builder = container is null
             ? new Builder(options.Python.Interpreter, PythonEnvironment.OnNode(options.CacheDirectory, SetupLog.Current?.ToolEnvironment))
             : new Builder("python3", (command, token) => container.RunAsync(command, [folder], token));
-        var venv = await SharedBuilds.Once(_venvs, key, () => BuildAsync(folder, spec, builder), venv => Directory.Exists(venv.Prefix)).WaitAsync(ct).ConfigureAwait(false);
+        var venv = await _venvs.GetAsync(key, abandoned => BuildAsync(folder, spec, builder, abandoned), ct, venv => Directory.Exists(venv.Prefix)).ConfigureAwait(false);
         return venv.Setup(new Dictionary<string, string> { ["VIRTUAL_ENV"] = venv.Prefix });
     }
 
     /// <summary>The node's Python as a venv's name depends on it: its real path and its full version.</summary>
-    private async Task<string> InterpreterIdentityAsync(string interpreter)
+    private async Task<string> InterpreterIdentityAsync(string interpreter, CancellationToken abandoned)
     {
         var (exitCode, output, errors) = await CommandRunner.RunAsync(interpreter,
-            ["-I", "-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.version)"], options.CacheDirectory, CancellationToken.None).ConfigureAwait(false);
+            ["-I", "-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.version)"], options.CacheDirectory, abandoned).ConfigureAwait(false);
         return exitCode == 0
             ? output
             : throw new RuntimeEnvSetupFailure(Name, $"the node's Python ('{interpreter}') does not run: {(errors.Length > 0 ? errors : output).Split('\n').LastOrDefault()}" +
@@ -58,9 +57,11 @@ internal sealed class PipPreparer(NodeOptions options, ILogger<PipPreparer> logg
     /// <summary>The Python that makes the venv, and where commands run: on the node, or in the env's image.</summary>
     private sealed record Builder(string Interpreter, PythonEnvironment.Runner Run);
 
-    private async Task<PythonEnvironment> BuildAsync(string venv, PipSpec spec, Builder builder)
+    /// <summary>Builds the venv; <paramref name="abandoned"/> fires when no env's setup waits for it any more, which stops the build and kills its tools.</summary>
+    private async Task<PythonEnvironment> BuildAsync(string venv, PipSpec spec, Builder builder, CancellationToken abandoned)
     {
-        using var timeout = new CancellationTokenSource(BuildTimeout);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abandoned);
+        timeout.CancelAfter(BuildTimeout);
         await CacheFolder.EnsureBuiltAsync(venv, Name, async ct =>
         {
             NodeLog.CreatingVenv(logger, venv, string.Join(' ', spec.Packages));

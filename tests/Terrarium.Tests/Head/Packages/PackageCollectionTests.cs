@@ -54,10 +54,45 @@ public sealed class PackageCollectionTests : IDisposable
         Assert.Equal([job], Assert.Single(Listed(store)).Jobs);
 
         jobs.FinishJob(job);
-        await store.ReleaseJobAsync(job);
+        await store.ReleaseEndedJobsAsync();
 
         Assert.Equal(used, Assert.Single(store.CollectUnused(dryRun: false)).Hash);
         Assert.Empty(Listed(store));
+    }
+
+    [Fact]
+    public async Task AnEndedJobsPackage_StaysWhileANodeHoldsItsDetachedActors()
+    {
+        var (store, jobs) = Store(limit: 0);
+        var job = jobs.RegisterJob("test", "");
+        var used = await UploadAsync(store, 100, jobId: job, age: TimeSpan.FromHours(1));
+        jobs.RegisterNode(new NodeInfo { NodeId = "n1" });
+        jobs.Heartbeat("n1", new Dictionary<string, double>(), [job]);
+
+        jobs.FinishJob(job);
+        await store.ReleaseEndedJobsAsync();
+
+        Assert.Empty(store.CollectUnused(dryRun: false));
+        Assert.Equal([job], Assert.Single(Listed(store)).Jobs);
+
+        jobs.Heartbeat("n1", new Dictionary<string, double>(), []);
+        await store.ReleaseEndedJobsAsync();
+
+        Assert.Equal(used, Assert.Single(store.CollectUnused(dryRun: false)).Hash);
+    }
+
+    [Fact]
+    public async Task ANodeNotHeardFromSinceItRegistered_MayHoldDetachedActors_SoEndedJobsKeepTheirPackages()
+    {
+        var (store, jobs) = Store(limit: 0);
+        var job = jobs.RegisterJob("test", "");
+        await UploadAsync(store, 100, jobId: job, age: TimeSpan.FromHours(1));
+        jobs.RegisterNode(new NodeInfo { NodeId = "n1" });
+
+        jobs.FinishJob(job);
+        await store.ReleaseEndedJobsAsync();
+
+        Assert.Equal([job], Assert.Single(Listed(store)).Jobs);
     }
 
     [Fact]
@@ -112,7 +147,7 @@ public sealed class PackageCollectionTests : IDisposable
     }
 
     [Fact]
-    public async Task ARestoredHead_KeepsWhatItsRestoredJobsUse_NotWhatEndedJobsUsed()
+    public async Task ARestoredHead_KeepsWhatItsRestoredJobsUse_NotWhatEndedJobsUsed_OnceItsRestoredNodesSayTheyHoldNone()
     {
         var (first, jobs) = Store(limit: 0);
         var running = jobs.RegisterJob("running", "");
@@ -121,9 +156,17 @@ public sealed class PackageCollectionTests : IDisposable
 
         var options = Options(limit: 0);
         var restoredJobs = new HeadState(options);
-        restoredJobs.Restore(StoredHeadState.Empty with { Jobs = [(running, new RegisterJobRequest { Driver = "running" })] });
+        restoredJobs.Restore(StoredHeadState.Empty with { Nodes = [new NodeInfo { NodeId = "n1" }], Jobs = [(running, new RegisterJobRequest { Driver = "running" })] });
         var restored = new PackageStore(options, restoredJobs, new MemoryOnly());
         restored.Restore([(running, kept), ("job-0001-ended0", released)]);
+
+        // Until its node registers again and reports, the ended job's detached actors may live there.
+        await restored.ReleaseEndedJobsAsync();
+        Assert.Empty(restored.CollectUnused(dryRun: false));
+
+        restoredJobs.RegisterNode(new NodeInfo { NodeId = "n1" });
+        restoredJobs.Heartbeat("n1", new Dictionary<string, double>(), []);
+        await restored.ReleaseEndedJobsAsync();
 
         Assert.Equal(released, Assert.Single(restored.CollectUnused(dryRun: false)).Hash);
         Assert.Equal([running], Assert.Single(Listed(restored)).Jobs);

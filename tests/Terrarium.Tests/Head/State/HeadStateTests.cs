@@ -21,7 +21,7 @@ public sealed class HeadStateTests
         for (var i = 0; i < 5; i++)
         {
             _clock.Advance(TimeSpan.FromSeconds(9));
-            Assert.True(_state.Heartbeat("a", new Dictionary<string, double> { ["CPU"] = i }));
+            Assert.True(_state.Heartbeat("a", new Dictionary<string, double> { ["CPU"] = i }, []));
         }
 
         var listed = Assert.Single(_state.ListNodes());
@@ -35,12 +35,12 @@ public sealed class HeadStateTests
         _state.RegisterNode(Node("a"));
         _state.RegisterNode(Node("b"));
         _clock.Advance(TimeSpan.FromSeconds(6));
-        _state.Heartbeat("b", new Dictionary<string, double>());
+        _state.Heartbeat("b", new Dictionary<string, double>(), []);
         _clock.Advance(TimeSpan.FromSeconds(4));
 
         Assert.False(_state.ListNodes().Single(n => n.Node.NodeId == "a").Alive);
         Assert.True(_state.ListNodes().Single(n => n.Node.NodeId == "b").Alive);
-        Assert.False(_state.Heartbeat("a", new Dictionary<string, double>()));
+        Assert.False(_state.Heartbeat("a", new Dictionary<string, double>(), []));
 
         _state.RegisterNode(Node("a"));
         Assert.True(_state.ListNodes().Single(n => n.Node.NodeId == "a").Alive);
@@ -52,10 +52,10 @@ public sealed class HeadStateTests
         _state.Restore(StoredHeadState.Empty with { Nodes = [Node("back"), Node("gone")] });
 
         Assert.All(_state.ListNodes(), n => Assert.True(!n.Alive && n.Restored));
-        Assert.False(_state.Heartbeat("back", new Dictionary<string, double>()));
+        Assert.False(_state.Heartbeat("back", new Dictionary<string, double>(), []));
         _state.RegisterNode(Node("back"));
         _clock.Advance(TimeSpan.FromSeconds(9));
-        _state.Heartbeat("back", new Dictionary<string, double>());
+        _state.Heartbeat("back", new Dictionary<string, double>(), []);
         _clock.Advance(TimeSpan.FromSeconds(1));
 
         var gone = _state.ListNodes().Single(n => n.Node.NodeId == "gone");
@@ -67,7 +67,7 @@ public sealed class HeadStateTests
         for (var second = 10; second < 300; second += 5)
         {
             _clock.Advance(TimeSpan.FromSeconds(5));
-            _state.Heartbeat("back", new Dictionary<string, double>());
+            _state.Heartbeat("back", new Dictionary<string, double>(), []);
         }
 
         Assert.Equal(["gone"], _state.ForgetLongDeadNodes().Nodes);
@@ -77,7 +77,7 @@ public sealed class HeadStateTests
     [Fact]
     public void UnknownNode_HeartbeatIsAnsweredUnknown()
     {
-        Assert.False(_state.Heartbeat("never-registered", new Dictionary<string, double>()));
+        Assert.False(_state.Heartbeat("never-registered", new Dictionary<string, double>(), []));
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public sealed class HeadStateTests
         for (var second = 0; second < 300; second += 5)
         {
             _clock.Advance(TimeSpan.FromSeconds(5));
-            _state.Heartbeat("b", new Dictionary<string, double>());
+            _state.Heartbeat("b", new Dictionary<string, double>(), []);
         }
 
         var (nodes, freed, dropped) = _state.ForgetLongDeadNodes();
