@@ -163,7 +163,7 @@ internal static class EnvCommand
         envs = status.RuntimeEnvs.Select(e => new
         {
             hash = e.Hash,
-            fields = Fields(e.CanonicalJson),
+            fields = e.Fields,
             state = e.State,
             workers = e.References,
             tasks = e.Tasks,
@@ -206,7 +206,7 @@ internal static class EnvCommand
 
             foreach (var env in status.RuntimeEnvs.OrderBy(e => e.Hash, StringComparer.Ordinal))
             {
-                envs.AddRow(env.Hash[..Math.Min(12, env.Hash.Length)], Markup.Escape(string.Join(", ", Fields(env.CanonicalJson))), env.State,
+                envs.AddRow(env.Hash[..Math.Min(12, env.Hash.Length)], Markup.Escape(string.Join(", ", env.Fields)), env.State,
                     Count(env.References), Count(env.Tasks), Count(env.Actors), env.LastUsedUnixMs > 0 ? When(env.LastUsedUnixMs) : "-");
             }
 
@@ -228,18 +228,6 @@ internal static class EnvCommand
 
             AnsiConsole.Write(resources);
         }
-    }
-
-    /// <summary>The fields an env sets, from its canonical JSON.</summary>
-    private static List<string> Fields(string canonicalJson)
-    {
-        if (canonicalJson.Length == 0)
-        {
-            return [];
-        }
-
-        using var document = JsonDocument.Parse(canonicalJson);
-        return document.RootElement.EnumerateObject().Select(p => p.Name).ToList();
     }
 
     private static string Count(int count) => count.ToString(CultureInfo.InvariantCulture);

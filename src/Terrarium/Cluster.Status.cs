@@ -33,6 +33,7 @@ public sealed partial class Cluster
                 {
                     Tasks = e.Tasks,
                     Actors = e.Actors,
+                    Fields = [.. e.Fields],
                     LastUsed = e.LastUsedUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(e.LastUsedUnixMs) : null,
                 }).ToList() ?? [],
                 status?.QueuedTasks ?? 0,

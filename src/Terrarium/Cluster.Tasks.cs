@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
+using Terrarium.Logging;
 using Terrarium.Objects;
 using Terrarium.Packaging;
 using Terrarium.Protocol;
@@ -280,6 +281,10 @@ public sealed partial class Cluster
         if (own is not null)
         {
             RuntimeEnvValidator.Validate(own, paramName);
+            if (own.Config is { EagerInstall: false })
+            {
+                ClientLog.EagerInstallIgnored(_logger, paramName);
+            }
         }
 
         var merged = RuntimeEnvMerge.Merge(_baseEnvSpec, own);

@@ -37,6 +37,7 @@ public sealed partial class Cluster : IAsyncDisposable
     private readonly ClusterLogPrinter? _printer;
     private readonly ClusterCredentials _credentials;
     private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
     private int _disposed;
 
     // The live display of env setups on a terminal, if shown: stopped (and left whole) on disposal.
@@ -56,6 +57,7 @@ public sealed partial class Cluster : IAsyncDisposable
         _nodes = new NodeRouter(session, _head, nodes, new LineageBudget(options.MaxLineageBytes), _clock);
         _embedded = embedded;
         _baseEnvSpec = baseEnv;
+        _logger = loggerFactory.CreateLogger<Cluster>();
         var packagingLogger = loggerFactory.CreateLogger<EnvPackager>();
         _envPackager = new EnvPackager(new DirectoryPackager(options.MaxPackageBytes, packagingLogger), new PackageUploader(_head, jobId, packagingLogger));
         _printer = printer;

@@ -100,4 +100,7 @@ public sealed record RuntimeEnvSummary(string Hash, string State, int Workers)
 
     /// <summary>When work last needed it on the node; null if none has yet (built eagerly).</summary>
     public DateTimeOffset? LastUsed { get; init; }
+
+    /// <summary>The fields it sets (<c>env_vars</c>, <c>working_dir</c>, …), in canonical order.</summary>
+    public IReadOnlyList<string> Fields { get; init; } = [];
 }

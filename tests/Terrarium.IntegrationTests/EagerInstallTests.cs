@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
 namespace Terrarium.IntegrationTests;
 
 /// <summary>
@@ -24,6 +27,15 @@ public sealed class EagerInstallTests : IDisposable
         }).DefaultTimeout();
 
         var hash = await OneReadyEnvOnEachAsync(driver, nodes: 2, "each node to build the job env before any task");
+        Assert.All((await driver.GetStatusAsync().DefaultTimeout()).Nodes, n => Assert.Equal(["env_vars", "working_dir"], n.RuntimeEnvs.Single().Fields));
+        // As `terrarium env list` shows it.
+        var listed = await cluster.RunAsync("env", "list", "--json");
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        var envs = System.Text.Json.JsonDocument.Parse(listed.Stdout).RootElement.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("envs").EnumerateArray().Single()).ToList();
+        Assert.Equal(2, envs.Count);
+        Assert.All(envs, e => Assert.Equal((hash, "ready", 0, "env_vars,working_dir"),
+            (e.GetProperty("hash").GetString(), e.GetProperty("state").GetString(), e.GetProperty("workers").GetInt32(), string.Join(",", e.GetProperty("fields").EnumerateArray().Select(f => f.GetString())))));
+
         await cluster.AddNodeAsync("{}");
         Assert.Equal(hash, await OneReadyEnvOnEachAsync(driver, nodes: 3, "the node that joined to build the job env"));
 
@@ -40,15 +52,26 @@ public sealed class EagerInstallTests : IDisposable
             EnvVars = new Dictionary<string, string> { ["MODE"] = "lazy" },
             Config = new RuntimeEnvConfig { EagerInstall = false },
         };
-        await using var driver = await Cluster.InitAsync(new ClusterOptions { NumCpus = 1, LogToDriver = false, Job = new JobConfig { RuntimeEnv = jobEnv } }).DefaultTimeout();
+        using var logs = new FakeLoggerProvider();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        await using var driver = await Cluster.InitAsync(new ClusterOptions { NumCpus = 1, LogToDriver = false, Job = new JobConfig { RuntimeEnv = jobEnv }, LoggerFactory = loggers })
+            .DefaultTimeout();
 
         // A task in an env of its own goes first; an eager build of the job env would have been asked for before it.
         var own = new TaskOptions { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["OTHER"] = "1" } } };
         Assert.Equal(4, await driver.Submit(() => TestTasks.Square(2), own).DefaultTimeout());
+        Assert.DoesNotContain(logs.Collector.GetSnapshot(), r => r.Message.Contains("eager_install", StringComparison.Ordinal));
+
         Assert.Single((await driver.GetStatusAsync().DefaultTimeout()).Nodes.Single().RuntimeEnvs);
 
         Assert.Equal(9, await driver.Submit(() => TestTasks.Square(3)).DefaultTimeout());
         Assert.Equal(2, (await driver.GetStatusAsync().DefaultTimeout()).Nodes.Single().RuntimeEnvs.Count);
+
+        // eager_install on a task's env does nothing: the driver says so.
+        var saysEager = new TaskOptions { RuntimeEnv = own.RuntimeEnv with { Config = new RuntimeEnvConfig { EagerInstall = false } } };
+        Assert.Equal(16, await driver.Submit(() => TestTasks.Square(4), saysEager).DefaultTimeout());
+        Assert.Contains(logs.Collector.GetSnapshot(), r => r.Level == LogLevel.Warning
+            && r.Message == "options.RuntimeEnv: config.eager_install has no effect on a task's or actor's env, which is built where the work runs; set it on the job's env (ClusterOptions.Job)");
     }
 
     /// <summary>Waits until each of <paramref name="nodes"/> live nodes has built one env, the same, with no worker in it yet: its hash.</summary>

@@ -64,6 +64,28 @@ public sealed class PackageStoreCollectionTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task AnUnusedPackage_SurvivesUploadsAndGcPastTheLimit_WithinItsProtectionWindow()
+    {
+        await using var cluster = await CliCluster.StartAsync("{}", ["--package-store-limit", "0", "--package-protection", "600"], []);
+        await using (var first = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+        {
+            Assert.Equal("a", await first.Submit(() => FileTasks.Read("name.txt"), WorkingDir("a")).DefaultTimeout());
+        }
+
+        await TestWaits.UntilAsync(async () => await PackagesAsync(cluster) is [{ State: "protected", Jobs: [] }], "the ended job's package to be unused, and protected");
+        await using (var second = await Cluster.InitAsync(cluster.DriverOptions).DefaultTimeout())
+        {
+            // b's upload takes the store past its limit of 0 bytes, and collects: a's package was used a moment ago.
+            Assert.Equal("b", await second.Submit(() => FileTasks.Read("name.txt"), WorkingDir("b")).DefaultTimeout());
+        }
+
+        var gc = await cluster.RunAsync("env", "gc");
+        Assert.True(gc.ExitCode == 0, gc.Stderr);
+        Assert.Contains("head: freed 0 KiB (0 unused packages)", gc.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2, (await PackagesAsync(cluster)).Count);
+    }
+
+    [SkippableFact]
     public async Task AnEndedJobsDetachedActor_KeepsTheJobsPackages_UntilItIsKilled()
     {
         var env = WorkingDir("a").RuntimeEnv;

@@ -54,6 +54,7 @@ internal sealed partial class NodeService
         {
             status.RuntimeEnvs.Add(new RuntimeEnvStatus
             {
+                Fields = { FieldsOf(json) },
                 Hash = hash,
                 State = state,
                 CanonicalJson = json,
@@ -80,6 +81,18 @@ internal sealed partial class NodeService
         var reply = new CollectCacheReply { Skipped = report.Skipped ?? "" };
         reply.Removed.Add(report.Removed.Select(ToStatus));
         return reply;
+    }
+
+    /// <summary>The fields an env sets, from its canonical JSON.</summary>
+    private static List<string> FieldsOf(string canonicalJson)
+    {
+        if (canonicalJson.Length == 0)
+        {
+            return [];
+        }
+
+        using var document = System.Text.Json.JsonDocument.Parse(canonicalJson);
+        return document.RootElement.EnumerateObject().Select(p => p.Name).ToList();
     }
 
     private static CachedResourceStatus ToStatus(ResourceState state)

@@ -28,4 +28,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Env {Env} on node {Node} ready in {Seconds:0.00} s")]
     public static partial void EnvReady(ILogger logger, string env, string node, double seconds);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "{Env}: config.eager_install has no effect on a task's or actor's env, which is built where the work runs; set it on the job's env (ClusterOptions.Job)")]
+    public static partial void EagerInstallIgnored(ILogger logger, string env);
 }

@@ -4,9 +4,8 @@ namespace Terrarium.Node.RuntimeEnvs.Config;
 
 /// <summary>
 /// <c>config</c>: how the setup runs, not what the worker gets. <see cref="EnvBuildCache"/> reads
-/// its timeout. <c>eager_install</c> is parsed and validated in the model (<c>RuntimeEnvConfig</c>)
-/// and used by nothing yet: preparing a job's env on every node as the job starts is the env
-/// lifecycle's work (docs/runtime-env.md says so).
+/// its timeout. <c>eager_install</c> is the driver's: it asks every node to build the job's env
+/// as the job starts (<c>NodeRouter.PrepareEverywhere</c>), so nothing here reads it.
 /// </summary>
 internal sealed class ConfigPreparer() : FieldPreparer<RuntimeEnvConfig>(EnvFields.Config)
 {
