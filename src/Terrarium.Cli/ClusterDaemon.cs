@@ -117,6 +117,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
                 Redis = settings.Redis,
                 PackageStoreLimit = settings.PackageStoreLimit,
                 PackageProtection = settings.PackageProtection,
+                JobLogLimit = settings.JobLogLimit,
             }, loggerFactory, ct).ConfigureAwait(false), tls);
         }
         catch (InvalidDataException e)

@@ -8,6 +8,7 @@ var root = new RootCommand("Terrarium: start and stop a cluster's head and nodes
     StatusCommand.Create(),
     ListCommand.Create(),
     EnvCommand.Create(),
+    JobCommand.Create(),
 };
 
 // A stopping daemon ends its workers first: give it the time that takes before the process is cut.

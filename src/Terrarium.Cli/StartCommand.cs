@@ -114,6 +114,10 @@ internal static class StartCommand
             Description = "Seconds after its last use a package is kept even when no running job uses it (head only)",
             DefaultValueFactory = _ => 600,
         };
+        var jobLogLimit = new Option<string?>("--job-log-limit")
+        {
+            Description = "Bytes of each submitted job's output the head keeps, the last ones, as 50M (default 10M; head only)",
+        };
         var logLevel = new Option<string>("--log-level")
         {
             Description = "The least severe lines the daemon logs: trace, debug, information (runtime env setups, sessions, retries), warning, error, critical or none",
@@ -126,7 +130,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, packageStoreLimit, packageProtection, logLevel, block, readyFile,
+            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, packageStoreLimit, packageProtection, jobLogLimit, logLevel, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -151,6 +155,11 @@ internal static class StartCommand
                 PackageProtection = parse.GetValue(packageProtection) is var protection && protection >= 0 && double.IsFinite(protection)
                     ? TimeSpan.FromSeconds(protection)
                     : throw new UserError($"--package-protection {protection} must be zero or more seconds"),
+                JobLogLimit = parse.GetValue(jobLogLimit) is { } jobLog
+                    ? StartSettings.ParseSize(jobLog, "--job-log-limit") is var limit && limit is >= 1024 and <= int.MaxValue
+                        ? limit
+                        : throw new UserError($"--job-log-limit '{jobLog}' must be between 1K and 2G")
+                    : Head.HeadOptions.DefaultJobLogLimit,
                 LogLevel = StartSettings.ParseLogLevel(parse.GetValue(logLevel)!),
             };
             if (settings.RedisInsecure && settings.Redis is null)

@@ -68,6 +68,9 @@ internal sealed record StartSettings
     /// <summary>How long after its last use an unused package is kept (<c>--package-protection</c>).</summary>
     public TimeSpan PackageProtection { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Bytes of each submitted job's output the head keeps (<c>--job-log-limit</c>).</summary>
+    public long JobLogLimit { get; init; } = Head.HeadOptions.DefaultJobLogLimit;
+
     /// <summary>The least severe log lines the daemon writes (--log-level). Default: warnings.</summary>
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Warning;
 

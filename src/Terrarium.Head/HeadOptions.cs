@@ -78,6 +78,15 @@ public sealed class HeadOptions
     /// <summary>The prefix of the head's Redis keys, so that clusters can share one Redis. Default: <c>terrarium:</c>.</summary>
     public string RedisKeyPrefix { get; init; } = "terrarium:";
 
+    /// <summary>
+    /// The bytes of a submitted job's output the head keeps (the last ones; in Redis too when it has
+    /// one). Default: 10 MiB.
+    /// </summary>
+    public long JobLogLimit { get; init; } = DefaultJobLogLimit;
+
+    /// <summary>The default of <see cref="JobLogLimit"/>.</summary>
+    public const long DefaultJobLogLimit = 10L << 20;
+
     /// <summary>The clock. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -102,6 +111,11 @@ public sealed class HeadOptions
         {
             throw new ArgumentException($"{nameof(PackageStoreLimit)} ({PackageStoreLimit}) and {nameof(PackageProtection)} ({PackageProtection}) must not be negative",
                 PackageStoreLimit < 0 ? nameof(PackageStoreLimit) : nameof(PackageProtection));
+        }
+
+        if (JobLogLimit is < 1024 or > int.MaxValue)
+        {
+            throw new ArgumentException($"{nameof(JobLogLimit)} ({JobLogLimit}) must be between 1 KiB and 2 GiB", nameof(JobLogLimit));
         }
 
         if (DeadNodeRetention is { } retention && retention <= NodeDeathTimeout)

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Terrarium.Head.Jobs;
 using Terrarium.Head.Packages;
 using Terrarium.Head.Service;
 using Terrarium.Head.State;
@@ -46,10 +47,12 @@ public sealed class HeadServer : IAsyncDisposable
             state.Restore(stored);
             var packages = new PackageStore(options, state, store);
             packages.Restore(stored.JobPackages);
+            var submissions = new JobSubmissions(options, state, store);
+            submissions.Restore(stored);
 
             var server = await GrpcServer.StartAsync(
                 options.Endpoints, options.Credentials, loggerFactory,
-                services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton(packages),
+                services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton(packages).AddSingleton(submissions),
                 app => app.MapGrpcService<HeadService>(),
                 ct: ct).ConfigureAwait(false);
             return new HeadServer(server, store);

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Terrarium.Node.Actors;
+using Terrarium.Node.Jobs;
 using Terrarium.Node.Membership;
 using Terrarium.Node.Objects;
 using Terrarium.Node.Resources;
@@ -91,6 +92,7 @@ public sealed class NodeServer : IAsyncDisposable
                 .AddSingleton<IEnvUsers, NodeEnvUsers>()
                 .AddSingleton<CacheCollector>()
                 .AddSingleton<HeadLink>()
+                .AddSingleton<JobDrivers>()
                 .AddSingleton<TaskDispatcher>()
                 .AddSingleton<ActorSupervisor>(),
             app => app.MapGrpcService<NodeService>(),
@@ -106,6 +108,7 @@ public sealed class NodeServer : IAsyncDisposable
             var headLink = server.Services.GetRequiredService<HeadLink>();
             headLink.JobEnded += server.Services.GetRequiredService<JobEnds>().End;
             headLink.DetachedActorJobs = server.Services.GetRequiredService<ActorSupervisor>().JobsOfLiveDetachedActors;
+            headLink.JobDrivers = server.Services.GetRequiredService<JobDrivers>();
             await headLink.StartAsync(new NodeInfo
             {
                 NodeId = options.NodeId,

@@ -6,6 +6,7 @@ using Terrarium.Logging;
 using Terrarium.Packaging;
 using Terrarium.Placement;
 using Terrarium.Protocol;
+using Terrarium.Protocol.Jobs;
 using Terrarium.Protocol.LocalFiles;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.Transport;
@@ -253,7 +254,8 @@ public sealed partial class Cluster : IAsyncDisposable
         try
         {
             var head = new Protocol.Head.HeadClient(headInvoker);
-            var jobEnv = options.Job?.RuntimeEnv;
+            // A driver started for a submitted job gets the job's runtime env unless it gives its own.
+            var jobEnv = options.Job?.RuntimeEnv ?? (embedded is null ? SubmittedJob.RuntimeEnv : null);
             var nodes = await head.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ConfigureAwait(false);
             var node = nodes.Nodes.Where(n => n.Alive).OrderBy(n => Endpoint.Parse(n.Node.Address).IsLoopback ? 0 : 1).FirstOrDefault()
                 ?? throw new InvalidOperationException($"the cluster at {headEndpoint} has no live node to run work on");
@@ -261,6 +263,7 @@ public sealed partial class Cluster : IAsyncDisposable
             {
                 Driver = $"{Environment.MachineName} pid {Environment.ProcessId}",
                 DefaultRuntimeEnv = jobEnv?.ToJson() ?? "",
+                SubmissionId = embedded is null ? SubmittedJob.SubmissionId : "",
             }, cancellationToken: ct).ConfigureAwait(false);
 
             Session? session = null;

@@ -37,7 +37,10 @@ public sealed class ClusterOptions
     /// </summary>
     public bool Insecure { get; init; }
 
-    /// <summary>The job's settings, such as its default runtime env. Default: none.</summary>
+    /// <summary>
+    /// The job's settings, such as its default runtime env. Default: none — but in a driver that a
+    /// node started for <c>terrarium job submit</c>, the submitted job's runtime env.
+    /// </summary>
     public JobConfig? Job { get; init; }
 
     /// <summary>CPUs the embedded node offers. Default: null, the machine's processor count.</summary>

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Terrarium.Head.Jobs;
 using Terrarium.Head.Packages;
 using Terrarium.Head.State;
 using Terrarium.Protocol;
@@ -9,7 +10,7 @@ namespace Terrarium.Head.Service;
 /// The gRPC face of <see cref="HeadState"/>: validates requests and answers. Every change is in the
 /// <see cref="IHeadStore"/> before the caller hears it succeeded.
 /// </summary>
-internal sealed class HeadService(HeadState state, PackageStore packages, HeadOptions options, IHeadStore store) : Protocol.Head.HeadBase
+internal sealed partial class HeadService(HeadState state, PackageStore packages, JobSubmissions submissions, HeadOptions options, IHeadStore store) : Protocol.Head.HeadBase
 {
     public override async Task<HasPackageReply> HasPackage(HasPackageRequest request, ServerCallContext context) =>
         new() { Present = await packages.HasAsync(request.Hash, request.JobId).ConfigureAwait(false) };
@@ -66,12 +67,21 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
             await EndJobAsync(jobId).ConfigureAwait(false);
         }
 
+        var reply = new HeartbeatReply { Known = known };
+        var driversEnded = known ? await submissions.OnHeartbeatAsync(request.NodeId, request.JobDrivers, reply).ConfigureAwait(false) : [];
+        driversEnded.AddRange(await submissions.FailThoseOfGoneNodesAsync().ConfigureAwait(false));
+        foreach (var jobId in driversEnded)
+        {
+            // Its tasks and actors end now, not once the driver's home node notices its session gone.
+            await EndJobAsync(jobId).ConfigureAwait(false);
+        }
+
         // Nodes report every second: reason enough to forget, now and then, the ones gone for good,
         // and the uses of jobs whose detached actors are gone.
         await ForgetLongDeadNodesAsync().ConfigureAwait(false);
         await packages.ReleaseEndedJobsAsync().ConfigureAwait(false);
         var (ended, cursor) = state.EndedJobsSince(request.EndedJobsCursor, request.EndedJobsEpoch);
-        var reply = new HeartbeatReply { Known = known, EndedJobsCursor = cursor, EndedJobsEpoch = state.EndedJobsEpoch };
+        (reply.EndedJobsCursor, reply.EndedJobsEpoch) = (cursor, state.EndedJobsEpoch);
         reply.EndedJobs.AddRange(ended);
         return reply;
     }
@@ -88,6 +98,11 @@ internal sealed class HeadService(HeadState state, PackageStore packages, HeadOp
     {
         var jobId = state.RegisterJob(request.Driver, request.DefaultRuntimeEnv);
         await store.SaveJobAsync(jobId, request).ConfigureAwait(false);
+        if (request.SubmissionId.Length > 0)
+        {
+            await submissions.LinkJobAsync(request.SubmissionId, jobId).ConfigureAwait(false);
+        }
+
         return new RegisterJobReply { JobId = jobId };
     }
 

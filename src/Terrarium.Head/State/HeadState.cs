@@ -8,6 +8,7 @@ internal sealed class HeadState(HeadOptions options)
     private readonly Lock _lock = new();
     private readonly Dictionary<string, NodeRecord> _nodes = [];
     private readonly Dictionary<string, JobRecord> _jobs = [];
+    private readonly HashSet<string> _activeSubmissions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LookupActorReply> _actorNames = [];
     // Actors created again on another node, by actor id: handles of unnamed ones find them here.
     private readonly Dictionary<string, LookupActorReply> _movedActors = [];
@@ -153,7 +154,29 @@ internal sealed class HeadState(HeadOptions options)
     {
         lock (_lock)
         {
-            return _jobs.ContainsKey(jobId) || _nodes.Values.Any(r => !IsDeadByTimeout(r) && (r.DetachedActorJobs?.Contains(jobId) ?? true));
+            return _jobs.ContainsKey(jobId) || _activeSubmissions.Contains(jobId)
+                || _nodes.Values.Any(r => !IsDeadByTimeout(r) && (r.DetachedActorJobs?.Contains(jobId) ?? true));
+        }
+    }
+
+    /// <summary>
+    /// A submitted job that has not ended keeps the packages uploaded for it (its working dir, under
+    /// its submission id) until its driver, a job of its own, uses them too.
+    /// </summary>
+    public void HoldPackagesForSubmission(string submissionId, bool hold)
+    {
+        lock (_lock)
+        {
+            _ = hold ? _activeSubmissions.Add(submissionId) : _activeSubmissions.Remove(submissionId);
+        }
+    }
+
+    /// <summary>Whether the node is dead, or unknown: not one a restarted head may still hear from within the death timeout.</summary>
+    public bool IsGone(string nodeId)
+    {
+        lock (_lock)
+        {
+            return !_nodes.TryGetValue(nodeId, out var record) || IsDeadByTimeout(record);
         }
     }
 

@@ -29,6 +29,17 @@ internal interface IHeadStore : IAsyncDisposable
     Task SaveMovedActorAsync(LookupActorReply actor);
 
     Task RemoveMovedActorsAsync(IReadOnlyCollection<string> actorIds);
+
+    Task SaveSubmissionAsync(JobSubmission job);
+
+    /// <summary>Forgets a submitted job and its output.</summary>
+    Task RemoveSubmissionAsync(string submissionId);
+
+    /// <summary>
+    /// Saves <paramref name="job"/> and appends <paramref name="added"/> to its output; with
+    /// <paramref name="replaceWith"/>, the stored output becomes that instead (what the head keeps of it).
+    /// </summary>
+    Task AppendJobLogAsync(JobSubmission job, byte[] added, byte[]? replaceWith);
 }
 
 /// <summary>No store: a restarted head starts empty.</summary>
@@ -55,6 +66,12 @@ internal sealed class MemoryOnly : IHeadStore
     public Task SaveMovedActorAsync(LookupActorReply actor) => Task.CompletedTask;
 
     public Task RemoveMovedActorsAsync(IReadOnlyCollection<string> actorIds) => Task.CompletedTask;
+
+    public Task SaveSubmissionAsync(JobSubmission job) => Task.CompletedTask;
+
+    public Task RemoveSubmissionAsync(string submissionId) => Task.CompletedTask;
+
+    public Task AppendJobLogAsync(JobSubmission job, byte[] added, byte[]? replaceWith) => Task.CompletedTask;
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -21,6 +21,8 @@ internal sealed class RedisHeadStore : IHeadStore
     private readonly RedisKey _actorNames;
     private readonly RedisKey _movedActors;
     private readonly RedisKey _jobPackages;
+    private readonly RedisKey _submissions;
+    private readonly string _jobLogPrefix;
 
     private RedisHeadStore(ConnectionMultiplexer redis, string prefix)
     {
@@ -31,6 +33,8 @@ internal sealed class RedisHeadStore : IHeadStore
         _actorNames = prefix + "actor-names";
         _movedActors = prefix + "moved-actors";
         _jobPackages = prefix + "job-packages";
+        _submissions = prefix + "submissions";
+        _jobLogPrefix = prefix + "job-log:";
     }
 
     /// <param name="address">See <see cref="RedisAddress"/>.</param>
@@ -82,7 +86,14 @@ internal sealed class RedisHeadStore : IHeadStore
                 : throw new InvalidDataException(
                     $"the head's state in Redis is corrupt: {_jobPackages} field '{field}' is not 'JOB HASH'. " +
                     $"Remove it (redis-cli HDEL {_jobPackages} '{field}') or start the head with another Redis database")).ToList();
-        return new StoredHeadState(nodes, jobs, names, moved) { JobPackages = jobPackages };
+        var submissions = Parse(_submissions, await _db.HashGetAllAsync(_submissions).ConfigureAwait(false), JobSubmission.Parser).Select(e => e.Value).ToList();
+        var logs = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var job in submissions)
+        {
+            logs[job.SubmissionId] = (byte[]?)await _db.StringGetAsync(JobLogKey(job.SubmissionId)).ConfigureAwait(false) ?? [];
+        }
+
+        return new StoredHeadState(nodes, jobs, names, moved) { JobPackages = jobPackages, Submissions = submissions, JobLogs = logs };
     }
 
     public Task RemoveNodesAsync(IReadOnlyCollection<string> nodeIds) =>
@@ -108,6 +119,31 @@ internal sealed class RedisHeadStore : IHeadStore
 
     public Task RemoveMovedActorsAsync(IReadOnlyCollection<string> actorIds) =>
         actorIds.Count == 0 ? Task.CompletedTask : _db.HashDeleteAsync(_movedActors, actorIds.Select(id => (RedisValue)id).ToArray());
+
+    public Task SaveSubmissionAsync(JobSubmission job) => _db.HashSetAsync(_submissions, job.SubmissionId, job.ToByteArray());
+
+    public async Task RemoveSubmissionAsync(string submissionId)
+    {
+        await _db.HashDeleteAsync(_submissions, submissionId).ConfigureAwait(false);
+        await _db.KeyDeleteAsync(JobLogKey(submissionId)).ConfigureAwait(false);
+    }
+
+    public async Task AppendJobLogAsync(JobSubmission job, byte[] added, byte[]? replaceWith)
+    {
+        var key = JobLogKey(job.SubmissionId);
+        if (replaceWith is null)
+        {
+            await _db.StringAppendAsync(key, added).ConfigureAwait(false);
+        }
+        else
+        {
+            await _db.StringSetAsync(key, replaceWith).ConfigureAwait(false);
+        }
+
+        await SaveSubmissionAsync(job).ConfigureAwait(false);
+    }
+
+    private RedisKey JobLogKey(string submissionId) => _jobLogPrefix + submissionId;
 
     public async ValueTask DisposeAsync() => await _redis.DisposeAsync().ConfigureAwait(false);
 

@@ -12,5 +12,11 @@ internal sealed record StoredHeadState(
     /// <summary>The packages each job uses, one pair per use.</summary>
     public List<(string JobId, string Hash)> JobPackages { get; init; } = [];
 
+    /// <summary>Submitted jobs.</summary>
+    public List<JobSubmission> Submissions { get; init; } = [];
+
+    /// <summary>What the store kept of each submitted job's output, by submission id.</summary>
+    public Dictionary<string, byte[]> JobLogs { get; init; } = [];
+
     public static StoredHeadState Empty => new([], [], [], []);
 }

@@ -35,6 +35,9 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
     /// <summary>The jobs whose detached actors live on the node, told with each heartbeat.</summary>
     public Func<IEnumerable<string>> DetachedActorJobs { get; set; } = () => [];
 
+    /// <summary>The submitted jobs' drivers the node runs: reported with each heartbeat, started and stopped as the replies say.</summary>
+    public Jobs.JobDrivers? JobDrivers { get; set; }
+
     /// <summary>Registers the node (<paramref name="info"/>, its resources added here) and starts its heartbeats.</summary>
     public async Task StartAsync(NodeInfo info, CancellationToken ct)
     {
@@ -177,6 +180,29 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
         }
     }
 
+    private void HandleJobDrivers(HeartbeatReply reply)
+    {
+        foreach (var id in reply.ForgetJobDrivers)
+        {
+            JobDrivers?.Forget(id);
+        }
+
+        foreach (var job in reply.StartJobDrivers)
+        {
+            JobDrivers?.Start(job);
+        }
+
+        foreach (var id in reply.StopJobDrivers)
+        {
+            JobDrivers?.Stop(id);
+        }
+    }
+
+    /// <summary>Sends more of a job driver's output to the head: how much of it the head has.</summary>
+    /// <exception cref="RpcException">The head refused it or could not be reached.</exception>
+    public async Task<long> AppendJobLogAsync(AppendJobLogRequest request) =>
+        (await _client!.AppendJobLogAsync(request, deadline: DateTime.UtcNow.AddSeconds(30)).ConfigureAwait(false)).Received;
+
     private async Task HeartbeatLoopAsync(NodeInfo info, TimeSpan interval, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(interval, options.TimeProvider);
@@ -190,6 +216,7 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
                 heartbeat.EndedJobsCursor = _endedJobsCursor;
                 heartbeat.EndedJobsEpoch = _endedJobsEpoch;
                 heartbeat.DetachedActorJobs.AddRange(DetachedActorJobs());
+                heartbeat.JobDrivers.AddRange(JobDrivers?.States() ?? []);
                 var reply = await _client!.HeartbeatAsync(heartbeat, cancellationToken: ct).ConfigureAwait(false);
                 foreach (var told in heartbeat.EndedJobs)
                 {
@@ -203,6 +230,7 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
 
                 // Moved on only once every ended job was handled.
                 (_endedJobsCursor, _endedJobsEpoch) = (reply.EndedJobsCursor, reply.EndedJobsEpoch);
+                HandleJobDrivers(reply);
 
                 if (!reply.Known)
                 {

@@ -130,4 +130,13 @@ internal static partial class NodeLog
 
     [LoggerMessage(EventId = 2061, Level = LogLevel.Error, Message = "Collecting the env cache failed")]
     public static partial void CacheCollectionFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2062, Level = LogLevel.Information, Message = "Job {SubmissionId}: driver started, pid {Pid}: {Entrypoint}")]
+    public static partial void JobDriverStarted(ILogger logger, string submissionId, int pid, string entrypoint);
+
+    [LoggerMessage(EventId = 2063, Level = LogLevel.Information, Message = "Job {SubmissionId}: stopping its driver (pid {Pid})")]
+    public static partial void JobDriverStopping(ILogger logger, string submissionId, int pid);
+
+    [LoggerMessage(EventId = 2064, Level = LogLevel.Information, Message = "Job {SubmissionId}: driver ended: {How}")]
+    public static partial void JobDriverEnded(ILogger logger, string submissionId, string how);
 }

@@ -20,16 +20,25 @@ internal sealed class PackageUploader(Protocol.Head.HeadClient head, string jobI
     // The head keeps what a running job uses, so a hash it had once for this job it still has: no need to ask again.
     private readonly ConcurrentDictionary<string, bool> _onHead = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _uploading = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<Task> _started = [];
 
     /// <summary>
     /// Starts sending the package and returns at once: <c>Submit</c> does not wait for it, and a node
     /// that needs the package waits until the head has it. A failed upload is logged, and the next
     /// submission that names the files tries again.
     /// </summary>
-    public void StartUpload(PackageFile package) =>
-        _ = EnsureUploadedAsync(package, CancellationToken.None).ContinueWith(
+    public void StartUpload(PackageFile package)
+    {
+        var upload = EnsureUploadedAsync(package, CancellationToken.None);
+        _started.Add(upload);
+        _ = upload.ContinueWith(
             failed => ClientLog.UploadFailed(logger, package.Uri, failed.Exception!.GetBaseException().Message),
             CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Completes once every upload started so far has: what <c>terrarium job submit</c> waits for before it submits.</summary>
+    /// <exception cref="Grpc.Core.RpcException">An upload failed.</exception>
+    public Task UploadsDoneAsync() => Task.WhenAll(_started);
 
     /// <returns>True when the package was sent, false when the head had it already.</returns>
     public Task<bool> EnsureUploadedAsync(PackageFile package, CancellationToken ct)

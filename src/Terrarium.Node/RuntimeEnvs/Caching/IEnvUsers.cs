@@ -1,4 +1,5 @@
 using Terrarium.Node.Actors;
+using Terrarium.Node.Jobs;
 using Terrarium.Node.Sessions;
 using Terrarium.Node.Tasks;
 using Terrarium.Node.Workers;
@@ -11,7 +12,10 @@ internal interface IEnvUsers
     /// <summary>One entry per user: <c>tasks</c>, <c>workers</c>, <c>actors</c> or <c>jobs</c> (a job env built ahead), and the hash of its env.</summary>
     IEnumerable<(string Kind, string EnvHash)> Users();
 
-    /// <summary>Folders of the cache in use besides envs': the shipped code of the jobs whose sessions are open or whose actors live (a detached one outlives its job's sessions).</summary>
+    /// <summary>
+    /// Folders of the cache in use besides envs': the shipped code of the jobs whose sessions are open
+    /// or whose actors live (a detached one outlives its job's sessions), and submitted jobs' drivers' working dirs.
+    /// </summary>
     IEnumerable<string> FoldersInUse();
 }
 
@@ -20,7 +24,7 @@ internal interface IEnvUsers
 /// meanwhile is then seen there), its live workers, its actors not dead, and the job envs its open
 /// sessions asked it to build ahead.
 /// </summary>
-internal sealed class NodeEnvUsers(WorkerPool pool, TaskDispatcher tasks, ActorSupervisor actors, DetachedSessions sessions) : IEnvUsers
+internal sealed class NodeEnvUsers(WorkerPool pool, TaskDispatcher tasks, ActorSupervisor actors, DetachedSessions sessions, JobDrivers drivers) : IEnvUsers
 {
     public IEnumerable<(string Kind, string EnvHash)> Users() =>
         tasks.WaitingEnvHashes().Select(h => ("tasks", h)).ToList()
@@ -33,5 +37,6 @@ internal sealed class NodeEnvUsers(WorkerPool pool, TaskDispatcher tasks, ActorS
     public IEnumerable<string> FoldersInUse() =>
         sessions.All().Select(s => s.JobCode.Directory)
             .Concat(actors.All.Where(a => a.State != ActorState.Dead).Select(a => a.Owner.JobCode.Directory))
+            .Concat(drivers.WorkingDirs())
             .Where(d => d.Length > 0).Distinct().ToList();
 }

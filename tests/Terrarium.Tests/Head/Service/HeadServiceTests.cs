@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Terrarium.Head;
+using Terrarium.Head.Jobs;
 using Terrarium.Head.Packages;
 using Terrarium.Head.Service;
 using Terrarium.Head.State;
@@ -23,7 +24,7 @@ public sealed class HeadServiceTests : IDisposable
     {
         var options = new HeadOptions { StorageDirectory = _storage.FullName };
         var state = new HeadState(options);
-        _service = new HeadService(state, new PackageStore(options, state, _store), options, _store);
+        _service = new HeadService(state, new PackageStore(options, state, _store), new JobSubmissions(options, state, _store), options, _store);
     }
 
     public void Dispose() => _storage.Delete(recursive: true);
@@ -187,6 +188,13 @@ public sealed class HeadServiceTests : IDisposable
         public Task SaveMovedActorAsync(LookupActorReply actor) => Record($"moved {actor.ActorId}");
 
         public Task RemoveMovedActorsAsync(IReadOnlyCollection<string> actorIds) => actorIds.Count == 0 ? Task.CompletedTask : Record($"removed moved {string.Join(',', actorIds)}");
+
+        public Task SaveSubmissionAsync(JobSubmission job) => Record($"submission {job.SubmissionId} {job.State}");
+
+        public Task RemoveSubmissionAsync(string submissionId) => Record($"removed submission {submissionId}");
+
+        public Task AppendJobLogAsync(JobSubmission job, byte[] added, byte[]? replaceWith) =>
+            Record($"submission {job.SubmissionId} output +{added.Length}{(replaceWith is null ? "" : $" kept {replaceWith.Length}")}");
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
