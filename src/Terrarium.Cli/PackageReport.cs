@@ -16,6 +16,7 @@ internal static class PackageReport
             size = p.Size,
             state = State(p),
             jobs = p.Jobs,
+            @protected = p.Protected,
             last_used = DateTimeOffset.FromUnixTimeMilliseconds(p.LastUsedUnixMs),
         }),
     };

@@ -107,11 +107,11 @@ internal static class StartCommand
         };
         var packageStoreLimit = new Option<string?>("--package-store-limit")
         {
-            Description = "Bytes the head's package store may hold before packages no running job uses are deleted, oldest first, as 20GB (default 10GB; head only)",
+            Description = "Bytes the head's package store may hold before packages no job uses are deleted, oldest first, as 20GB (default 10GB; head only)",
         };
         var packageProtection = new Option<double>("--package-protection")
         {
-            Description = "Seconds after its last use a package is kept even when no running job uses it (head only)",
+            Description = "Seconds after its last use a package is kept even when no job uses it (a job uses it while it runs or its detached actors live; head only)",
             DefaultValueFactory = _ => 600,
         };
         var jobLogLimit = new Option<string?>("--job-log-limit")

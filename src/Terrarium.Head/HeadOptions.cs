@@ -52,7 +52,7 @@ public sealed class HeadOptions
     public long MaxPackageBytes { get; init; } = 1L << 30;
 
     /// <summary>
-    /// Bytes the package store may hold before packages no running job uses are deleted, least
+    /// Bytes the package store may hold before packages no job uses (see <see cref="PackageProtection"/>) are deleted, least
     /// recently used first. Default: 10 GB, as Ray's.
     /// </summary>
     public long PackageStoreLimit { get; init; } = DefaultPackageStoreLimit;
@@ -62,7 +62,7 @@ public sealed class HeadOptions
 
     /// <summary>
     /// How long after its last use (an upload, a driver asking for it, a node downloading it) a
-    /// package is kept even when no running job uses it: a job that uploads and then submits does
+    /// package is kept even when no job uses it (a job uses it while it runs, or while its detached actors live): a job that uploads and then submits does
     /// not lose it. Default: 10 minutes, as Ray's.
     /// </summary>
     public TimeSpan PackageProtection { get; init; } = TimeSpan.FromMinutes(10);

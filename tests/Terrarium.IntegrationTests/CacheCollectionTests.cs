@@ -74,8 +74,11 @@ public sealed class CacheCollectionTests : IDisposable
         List<CachedResourceSummary> before;
         await using (var cluster = await Cluster.InitAsync(options).DefaultTimeout())
         {
-            Assert.Equal("a", await cluster.Submit(() => FileTasks.Read("name.txt"), Job("a")).DefaultTimeout());
-            Assert.Contains(await WorkingDirsAsync(cluster), r => r.Users > 0);
+            var gate = Path.Combine(_scratch, "gate");
+            var waiting = cluster.Submit(() => TestTasks.WaitForFile(gate, 7), Job("a"));
+            await TestWaits.UntilAsync(async () => (await WorkingDirsAsync(cluster)).Any(r => r.Users > 0), "the waiting task to use its working dir");
+            await File.WriteAllTextAsync(gate, "");
+            Assert.Equal(7, await waiting.DefaultTimeout());
             // The job runs on; the task's worker, idle, is reaped.
             await TestWaits.UntilAsync(async () => (await WorkingDirsAsync(cluster)).All(r => r.Users == 0), "the idle worker's folder to be unused");
 

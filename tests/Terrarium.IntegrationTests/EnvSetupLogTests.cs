@@ -48,7 +48,8 @@ public sealed partial class EnvSetupLogTests : IDisposable
         Assert.Matches(@"conda\s+started", stdout);
         Assert.Matches(@"conda\s+collecting package metadata, for ever", stdout);
         Assert.Matches(@"conda\s+failed after [0-9.]+ s: setting up 'conda' took longer", stdout);
-        await TestWaits.UntilAsync(async () => !IsRunning(await PidAsync(pidFile)), "the hanging tool to be killed");
+        var pid = await PidAsync(pidFile);
+        await TestWaits.UntilAsync(() => !IsRunning(pid), "the hanging tool to be killed");
 
         // Read again once it is over, and asked about what no node has.
         var again = await cluster.RunAsync("env", "logs", hash);
@@ -74,8 +75,8 @@ public sealed partial class EnvSetupLogTests : IDisposable
         var error = await Assert.ThrowsAsync<RuntimeEnvSetupException>(() => driver.Submit(() => TestTasks.Square(2), new TaskOptions { RuntimeEnv = env }).DefaultTimeout());
 
         Assert.Contains("took longer than the env's setup_timeout_seconds (5)", error.Message, StringComparison.Ordinal);
-        await TestWaits.UntilAsync(() => File.Exists(pidFile), "the tool to have started");
-        await TestWaits.UntilAsync(async () => !IsRunning(await PidAsync(pidFile)), "the shared build's tool to be killed once no setup waits for it");
+        var pid = await PidAsync(pidFile);
+        await TestWaits.UntilAsync(() => !IsRunning(pid), "the shared build's tool to be killed once no setup waits for it");
     }
 
     /// <summary>A conda tool that misbehaves on purpose: it writes its pid, says what it is doing, then never finishes.</summary>
@@ -88,8 +89,14 @@ public sealed partial class EnvSetupLogTests : IDisposable
         return (tool, pidFile);
     }
 
-    private static async Task<int> PidAsync(string pidFile) =>
-        int.Parse((await File.ReadAllTextAsync(pidFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>The pid the tool wrote, once it has written it whole.</summary>
+    private static async Task<int> PidAsync(string pidFile)
+    {
+        var pid = 0;
+        await TestWaits.UntilAsync(() => File.Exists(pidFile) && File.ReadAllText(pidFile).EndsWith('\n')
+            && int.TryParse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture, out pid), "the tool to write its pid");
+        return pid;
+    }
 
     private static List<string> Messages(FakeLoggerProvider logs) => logs.Collector.GetSnapshot().Select(r => r.Message).ToList();
 

@@ -100,7 +100,7 @@ public sealed class PackageStoreCollectionTests : IDisposable
 
         // The job has ended (its driver said so as it was disposed) and the protection window has
         // passed, over a limit of 0 bytes: yet the job's detached actor keeps its packages.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        await TestWaits.UntilAsync(async () => (await PackagesAsync(cluster)).All(p => !p.Protected), "the protection window to pass");
         var kept = await cluster.RunAsync("env", "gc");
         Assert.True(kept.ExitCode == 0, kept.Stderr);
         Assert.Contains("head: freed 0 KiB (0 unused packages)", kept.Stdout, StringComparison.Ordinal);
@@ -151,10 +151,10 @@ public sealed class PackageStoreCollectionTests : IDisposable
         Assert.True(listed.ExitCode == 0, listed.Stderr);
         return JsonDocument.Parse(listed.Stdout).RootElement.GetProperty("packages").GetProperty("archives").EnumerateArray()
             .Select(p => new StoredPackage(p.GetProperty("hash").GetString()!, p.GetProperty("state").GetString()!,
-                p.GetProperty("jobs").EnumerateArray().Select(j => j.GetString()!).ToList()))
+                p.GetProperty("jobs").EnumerateArray().Select(j => j.GetString()!).ToList(), p.GetProperty("protected").GetBoolean()))
             .OrderBy(p => p.Hash, StringComparer.Ordinal)
             .ToList();
     }
 
-    private sealed record StoredPackage(string Hash, string State, List<string> Jobs);
+    private sealed record StoredPackage(string Hash, string State, List<string> Jobs, bool Protected);
 }

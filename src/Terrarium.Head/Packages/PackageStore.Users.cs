@@ -47,19 +47,19 @@ internal sealed partial class PackageStore
         var released = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         lock (_lock)
         {
-            foreach (var jobId in _users.Values.SelectMany(u => u).Distinct().Where(j => !jobs.NeedsPackagesOf(j)).ToList())
+            var over = _users.Values.SelectMany(u => u).Distinct(StringComparer.Ordinal).Where(j => !jobs.NeedsPackagesOf(j)).ToHashSet(StringComparer.Ordinal);
+            foreach (var (hash, users) in _users.Where(u => u.Value.Overlaps(over)).ToList())
             {
-                foreach (var (hash, users) in _users.ToList())
+                foreach (var jobId in users.Where(over.Contains).ToList())
                 {
-                    if (users.Remove(jobId))
-                    {
-                        released.TryAdd(jobId, []);
-                        released[jobId].Add(hash);
-                        if (users.Count == 0)
-                        {
-                            _users.Remove(hash);
-                        }
-                    }
+                    users.Remove(jobId);
+                    released.TryAdd(jobId, []);
+                    released[jobId].Add(hash);
+                }
+
+                if (users.Count == 0)
+                {
+                    _users.Remove(hash);
                 }
             }
         }

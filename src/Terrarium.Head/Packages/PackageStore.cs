@@ -12,7 +12,7 @@ namespace Terrarium.Head.Packages;
 /// Content-addressed archives on the head's disk: stored only when their bytes hash to the name they
 /// were uploaded under, never overwritten, streamed to nodes in chunks. They hold users' code and
 /// data: the store is a private folder (0700, this user's, checked as the runtime folders are) and
-/// each archive is 0600. What running jobs use, and what was used lately, stays; the rest is
+/// each archive is 0600. What jobs use (while they run, or their detached actors live), and what was used lately, stays; the rest is
 /// collected when the store outgrows its limit (<c>PackageStore.Users.cs</c>).
 /// </summary>
 internal sealed partial class PackageStore(HeadOptions options, HeadState jobs, IHeadStore store)

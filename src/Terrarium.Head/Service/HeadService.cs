@@ -60,7 +60,7 @@ internal sealed partial class HeadService(HeadState state, PackageStore packages
 
     public override async Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
-        var known = state.Heartbeat(request.NodeId, request.Available, request.DetachedActorJobs);
+        var known = state.Heartbeat(request.NodeId, request.Available, request.DetachedActorJobs, request.EndedJobsCursor, request.EndedJobsEpoch);
         // A malformed id is skipped, not refused: refusing would fail every heartbeat the node sends it in.
         foreach (var jobId in request.EndedJobs.Where(id => !string.IsNullOrWhiteSpace(id)))
         {

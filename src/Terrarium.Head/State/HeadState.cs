@@ -63,10 +63,11 @@ internal sealed class HeadState(HeadOptions options)
     }
 
     /// <summary>
-    /// A node's heartbeat: what it has available, and the jobs whose detached actors live on it.
-    /// False when the head does not know it alive (it should register again).
+    /// A node's heartbeat: what it has available, the jobs whose detached actors live on it, and how
+    /// far it had read the list of ended jobs when it looked (<paramref name="endedCursor"/> of
+    /// <paramref name="endedEpoch"/>). False when the head does not know it alive (it should register again).
     /// </summary>
-    public bool Heartbeat(string nodeId, IDictionary<string, double> available, IEnumerable<string> detachedActorJobs)
+    public bool Heartbeat(string nodeId, IDictionary<string, double> available, IEnumerable<string> detachedActorJobs, long endedCursor = 0, string endedEpoch = "")
     {
         lock (_lock)
         {
@@ -78,6 +79,7 @@ internal sealed class HeadState(HeadOptions options)
             record.LastSeen = options.TimeProvider.GetUtcNow();
             record.Available = new Dictionary<string, double>(available);
             record.DetachedActorJobs = detachedActorJobs.ToHashSet(StringComparer.Ordinal);
+            record.EndedJobsRead = endedEpoch == EndedJobsEpoch ? endedCursor : 0;
             return true;
         }
     }
@@ -144,18 +146,23 @@ internal sealed class HeadState(HeadOptions options)
         }
     }
 
-
     /// <summary>
     /// Whether the job's packages are still needed: it runs, or its detached actors live on a node
-    /// that is alive — or may live on one that has not reported since it registered or since this
-    /// head restarted (until it does, or is dead by the timeout).
+    /// the head has not forgotten — or may live on one whose last report does not tell: one that has
+    /// not reported since it registered or since this head restarted, or whose report predates its
+    /// hearing of the job's end (an actor made just before the end may not have been in it).
     /// </summary>
     public bool NeedsPackagesOf(string jobId)
     {
         lock (_lock)
         {
-            return _jobs.ContainsKey(jobId) || _activeSubmissions.Contains(jobId)
-                || _nodes.Values.Any(r => !IsDeadByTimeout(r) && (r.DetachedActorJobs?.Contains(jobId) ?? true));
+            if (_jobs.ContainsKey(jobId) || _activeSubmissions.Contains(jobId))
+            {
+                return true;
+            }
+
+            var endedAs = _ended.FirstOrDefault(e => e.JobId == jobId).Number;
+            return _nodes.Values.Any(r => r.DetachedActorJobs is not { } held || held.Contains(jobId) || r.EndedJobsRead < endedAs);
         }
     }
 
@@ -308,6 +315,9 @@ internal sealed class HeadState(HeadOptions options)
 
         /// <summary>The jobs whose detached actors live on it, as of its last heartbeat; null before its first.</summary>
         public HashSet<string>? DetachedActorJobs { get; set; }
+
+        /// <summary>How far it had read this head's list of ended jobs when it made its last report (0 for another head's list).</summary>
+        public long EndedJobsRead { get; set; }
     }
 
     private sealed record JobRecord(string Driver, string DefaultEnv);

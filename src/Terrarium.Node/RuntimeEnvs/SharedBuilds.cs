@@ -5,8 +5,10 @@ namespace Terrarium.Node.RuntimeEnvs;
 /// <summary>
 /// Builds that envs share (an image's check, a venv), by key: one at a time per key, remembered
 /// once they succeed. A build runs while some env's setup waits for it; when the last one gives up
-/// (its setup timed out, or nothing needs the env any more) the build is cancelled, and its tools
-/// with it. Its tools' output goes to the setup log of the env that started it.
+/// (its setup timed out) the build is cancelled, and its tools with it: nothing is left running
+/// that no one waits for. A build longer than the setup timeout therefore never finishes; the
+/// failure says to raise <c>setup_timeout_seconds</c>. Its tools' output goes to the setup log of
+/// the env that started it.
 /// </summary>
 internal sealed class SharedBuilds<T>
 {
@@ -29,10 +31,16 @@ internal sealed class SharedBuilds<T>
     /// <param name="stillThere">Whether what a finished build made is still there (the cache's collector may have deleted it since): if not, it is built again.</param>
     public async Task<T> GetAsync(string key, Func<CancellationToken, Task<T>> make, CancellationToken ct, Func<T, bool>? stillThere = null)
     {
-        var build = Join(key, make, stillThere);
+        ct.ThrowIfCancellationRequested();
+        var (build, startedByAnother) = Join(key, make, stillThere);
         try
         {
-            return await build.Task.WaitAsync(ct).ConfigureAwait(false);
+            if (startedByAnother)
+            {
+                SetupLog.Current?.Output($"waiting for a build that another env's setup started ({key}); its output is in that env's log");
+            }
+
+            return await build.Value.WaitAsync(ct).ConfigureAwait(false);
         }
         finally
         {
@@ -40,22 +48,23 @@ internal sealed class SharedBuilds<T>
         }
     }
 
-    private Build Join(string key, Func<CancellationToken, Task<T>> make, Func<T, bool>? stillThere)
+    /// <returns>The build, now waited for by one more; and whether another setup started it and it still runs.</returns>
+    private (Build Build, bool StartedByAnother) Join(string key, Func<CancellationToken, Task<T>> make, Func<T, bool>? stillThere)
     {
         while (true)
         {
             var build = _builds.GetOrAdd(key, _ => new Build(make));
-            var gone = stillThere is not null && build.IsStarted && build.Task.IsCompletedSuccessfully && !stillThere(build.Task.Result);
+            var gone = stillThere is not null && build.IsStarted && build.Value.IsCompletedSuccessfully && !stillThere(build.Value.Result);
             if (!gone && build.TryJoin(out var startedByAnother))
             {
-                if (startedByAnother)
-                {
-                    SetupLog.Current?.Output($"waiting for a build that another env's setup started ({key}); its output is in that env's log");
-                }
-
-                _ = build.Task.ContinueWith(_ => _builds.TryRemove(KeyValuePair.Create(key, build)),
+                _ = build.Value.ContinueWith(failed =>
+                    {
+                        // Observed: an abandoned build's failure reaches no one.
+                        _ = failed.Exception;
+                        _builds.TryRemove(KeyValuePair.Create(key, build));
+                    },
                     CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
-                return build;
+                return (build, startedByAnother);
             }
 
             // Deleted since it was made, or abandoned by its last waiter: the next one builds anew.
@@ -74,25 +83,25 @@ internal sealed class SharedBuilds<T>
 
         public Build(Func<CancellationToken, Task<T>> make) =>
             // Started by the first to join: GetOrAdd may make builds it then throws away.
-            _task = new Lazy<Task<T>>(() => System.Threading.Tasks.Task.Run(() => make(_abandoned.Token)));
+            _task = new Lazy<Task<T>>(() => Task.Run(() => make(_abandoned.Token)));
 
         public bool IsStarted => _task.IsValueCreated;
 
-        public Task<T> Task => _task.Value;
+        public Task<T> Value => _task.Value;
 
         /// <returns>False when the build was abandoned: it is cancelled, or being cancelled.</returns>
         public bool TryJoin(out bool startedByAnother)
         {
             lock (_gate)
             {
-                startedByAnother = _waiters > 0 && !Task.IsCompleted;
+                startedByAnother = _waiters > 0 && !Value.IsCompleted;
                 if (_abandonedByAll)
                 {
                     return false;
                 }
 
                 _waiters++;
-                _ = Task;
+                _ = Value;
                 return true;
             }
         }
@@ -103,7 +112,7 @@ internal sealed class SharedBuilds<T>
             bool abandon;
             lock (_gate)
             {
-                abandon = _abandonedByAll = --_waiters == 0 && !Task.IsCompleted;
+                abandon = _abandonedByAll = --_waiters == 0 && !Value.IsCompleted;
             }
 
             // Outside the lock: cancelling kills the build's tools, which takes a moment.

@@ -105,10 +105,21 @@ internal sealed class CacheCollector : IDisposable
     {
         _builds.Built -= CollectSoon;
         _timer.Dispose();
-        // The uses since the last collection, for the node that starts next on this cache.
-        lock (_gate)
+        // The uses since the last collection, for the node that starts next on this cache — unless
+        // another running node shares it, whose index this is as much (collections leave it be too).
+        try
         {
-            SaveIndex(Survey());
+            if (OtherLiveNode() is null)
+            {
+                lock (_gate)
+                {
+                    SaveIndex(Survey());
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            NodeLog.CacheIndexNotSaved(_logger, e.Message);
         }
 
         _nodeLock?.Dispose();

@@ -114,7 +114,9 @@ internal sealed class ContainerPreparer : FieldPreparer<ContainerSpec>
             }
 
             // This node brought it: the cache collector may remove it once no env uses it.
-            await _images.RecordAsync(image, timeout.Token).ConfigureAwait(false);
+            // Not cancelled with the pull: the image is here now, and one not recorded would never be collected.
+            using var recording = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await _images.RecordAsync(image, recording.Token).ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException) when (!abandoned.IsCancellationRequested)

@@ -75,10 +75,39 @@ public sealed class PackageCollectionTests : IDisposable
         Assert.Empty(store.CollectUnused(dryRun: false));
         Assert.Equal([job], Assert.Single(Listed(store)).Jobs);
 
-        jobs.Heartbeat("n1", new Dictionary<string, double>(), []);
+        // A report made before the node heard of the job's end does not tell: an actor made just
+        // before the end may not be in it.
+        jobs.Heartbeat("n1", new Dictionary<string, double>(), [], 0, jobs.EndedJobsEpoch);
+        await store.ReleaseEndedJobsAsync();
+        Assert.Empty(store.CollectUnused(dryRun: false));
+
+        jobs.Heartbeat("n1", new Dictionary<string, double>(), [], jobs.EndedJobsSince(0, jobs.EndedJobsEpoch).Cursor, jobs.EndedJobsEpoch);
         await store.ReleaseEndedJobsAsync();
 
         Assert.Equal(used, Assert.Single(store.CollectUnused(dryRun: false)).Hash);
+    }
+
+    [Fact]
+    public async Task ANodeDeclaredDead_KeepsItsLastReport_UntilTheHeadForgetsIt()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = new HeadOptions { StorageDirectory = _root.FullName, PackageStoreLimit = 0, TimeProvider = clock };
+        var jobs = new HeadState(options);
+        var store = new PackageStore(options, jobs, new MemoryOnly());
+        var job = jobs.RegisterJob("test", "");
+        await UploadAsync(store, 100, jobId: job, age: TimeSpan.FromHours(1));
+        jobs.RegisterNode(new NodeInfo { NodeId = "n1" });
+        jobs.Heartbeat("n1", new Dictionary<string, double>(), [job]);
+        jobs.FinishJob(job);
+
+        clock.Advance(options.NodeDeathTimeout * 2);
+        await store.ReleaseEndedJobsAsync();
+        Assert.Equal([job], Assert.Single(Listed(store)).Jobs);
+
+        clock.Advance(options.EffectiveDeadNodeRetention);
+        jobs.ForgetLongDeadNodes();
+        await store.ReleaseEndedJobsAsync();
+        Assert.Empty(Assert.Single(Listed(store)).Jobs);
     }
 
     [Fact]
