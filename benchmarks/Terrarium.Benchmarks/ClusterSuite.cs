@@ -13,7 +13,7 @@ namespace Terrarium.Benchmarks;
 /// </summary>
 public static class ClusterSuite
 {
-    private const string Token = "benchmark-cluster-token-0123456789";
+    internal const string Token = "benchmark-cluster-token-0123456789";
     private const int SpinMilliseconds = 5;
 
     public static async Task RunAsync(Harness harness)
@@ -270,20 +270,22 @@ public static class ClusterSuite
     }
 
     /// <summary>
-    /// A daemon in the foreground, its folders under <paramref name="scratch"/>: the process, the head's
-    /// address it printed, and (for a head) the CA hash of its join line.
+    /// A daemon in the foreground, its folders under <paramref name="scratch"/> (its env cache in
+    /// <paramref name="cache"/> there): the process, the head's address it printed, and (for a head)
+    /// the CA hash of its join line.
     /// </summary>
-    private static async Task<(Process Process, string HeadAddress, string CaHash)> StartAsync(string scratch, string[] role)
+    internal static async Task<(Process Process, string HeadAddress, string CaHash)> StartAsync(string scratch, string[] role, string cache = "cache")
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "Terrarium.Cli.dll");
         var start = new ProcessStartInfo(Node.WorkerHostCommand.CurrentDotnet(),
-            [cli, "start", .. role, "--token", Token, "--cache-dir", Path.Combine(scratch, "cache"), "--block"])
+            [cli, "start", .. role, "--token", Token, "--cache-dir", Path.Combine(scratch, cache), "--block"])
         {
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
         start.Environment["XDG_RUNTIME_DIR"] = PrivateDirectory.Create(Path.Combine(scratch, "run"));
         start.Environment["XDG_CONFIG_HOME"] = Path.Combine(scratch, "config");
+        start.Environment["TERRARIUM_DASHBOARD_PORT"] = "0";
         var process = Process.Start(start)!;
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1))
             ?? throw new InvalidOperationException($"terrarium start {string.Join(' ', role)} exited before it served");

@@ -5,7 +5,8 @@ namespace Terrarium.Benchmarks;
 /// <summary>
 /// What the env lifecycle costs and gains: the bookkeeping of cached folders on the task path (an
 /// env that holds one against an env that holds none, interleaved in one run), and the job env's
-/// eager install against building it where the first tasks need it.
+/// eager install against building it where the first tasks need it, on one node and with the first
+/// tasks spread over two.
 /// </summary>
 public static class LifecycleSuite
 {
@@ -16,10 +17,60 @@ public static class LifecycleSuite
         {
             await BookkeepingAsync(harness, root.FullName);
             await EagerInstallAsync(harness, root.FullName);
+            await EagerInstallAcrossNodesAsync(harness, root.FullName);
         }
         finally
         {
             root.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="EagerInstallAsync"/>, on a head and a node started with the CLI (each its own
+    /// cache), the first two tasks spread over both: where eager install should win, as every node
+    /// builds the env while the driver goes on. A new package each run, so nothing is cached from the last.
+    /// </summary>
+    private static async Task EagerInstallAcrossNodesAsync(Harness harness, string root)
+    {
+        var mib = harness.Quick ? 20 : 200;
+        var job = Path.Combine(root, "job-tree-spread");
+        EnvSuite.MakeTree(job, mib, 2000, 6);
+        var daemons = new List<Process>();
+        try
+        {
+            var (head, address, caHash) = await ClusterSuite.StartAsync(root, ["--head", "--port", "0", "--num-cpus", "1"], "cache-head");
+            daemons.Add(head);
+            daemons.Add((await ClusterSuite.StartAsync(root, ["--address", address, "--ca-hash", caHash, "--num-cpus", "1"], "cache-node")).Process);
+            foreach (var driverWork in new[] { TimeSpan.Zero, TimeSpan.FromSeconds(2) })
+            {
+                foreach (var eager in new[] { true, false })
+                {
+                    File.WriteAllText(Path.Combine(job, "run.txt"), Guid.NewGuid().ToString());
+                    var env = new RuntimeEnv { WorkingDir = job, Config = new RuntimeEnvConfig { EagerInstall = eager } };
+                    var watch = Stopwatch.StartNew();
+                    await using (var cluster = await Cluster.InitAsync(new ClusterOptions
+                    {
+                        Address = address, Token = ClusterSuite.Token, CaHash = caHash, LogToDriver = false, Job = new JobConfig { RuntimeEnv = env },
+                    }))
+                    {
+                        await Task.Delay(driverWork);
+                        var spread = new TaskOptions { SchedulingStrategy = SchedulingStrategy.Spread };
+                        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => cluster.Submit(() => BenchTasks.Noop(), spread).GetAsync()));
+                        var name = $"job_env_{mib}mib_2_nodes_{(eager ? "eager" : "lazy")}_{driverWork.TotalSeconds:0}s_driver_work";
+                        harness.Results.Add(new Measurement(name, watch.Elapsed.TotalMilliseconds, 0, "ms",
+                            $"the same on two CLI nodes, the 2 tasks spread over both ({(eager ? "eager" : "lazy")} install, {driverWork.TotalSeconds:0} s of driver work)"));
+                        Console.Error.WriteLine($"  {name}: {watch.Elapsed.TotalMilliseconds:N0} ms");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var daemon in daemons)
+            {
+                daemon.Kill(entireProcessTree: true);
+                await daemon.WaitForExitAsync();
+            }
         }
     }
 

@@ -35,6 +35,9 @@ internal sealed class ClusterDaemon : IAsyncDisposable
 
     public string NodeId => _node.Options.NodeId;
 
+    /// <summary>Where the head's HTTP API listens; null on a node, or with --dashboard-port none.</summary>
+    public Protocol.Transport.Endpoint? HttpEndpoint => _head?.HttpEndpoint;
+
     public static async Task<ClusterDaemon> StartAsync(StartSettings settings, string token, string logFile, ILoggerFactory loggerFactory, CancellationToken ct)
     {
         var session = SessionFolder.Create();
@@ -118,6 +121,7 @@ internal sealed class ClusterDaemon : IAsyncDisposable
                 PackageStoreLimit = settings.PackageStoreLimit,
                 PackageProtection = settings.PackageProtection,
                 JobLogLimit = settings.JobLogLimit,
+                HttpEndpoint = settings.HttpEndpoint,
             }, loggerFactory, ct).ConfigureAwait(false), tls);
         }
         catch (InvalidDataException e)

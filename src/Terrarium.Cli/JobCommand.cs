@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Grpc.Core;
 using Spectre.Console;
+using Terrarium.Head.Jobs;
 using Terrarium.Protocol;
 using Terrarium.Protocol.Security;
 using Terrarium.Protocol.Transport;
@@ -37,7 +38,7 @@ internal static class JobCommand
                 .ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(Json(job), new JsonSerializerOptions { WriteIndented = true }));
+                Console.Out.WriteLine(JsonSerializer.Serialize(JobDetails.From(job), JobDetails.Options));
             }
             else
             {
@@ -93,7 +94,7 @@ internal static class JobCommand
                 .ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(jobs.Jobs.Select(Json), new JsonSerializerOptions { WriteIndented = true }));
+                Console.Out.WriteLine(JsonSerializer.Serialize(jobs.Jobs.Select(JobDetails.From), JobDetails.Options));
                 return 0;
             }
 
@@ -204,25 +205,6 @@ internal static class JobCommand
         grid.AddRow("Runtime env", Markup.Escape(job.RuntimeEnv.Length > 0 ? job.RuntimeEnv : "{}"));
         AnsiConsole.Write(grid);
     }
-
-    /// <summary>A job as the CLI's and the HTTP API's JSON show it (Ray's job details, in snake case).</summary>
-    public static object Json(JobSubmission job) => new Dictionary<string, object?>
-    {
-        ["submission_id"] = job.SubmissionId,
-        ["status"] = job.State,
-        ["message"] = job.Message,
-        ["entrypoint"] = job.Entrypoint.ToList(),
-        ["runtime_env"] = job.RuntimeEnv.Length > 0 ? JsonDocument.Parse(job.RuntimeEnv).RootElement : null,
-        ["metadata"] = job.Metadata.ToDictionary(),
-        ["submitted_at"] = DateTimeOffset.FromUnixTimeMilliseconds(job.SubmittedUnixMs),
-        ["started_at"] = job.StartedUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(job.StartedUnixMs) : null,
-        ["ended_at"] = job.EndedUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(job.EndedUnixMs) : null,
-        ["node_id"] = job.NodeId.Length > 0 ? job.NodeId : null,
-        ["driver_pid"] = job.DriverPid > 0 ? job.DriverPid : null,
-        ["exit_code"] = job.Exited ? job.ExitCode : null,
-        ["job_id"] = job.JobId.Length > 0 ? job.JobId : null,
-        ["log_bytes"] = job.LogBytes,
-    };
 
     private static string StateMarkup(string state) => state switch
     {

@@ -114,6 +114,16 @@ internal static class StartCommand
             Description = "Seconds after its last use a package is kept even when no job uses it (a job uses it while it runs or its detached actors live; head only)",
             DefaultValueFactory = _ => 600,
         };
+        var dashboardHost = new Option<string>("--dashboard-host")
+        {
+            Description = "Where the head's HTTP API listens: plain HTTP on loopback, HTTPS with the cluster's certificate elsewhere (head only)",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
+        var dashboardPort = new Option<string>("--dashboard-port")
+        {
+            Description = "The HTTP API's port, 0 for any free one, or none (default: TERRARIUM_DASHBOARD_PORT, else 8265; head only)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TERRARIUM_DASHBOARD_PORT") ?? "8265",
+        };
         var jobLogLimit = new Option<string?>("--job-log-limit")
         {
             Description = "Bytes of each submitted job's output the head keeps, the last ones, as 50M (default 10M; head only)",
@@ -130,7 +140,7 @@ internal static class StartCommand
         {
             head, address, host, port, numCpus, resources, token, cacheDir, deathTimeout, redis, storageDir, nodeIp, nugetConfig,
             containerRuntime, containerRuntimeOptions, containerRunOptions, containerAllow, containerDeny, python, condaCommand, caHash, insecure, tlsCert, tlsKey, tlsCa, redisInsecure,
-            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, packageStoreLimit, packageProtection, jobLogLimit, logLevel, block, readyFile,
+            objectStore, objectStoreMemory, cacheLimit, setupRetryDelay, packageStoreLimit, packageProtection, dashboardHost, dashboardPort, jobLogLimit, logLevel, block, readyFile,
         };
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -155,6 +165,7 @@ internal static class StartCommand
                 PackageProtection = parse.GetValue(packageProtection) is var protection && protection >= 0 && double.IsFinite(protection)
                     ? TimeSpan.FromSeconds(protection)
                     : throw new UserError($"--package-protection {protection} must be zero or more seconds"),
+                HttpEndpoint = StartSettings.ParseHttpEndpoint(parse.GetValue(dashboardHost)!, parse.GetValue(dashboardPort)!),
                 JobLogLimit = parse.GetValue(jobLogLimit) is { } jobLog
                     ? StartSettings.ParseSize(jobLog, "--job-log-limit") is var limit && limit is >= 1024 and <= int.MaxValue
                         ? limit
@@ -240,6 +251,9 @@ internal static class StartCommand
             $"  Connect a driver:           new ClusterOptions {{ Address = \"{daemon.HeadAddress}\", Token = <the token>{driverTls} }}",
             $"                              (or TERRARIUM_ADDRESS, TERRARIUM_TOKEN and {driverVariables}; on this machine, Address = \"auto\")",
             $"  The token:                  {tokenSource}",
+            daemon.HttpEndpoint is { } http
+                ? $"  HTTP API:                   {(http.IsLoopback ? "http" : "https")}://{http} (jobs: /api/jobs/; Authorization: Bearer <the token>)"
+                : "  HTTP API:                   off (--dashboard-port none)",
             tls.IsInsecure
                 ? "  TLS:                        OFF (--insecure): the token and all data cross the network in clear"
                 : $"  TLS:                        on; {(tls.CheckHostNames ? "certificates from your CA (--tls-ca)" : $"the cluster's CA is in {UserFolders.Config()}")}",

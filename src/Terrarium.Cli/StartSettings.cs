@@ -68,6 +68,31 @@ internal sealed record StartSettings
     /// <summary>How long after its last use an unused package is kept (<c>--package-protection</c>).</summary>
     public TimeSpan PackageProtection { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Where the head's HTTP API listens (<c>--dashboard-host</c>, <c>--dashboard-port</c>); null for none.</summary>
+    public Protocol.Transport.Endpoint? HttpEndpoint { get; init; }
+
+    /// <summary>Reads <c>--dashboard-host</c> and <c>--dashboard-port</c> (a port, 0 for any free one, or <c>none</c>).</summary>
+    /// <exception cref="UserError">Not an address, or not a port.</exception>
+    public static Protocol.Transport.Endpoint? ParseHttpEndpoint(string host, string port)
+    {
+        if (port == "none")
+        {
+            return null;
+        }
+
+        if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
+        {
+            throw new UserError($"--dashboard-port '{port}' is not a port: give a number up to 65535, 0 for any free port, or none");
+        }
+
+        if (host != "localhost" && !IPAddress.TryParse(host, out _))
+        {
+            throw new UserError($"--dashboard-host '{host}' is not an IP address (or localhost)");
+        }
+
+        return Protocol.Transport.Endpoint.Tcp(host, number);
+    }
+
     /// <summary>Bytes of each submitted job's output the head keeps (<c>--job-log-limit</c>).</summary>
     public long JobLogLimit { get; init; } = Head.HeadOptions.DefaultJobLogLimit;
 

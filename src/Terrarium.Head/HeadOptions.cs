@@ -87,6 +87,13 @@ public sealed class HeadOptions
     /// <summary>The default of <see cref="JobLogLimit"/>.</summary>
     public const long DefaultJobLogLimit = 10L << 20;
 
+    /// <summary>
+    /// Where the HTTP API (submitted jobs, shaped after Ray's; see docs/jobs.md) listens: plain HTTP
+    /// on a loopback address, HTTPS with the head's certificate elsewhere; port 0 picks a free one.
+    /// Every request needs the cluster token (<c>Authorization: Bearer</c>). Default: null, none.
+    /// </summary>
+    public Endpoint? HttpEndpoint { get; init; }
+
     /// <summary>The clock. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -111,6 +118,14 @@ public sealed class HeadOptions
         {
             throw new ArgumentException($"{nameof(PackageStoreLimit)} ({PackageStoreLimit}) and {nameof(PackageProtection)} ({PackageProtection}) must not be negative",
                 PackageStoreLimit < 0 ? nameof(PackageStoreLimit) : nameof(PackageProtection));
+        }
+
+        if (HttpEndpoint is { } http && (http.SocketPath is not null || (!http.IsLoopback && Tls.ServerCertificate is null && !Tls.IsInsecure)))
+        {
+            throw new ArgumentException(http.SocketPath is not null
+                ? $"{nameof(HttpEndpoint)} must be a TCP address, not {http}"
+                : $"the HTTP API would listen on {http} without TLS, and the token would cross the network in clear: give the head a TLS certificate, listen on a loopback address, or run insecure (--insecure)",
+                nameof(HttpEndpoint));
         }
 
         if (JobLogLimit is < 1024 or > int.MaxValue)

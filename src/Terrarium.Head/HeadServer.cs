@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Terrarium.Head.Http;
 using Terrarium.Head.Jobs;
 using Terrarium.Head.Packages;
 using Terrarium.Head.Service;
@@ -14,16 +15,21 @@ namespace Terrarium.Head;
 public sealed class HeadServer : IAsyncDisposable
 {
     private readonly GrpcServer _server;
+    private readonly HeadHttpServer? _http;
     private readonly IHeadStore _store;
 
-    private HeadServer(GrpcServer server, IHeadStore store)
+    private HeadServer(GrpcServer server, HeadHttpServer? http, IHeadStore store)
     {
         _server = server;
+        _http = http;
         _store = store;
     }
 
     /// <summary>Where the head listens (ephemeral ports resolved).</summary>
     public IReadOnlyList<Endpoint> Endpoints => _server.Endpoints;
+
+    /// <summary>Where its HTTP API listens (port resolved); null when it serves none (<see cref="HeadOptions.HttpEndpoint"/>).</summary>
+    public Endpoint? HttpEndpoint => _http?.Endpoint;
 
     /// <summary>Starts a head.</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
@@ -55,7 +61,18 @@ public sealed class HeadServer : IAsyncDisposable
                 services => services.AddSingleton(options).AddSingleton(state).AddSingleton(store).AddSingleton(packages).AddSingleton(submissions),
                 app => app.MapGrpcService<HeadService>(),
                 ct: ct).ConfigureAwait(false);
-            return new HeadServer(server, store);
+            HeadHttpServer? http = null;
+            try
+            {
+                http = options.HttpEndpoint is null ? null : await HeadHttpServer.StartAsync(options, submissions, loggerFactory, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            return new HeadServer(server, http, store);
         }
         catch
         {
@@ -67,6 +84,11 @@ public sealed class HeadServer : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (_http is not null)
+        {
+            await _http.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _server.DisposeAsync().ConfigureAwait(false);
         await _store.DisposeAsync().ConfigureAwait(false);
     }

@@ -32,6 +32,9 @@ public sealed partial class CliCluster : IAsyncDisposable
 
     public string HeadAddress { get; private set; } = "";
 
+    /// <summary>The base URL of the head's HTTP API, as its start printed it.</summary>
+    public string HttpAddress { get; private set; } = "";
+
     /// <summary>The pin of the cluster's CA, from the head's join line.</summary>
     public string CaHash { get; private set; } = "";
 
@@ -111,6 +114,7 @@ public sealed partial class CliCluster : IAsyncDisposable
         var head = await StartDaemonAsync(["--head", "--port", "0", .. DeathTimeout(headArguments), .. headArguments], headResources);
         HeadAddress = head.HeadAddress;
         CaHash = head.CaHash;
+        HttpAddress = head.HttpAddress;
     }
 
     /// <summary>Starts the head again on its address, as a service manager restarts a crashed one; it replaces the old one in <see cref="Daemons"/>.</summary>
@@ -120,6 +124,7 @@ public sealed partial class CliCluster : IAsyncDisposable
         var head = await StartDaemonAsync(["--head", "--port", port, .. DeathTimeout(_headArguments), .. _headArguments], _headResources);
         _daemons.Remove(head);
         _daemons[0] = head;
+        HttpAddress = head.HttpAddress;
     }
 
     public Task<Daemon> AddNodeAsync(string resources) =>
@@ -183,6 +188,12 @@ public sealed partial class CliCluster : IAsyncDisposable
             if (daemon.NodeId.Length > 0 && JoinLine().Match(line) is { Success: true } join)
             {
                 daemon.CaHash = join.Groups["hash"].Value;
+                continue;
+            }
+
+            if (daemon.NodeId.Length > 0 && HttpLine().Match(line) is { Success: true } http)
+            {
+                daemon.HttpAddress = http.Groups["url"].Value;
                 break;
             }
 
@@ -222,6 +233,8 @@ public sealed partial class CliCluster : IAsyncDisposable
         start.Environment["XDG_CONFIG_HOME"] = ConfigDirectory;
         start.Environment.Remove("TERRARIUM_TOKEN");
         start.Environment.Remove("TERRARIUM_ADDRESS");
+        // Tests start heads side by side: each HTTP API on a free port, never the default one.
+        start.Environment["TERRARIUM_DASHBOARD_PORT"] = "0";
         foreach (var (name, value) in Environment)
         {
             start.Environment[name] = value;
@@ -240,6 +253,9 @@ public sealed partial class CliCluster : IAsyncDisposable
     [GeneratedRegex(@"^  Join from another machine: .*(--ca-hash (?<hash>\S+)|--insecure|--tls-ca <your CA>)$")]
     private static partial Regex JoinLine();
 
+    [GeneratedRegex(@"^  HTTP API: +(?<url>https?://\S+|off)")]
+    private static partial Regex HttpLine();
+
     /// <summary>One <c>terrarium start --block</c> process.</summary>
     public sealed class Daemon(Process process)
     {
@@ -251,6 +267,9 @@ public sealed partial class CliCluster : IAsyncDisposable
 
         /// <summary>For a head: the CA pin of its join line (empty for --insecure).</summary>
         public string CaHash { get; set; } = "";
+
+        /// <summary>For a head: the base URL of its HTTP API (<c>off</c> when it serves none).</summary>
+        public string HttpAddress { get; set; } = "";
 
         /// <summary>
         /// SIGKILL: the daemon dies as a crashed machine's would, leaving its workers to notice.

@@ -76,7 +76,8 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
             catch (RpcException e) when (IsArriving(e) || (e.StatusCode == StatusCode.NotFound && options.TimeProvider.GetElapsedTime(asked) < UploadStartGrace))
             {
                 await Task.Delay(delay, options.TimeProvider, ct).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+                // At most a quarter second late once it is there: an eager build asks while the upload runs.
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromMilliseconds(250).Ticks));
             }
             catch (RpcException e)
             {

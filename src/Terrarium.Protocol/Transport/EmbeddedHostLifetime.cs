@@ -8,7 +8,7 @@ namespace Terrarium.Protocol.Transport;
 /// embedded cluster while the user's program ran on, or an actor's server while its worker lived —
 /// so this one leaves signals and process exit to the process; the owner disposes the server.
 /// </summary>
-internal sealed class EmbeddedHostLifetime : IHostLifetime
+public sealed class EmbeddedHostLifetime : IHostLifetime
 {
     public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
