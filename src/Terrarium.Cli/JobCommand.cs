@@ -21,7 +21,7 @@ internal static class JobCommand
         StatusCommand(),
         LogsCommand(),
         StopCommand(),
-        ListCommand(),
+        ListCommand("list"),
         DeleteCommand(),
     };
 
@@ -82,11 +82,12 @@ internal static class JobCommand
         return command;
     }
 
-    private static Command ListCommand()
+    /// <summary><c>terrarium job list</c>, which is <c>terrarium list jobs</c> too.</summary>
+    public static Command ListCommand(string name)
     {
         var connection = new HeadConnection();
         var json = new Option<bool>("--json") { Description = "Print JSON" };
-        var command = new Command("list", "List the submitted jobs, oldest first") { json };
+        var command = new Command(name, "List the submitted jobs, oldest first: state, job, node, times, entrypoint, message") { json };
         connection.AddTo(command);
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
@@ -147,6 +148,10 @@ internal static class JobCommand
                     await stdout.WriteAsync(chunk.Data.Memory, ct).ConfigureAwait(false);
                     await stdout.FlushAsync(ct).ConfigureAwait(false);
                 }
+            }
+            catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                throw new UserError($"stopped following job {submissionId}'s output; the job goes on (terrarium job stop {submissionId} stops it)");
             }
             catch (RpcException e)
             {

@@ -111,7 +111,18 @@ internal static class JobSubmit
         }
     }
 
-    private static Dictionary<string, string> ParseMetadata(IEnumerable<string> pairs) =>
-        pairs.Select(p => p.Split('=', 2) is [{ Length: > 0 } key, var value] ? (key, value) : throw new UserError($"--metadata '{p}' is not KEY=VALUE"))
-            .ToDictionary(p => p.key, p => p.value, StringComparer.Ordinal);
+    private static Dictionary<string, string> ParseMetadata(IEnumerable<string> pairs)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+        {
+            var (key, value) = pair.Split('=', 2) is [{ Length: > 0 } k, var v] ? (k, v) : throw new UserError($"--metadata '{pair}' is not KEY=VALUE");
+            if (!metadata.TryAdd(key, value))
+            {
+                throw new UserError($"--metadata gives '{key}' twice");
+            }
+        }
+
+        return metadata;
+    }
 }

@@ -63,7 +63,62 @@ internal static class ListCommand
             return silent.Count == 0 ? 0 : 2;
         }));
 
-        return new Command("list", "List what the cluster runs, as Ray's state CLI does") { actors };
+        return new Command("list", "List what the cluster runs, as Ray's state CLI does") { actors, NodesCommand(), JobCommand.ListCommand("jobs") };
+    }
+
+    private static Command NodesCommand()
+    {
+        var connection = new HeadConnection();
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var filters = new Option<string[]>("--filter") { Description = "Only nodes whose KEY is VALUE, as state=alive (repeatable; keys: node_id, address, state)" };
+        var command = new Command("nodes", "List the cluster's nodes as the head knows them: id, address, state (alive, dead, or restored: known from before a head restart), resources free and total")
+        {
+            json, filters,
+        };
+        connection.AddTo(command);
+        command.SetAction((parse, ct) => UserError.Report(async () =>
+        {
+            var (head, credentials) = await connection.ResolveAsync(parse, ct).ConfigureAwait(false);
+            var rows = (await HeadConnection.ListNodesAsync(head, credentials, ct).ConfigureAwait(false))
+                .OrderBy(n => n.Node.NodeId, StringComparer.Ordinal)
+                .Select(n => new NodeRow(n.Node.NodeId, n.Node.Address, n.Alive ? "alive" : n.Restored ? "restored" : "dead",
+                    n.Node.Resources.ToDictionary(), n.Available.ToDictionary()))
+                .ToList();
+            foreach (var filter in parse.GetValue(filters) ?? [])
+            {
+                rows = filter.Split('=', 2) switch
+                {
+                    ["node_id", var value] => rows.Where(r => r.NodeId == value).ToList(),
+                    ["address", var value] => rows.Where(r => r.Address == value).ToList(),
+                    ["state", var value] => rows.Where(r => r.State == value).ToList(),
+                    _ => throw new UserError($"--filter '{filter}' is not KEY=VALUE with a key of node_id, address, state"),
+                };
+            }
+
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+                return 0;
+            }
+
+            var table = new Table().Title($"{rows.Count} node{(rows.Count == 1 ? "" : "s")}");
+            foreach (var column in new[] { "Node", "Address", "State", "Resources (free / total)" })
+            {
+                table.AddColumn(new TableColumn(column));
+            }
+
+            foreach (var row in rows)
+            {
+                var resources = string.Join(", ", row.Resources.OrderBy(r => r.Key, StringComparer.Ordinal)
+                    .Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Key} {row.Available.GetValueOrDefault(r.Key):0.##}/{r.Value:0.##}")));
+                table.AddRow(Markup.Escape(row.NodeId), Markup.Escape(row.Address),
+                    row.State == "alive" ? "[green]alive[/]" : $"[red]{row.State}[/]", Markup.Escape(resources));
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
     }
 
     private static List<KeyValuePair<string, string>> ParseFilters(IEnumerable<string> given) =>
@@ -133,6 +188,8 @@ internal static class ListCommand
             AnsiConsole.MarkupLine($"{Markup.Escape(row.ActorId)} died: {Markup.Escape(row.DeathCause!)}");
         }
     }
+
+    private sealed record NodeRow(string NodeId, string Address, string State, Dictionary<string, double> Resources, Dictionary<string, double> Available);
 
     private sealed record ActorRow(
         string ActorId, string ClassName, string? Name, string State, string NodeId, string JobId, int Restarts, int MaxRestarts, bool Detached, int? Pid, string? DeathCause);

@@ -119,10 +119,9 @@ internal static class StartCommand
             Description = "Where the head's HTTP API listens: plain HTTP on loopback, HTTPS with the cluster's certificate elsewhere (head only)",
             DefaultValueFactory = _ => "127.0.0.1",
         };
-        var dashboardPort = new Option<string>("--dashboard-port")
+        var dashboardPort = new Option<string?>("--dashboard-port")
         {
-            Description = "The HTTP API's port, 0 for any free one, or none (default: TERRARIUM_DASHBOARD_PORT, else 8265; head only)",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TERRARIUM_DASHBOARD_PORT") ?? "8265",
+            Description = "The HTTP API's port, 0 for any free one, or none (default: TERRARIUM_DASHBOARD_PORT, else 8265 — or 0 with --port 0; head only)",
         };
         var jobLogLimit = new Option<string?>("--job-log-limit")
         {
@@ -165,7 +164,9 @@ internal static class StartCommand
                 PackageProtection = parse.GetValue(packageProtection) is var protection && protection >= 0 && double.IsFinite(protection)
                     ? TimeSpan.FromSeconds(protection)
                     : throw new UserError($"--package-protection {protection} must be zero or more seconds"),
-                HttpEndpoint = StartSettings.ParseHttpEndpoint(parse.GetValue(dashboardHost)!, parse.GetValue(dashboardPort)!),
+                // A head on any free port (--port 0) is one of several: its HTTP API takes any free port too.
+                HttpEndpoint = StartSettings.ParseHttpEndpoint(parse.GetValue(dashboardHost)!,
+                    parse.GetValue(dashboardPort) ?? Environment.GetEnvironmentVariable("TERRARIUM_DASHBOARD_PORT") ?? (parse.GetValue(port) == 0 ? "0" : "8265")),
                 JobLogLimit = parse.GetValue(jobLogLimit) is { } jobLog
                     ? StartSettings.ParseSize(jobLog, "--job-log-limit") is var limit && limit is >= 1024 and <= int.MaxValue
                         ? limit
@@ -252,7 +253,7 @@ internal static class StartCommand
             $"                              (or TERRARIUM_ADDRESS, TERRARIUM_TOKEN and {driverVariables}; on this machine, Address = \"auto\")",
             $"  The token:                  {tokenSource}",
             daemon.HttpEndpoint is { } http
-                ? $"  HTTP API:                   {(http.IsLoopback ? "http" : "https")}://{http} (jobs: /api/jobs/; Authorization: Bearer <the token>)"
+                ? $"  HTTP API:                   {(http.IsLoopback || tls.IsInsecure ? "http" : "https")}://{http} (jobs: /api/jobs/; Authorization: Bearer <the token>)"
                 : "  HTTP API:                   off (--dashboard-port none)",
             tls.IsInsecure
                 ? "  TLS:                        OFF (--insecure): the token and all data cross the network in clear"

@@ -43,6 +43,14 @@ public sealed class JobSubmissionTests : IDisposable
         Assert.Equal(submit.Stdout, logs.Stdout);
         var listed = await JsonAsync(cluster, "job", "list", "--json");
         Assert.Equal(["first"], listed.EnumerateArray().Select(j => j.GetProperty("submission_id").GetString()));
+        Assert.Equal(listed.GetRawText(), (await JsonAsync(cluster, "list", "jobs", "--json")).GetRawText());
+        var node = Assert.Single((await JsonAsync(cluster, "list", "nodes", "--json", "--filter", "state=alive")).EnumerateArray());
+        Assert.Equal(cluster.Daemons[0].NodeId, node.GetProperty("node_id").GetString());
+        Assert.Equal(1, node.GetProperty("resources").GetProperty("CPU").GetDouble());
+        Assert.Empty((await JsonAsync(cluster, "list", "nodes", "--json", "--filter", "state=dead")).EnumerateArray());
+        var badFilter = await cluster.RunAsync("list", "nodes", "--filter", "color=red");
+        Assert.Equal(1, badFilter.ExitCode);
+        Assert.Contains("--filter 'color=red' is not KEY=VALUE", badFilter.Stderr, StringComparison.Ordinal);
     }
 
     [SkippableFact]

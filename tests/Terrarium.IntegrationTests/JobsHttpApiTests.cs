@@ -78,13 +78,19 @@ public sealed class JobsHttpApiTests
             Assert.Contains(error, (await answer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
         }
 
-        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/api/jobs/", new { entrypoint = new[] { "sleep", "600" }, submission_id = "long" })).StatusCode);
+        // A driver that leaves a child behind: stopping the job ends both (they share a process group).
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/api/jobs/", new { entrypoint = "sleep 600 & echo \"child $!\"; wait", submission_id = "long" })).StatusCode);
         var again = await http.PostAsJsonAsync("/api/jobs/", new { entrypoint = "true", submission_id = "long" });
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/jobs/unknown")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/jobs/unknown/logs")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync("/api/jobs/unknown/stop", null)).StatusCode);
 
+        var child = 0;
+        await TestWaits.UntilAsync(async () => System.Text.RegularExpressions.Regex.Match(
+            (await http.GetFromJsonAsync<JsonElement>("/api/jobs/long/logs")).GetProperty("logs").GetString()!, @"child (\d+)") is { Success: true } started
+            && int.TryParse(started.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out child), "the long job to start its child");
+        // Its output can come before the heartbeat that says it started.
         await TestWaits.UntilAsync(async () => (await http.GetFromJsonAsync<JsonElement>("/api/jobs/long")).GetProperty("status").GetString() == "RUNNING", "the long job to run");
         var early = await http.DeleteAsync("/api/jobs/long");
         Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
@@ -93,6 +99,7 @@ public sealed class JobsHttpApiTests
         var stop = await http.PostAsync("/api/jobs/long/stop", null);
         Assert.True((await stop.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("stopped").GetBoolean());
         await TestWaits.UntilAsync(async () => (await http.GetFromJsonAsync<JsonElement>("/api/jobs/long")).GetProperty("status").GetString() == "STOPPED", "the long job to stop");
+        Assert.False(Directory.Exists($"/proc/{child}") && !File.ReadAllText($"/proc/{child}/stat").Contains(") Z ", StringComparison.Ordinal), "the driver's child is gone");
         Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync("/api/jobs/long")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/jobs/long")).StatusCode);
     }

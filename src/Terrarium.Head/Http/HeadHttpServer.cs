@@ -36,11 +36,12 @@ internal sealed class HeadHttpServer(WebApplication app, Endpoint endpoint) : IA
         builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(submissions);
-        builder.Services.AddOpenApi();
-        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        AddApi(builder.Services);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             var address = endpoint.Host is "localhost" ? IPAddress.Loopback : IPAddress.Parse(endpoint.Host!);
+            // A job's submission is a few KiB; the API takes nothing larger than this.
+            kestrel.Limits.MaxRequestBodySize = 2 << 20;
             kestrel.Listen(address, endpoint.Port, listen =>
             {
                 // HTTP/2 needs TLS's protocol negotiation: plain HTTP is HTTP/1.1 alone.
@@ -55,8 +56,7 @@ internal sealed class HeadHttpServer(WebApplication app, Endpoint endpoint) : IA
 
         var app = builder.Build();
         app.Use((context, next) => HasToken(context.Request, options.Token) ? next(context) : RefuseAsync(context));
-        app.MapOpenApi("/openapi/{documentName}.json");
-        JobsApi.Map(app);
+        MapApi(app);
         try
         {
             await app.StartAsync(ct).ConfigureAwait(false);
@@ -71,9 +71,30 @@ internal sealed class HeadHttpServer(WebApplication app, Endpoint endpoint) : IA
         return new HeadHttpServer(app, endpoint.WithPort(port));
     }
 
+    /// <summary>The API's services: its JSON in snake case, and its OpenAPI document (also built into docs/ by src/Terrarium.Head.OpenApi).</summary>
+    internal static void AddApi(IServiceCollection services)
+    {
+        services.AddOpenApi(openApi => openApi.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Terrarium head HTTP API";
+            document.Info.Description = "Submitted jobs, shaped after Ray's job submission API. Every request needs the cluster token: Authorization: Bearer TOKEN.";
+            return Task.CompletedTask;
+        }));
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+    }
+
+    /// <summary>The API's endpoints, and its OpenAPI document at <c>/openapi/v1.json</c>.</summary>
+    internal static void MapApi(WebApplication app)
+    {
+        app.MapOpenApi("/openapi/{documentName}.json");
+        JobsApi.Map(app);
+    }
+
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync().ConfigureAwait(false);
+        // Followers of a job's output (logs/tail) are cut after a moment, not waited for.
+        using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await app.StopAsync(stopping.Token).ConfigureAwait(false);
         await app.DisposeAsync().ConfigureAwait(false);
     }
 

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Terrarium.Head.Jobs;
 using Terrarium.Protocol;
@@ -25,9 +26,9 @@ internal static class JobsApi
         jobs.MapPost("/", SubmitAsync)
             .Accepts<SubmitBody>("application/json").Produces<SubmitReply>().Produces<ErrorReply>(400).Produces<ErrorReply>(409)
             .WithSummary("Submit a job: a node runs its entrypoint as the job's driver");
-        jobs.MapGet("/", (JobSubmissions submissions) => Results.Json(submissions.List().Select(JobDetails.From).ToList()))
+        jobs.MapGet("/", ([FromServices] JobSubmissions submissions) => Results.Json(submissions.List().Select(JobDetails.From).ToList()))
             .Produces<List<JobDetails>>().WithSummary("Every submitted job, oldest first");
-        jobs.MapGet("/{submissionId}", (string submissionId, JobSubmissions submissions) => Known(() => Results.Json(JobDetails.From(submissions.Get(submissionId)))))
+        jobs.MapGet("/{submissionId}", (string submissionId, [FromServices] JobSubmissions submissions) => Known(() => Results.Json(JobDetails.From(submissions.Get(submissionId)))))
             .Produces<JobDetails>().Produces<ErrorReply>(404).WithSummary("A job's state, times, entrypoint and runtime env");
         jobs.MapGet("/{submissionId}/logs", LogsAsync)
             .Produces<LogsReply>().Produces<ErrorReply>(404).WithSummary("The job's output, as much of it as the head keeps");
@@ -56,7 +57,7 @@ internal static class JobsApi
 
     internal sealed record ErrorReply(string Error);
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, JobSubmissions submissions)
+    private static async Task<IResult> SubmitAsync(HttpRequest request, [FromServices] JobSubmissions submissions)
     {
         SubmitJobRequest submit;
         try
@@ -126,23 +127,24 @@ internal static class JobsApi
         return submit;
     }
 
-    private static async Task<IResult> LogsAsync(string submissionId, JobSubmissions submissions, CancellationToken ct)
+    private static async Task<IResult> LogsAsync(string submissionId, [FromServices] JobSubmissions submissions, CancellationToken ct)
     {
         if (!Exists(submissions, submissionId))
         {
             return UnknownJob(submissionId);
         }
 
-        var text = new StringBuilder();
+        // Decoded whole: a character may straddle two chunks.
+        using var bytes = new MemoryStream();
         await foreach (var chunk in submissions.TailAsync(submissionId, 0, follow: false, ct).ConfigureAwait(false))
         {
-            text.Append(chunk.Data.ToStringUtf8());
+            chunk.Data.WriteTo(bytes);
         }
 
-        return Results.Json(new LogsReply(text.ToString()));
+        return Results.Json(new LogsReply(Encoding.UTF8.GetString(bytes.GetBuffer(), 0, (int)bytes.Length)));
     }
 
-    private static async Task TailAsync(string submissionId, JobSubmissions submissions, HttpResponse response, CancellationToken ct)
+    private static async Task TailAsync(string submissionId, [FromServices] JobSubmissions submissions, HttpResponse response, CancellationToken ct)
     {
         if (!Exists(submissions, submissionId))
         {
@@ -158,7 +160,7 @@ internal static class JobsApi
         }
     }
 
-    private static async Task<IResult> StopAsync(string submissionId, JobSubmissions submissions)
+    private static async Task<IResult> StopAsync(string submissionId, [FromServices] JobSubmissions submissions)
     {
         try
         {
@@ -171,7 +173,7 @@ internal static class JobsApi
         }
     }
 
-    private static async Task<IResult> DeleteAsync(string submissionId, JobSubmissions submissions)
+    private static async Task<IResult> DeleteAsync(string submissionId, [FromServices] JobSubmissions submissions)
     {
         try
         {

@@ -29,13 +29,18 @@ internal sealed class JobLog(long limit)
 
     /// <summary>
     /// Output from <paramref name="offset"/> on, as a node sends it: what the head has already is
-    /// skipped (a node sending again after a lost reply); past a gap (output the head never
-    /// received, say while it was down without Redis) it goes on from the new offset.
+    /// skipped (a node sending again after a lost reply); output that starts past what the head has
+    /// is refused (nothing added), and the node, told <see cref="Total"/>, sends again from there.
     /// </summary>
     /// <returns>The bytes that are new.</returns>
     public byte[] Append(long offset, ReadOnlySpan<byte> data)
     {
-        var skip = (int)Math.Clamp(Total - offset, 0, data.Length);
+        if (offset > Total)
+        {
+            return [];
+        }
+
+        var skip = (int)Math.Min(Total - offset, data.Length);
         var added = data[skip..].ToArray();
         if (added.Length == 0)
         {
@@ -48,7 +53,7 @@ internal sealed class JobLog(long limit)
         _kept.AsSpan(_kept.Length - fromKept).CopyTo(joined);
         added.AsSpan(added.Length - fromAdded).CopyTo(joined.AsSpan(fromKept));
         _kept = joined;
-        Total = Math.Max(Total, offset) + added.Length;
+        Total += added.Length;
         Signal();
         return added;
     }

@@ -13,7 +13,7 @@ internal sealed partial class JobSubmissions
     /// <returns>The jobs whose drivers ended: the caller ends them, so that their tasks and actors end now.</returns>
     public async Task<List<string>> OnHeartbeatAsync(string nodeId, IReadOnlyCollection<JobDriverState> drivers, HeartbeatReply reply)
     {
-        var changed = new List<JobSubmission>();
+        var changed = new List<string>();
         var jobsToEnd = new List<string>();
         lock (_lock)
         {
@@ -23,10 +23,18 @@ internal sealed partial class JobSubmissions
                 if (!_jobs.TryGetValue(driver.SubmissionId, out var submission) || submission.Record.NodeId != nodeId || IsEnded(submission.Record))
                 {
                     // Recorded already, deleted, or unknown to this head (restarted without Redis):
-                    // an ended driver is forgotten; a running one of an unknown job runs on, untracked.
-                    if (driver.Exited || driver.Failure.Length > 0 || submission is not null)
+                    // an ended driver is forgotten; a running one of a job that ended here (stopped
+                    // before its start was known, or its node declared dead and back) is stopped; a
+                    // running one of an unknown job runs on, untracked.
+                    var over = driver.Exited || driver.Failure.Length > 0;
+                    if (over || submission is not null)
                     {
                         reply.ForgetJobDrivers.Add(driver.SubmissionId);
+                    }
+
+                    if (!over && submission is not null)
+                    {
+                        reply.StopJobDrivers.Add(driver.SubmissionId);
                     }
 
                     continue;
@@ -34,7 +42,7 @@ internal sealed partial class JobSubmissions
 
                 if (Record(submission, driver))
                 {
-                    changed.Add(submission.Record.Clone());
+                    changed.Add(submission.Record.SubmissionId);
                     if (IsEnded(submission.Record))
                     {
                         reply.ForgetJobDrivers.Add(driver.SubmissionId);
@@ -54,7 +62,7 @@ internal sealed partial class JobSubmissions
                     // The first live node to ask takes a waiting job.
                     record.NodeId = nodeId;
                     record.Message = $"starting its driver on node {nodeId}";
-                    changed.Add(record.Clone());
+                    changed.Add(record.SubmissionId);
                 }
 
                 if (record.NodeId != nodeId)
@@ -64,11 +72,14 @@ internal sealed partial class JobSubmissions
 
                 if (!reported.ContainsKey(record.SubmissionId))
                 {
-                    if (record.State == Running)
+                    if (record.State == Running || record.StopRequested)
                     {
-                        // The node no longer has a driver it ran: it restarted under the same id.
-                        End(submission, Failed, $"node {nodeId} no longer runs its driver (the node restarted)");
-                        changed.Add(record.Clone());
+                        // Running: the node no longer has a driver it ran (it restarted under the same
+                        // id). Stopped: never start it (should the node start it from an earlier
+                        // answer, the driver of an ended job is stopped as it is reported).
+                        End(submission, record.StopRequested ? Stopped : Failed,
+                            record.StopRequested ? "stopped before its driver started" : $"node {nodeId} no longer runs its driver (the node restarted)");
+                        changed.Add(record.SubmissionId);
                         continue;
                     }
 
@@ -82,9 +93,9 @@ internal sealed partial class JobSubmissions
             }
         }
 
-        foreach (var record in changed)
+        foreach (var id in changed.Distinct(StringComparer.Ordinal))
         {
-            await SaveAsync(record).ConfigureAwait(false);
+            await SaveAsync(id).ConfigureAwait(false);
         }
 
         return jobsToEnd;
@@ -99,14 +110,16 @@ internal sealed partial class JobSubmissions
         {
             foreach (var submission in _jobs.Values.Where(s => !IsEnded(s.Record) && s.Record.NodeId.Length > 0 && cluster.IsGone(s.Record.NodeId)))
             {
-                End(submission, Failed, $"node {submission.Record.NodeId} died, and its driver with it");
+                End(submission, Failed, submission.Record.State == Running
+                    ? $"node {submission.Record.NodeId} died, and its driver with it"
+                    : $"node {submission.Record.NodeId} died before its driver started");
                 failed.Add(submission.Record.Clone());
             }
         }
 
         foreach (var record in failed)
         {
-            await SaveAsync(record).ConfigureAwait(false);
+            await SaveAsync(record.SubmissionId).ConfigureAwait(false);
         }
 
         return failed.Where(r => r.JobId.Length > 0).Select(r => r.JobId).ToList();
@@ -125,6 +138,11 @@ internal sealed partial class JobSubmissions
         if (driver.Exited)
         {
             (record.Exited, record.ExitCode) = (true, driver.ExitCode);
+            if (driver.Pid > 0)
+            {
+                record.DriverPid = driver.Pid;
+            }
+
             if (record.StartedUnixMs == 0)
             {
                 record.StartedUnixMs = Now();

@@ -23,6 +23,8 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
     public const string Failed = "FAILED";
 
     private const int MaxMetadataBytes = 16 << 10;
+    private const int MaxEntrypointChars = 64 << 10;
+    private const int MaxRuntimeEnvChars = 1 << 20;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Submission> _jobs = new(StringComparer.Ordinal);
@@ -76,8 +78,8 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
             cluster.HoldPackagesForSubmission(id, true);
         }
 
-        await SaveAsync(job).ConfigureAwait(false);
-        return job.Clone();
+        await SaveAsync(id).ConfigureAwait(false);
+        return Get(id);
     }
 
     /// <exception cref="KeyNotFoundException">No job has that submission id.</exception>
@@ -127,7 +129,7 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
             record = record.Clone();
         }
 
-        await SaveAsync(record).ConfigureAwait(false);
+        await SaveAsync(id).ConfigureAwait(false);
         return record;
     }
 
@@ -162,7 +164,6 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
     /// <summary>The driver of a submitted job registered its job: stopping the submission ends that job too.</summary>
     public async Task LinkJobAsync(string submissionId, string jobId)
     {
-        JobSubmission record;
         lock (_lock)
         {
             if (!_jobs.TryGetValue(submissionId, out var submission))
@@ -171,10 +172,9 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
             }
 
             submission.Record.JobId = jobId;
-            record = submission.Record.Clone();
         }
 
-        await SaveAsync(record).ConfigureAwait(false);
+        await SaveAsync(submissionId).ConfigureAwait(false);
     }
 
     /// <summary>More of a driver's output, from the node that runs it.</summary>
@@ -186,7 +186,6 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
         byte[] added;
         long total;
         byte[]? keptForStore = null;
-        JobSubmission record;
         lock (_lock)
         {
             var submission = Find(request.SubmissionId);
@@ -205,8 +204,6 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
                 keptForStore = submission.Log.Kept;
                 submission.StoredLogBytes = keptForStore.Length;
             }
-
-            record = submission.Record.Clone();
         }
 
         if (added.Length > 0)
@@ -214,7 +211,17 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
             await _writes.WaitAsync().ConfigureAwait(false);
             try
             {
-                await store.AppendJobLogAsync(record, added, keptForStore).ConfigureAwait(false);
+                // The record as it is now (see SaveAsync); the output in the order it came (one node sends it, call after call).
+                JobSubmission? record;
+                lock (_lock)
+                {
+                    record = _jobs.TryGetValue(request.SubmissionId, out var submission) ? submission.Record.Clone() : null;
+                }
+
+                if (record is not null)
+                {
+                    await store.AppendJobLogAsync(record, added, keptForStore).ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -283,12 +290,26 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
         submission.Log.Signal();
     }
 
-    private async Task SaveAsync(JobSubmission record)
+    /// <summary>
+    /// Saves the job as it is when its turn to be written comes (not as it was when it changed): a
+    /// later change written first is never overwritten by an earlier one, and a deleted job is not
+    /// written back.
+    /// </summary>
+    private async Task SaveAsync(string submissionId)
     {
         await _writes.WaitAsync().ConfigureAwait(false);
         try
         {
-            await store.SaveSubmissionAsync(record).ConfigureAwait(false);
+            JobSubmission? record;
+            lock (_lock)
+            {
+                record = _jobs.TryGetValue(submissionId, out var submission) ? submission.Record.Clone() : null;
+            }
+
+            if (record is not null)
+            {
+                await store.SaveSubmissionAsync(record).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -313,6 +334,11 @@ internal sealed partial class JobSubmissions(HeadOptions options, HeadState clus
         if (request.Entrypoint.Any(a => a.Contains('\0', StringComparison.Ordinal)))
         {
             throw new ArgumentException("the entrypoint's arguments must not contain NUL characters");
+        }
+
+        if (request.Entrypoint.Sum(a => a.Length) > MaxEntrypointChars || request.RuntimeEnv.Length > MaxRuntimeEnvChars)
+        {
+            throw new ArgumentException($"a job's entrypoint must be at most {MaxEntrypointChars / 1024} KiB, and its runtime env {MaxRuntimeEnvChars >> 20} MiB");
         }
 
         if (request.Metadata.Sum(m => m.Key.Length + m.Value.Length) > MaxMetadataBytes)

@@ -130,17 +130,12 @@ internal sealed class RedisHeadStore : IHeadStore
 
     public async Task AppendJobLogAsync(JobSubmission job, byte[] added, byte[]? replaceWith)
     {
+        // One transaction: the output and the record's count of it never disagree after a crash.
         var key = JobLogKey(job.SubmissionId);
-        if (replaceWith is null)
-        {
-            await _db.StringAppendAsync(key, added).ConfigureAwait(false);
-        }
-        else
-        {
-            await _db.StringSetAsync(key, replaceWith).ConfigureAwait(false);
-        }
-
-        await SaveSubmissionAsync(job).ConfigureAwait(false);
+        var transaction = _db.CreateTransaction();
+        _ = replaceWith is null ? (Task)transaction.StringAppendAsync(key, added) : transaction.StringSetAsync(key, replaceWith);
+        _ = transaction.HashSetAsync(_submissions, job.SubmissionId, job.ToByteArray());
+        await transaction.ExecuteAsync().ConfigureAwait(false);
     }
 
     private RedisKey JobLogKey(string submissionId) => _jobLogPrefix + submissionId;

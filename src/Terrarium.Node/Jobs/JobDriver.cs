@@ -16,17 +16,23 @@ namespace Terrarium.Node.Jobs;
 /// One submitted job's driver: a process started in the job's working dir (unpacked from the head's
 /// store) with the job's env vars, told where the cluster is and which submission it is, so that
 /// <c>Cluster.InitAsync()</c> with no options joins it with the job's runtime env as its default.
-/// Its output (standard output and error, as they come) goes to a file and from there to the head.
-/// It counts as exited only once the head has all its output: a follower of its logs then misses nothing.
+/// It leads a process group of its own (<c>setsid</c>): stopping the job signals the group, and
+/// what the driver leaves running when it exits is killed with it. Its output (standard output and
+/// error, as they come) goes to a file and from there to the head. It counts as exited only once
+/// the head has all its output: a follower of its logs then misses nothing.
 /// </summary>
 internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterCredentials credentials, PackageCache packages, HeadLink head, ILogger logger)
 {
     /// <summary>How long a driver asked to stop has after SIGTERM before it and its children are killed.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long the output of processes the driver left is read after it exited and they were killed.</summary>
+    private static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
+
     private const int ChunkBytes = 256 << 10;
 
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _shutdown = new();
     private readonly SemaphoreSlim _outputArrived = new(0);
     private readonly Lock _outputGate = new();
     private readonly string _outputFile = Path.Combine(options.SessionDirectory, "job-drivers", job.SubmissionId + ".log");
@@ -66,19 +72,26 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
         }
 
         _stopping.Cancel();
+        SignalStop();
+    }
+
+    /// <summary>SIGTERM to the driver's group, SIGKILL past the grace; nothing before it started (it then does not start) or once it ended.</summary>
+    private void SignalStop()
+    {
         if (_process is { } process && !_ended)
         {
             NodeLog.JobDriverStopping(logger, job.SubmissionId, process.Id);
-            Syscall.kill(process.Id, Signum.SIGTERM);
-            _ = Task.Delay(StopGrace).ContinueWith(_ => KillTree(), TaskScheduler.Default);
+            SignalGroup(Signum.SIGTERM);
+            _ = Task.Delay(StopGrace).ContinueWith(_ => SignalGroup(Signum.SIGKILL), TaskScheduler.Default);
         }
     }
 
-    /// <summary>The node stops: the driver and its children are killed, and its output file goes.</summary>
+    /// <summary>The node stops: the driver and its group are killed, what it printed is sent for a moment more, and its output file goes.</summary>
     public async Task KillAsync()
     {
         _stopping.Cancel();
-        KillTree();
+        SignalGroup(Signum.SIGKILL);
+        _shutdown.CancelAfter(DrainGrace);
         await _run.ConfigureAwait(false);
         DeleteOutput();
     }
@@ -120,7 +133,15 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
 
             _ended = true;
             _outputArrived.Release();
-            await sender.ConfigureAwait(false);
+            try
+            {
+                await sender.ConfigureAwait(false);
+            }
+            catch (Exception e) when (_shutdown.IsCancellationRequested && e is OperationCanceledException or RpcException)
+            {
+                // The node stops: what the head did not get in time is lost with it.
+                _outputSent = true;
+            }
         }
         catch (Exception e)
         {
@@ -138,7 +159,15 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
         WorkingDir = env?.WorkingDir is { } uri
             ? await packages.GetDirectoryAsync(uri, _stopping.Token).ConfigureAwait(false)
             : Directory.CreateDirectory(Path.Combine(options.SessionDirectory, "job-drivers", job.SubmissionId)).FullName;
-        var start = new ProcessStartInfo(job.Entrypoint[0], job.Entrypoint.Skip(1))
+        // A relative program path is the working dir's, as a shell in it would take it.
+        var program = job.Entrypoint[0].Contains('/', StringComparison.Ordinal) ? Path.Combine(WorkingDir, job.Entrypoint[0]) : job.Entrypoint[0];
+        if (program.Contains('/', StringComparison.Ordinal) && !File.Exists(program))
+        {
+            throw new JobDriverFailure($"its entrypoint '{job.Entrypoint[0]}' could not be started on node {options.NodeId}: no such file");
+        }
+
+        // setsid (it execs, keeping the pid) makes the driver lead a process group of its own.
+        var start = new ProcessStartInfo("setsid", [program, .. job.Entrypoint.Skip(1)])
         {
             WorkingDirectory = WorkingDir,
             UseShellExecute = false,
@@ -167,11 +196,26 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
         }
 
         NodeLog.JobDriverStarted(logger, job.SubmissionId, _process.Id, string.Join(' ', job.Entrypoint));
+        if (_stopping.IsCancellationRequested)
+        {
+            // Stopped while it was starting: Stop found no process to signal.
+            SignalStop();
+        }
+
         _process.StandardInput.Close();
         var pumps = Task.WhenAll(PumpAsync(_process.StandardOutput.BaseStream, output), PumpAsync(_process.StandardError.BaseStream, output));
         await _process.WaitForExitAsync().ConfigureAwait(false);
-        await pumps.ConfigureAwait(false);
         _exitCode = _process.ExitCode;
+        // The job is over: what the driver left running goes too (it would hold the output pipes open).
+        SignalGroup(Signum.SIGKILL);
+        try
+        {
+            await pumps.WaitAsync(DrainGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A process that left the group holds the pipes: its later output is not the job's.
+        }
     }
 
     /// <summary>What lets the driver's <c>Cluster.InitAsync()</c> join this cluster as this submission, with the job's runtime env.</summary>
@@ -229,48 +273,43 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
                     return;
                 }
 
-                await _outputArrived.WaitAsync().ConfigureAwait(false);
+                await _outputArrived.WaitAsync(_shutdown.Token).ConfigureAwait(false);
                 // Gathers what comes in a moment into one call.
-                await Task.Delay(100).ConfigureAwait(false);
+                await Task.Delay(100, _shutdown.Token).ConfigureAwait(false);
                 continue;
             }
 
             reader.Position = sent;
-            var read = await reader.ReadAsync(buffer.AsMemory(0, (int)Math.Min(ChunkBytes, written - sent))).ConfigureAwait(false);
+            var read = await reader.ReadAsync(buffer.AsMemory(0, (int)Math.Min(ChunkBytes, written - sent)), _shutdown.Token).ConfigureAwait(false);
             try
             {
                 var received = await head.AppendJobLogAsync(new AppendJobLogRequest
                 {
                     NodeId = options.NodeId, SubmissionId = job.SubmissionId, Offset = sent, Data = Google.Protobuf.ByteString.CopyFrom(buffer, 0, read),
-                }).ConfigureAwait(false);
-                sent = Math.Min(Math.Max(received, sent + read), written);
+                }, _shutdown.Token).ConfigureAwait(false);
+                // From where the head is, even behind: the whole output is in the file.
+                sent = Math.Min(received, written);
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument)
+            catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.InvalidArgument or StatusCode.Unauthenticated or StatusCode.PermissionDenied)
             {
-                // The head no longer has the job (deleted, or restarted without Redis): nothing to send it.
+                // The head no longer has the job (deleted, or restarted without Redis), or refuses it for good: nothing to send it.
                 _outputSent = true;
                 return;
             }
-            catch (RpcException e)
+            catch (RpcException e) when (!_shutdown.IsCancellationRequested)
             {
                 NodeLog.HeadCallFailed(logger, "AppendJobLog", e.Status.Detail);
-                await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(1), _shutdown.Token).ConfigureAwait(false);
             }
         }
     }
 
-    private void KillTree()
+    /// <summary>Signals the driver's process group (its id is the driver's pid); one that is gone is no error.</summary>
+    private void SignalGroup(Signum signal)
     {
-        try
+        if (_process is { } process)
         {
-            if (_process is { HasExited: false } process)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Exited meanwhile.
+            Syscall.kill(-process.Id, signal);
         }
     }
 

@@ -201,8 +201,8 @@ internal sealed class HeadLink(NodeOptions options, ClusterCredentials credentia
 
     /// <summary>Sends more of a job driver's output to the head: how much of it the head has.</summary>
     /// <exception cref="RpcException">The head refused it or could not be reached.</exception>
-    public async Task<long> AppendJobLogAsync(AppendJobLogRequest request) =>
-        (await _client!.AppendJobLogAsync(request, deadline: DateTime.UtcNow.AddSeconds(30)).ConfigureAwait(false)).Received;
+    public async Task<long> AppendJobLogAsync(AppendJobLogRequest request, CancellationToken ct) =>
+        (await _client!.AppendJobLogAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ConfigureAwait(false)).Received;
 
     private async Task HeartbeatLoopAsync(NodeInfo info, TimeSpan interval, CancellationToken ct)
     {
