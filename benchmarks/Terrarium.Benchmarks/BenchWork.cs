@@ -5,6 +5,9 @@ public static class BenchTasks
 {
     public static int Noop() => 0;
 
+    /// <summary>The node the task ran on.</summary>
+    public static string Node() => RuntimeContext.Current.NodeId;
+
     public static byte[] Bytes(int mebibytes) => new byte[mebibytes << 20];
 
     public static int Length(byte[] data) => data.Length;
