@@ -36,7 +36,8 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
     private readonly SemaphoreSlim _outputArrived = new(0);
     private readonly Lock _outputGate = new();
     private readonly string _outputFile = Path.Combine(options.SessionDirectory, "job-drivers", job.SubmissionId + ".log");
-    private Process? _process;
+    // The driver's pid once started (its process group's id too), 0 before; read by Stop on another thread.
+    private volatile int _pid;
     private Task _run = Task.CompletedTask;
     private long _written;
     private int _exitCode;
@@ -55,7 +56,7 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
         return new JobDriverState
         {
             SubmissionId = job.SubmissionId,
-            Pid = _process?.Id ?? 0,
+            Pid = _pid,
             Exited = over && _failure.Length == 0,
             ExitCode = _exitCode,
             Failure = over ? _failure : "",
@@ -78,9 +79,9 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
     /// <summary>SIGTERM to the driver's group, SIGKILL past the grace; nothing before it started (it then does not start) or once it ended.</summary>
     private void SignalStop()
     {
-        if (_process is { } process && !_ended)
+        if (_pid > 0 && !_ended)
         {
-            NodeLog.JobDriverStopping(logger, job.SubmissionId, process.Id);
+            NodeLog.JobDriverStopping(logger, job.SubmissionId, _pid);
             SignalGroup(Signum.SIGTERM);
             _ = Task.Delay(StopGrace).ContinueWith(_ => SignalGroup(Signum.SIGKILL), TaskScheduler.Default);
         }
@@ -186,26 +187,29 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
         }
 
         _stopping.Token.ThrowIfCancellationRequested();
+        Process process;
         try
         {
-            _process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
+            process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             throw new JobDriverFailure($"its entrypoint '{job.Entrypoint[0]}' could not be started on node {options.NodeId}: {e.Message}");
         }
 
-        NodeLog.JobDriverStarted(logger, job.SubmissionId, _process.Id, string.Join(' ', job.Entrypoint));
+        using var driver = process;
+        _pid = driver.Id;
+        NodeLog.JobDriverStarted(logger, job.SubmissionId, _pid, string.Join(' ', job.Entrypoint));
         if (_stopping.IsCancellationRequested)
         {
             // Stopped while it was starting: Stop found no process to signal.
             SignalStop();
         }
 
-        _process.StandardInput.Close();
-        var pumps = Task.WhenAll(PumpAsync(_process.StandardOutput.BaseStream, output), PumpAsync(_process.StandardError.BaseStream, output));
-        await _process.WaitForExitAsync().ConfigureAwait(false);
-        _exitCode = _process.ExitCode;
+        driver.StandardInput.Close();
+        var pumps = Task.WhenAll(PumpAsync(driver.StandardOutput.BaseStream, output), PumpAsync(driver.StandardError.BaseStream, output));
+        await driver.WaitForExitAsync().ConfigureAwait(false);
+        _exitCode = driver.ExitCode;
         // The job is over: what the driver left running goes too (it would hold the output pipes open).
         SignalGroup(Signum.SIGKILL);
         try
@@ -307,9 +311,9 @@ internal sealed class JobDriver(JobSubmission job, NodeOptions options, ClusterC
     /// <summary>Signals the driver's process group (its id is the driver's pid); one that is gone is no error.</summary>
     private void SignalGroup(Signum signal)
     {
-        if (_process is { } process)
+        if (_pid > 0)
         {
-            Syscall.kill(-process.Id, signal);
+            Syscall.kill(-_pid, signal);
         }
     }
 
