@@ -82,20 +82,34 @@ internal static class JobCommand
         return command;
     }
 
+    // What `list jobs --filter` may match, by the key the JSON output uses too.
+    private static readonly Dictionary<string, Func<JobSubmission, string>> s_jobKeys = new(StringComparer.Ordinal)
+    {
+        ["submission_id"] = j => j.SubmissionId,
+        ["status"] = j => j.State,
+        ["job_id"] = j => j.JobId,
+        ["node_id"] = j => j.NodeId,
+    };
+
     /// <summary><c>terrarium job list</c>, which is <c>terrarium list jobs</c> too.</summary>
     public static Command ListCommand(string name)
     {
         var connection = new HeadConnection();
         var json = new Option<bool>("--json") { Description = "Print JSON" };
-        var command = new Command(name, "List the submitted jobs, oldest first: state, job, node, times, entrypoint, message") { json };
+        var filters = new Option<string[]>("--filter") { Description = $"Only jobs whose KEY is VALUE, as status=RUNNING (repeatable; keys: {string.Join(", ", s_jobKeys.Keys)})" };
+        var command = new Command(name, "List the submitted jobs, oldest first: state, job, node, times, entrypoint, message") { json, filters };
         connection.AddTo(command);
         command.SetAction((parse, ct) => UserError.Report(async () =>
         {
-            var jobs = await CallAsync(connection, parse, (head, deadline) => head.ListJobsAsync(new ListJobsRequest(), deadline: deadline, cancellationToken: ct).ResponseAsync, ct)
+            var matches = (parse.GetValue(filters) ?? []).Select(f => f.Split('=', 2) is [var key, var value] && s_jobKeys.ContainsKey(key)
+                ? (Key: key, Value: value)
+                : throw new UserError($"--filter '{f}' is not KEY=VALUE with a key of {string.Join(", ", s_jobKeys.Keys)}")).ToList();
+            var listed = await CallAsync(connection, parse, (head, deadline) => head.ListJobsAsync(new ListJobsRequest(), deadline: deadline, cancellationToken: ct).ResponseAsync, ct)
                 .ConfigureAwait(false);
+            var jobs = listed.Jobs.Where(j => matches.All(m => s_jobKeys[m.Key](j) == m.Value)).ToList();
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(jobs.Jobs.Select(JobDetails.From), JobDetails.Options));
+                Console.Out.WriteLine(JsonSerializer.Serialize(jobs.Select(JobDetails.From), JobDetails.Options));
                 return 0;
             }
 
@@ -105,7 +119,7 @@ internal static class JobCommand
                 table.AddColumn(column);
             }
 
-            foreach (var job in jobs.Jobs)
+            foreach (var job in jobs)
             {
                 table.AddRow(Markup.Escape(job.SubmissionId), StateMarkup(job.State), Markup.Escape(job.JobId), Markup.Escape(job.NodeId), EnvCommand.When(job.SubmittedUnixMs),
                     job.EndedUnixMs > 0 ? EnvCommand.When(job.EndedUnixMs) : "", Markup.Escape(string.Join(' ', job.Entrypoint)), Markup.Escape(job.Message));

@@ -44,6 +44,11 @@ public sealed class JobSubmissionTests : IDisposable
         var listed = await JsonAsync(cluster, "job", "list", "--json");
         Assert.Equal(["first"], listed.EnumerateArray().Select(j => j.GetProperty("submission_id").GetString()));
         Assert.Equal(listed.GetRawText(), (await JsonAsync(cluster, "list", "jobs", "--json")).GetRawText());
+        Assert.Single((await JsonAsync(cluster, "list", "jobs", "--json", "--filter", "status=SUCCEEDED")).EnumerateArray());
+        Assert.Empty((await JsonAsync(cluster, "list", "jobs", "--json", "--filter", "status=RUNNING")).EnumerateArray());
+        var badJobFilter = await cluster.RunAsync("list", "jobs", "--filter", "owner=me");
+        Assert.Equal(1, badJobFilter.ExitCode);
+        Assert.Contains("--filter 'owner=me' is not KEY=VALUE with a key of submission_id, status, job_id, node_id", badJobFilter.Stderr, StringComparison.Ordinal);
         var node = Assert.Single((await JsonAsync(cluster, "list", "nodes", "--json", "--filter", "state=alive")).EnumerateArray());
         Assert.Equal(cluster.Daemons[0].NodeId, node.GetProperty("node_id").GetString());
         Assert.Equal(1, node.GetProperty("resources").GetProperty("CPU").GetDouble());
